@@ -1,0 +1,27 @@
+"""tierscope: LLM cost-routing layers that do not break the product."""
+
+from __future__ import annotations
+
+from . import _core
+from .exceptions import (
+    InferenceError,
+    InternalError,
+    InvalidInputError,
+    ModelLoadError,
+    RuntimeUnavailableError,
+    TierscopeError,
+    TierscopeFileNotFoundError,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "InferenceError",
+    "InternalError",
+    "InvalidInputError",
+    "ModelLoadError",
+    "RuntimeUnavailableError",
+    "TierscopeError",
+    "TierscopeFileNotFoundError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+//! Locating and initialising the ONNX Runtime shared library.

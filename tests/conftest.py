@@ -1,0 +1,35 @@
+"""Shared fixtures: the default router (built by `make model`) and BANKING77 test queries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tierscope import Router
+from tierscope.default_router import banking77, ensure_default_router
+
+
+@pytest.fixture(scope="session")
+def default_dir() -> Path:
+    return ensure_default_router()
+
+
+@pytest.fixture(scope="session")
+def fp32_dir() -> Path:
+    path = os.environ.get("TIERSCOPE_FP32_ROUTER")
+    if not path or not (Path(path) / "router.json").is_file():
+        pytest.fail("TIERSCOPE_FP32_ROUTER must name the fp32 router built by `make model`")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def router(default_dir: Path) -> Router:
+    return Router.load(default_dir)
+
+
+@pytest.fixture(scope="session")
+def queries() -> list[str]:
+    texts, _ = banking77("test")
+    return texts

@@ -1,0 +1,89 @@
+//! Integration tests of the pure-Rust router core on the real default router.
+//!
+//! `make test-rust` sets TIERSCOPE_TEST_ROUTER (the default router built by `make model`) and
+//! TIERSCOPE_ORT_DYLIB (libonnxruntime from the onnxruntime wheel). Without them (a bare
+//! `cargo test` outside make and outside CI) these tests print why and return.
+
+use std::path::PathBuf;
+
+use tierscope::router::{BatchConfig, Router, ThreadConfig};
+
+fn router_dir() -> Option<PathBuf> {
+    match std::env::var_os("TIERSCOPE_TEST_ROUTER") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None if std::env::var_os("CI").is_some() => panic!("TIERSCOPE_TEST_ROUTER must be set in CI"),
+        None => {
+            eprintln!("skipping: TIERSCOPE_TEST_ROUTER is not set (run `make test-rust`)");
+            None
+        }
+    }
+}
+
+fn load(dir: &std::path::Path, sessions: usize) -> Router {
+    tierscope::runtime::init(&[]).expect("TIERSCOPE_ORT_DYLIB must point at libonnxruntime");
+    let threads = ThreadConfig::resolve(Some(sessions), Some(1)).unwrap();
+    Router::load(dir, threads, BatchConfig::default()).unwrap()
+}
+
+fn texts() -> Vec<String> {
+    [
+        "I think my card was stolen",
+        "how do I top up with apple pay?",
+        "",
+        "Why was I charged twice for the same coffee?",
+        "What exchange rate do you use?",
+        "my transfer to my sister hasn't arrived and it has been a week, what is going on",
+        "🙂",
+        "top up",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn batch_and_single_agree_and_order_is_kept() {
+    let Some(dir) = router_dir() else { return };
+    let router = load(&dir, 2);
+    let texts = texts();
+    let batch = router.route_batch(&texts, false).unwrap();
+    let k = batch.k;
+    for (i, text) in texts.iter().enumerate() {
+        let single = router.route_batch(std::slice::from_ref(text), false).unwrap();
+        assert_eq!(single.tier_index[0], batch.tier_index[i], "text {i}");
+        for c in 0..k {
+            let (a, b) = (single.probabilities[c], batch.probabilities[i * k + c]);
+            assert!((a - b).abs() <= 1e-5, "text {i} class {c}: {a} vs {b}");
+        }
+    }
+    assert!(batch.fallback.iter().all(|f| !f));
+    assert_eq!(batch.tokens[2], 2, "the empty string is [CLS] [SEP]");
+}
+
+#[test]
+fn long_text_is_truncated_and_flagged() {
+    let Some(dir) = router_dir() else { return };
+    let router = load(&dir, 1);
+    let long = "please explain the fee on my statement ".repeat(2000);
+    let out = router.route_batch(&[long, "hi".into()], true).unwrap();
+    assert_eq!(out.truncated, vec![true, false]);
+    assert_eq!(out.tokens[0] as usize, router.config().model.max_length);
+    let dim = out.embedding_dim;
+    let norm: f32 = out.embeddings.as_ref().unwrap()[..dim].iter().map(|v| v * v).sum();
+    assert!((norm - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn saved_router_reloads_identically() {
+    let Some(dir) = router_dir() else { return };
+    let router = load(&dir, 1);
+    let out_dir = std::env::temp_dir().join(format!("tierscope-save-{}", std::process::id()));
+    router.save(&out_dir).unwrap();
+    let again = load(&out_dir, 1);
+    let texts = texts();
+    assert_eq!(
+        router.route_batch(&texts, false).unwrap().probabilities,
+        again.route_batch(&texts, false).unwrap().probabilities
+    );
+    std::fs::remove_dir_all(&out_dir).unwrap();
+}

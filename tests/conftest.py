@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from tierscope import Router
 from tierscope.default_router import banking77, ensure_default_router
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tierscope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import tierscope
 from tierscope import Decision, RouteBatch, Router, _core
 from tierscope.default_router import banking77, tier_map
 
@@ -52,7 +51,9 @@ def test_batch_columns_are_in_input_order(router: Router, queries: list[str]) ->
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_decision_does_not_depend_on_the_batch(router: Router, queries: list[str], data: st.DataObject) -> None:
+def test_decision_does_not_depend_on_the_batch(
+    router: Router, queries: list[str], data: st.DataObject
+) -> None:
     probe_index = data.draw(st.integers(0, len(queries) - 1))
     others = data.draw(st.lists(st.integers(0, len(queries) - 1), min_size=1, max_size=80))
     position = data.draw(st.integers(0, len(others)))
@@ -99,7 +100,7 @@ def test_megabyte_string_is_truncated_and_flagged(router: Router) -> None:
     ("texts", "needle"),
     [
         (["ok", None], "texts[1]"),
-        (["ok", 3], "texts[1]: a str, got int"),
+        (["ok", 3], "`texts[1]`: a str, got int"),
         ("a single string", "single str"),
         (42, "texts"),
     ],
@@ -155,7 +156,9 @@ def test_tokenizer_with_a_larger_vocabulary_is_rejected(default_dir: Path, tmp_p
         Router.load(d)
 
 
-def test_tokenizer_mismatch_is_caught_even_without_a_recorded_vocab_size(default_dir: Path, tmp_path: Path) -> None:
+def test_tokenizer_mismatch_is_caught_even_without_a_recorded_vocab_size(
+    default_dir: Path, tmp_path: Path
+) -> None:
     d = _copy_router(default_dir, tmp_path / "r")
     config = json.loads((d / "router.json").read_text())
     config["model"]["vocab_size"] = None
@@ -216,7 +219,9 @@ def test_missing_onnxruntime_library_is_a_clear_error(tmp_path: Path, default_di
 # -- fail-safe ----------------------------------------------------------------------------------
 
 
-def test_low_confidence_threshold_sends_queries_to_the_capable_tier(default_dir: Path, tmp_path: Path) -> None:
+def test_low_confidence_threshold_sends_queries_to_the_capable_tier(
+    default_dir: Path, tmp_path: Path
+) -> None:
     d = _copy_router(default_dir, tmp_path / "r")
     config = json.loads((d / "router.json").read_text())
     config["thresholds"]["min_confidence"] = 0.999
@@ -370,7 +375,7 @@ def test_sixteen_threads_get_the_sequential_results(router: Router, queries: lis
     for t in threads:
         t.join(timeout=120)
     assert not errors
-    for seq, par in zip(sequential, results):
+    for seq, par in zip(sequential, results, strict=True):
         assert par is not None
         np.testing.assert_allclose(par, seq, atol=1e-6)
 
@@ -408,7 +413,9 @@ def test_a_rust_panic_never_reaches_python_as_a_panic() -> None:
     texts=st.lists(
         st.one_of(
             st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300),
-            st.sampled_from(["\x00", "\u202e\u200b", "🙂" * 500, "[CLS] [SEP] [PAD] [MASK]", "\ufeff", " " * 10_000]),
+            st.sampled_from(
+                ["\x00", "\u202e\u200b", "🙂" * 500, "[CLS] [SEP] [PAD] [MASK]", "\ufeff", " " * 10_000]
+            ),
         ),
         max_size=12,
     )
@@ -443,7 +450,9 @@ def test_fit_is_deterministic_and_round_trips(default_dir: Path, tmp_path: Path)
     assert 0 <= m["holdout_ece"] < 0.2
     reloaded = Router.load(tmp_path / "a")
     probe = ["my card was charged twice", "how do I top up"]
-    np.testing.assert_allclose(reloaded.route_batch(probe).probabilities, b.route_batch(probe).probabilities, atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded.route_batch(probe).probabilities, b.route_batch(probe).probabilities, atol=1e-6
+    )
     saved = json.loads((tmp_path / "a" / "router.json").read_text())
     assert saved["reference"]["n"] == 400 and len(saved["tail"]["distance_quantiles"]) == 1001
 
@@ -465,7 +474,12 @@ def test_fit_with_custom_tiers_needs_an_order(default_dir: Path) -> None:
 )
 def test_fit_rejects_bad_labels(default_dir: Path, texts: list[str], tiers: list[str], needle: str) -> None:
     with pytest.raises(tierscope.InvalidInputError) as info:
-        Router.fit(texts, tiers, encoder=default_dir, tier_order=["cheap", "capable"] if needle != "tier_order" else None)
+        Router.fit(
+            texts,
+            tiers,
+            encoder=default_dir,
+            tier_order=["cheap", "capable"] if needle != "tier_order" else None,
+        )
     assert needle in str(info.value)
 
 

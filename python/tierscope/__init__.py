@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from . import _core
+from .calibration import (
+    CostAwareRule,
+    IsotonicCalibrator,
+    PlattCalibrator,
+    ThresholdReport,
+    choose_threshold,
+    reliability_diagram,
+)
+from .cascade import Cascade, CascadeDecision, CascadeError, CascadeResult, TierAnswer
 from .exceptions import (
     InferenceError,
     InternalError,
@@ -17,6 +26,18 @@ from .router import Decision, RouteBatch, Router, default_router_dir
 __version__: str = _core.__version__
 
 __all__ = [
+    "Cascade",
+    "CascadeDecision",
+    "CascadeError",
+    "CascadeResult",
+    "CostAwareRule",
+    "DecisionLog",
+    "IsotonicCalibrator",
+    "PlattCalibrator",
+    "ThresholdReport",
+    "TierAnswer",
+    "choose_threshold",
+    "reliability_diagram",
     "Decision",
     "RouteBatch",
     "Router",
@@ -30,3 +51,12 @@ __all__ = [
     "TierscopeFileNotFoundError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The decision log needs pyarrow; import it only when asked for, so routing works without it.
+    if name == "DecisionLog":
+        from .decision_log import DecisionLog
+
+        return DecisionLog
+    raise AttributeError(f"module 'tierscope' has no attribute {name!r}")

@@ -2,9 +2,6 @@
 
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 __version__: str
 
 # --- router ---
@@ -20,7 +17,9 @@ class RouterCore:
         max_batch: int = 64,
         ort_search_dirs: list[str] = ...,
     ) -> RouterCore: ...
-    def route_batch(self, texts: list[str] | tuple[str, ...], *, with_embeddings: bool = False) -> dict[str, Any]: ...
+    def route_batch(
+        self, texts: list[str] | tuple[str, ...], *, with_embeddings: bool = False
+    ) -> dict[str, Any]: ...
     def save(self, path: str) -> None: ...
     def config_json(self) -> str: ...
     @property

@@ -34,7 +34,9 @@ def _format(path: Path) -> str:
     raise InvalidInputError(f"input: expected a .csv, .jsonl or .parquet file, got {path.name!r}")
 
 
-def iter_text_chunks(path: str | os.PathLike[str], column: str, chunk_size: int = 20_000) -> Iterator[list[str]]:
+def iter_text_chunks(
+    path: str | os.PathLike[str], column: str, chunk_size: int = 20_000
+) -> Iterator[list[str]]:
     """Yield lists of at most ``chunk_size`` texts from ``column`` of a CSV/JSONL/Parquet file.
 
     Errors name the file and, where it applies, the line: missing column, empty file, non-UTF-8
@@ -67,7 +69,9 @@ def _csv_chunks(p: Path, column: str, chunk_size: int) -> Iterator[list[str]]:
         reader = pacsv.open_csv(
             p,
             read_options=pacsv.ReadOptions(block_size=1 << 22),
-            convert_options=pacsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column]),
+            convert_options=pacsv.ConvertOptions(
+                column_types={column: pa.string()}, include_columns=[column]
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as err:
         if "include_columns" in str(err) or column in str(err):
@@ -104,7 +108,9 @@ def _jsonl_chunks(p: Path, column: str, chunk_size: int) -> Iterator[list[str]]:
                 raise InvalidInputError(f"{p}, line {number}: no field {column!r}")
             value = record[column]
             if not isinstance(value, str):
-                raise InvalidInputError(f"{p}, line {number}: field {column!r} is {type(value).__name__}, not text")
+                raise InvalidInputError(
+                    f"{p}, line {number}: field {column!r} is {type(value).__name__}, not text"
+                )
             buffer.append(value)
             if len(buffer) >= chunk_size:
                 yield buffer

@@ -26,18 +26,27 @@ def _routing_demo(args: argparse.Namespace) -> int:
     truth = np.array([router.tiers.index(mapping[i]) for i in intents])
     print("tierscope routing demo — the embedded default router on BANKING77's test split (real queries)")
     print(f"router: {router.path}")
-    print(f"  {router.config['provenance'].get('encoder', '')}; threads (sessions × intra-op) = {router.threads}")
+    print(
+        f"  {router.config['provenance'].get('encoder', '')}; "
+        f"threads (sessions × intra-op) = {router.threads}"
+    )
     router.route_batch(texts[:64])  # warm up sessions
     start = time.perf_counter()
     batch = router.route_batch(texts)
     batch_seconds = time.perf_counter() - start
     pred = batch.tier_index.astype(int)
     correct = pred == truth
-    print(f"\nrouted {len(texts)} queries in {batch_seconds:.2f} s ({len(texts) / batch_seconds:,.0f} queries/s)")
+    print(
+        f"\nrouted {len(texts)} queries in {batch_seconds:.2f} s "
+        f"({len(texts) / batch_seconds:,.0f} queries/s)"
+    )
     print("\ntier shares (routed vs the intent→tier map):")
     for j, tier in enumerate(router.tiers):
         print(f"  {tier:8s} routed {np.mean(pred == j):6.1%}   labelled {np.mean(truth == j):6.1%}")
-    print(f"\naccuracy {correct.mean():.3f}   ECE (15 bins) {expected_calibration_error(batch.confidence, correct):.4f}")
+    print(
+        f"\naccuracy {correct.mean():.3f}   "
+        f"ECE (15 bins) {expected_calibration_error(batch.confidence, correct):.4f}"
+    )
     k = len(router.tiers)
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (truth, pred), 1)
@@ -50,9 +59,15 @@ def _routing_demo(args: argparse.Namespace) -> int:
     for i in worst_cheap[np.argsort(-batch.confidence[worst_cheap])][:5]:
         print(f"  conf {batch.confidence[i]:.2f}  [{intents[i]}] {texts[i]}")
     order = np.argsort(-np.nan_to_num(batch.tail_score, nan=-1.0))[: args.top]
-    print(f"\nthe {args.top} most off-distribution queries (tail score = training-set percentile of the distance):")
+    print(
+        f"\nthe {args.top} most off-distribution queries "
+        "(tail score = training-set percentile of the distance):"
+    )
     for i in order:
-        print(f"  tail {batch.tail_score[i]:.3f}  {batch.tier[i]:8s} conf {batch.confidence[i]:.2f}  {texts[i][:90]}")
+        print(
+            f"  tail {batch.tail_score[i]:.3f}  {batch.tier[i]:8s} "
+            f"conf {batch.confidence[i]:.2f}  {texts[i][:90]}"
+        )
     single = Router.default(sessions=1, intra_threads=1)
     latencies = []
     for text in texts[: args.latency_samples]:
@@ -80,6 +95,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     texts, tiers = read_table_columns(args.train_file, [args.text_col, args.tier_col])
     encoder = args.encoder or Router.default().path
+    if encoder is None:
+        raise TierscopeError("fit: pass --encoder DIR (the default router has no directory)")
     order = args.tier_order.split(",") if args.tier_order else None
     router = Router.fit(texts, tiers, encoder=encoder, tier_order=order, seed=args.seed, out_dir=args.out_dir)
     m = router.metrics
@@ -99,7 +116,9 @@ def _build_default(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tierscope", description="LLM cost routing that does not break the product.")
+    parser = argparse.ArgumentParser(
+        prog="tierscope", description="LLM cost routing that does not break the product."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="route BANKING77's test queries with the default router and report")
@@ -121,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--text-col", default="text")
     fit.add_argument("--tier-col", default="tier")
     fit.add_argument("--tier-order", default=None, help="comma-separated, cheapest first")
-    fit.add_argument("--encoder", type=Path, default=None, help="encoder directory (default: the default router's)")
+    fit.add_argument(
+        "--encoder", type=Path, default=None, help="encoder directory (default: the default router's)"
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.set_defaults(func=_fit)
 

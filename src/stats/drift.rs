@@ -224,11 +224,9 @@ pub fn ks_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResult {
         } else {
             Some(outer_prob_inside(n1, n2, g, h))
         };
-        match p {
-            Some(p) if p.is_finite() && (0.0..=1.0).contains(&p) => {
-                return KsResult { statistic: stat, pvalue: p, method: "exact".into(), n1, n2 }
-            }
-            _ => mode = KsMethod::Asymp,
+        // A numerically failed exact computation falls through to the asymptotic one.
+        if let Some(p) = p.filter(|p| p.is_finite() && (0.0..=1.0).contains(p)) {
+            return KsResult { statistic: stat, pvalue: p, method: "exact".into(), n1, n2 };
         }
     }
     let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };

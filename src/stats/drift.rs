@@ -215,7 +215,7 @@ pub fn ks_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResult {
     }
     if mode == KsMethod::Exact {
         let lcm = n1g * n2;
-        let h = (d * lcm as f64).round() as u64;
+        let h = (d * lcm as f64).round_ties_even() as u64;
         let stat = h as f64 / lcm as f64;
         let p = if h == 0 {
             Some(1.0)
@@ -231,7 +231,8 @@ pub fn ks_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResult {
     }
     let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };
     let en = m * n / (m + n);
-    let p = kolmogorov_sf(en.round() as u64, d).clamp(0.0, 1.0);
+    // numpy rounds half to even (np.round), which decides n for en = k + 0.5.
+    let p = kolmogorov_sf(en.round_ties_even() as u64, d).clamp(0.0, 1.0);
     KsResult { statistic: d, pvalue: p, method: "asymp".into(), n1, n2 }
 }
 

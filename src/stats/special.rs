@@ -314,11 +314,12 @@ fn beta_ppf_lower(p: f64, a: f64, b: f64) -> f64 {
     if !(x > 0.0 && x < 1.0) {
         x = 0.5;
     }
-    for _ in 0..300 {
+    let mut last_f = f64::INFINITY;
+    for _ in 0..400 {
         let y = 1.0 - x;
         let (i, _) = inc_beta_pair(a, b, x, y);
         let f = i - p;
-        if f == 0.0 {
+        if f.abs() <= 1e-15 * p {
             return x;
         }
         if f < 0.0 {
@@ -326,16 +327,20 @@ fn beta_ppf_lower(p: f64, a: f64, b: f64) -> f64 {
         } else {
             hi = x;
         }
-        let pdf = ((a - 1.0) * x.ln() + (b - 1.0) * y.ln() - lnb).exp();
+        // Halley only while it makes real progress; otherwise bisect (keeps the bracket shrinking
+        // when the density is tiny far from the root).
         let mut next = f64::NAN;
-        if pdf > 0.0 && pdf.is_finite() {
-            let u = f / pdf;
-            let corr = 1.0 - 0.5 * (u * ((a - 1.0) / x - (b - 1.0) / y)).min(1.0);
-            let step = if corr > 0.0 { u / corr } else { u };
-            next = x - step;
+        if f.abs() <= 0.5 * last_f {
+            let pdf = ((a - 1.0) * x.ln() + (b - 1.0) * y.ln() - lnb).exp();
+            if pdf > 0.0 && pdf.is_finite() {
+                let u = f / pdf;
+                let corr = 1.0 - 0.5 * (u * ((a - 1.0) / x - (b - 1.0) / y)).min(1.0);
+                let step = if corr > 0.0 { u / corr } else { u };
+                next = x - step;
+            }
         }
+        last_f = f.abs();
         if !(next > lo && next < hi) {
-            // Bisect, geometrically when the bracket spans orders of magnitude near 0.
             next = if lo > 0.0 && hi / lo > 1e3 {
                 (lo * hi).sqrt()
             } else if lo == 0.0 && hi < 1e-3 {
@@ -343,8 +348,10 @@ fn beta_ppf_lower(p: f64, a: f64, b: f64) -> f64 {
             } else {
                 0.5 * (lo + hi)
             };
+            // A bisection step restarts the progress test.
+            last_f = f64::INFINITY;
         }
-        if (next - x).abs() <= 4e-16 * x.abs() || hi - lo <= 4e-16 * x.abs() {
+        if hi - lo <= 2e-16 * x.abs() || ((next - x).abs() <= 1e-16 * x.abs() && f.abs() <= 1e-12 * p) {
             return next;
         }
         x = next;

@@ -310,8 +310,10 @@ def allocate(
 class DomainEstimate:
     """A design-based estimate for one domain (``domain`` None = all traffic).
 
-    ``mean``/``se``/``lower``/``upper`` are the Hájek (ratio) mean with its linearised SE and
-    Wald interval; ``total``/``total_se`` the Horvitz–Thompson total; ``ht_mean`` the HT total
+    ``mean``/``se`` are the Hájek (ratio) mean and its linearised SE; ``lower``/``upper`` the
+    headline interval (``interval`` = ``"wilson_neff"``: Wilson at the effective sample size
+    m(1 − m)/se² when every score is in [0, 1]; otherwise ``"wald"``); ``wald_lower``/``wald_upper``
+    the plain Wald interval; ``total``/``total_se`` the Horvitz–Thompson total; ``ht_mean`` the HT total
     over the known population size. ``defined`` is False (numbers NaN) when the domain has no
     sampled units; ``reason`` says why.
     """
@@ -328,6 +330,9 @@ class DomainEstimate:
     se: float
     lower: float
     upper: float
+    interval: str
+    wald_lower: float
+    wald_upper: float
     level: float
     n_eff: float
     defined: bool
@@ -348,6 +353,9 @@ def _estimate_from(d: Mapping[str, Any], label: Hashable | None) -> DomainEstima
         se=float(d["se"]),
         lower=float(d["lower"]),
         upper=float(d["upper"]),
+        interval=str(d["interval"]),
+        wald_lower=float(d["wald_lower"]),
+        wald_upper=float(d["wald_upper"]),
         level=float(d["level"]),
         n_eff=float(d["n_eff"]),
         defined=bool(d["defined"]),
@@ -769,13 +777,19 @@ class CoverageReport:
     truth: list[float]
     defined: list[int]
     covered: list[int]
+    covered_wald: list[int]
     mean_width: list[float]
     runs: int
 
     @property
     def coverage(self) -> list[float]:
-        """Covered / defined per target."""
+        """Covered / defined per target (headline interval)."""
         return [c / d if d else math.nan for c, d in zip(self.covered, self.defined, strict=True)]
+
+    @property
+    def coverage_wald(self) -> list[float]:
+        """Covered / defined per target for the plain Wald interval."""
+        return [c / d if d else math.nan for c, d in zip(self.covered_wald, self.defined, strict=True)]
 
 
 def simulate_coverage(
@@ -808,7 +822,13 @@ def simulate_coverage(
         threads,
     )
     return CoverageReport(
-        list(r["targets"]), list(r["truth"]), list(r["defined"]), list(r["covered"]), list(r["mean_width"]), int(r["runs"])
+        list(r["targets"]),
+        list(r["truth"]),
+        list(r["defined"]),
+        list(r["covered"]),
+        list(r["covered_wald"]),
+        list(r["mean_width"]),
+        int(r["runs"]),
     )
 
 

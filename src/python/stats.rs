@@ -72,6 +72,9 @@ fn estimate_dict<'py>(py: Python<'py>, e: &DomainEstimate) -> PyResult<Bound<'py
     d.set_item("se", e.se)?;
     d.set_item("lower", e.lower)?;
     d.set_item("upper", e.upper)?;
+    d.set_item("interval", e.interval.clone())?;
+    d.set_item("wald_lower", e.wald_lower)?;
+    d.set_item("wald_upper", e.wald_upper)?;
     d.set_item("level", e.level)?;
     d.set_item("n_eff", e.n_eff)?;
     d.set_item("defined", e.defined)?;
@@ -774,6 +777,7 @@ fn stats_simulate_coverage<'py>(
     out.set_item("truth", r.truth)?;
     out.set_item("defined", r.defined)?;
     out.set_item("covered", r.covered)?;
+    out.set_item("covered_wald", r.covered_wald)?;
     out.set_item("mean_width", r.mean_width)?;
     out.set_item("runs", r.runs)?;
     Ok(out)

@@ -40,6 +40,10 @@ pub struct CellStats {
     pub sum_vy: f64,
     /// Σvy².
     pub sum_vy2: f64,
+    /// Smallest sampled score (meaningful when n > 0).
+    pub min_y: f64,
+    /// Largest sampled score (meaningful when n > 0).
+    pub max_y: f64,
 }
 
 impl CellStats {
@@ -47,6 +51,13 @@ impl CellStats {
     pub fn add_unit(&mut self, y: f64, pi: f64) {
         let w = 1.0 / pi;
         let v = w * w - w;
+        if self.n == 0 {
+            self.min_y = y;
+            self.max_y = y;
+        } else {
+            self.min_y = self.min_y.min(y);
+            self.max_y = self.max_y.max(y);
+        }
         self.n += 1;
         self.sum_w += w;
         self.sum_w2 += w * w;
@@ -61,6 +72,15 @@ impl CellStats {
 
     /// Add another cell's sums.
     pub fn merge(&mut self, o: &CellStats) {
+        if o.n > 0 {
+            if self.n == 0 {
+                self.min_y = o.min_y;
+                self.max_y = o.max_y;
+            } else {
+                self.min_y = self.min_y.min(o.min_y);
+                self.max_y = self.max_y.max(o.max_y);
+            }
+        }
         self.n += o.n;
         self.population += o.population;
         self.sum_w += o.sum_w;

@@ -5,7 +5,11 @@
 //! Variances: stratified SRSWOR uses the within-stratum sample variance with the finite
 //! population correction (1 − n_h/N_h); Poisson sampling uses Σ (1 − π)/π² z²; the Hájek mean is
 //! linearised (z = (y − m)/N̂ on the domain). Intervals are Wald intervals with the normal
-//! quantile. A domain with no sampled units is reported as undefined (NaN) with a reason.
+//! quantile; for scores in [0, 1] (quality rates, rescaled ratings) the headline interval is the
+//! Wilson score interval at the effective sample size n* = m(1 − m)/SE² (Kish's design-effect
+//! adjustment), which keeps coverage near nominal when heavy weights make the Wald interval
+//! undercover on the side where the estimate is near 0 or 1. A domain with no sampled units is
+//! reported as undefined (NaN) with a reason.
 
 use std::collections::BTreeMap;
 
@@ -60,10 +64,16 @@ pub struct DomainEstimate {
     pub mean: f64,
     /// Linearised standard error of the Hájek mean.
     pub se: f64,
-    /// Lower bound of the Wald interval for `mean`.
+    /// Lower bound of the interval for `mean` (method in `interval`).
     pub lower: f64,
-    /// Upper bound of the Wald interval for `mean`.
+    /// Upper bound of the interval for `mean`.
     pub upper: f64,
+    /// Interval method: "wilson_neff" when every sampled score is in [0, 1], else "wald".
+    pub interval: String,
+    /// Lower bound of the Wald interval mean ± z·se.
+    pub wald_lower: f64,
+    /// Upper bound of the Wald interval.
+    pub wald_upper: f64,
     /// Confidence level.
     pub level: f64,
     /// Kish effective sample size (Σw)²/Σw².
@@ -90,6 +100,9 @@ impl DomainEstimate {
             se: nan,
             lower: nan,
             upper: nan,
+            interval: "none".into(),
+            wald_lower: nan,
+            wald_upper: nan,
             level,
             n_eff: nan,
             defined: false,
@@ -106,6 +119,47 @@ struct DomainSums {
     n_hat: f64,
     total: f64,
     sum_w2: f64,
+    min_y: f64,
+    max_y: f64,
+}
+
+impl DomainSums {
+    fn absorb_range(&mut self, n_before: u64, lo: f64, hi: f64) {
+        if n_before == 0 {
+            self.min_y = lo;
+            self.max_y = hi;
+        } else {
+            self.min_y = self.min_y.min(lo);
+            self.max_y = self.max_y.max(hi);
+        }
+    }
+
+    fn add(&mut self, x: &DomainSums) {
+        if x.n > 0 {
+            self.absorb_range(self.n, x.min_y, x.max_y);
+        }
+        self.n += x.n;
+        self.population += x.population;
+        self.n_hat += x.n_hat;
+        self.total += x.total;
+        self.sum_w2 += x.sum_w2;
+    }
+}
+
+/// Wilson-at-effective-n interval for a mean in [0, 1] when the sample is bounded there,
+/// otherwise Wald. Returns (lower, upper, method).
+fn headline_interval(mean: f64, se: f64, n_eff: f64, z: f64, in_unit: bool) -> (f64, f64, String) {
+    if !in_unit {
+        return (mean - z * se, mean + z * se, "wald".into());
+    }
+    let pq = mean * (1.0 - mean);
+    // n* = m(1 − m)/SE²; when it is degenerate (m at 0 or 1, or SE = 0) fall back to Kish n_eff.
+    let n = if pq > 0.0 && se > 0.0 { pq / (se * se) } else { n_eff };
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let center = (mean + z2 / (2.0 * n)) / denom;
+    let half = z * (pq / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    ((center - half).max(0.0), (center + half).min(1.0), "wilson_neff".into())
 }
 
 /// Design weights per stratum (SRSWOR) after validating the population counts.
@@ -140,6 +194,9 @@ fn domain_sums(
     let mut m: BTreeMap<u32, DomainSums> = BTreeMap::new();
     for (&(h, d), c) in agg.cells() {
         let e = m.entry(d).or_default();
+        if c.n > 0 {
+            e.absorb_range(e.n, c.min_y, c.max_y);
+        }
         e.n += c.n;
         e.population += c.population;
         match design {
@@ -225,11 +282,7 @@ fn build_estimate(
     let mut s = DomainSums::default();
     for d in members {
         if let Some(x) = sums.get(d) {
-            s.n += x.n;
-            s.population += x.population;
-            s.n_hat += x.n_hat;
-            s.total += x.total;
-            s.sum_w2 += x.sum_w2;
+            s.add(x);
         }
     }
     let population = if s.population > 0.0 { s.population } else { f64::NAN };
@@ -256,6 +309,9 @@ fn build_estimate(
     } else {
         None
     };
+    let n_eff = s.n_hat * s.n_hat / s.sum_w2;
+    let in_unit = s.min_y >= 0.0 && s.max_y <= 1.0;
+    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit);
     DomainEstimate {
         domain,
         n: s.n,
@@ -267,10 +323,13 @@ fn build_estimate(
         ht_mean_se: total_var.sqrt() / population,
         mean,
         se,
-        lower: mean - z * se,
-        upper: mean + z * se,
+        lower,
+        upper,
+        interval,
+        wald_lower: mean - z * se,
+        wald_upper: mean + z * se,
         level,
-        n_eff: s.n_hat * s.n_hat / s.sum_w2,
+        n_eff,
         defined: true,
         reason,
     }
@@ -335,6 +394,7 @@ pub fn post_stratified_estimate(
     let mut coef = BTreeMap::new();
     let mut mean = 0.0;
     let (mut n, mut sw, mut sw2) = (0u64, 0.0, 0.0);
+    let mut in_unit = true;
     for &(g, ng) in totals {
         if ng == 0.0 {
             continue;
@@ -349,6 +409,7 @@ pub fn post_stratified_estimate(
             ));
         }
         let m = s.total / s.n_hat;
+        in_unit &= s.min_y >= 0.0 && s.max_y <= 1.0;
         mean += ng * m / big_n;
         coef.insert(g, (ng / (big_n * s.n_hat), m));
         n += s.n;
@@ -359,6 +420,8 @@ pub fn post_stratified_estimate(
     }
     let se = lin_variance(agg, design, &weights, &coef).sqrt();
     let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
+    let n_eff = sw * sw / sw2;
+    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit);
     Ok(DomainEstimate {
         domain: None,
         n,
@@ -370,10 +433,13 @@ pub fn post_stratified_estimate(
         ht_mean_se: se,
         mean,
         se,
-        lower: mean - z * se,
-        upper: mean + z * se,
+        lower,
+        upper,
+        interval,
+        wald_lower: mean - z * se,
+        wald_upper: mean + z * se,
         level,
-        n_eff: sw * sw / sw2,
+        n_eff,
         defined: true,
         reason: None,
     })

@@ -23,8 +23,10 @@ pub struct CoverageReport {
     pub truth: Vec<f64>,
     /// Runs where the target's estimate was defined.
     pub defined: Vec<u64>,
-    /// Runs where the interval covered the truth.
+    /// Runs where the headline interval covered the truth.
     pub covered: Vec<u64>,
+    /// Runs where the plain Wald interval covered the truth.
+    pub covered_wald: Vec<u64>,
     /// Mean interval width over defined runs.
     pub mean_width: Vec<f64>,
     /// Number of simulated audits.
@@ -95,7 +97,7 @@ pub fn coverage(
     };
     let k = dom_codes.len() + 1;
     let pool = pool(threads)?;
-    let per_run: Vec<Vec<(bool, bool, f64)>> = pool.install(|| {
+    let per_run: Vec<Vec<(bool, bool, bool, f64)>> = pool.install(|| {
         (0..runs)
             .into_par_iter()
             .map(|r| {
@@ -104,13 +106,13 @@ pub fn coverage(
                     SimDesign::Stratified(sizes) => stratified_srswor(strata, sizes, run_seed),
                     SimDesign::Poisson(pi) => poisson_sample(pi, run_seed),
                 };
-                let Ok(sample) = sample else { return vec![(false, false, f64::NAN); k] };
+                let Ok(sample) = sample else { return vec![(false, false, false, f64::NAN); k] };
                 let ys: Vec<f64> = sample.indices.iter().map(|&i| y[i]).collect();
                 let hs: Vec<u32> = sample.indices.iter().map(|&i| strata[i]).collect();
                 let ds: Vec<u32> = sample.indices.iter().map(|&i| domains[i]).collect();
                 let mut agg = population.clone();
                 if agg.add_sample(&ys, &sample.pi, &hs, &ds).is_err() {
-                    return vec![(false, false, f64::NAN); k];
+                    return vec![(false, false, false, f64::NAN); k];
                 }
                 let mut ests = Vec::with_capacity(k);
                 if let Ok(p) = population_estimate(&agg, est_design, level) {
@@ -123,9 +125,11 @@ pub fn coverage(
                     .enumerate()
                     .map(|(t, e)| {
                         if e.defined {
-                            (true, e.lower <= truth[t] && truth[t] <= e.upper, e.upper - e.lower)
+                            let c = e.lower <= truth[t] && truth[t] <= e.upper;
+                            let cw = e.wald_lower <= truth[t] && truth[t] <= e.wald_upper;
+                            (true, c, cw, e.upper - e.lower)
                         } else {
-                            (false, false, f64::NAN)
+                            (false, false, false, f64::NAN)
                         }
                     })
                     .collect()
@@ -134,9 +138,13 @@ pub fn coverage(
     });
     let mut defined = vec![0u64; k];
     let mut covered = vec![0u64; k];
+    let mut covered_wald = vec![0u64; k];
     let mut width = vec![0.0; k];
     for run in &per_run {
-        for (t, &(d, c, w)) in run.iter().enumerate() {
+        for (t, &(d, c, cw, w)) in run.iter().enumerate() {
+            if cw {
+                covered_wald[t] += 1;
+            }
             if d {
                 defined[t] += 1;
                 width[t] += w;
@@ -150,7 +158,7 @@ pub fn coverage(
         width.iter().zip(&defined).map(|(w, d)| if *d > 0 { w / *d as f64 } else { f64::NAN }).collect();
     let mut targets = vec![None];
     targets.extend(dom_codes.iter().map(|d| Some(*d)));
-    Ok(CoverageReport { targets, truth, defined, covered, mean_width, runs: runs as u64 })
+    Ok(CoverageReport { targets, truth, defined, covered, covered_wald, mean_width, runs: runs as u64 })
 }
 
 /// Simulate `runs` monitors over `days` days with `reviews_per_day` Bernoulli reviews a day, the

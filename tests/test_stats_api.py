@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tierscope import stats as ts
 from tierscope.exceptions import InvalidInputError, TierscopeError
 
@@ -53,7 +52,9 @@ def test_stratum_with_no_population() -> None:
         ts.allocate([ts.StratumSpec(100, 0.3), ts.StratumSpec(0, 0.3)], 10)
     # SRSWOR estimation needs N_h for every sampled stratum.
     with pytest.raises(InvalidInputError, match="population"):
-        ts.estimate([1.0, 0.0], [0.5, 0.5], ["a", "a"], ["cheap", "cheap"], design="srswor", population_sizes={})
+        ts.estimate(
+            [1.0, 0.0], [0.5, 0.5], ["a", "a"], ["cheap", "cheap"], design="srswor", population_sizes={}
+        )
     # Sampling from a stratum that has no units.
     with pytest.raises(InvalidInputError, match="sizes"):
         ts.stratified_srswor(["a", "a", "b"], {"c": 1})
@@ -105,7 +106,9 @@ def test_other_bad_inputs() -> None:
     with pytest.raises(InvalidInputError, match="expected_size"):
         ts.poisson_inclusion_probabilities([1.0, 0.0], 2.0)
     with pytest.raises(InvalidInputError, match="targets"):
-        ts.allocate([ts.StratumSpec(100, 0.3, domain="cheap")], 10, method="precision", targets={"other": 0.03})
+        ts.allocate(
+            [ts.StratumSpec(100, 0.3, domain="cheap")], 10, method="precision", targets={"other": 0.03}
+        )
     with pytest.raises(InvalidInputError, match="population"):
         ts.Monitor(0.8, 0.05, max_weight=20).update([1.0], pi=[0.1])
     with pytest.raises(InvalidInputError, match="json"):
@@ -133,7 +136,7 @@ def test_samplers_are_deterministic_given_seed() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    scores=st.lists(st.floats(0.0, 100.0), min_size=1, max_size=60),
+    scores=st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 100.0)), min_size=1, max_size=60),
     frac=st.floats(0.01, 1.0),
 )
 def test_pps_probabilities_capped_and_sum_to_target(scores: list[float], frac: float) -> None:
@@ -161,7 +164,9 @@ def test_pps_probabilities_capped_and_sum_to_target(scores: list[float], frac: f
     frac=st.floats(0.0, 1.0),
     seed=st.integers(0, 1000),
 )
-def test_allocation_sums_exactly_and_respects_bounds(pops: list[int], method: str, frac: float, seed: int) -> None:
+def test_allocation_sums_exactly_and_respects_bounds(
+    pops: list[int], method: str, frac: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     specs = [
         ts.StratumSpec(
@@ -252,7 +257,9 @@ def test_bootstrap_seeded_thread_independent_and_sensible() -> None:
     b = ts.bootstrap_interval(y, replicates=300, seed=1, threads=2)
     assert a == b
     t = ts.t_interval(y)
-    assert abs(a.lower - t.lower) < 0.15 * (t.upper - t.lower) and abs(a.upper - t.upper) < 0.15 * (t.upper - t.lower)
+    assert abs(a.lower - t.lower) < 0.15 * (t.upper - t.lower) and abs(a.upper - t.upper) < 0.15 * (
+        t.upper - t.lower
+    )
     ratings = (rng.integers(1, 6, 20_000) - 1) / 4.0  # few distinct values: multinomial-count path
     r = ts.bootstrap_interval(ratings, replicates=400, seed=2)
     tr = ts.t_interval(ratings)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tierscope import stats as ts
 
 RUNS = 4000
@@ -122,5 +121,6 @@ def test_cusum_comparison() -> None:
             false_alarms += 1
         if run >= 150 and c.alarm_day is not None and c.alarm_day >= 20:
             delays.append(c.alarm_day - 20)
-    print(f"CUSUM h=6: false alarms within 90 days {false_alarms / 150:.3f}; median delay {np.median(delays):.1f}")
+    rate = false_alarms / 150
+    print(f"CUSUM h=6: false alarms within 90 days {rate:.3f}; median delay {np.median(delays):.1f}")
     assert len(delays) > 100

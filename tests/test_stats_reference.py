@@ -16,7 +16,6 @@ from scipy.spatial.distance import jensenshannon
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
-
 from tierscope import _core
 from tierscope import stats as ts
 
@@ -35,7 +34,11 @@ def assert_close(ours: np.ndarray | float, ref: np.ndarray | float, what: str) -
 
 def random_counts(rng: np.random.Generator, n_cases: int) -> tuple[np.ndarray, np.ndarray]:
     n = np.concatenate(
-        [rng.integers(1, 30, n_cases // 3), rng.integers(30, 2000, n_cases // 3), rng.integers(2000, 200_000, n_cases)]
+        [
+            rng.integers(1, 30, n_cases // 3),
+            rng.integers(30, 2000, n_cases // 3),
+            rng.integers(2000, 200_000, n_cases),
+        ]
     )[:n_cases]
     x = np.floor(rng.random(n_cases) * (n + 1))
     # Include the edges 0 and n explicitly.
@@ -142,7 +145,9 @@ def test_paired_comparison_counts_and_wald() -> None:
         dl = np.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0))
         du = np.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0))
         assert_close(
-            [r.newcombe.lower, r.newcombe.upper], [max(p1 - p2 - dl, -1), min(p1 - p2 + du, 1)], "newcombe paired"
+            [r.newcombe.lower, r.newcombe.upper],
+            [max(p1 - p2 - dl, -1), min(p1 - p2 + du, 1)],
+            "newcombe paired",
         )
 
 
@@ -182,7 +187,9 @@ def test_ks_2samp_large_samples_asymptotic() -> None:
 
 def test_kolmogorov_sf_matches_kstwo() -> None:
     rng = np.random.default_rng(20)
-    ns = np.concatenate([rng.integers(1, 141, 120), rng.integers(141, 100_000, 120), rng.integers(1e5, 2e6, 30)])
+    ns = np.concatenate(
+        [rng.integers(1, 141, 120), rng.integers(141, 100_000, 120), rng.integers(1e5, 2e6, 30)]
+    )
     for n in ns:
         n = int(n)
         # Sample x across the regimes: around 1/sqrt(n) mostly, some large.

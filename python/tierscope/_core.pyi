@@ -66,7 +66,9 @@ class StatsAggregate:
     def post_stratified(
         self, design: str, totals: list[tuple[int, float]], level: float = 0.95
     ) -> dict[str, Any]: ...
-    def domain_gap(self, design: str, domain_a: int, domain_b: int, level: float = 0.95) -> dict[str, Any]: ...
+    def domain_gap(
+        self, design: str, domain_a: int, domain_b: int, level: float = 0.95
+    ) -> dict[str, Any]: ...
 
 def stats_newcombe_independent(
     successes_a: float, n_a: float, successes_b: float, n_b: float, level: float = 0.95

@@ -97,7 +97,9 @@ def _encode(name: str, labels: npt.ArrayLike) -> tuple[IntArray, list[Any]]:
     if arr.ndim != 1:
         raise InvalidInputError(f"invalid `{name}`: a one-dimensional array of labels, got shape {arr.shape}")
     uniques, inverse = np.unique(arr, return_inverse=True)
-    return np.ascontiguousarray(inverse, dtype=np.int64), [u.item() if hasattr(u, "item") else u for u in uniques]
+    return np.ascontiguousarray(inverse, dtype=np.int64), [
+        u.item() if hasattr(u, "item") else u for u in uniques
+    ]
 
 
 def _same_len(name: str, arr: np.ndarray[Any, Any], other: str, n: int) -> None:
@@ -126,7 +128,9 @@ def proportion_interval(successes: float, n: float, level: float = 0.95, method:
     quantile), ``"agresti_coull"`` or ``"jeffreys"``; results match statsmodels'
     ``proportion_confint``.
     """
-    lo, hi, est = _core.stats_proportion_intervals(_f64("successes", [successes]), _f64("n", [n]), level, method)
+    lo, hi, est = _core.stats_proportion_intervals(
+        _f64("successes", [successes]), _f64("n", [n]), level, method
+    )
     canonical = "clopper_pearson" if method in ("beta", "exact", "clopper-pearson") else method
     return Interval(float(lo[0]), float(hi[0]), float(est[0]), canonical, level)
 
@@ -450,7 +454,9 @@ class Aggregate:
 
     def estimate_strata(self, design: str = "poisson", level: float = 0.95) -> list[DomainEstimate]:
         """Per-stratum estimates (``domain`` holds the stratum code)."""
-        return [_estimate_from(d, d["domain"]) for d in self._inner.estimate_strata(_check_design(design), level)]
+        return [
+            _estimate_from(d, d["domain"]) for d in self._inner.estimate_strata(_check_design(design), level)
+        ]
 
     def post_stratified(
         self, totals: Mapping[int, float], design: str = "poisson", level: float = 0.95
@@ -459,7 +465,9 @@ class Aggregate:
         pairs = [(int(k), float(v)) for k, v in totals.items()]
         return _estimate_from(self._inner.post_stratified(_check_design(design), pairs, level), None)
 
-    def domain_gap(self, domain_a: int, domain_b: int, design: str = "poisson", level: float = 0.95) -> DomainGap:
+    def domain_gap(
+        self, domain_a: int, domain_b: int, design: str = "poisson", level: float = 0.95
+    ) -> DomainGap:
         """Design-based Wald interval for mean(domain_a) − mean(domain_b)."""
         g = self._inner.domain_gap(_check_design(design), int(domain_a), int(domain_b), level)
         return DomainGap(
@@ -522,24 +530,20 @@ def estimate(
         for lab, size in population_sizes.items():
             # Population counts per stratum; the domain code only matters for HT means.
             agg.add_population_count(s_code[lab], len(d_labels), float(size))
-    pop = agg.estimate_population(design, level)
-    doms = agg.estimate_domains(design, level, list(range(len(d_labels))))
-    strs = agg.estimate_strata(design, level)
+    inner = agg._inner
+    d_design = _check_design(design)
+    pop = _estimate_from(inner.estimate_population(d_design, level), None)
+    doms = inner.estimate_domains(d_design, level, list(range(len(d_labels))))
+    strs = inner.estimate_strata(d_design, level)
     return Estimates(
-        population=_replace_label(pop, None),
-        domains={d_labels[int(e.domain)]: _replace_label(e, d_labels[int(e.domain)]) for e in doms},  # type: ignore[arg-type]
+        population=pop,
+        domains={d_labels[int(d["domain"])]: _estimate_from(d, d_labels[int(d["domain"])]) for d in doms},
         strata={
-            s_labels[int(e.domain)]: _replace_label(e, s_labels[int(e.domain)])  # type: ignore[arg-type]
-            for e in strs
-            if e.defined
+            s_labels[int(d["domain"])]: _estimate_from(d, s_labels[int(d["domain"])])
+            for d in strs
+            if d["defined"]
         },
     )
-
-
-def _replace_label(e: DomainEstimate, label: Hashable | None) -> DomainEstimate:
-    from dataclasses import replace
-
-    return replace(e, domain=label)
 
 
 # ----------------------------------------------------------------------------- gaps
@@ -619,7 +623,12 @@ class DayStatus:
 
 def _day(d: Mapping[str, Any]) -> DayStatus:
     return DayStatus(
-        int(d["day"]), float(d["lower"]), float(d["upper"]), float(d["min_upper"]), bool(d["alarm"]), d["alarm_day"]
+        int(d["day"]),
+        float(d["lower"]),
+        float(d["upper"]),
+        float(d["min_upper"]),
+        bool(d["alarm"]),
+        d["alarm_day"],
     )
 
 
@@ -647,7 +656,9 @@ class Monitor:
         _inner: _core.StatsMonitor | None = None,
     ) -> None:
         if restart_every < 0:
-            raise InvalidInputError(f"invalid `restart_every`: a non-negative number of days, got {restart_every}")
+            raise InvalidInputError(
+                f"invalid `restart_every`: a non-negative number of days, got {restart_every}"
+            )
         self._inner = (
             _inner
             if _inner is not None
@@ -750,7 +761,12 @@ def simulate_monitor(
     Quality is ``p_before`` until ``change_day - 1`` and ``p_after`` from ``change_day`` (0 = no
     change). Runs in Rust, seeded, thread-count independent.
     """
-    for name, v in (("days", days), ("reviews_per_day", reviews_per_day), ("runs", runs), ("change_day", change_day)):
+    for name, v in (
+        ("days", days),
+        ("reviews_per_day", reviews_per_day),
+        ("runs", runs),
+        ("change_day", change_day),
+    ):
         if v < 0:
             raise InvalidInputError(f"invalid `{name}`: a non-negative integer, got {v}")
     return _core.stats_simulate_monitor(
@@ -849,7 +865,9 @@ def psi(expected: npt.ArrayLike, actual: npt.ArrayLike, eps: float = 1e-4) -> fl
     return _core.stats_psi(_f64("expected", expected), _f64("actual", actual), eps)
 
 
-def psi_samples(reference: npt.ArrayLike, production: npt.ArrayLike, bins: int = 10, eps: float = 1e-4) -> float:
+def psi_samples(
+    reference: npt.ArrayLike, production: npt.ArrayLike, bins: int = 10, eps: float = 1e-4
+) -> float:
     """PSI between two samples, bins cut at the reference quantiles."""
     if bins < 2:
         raise InvalidInputError(f"invalid `bins`: at least 2 bins, got {bins}")
@@ -911,7 +929,9 @@ class ReviewPlan:
     method: str
 
 
-def fixed_sample_plan(p0: float, delta: float, days: int, alpha: float = 0.05, power: float = 0.8) -> ReviewPlan:
+def fixed_sample_plan(
+    p0: float, delta: float, days: int, alpha: float = 0.05, power: float = 0.8
+) -> ReviewPlan:
     """Closed-form one-sided test of p0 against p0 − delta, reviews pooled over ``days``."""
     if days < 1:
         raise InvalidInputError(f"invalid `days`: a horizon of at least one day, got {days}")
@@ -934,7 +954,12 @@ def sequential_plan(
 ) -> ReviewPlan:
     """Smallest daily count for which :class:`Monitor` alarms within ``days`` days with
     probability >= ``power`` when quality is p0 − delta (seeded simulation, bisection)."""
-    for name, v in (("days", days), ("sims", sims), ("max_per_day", max_per_day), ("restart_every", restart_every)):
+    for name, v in (
+        ("days", days),
+        ("sims", sims),
+        ("max_per_day", max_per_day),
+        ("restart_every", restart_every),
+    ):
         if v < 0:
             raise InvalidInputError(f"invalid `{name}`: a non-negative integer, got {v}")
     r = _core.stats_sequential_plan(

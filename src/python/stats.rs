@@ -30,6 +30,8 @@ use crate::stats::special::{beta_ppf, norm_ppf, t_ppf};
 
 type F64Array<'py> = PyReadonlyArray1<'py, f64>;
 type I64Array<'py> = PyReadonlyArray1<'py, i64>;
+/// (indices, pi) of a drawn sample.
+type SampleArrays<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 
 fn owned(a: &F64Array<'_>) -> Vec<f64> {
     match a.as_slice() {
@@ -215,7 +217,7 @@ fn stats_stratified_srswor<'py>(
     strata: I64Array<'py>,
     sizes: Vec<usize>,
     seed: u64,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<SampleArrays<'py>> {
     let h = codes(py, "strata", &strata)?;
     let s = detached(py, (h, sizes), move |(h, sizes)| stratified_srswor(&h, &sizes, seed))?;
     let idx: Vec<i64> = s.indices.iter().map(|&i| i as i64).collect();
@@ -236,11 +238,7 @@ fn stats_poisson_inclusion<'py>(
 /// Poisson sample: (indices, pi).
 #[pyfunction]
 #[pyo3(signature = (pi, seed=0))]
-fn stats_poisson_sample<'py>(
-    py: Python<'py>,
-    pi: F64Array<'py>,
-    seed: u64,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>)> {
+fn stats_poisson_sample<'py>(py: Python<'py>, pi: F64Array<'py>, seed: u64) -> PyResult<SampleArrays<'py>> {
     let s = detached(py, owned(&pi), move |p| poisson_sample(&p, seed))?;
     let idx: Vec<i64> = s.indices.iter().map(|&i| i as i64).collect();
     Ok((PyArray1::from_vec(py, idx), PyArray1::from_vec(py, s.pi)))

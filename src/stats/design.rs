@@ -92,6 +92,10 @@ pub fn poisson_inclusion_probabilities(scores: &[f64], expected_size: f64) -> Re
             format!("at most the number of units with a positive score ({positive}), got {expected_size}"),
         ));
     }
+    // Work on scores scaled by their maximum so tiny (even subnormal) scores do not underflow.
+    let max_score = scores.iter().copied().fold(0.0, f64::max);
+    let scaled: Vec<f64> = scores.iter().map(|s| s / max_score).collect();
+    let scores = &scaled[..];
     let mut pi = vec![0.0; scores.len()];
     let mut capped = vec![false; scores.len()];
     let mut n_capped = 0usize;

@@ -359,14 +359,14 @@ fn block_sum(block: &[f64], count: u64, rng: &mut Xoshiro256) -> f64 {
     let mut left = count;
     if block.len() == BLOCK {
         while left >= 6 {
-            let r = rng.next();
+            let r = rng.bits();
             acc[0] += block[(r & mask) as usize] + block[((r >> 10) & mask) as usize];
             acc[1] += block[((r >> 20) & mask) as usize] + block[((r >> 30) & mask) as usize];
             acc[2] += block[((r >> 40) & mask) as usize] + block[((r >> 50) & mask) as usize];
             left -= 6;
         }
         while left > 0 {
-            acc[0] += block[(rng.next() & mask) as usize];
+            acc[0] += block[(rng.bits() & mask) as usize];
             left -= 1;
         }
     } else {

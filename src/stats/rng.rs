@@ -32,7 +32,7 @@ impl Xoshiro256 {
 
     /// Next 64 random bits.
     #[inline(always)]
-    pub fn next(&mut self) -> u64 {
+    pub fn bits(&mut self) -> u64 {
         let result = (self.s[0].wrapping_add(self.s[3])).rotate_left(23).wrapping_add(self.s[0]);
         let t = self.s[1] << 17;
         self.s[2] ^= self.s[0];
@@ -47,19 +47,19 @@ impl Xoshiro256 {
     /// Uniform double in [0, 1) with 53 random bits.
     #[inline(always)]
     pub fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        (self.bits() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Uniform integer in [0, bound) (Lemire's multiply-shift with rejection; unbiased).
     #[inline(always)]
     pub fn below(&mut self, bound: u64) -> u64 {
         debug_assert!(bound > 0);
-        let mut m = (self.next() as u128) * (bound as u128);
+        let mut m = (self.bits() as u128) * (bound as u128);
         let mut low = m as u64;
         if low < bound {
             let threshold = bound.wrapping_neg() % bound;
             while low < threshold {
-                m = (self.next() as u128) * (bound as u128);
+                m = (self.bits() as u128) * (bound as u128);
                 low = m as u64;
             }
         }
@@ -88,14 +88,14 @@ impl Xoshiro256 {
 
 impl RngCore for Xoshiro256 {
     fn next_u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        (self.bits() >> 32) as u32
     }
     fn next_u64(&mut self) -> u64 {
-        self.next()
+        self.bits()
     }
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         for chunk in dst.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
+            let v = self.bits().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
     }

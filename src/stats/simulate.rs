@@ -101,7 +101,7 @@ pub fn coverage(
         (0..runs)
             .into_par_iter()
             .map(|r| {
-                let run_seed = Xoshiro256::new(seed, r as u64).next();
+                let run_seed = Xoshiro256::new(seed, r as u64).bits();
                 let sample = match design {
                     SimDesign::Stratified(sizes) => stratified_srswor(strata, sizes, run_seed),
                     SimDesign::Poisson(pi) => poisson_sample(pi, run_seed),

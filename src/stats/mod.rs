@@ -1,1 +1,63 @@
 //! Stratified sampling statistics for per-tier quality.
+//!
+//! Pure Rust (no Python types): intervals ([`intervals`]), sampling designs ([`design`]), budget
+//! allocation ([`allocation`]), mergeable sufficient statistics ([`aggregate`]) and the
+//! design-based estimators on them ([`estimators`]), tier gaps ([`gaps`]), anytime-valid monitoring
+//! ([`sequential`]), drift ([`drift`]), review planning ([`planning`]) and the special functions
+//! they rest on ([`special`]). Every bad input is a [`TierscopeError::InvalidInput`] naming the
+//! argument.
+
+pub mod aggregate;
+pub mod allocation;
+pub mod design;
+pub mod drift;
+pub mod estimators;
+pub mod gaps;
+pub mod intervals;
+pub mod planning;
+pub mod rng;
+pub mod sequential;
+pub mod simulate;
+pub mod special;
+
+use crate::error::{Result, TierscopeError};
+
+/// Reject NaN or infinite entries of `values`, naming the first offending index.
+pub(crate) fn check_finite(name: &str, values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(TierscopeError::invalid(
+            format!("{name}[{i}]"),
+            format!("a finite number, got {}", values[i]),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Reject a confidence level outside (0, 1).
+pub(crate) fn check_level(level: f64) -> Result<()> {
+    if level.is_finite() && level > 0.0 && level < 1.0 {
+        Ok(())
+    } else {
+        Err(TierscopeError::invalid("level", format!("a confidence level in (0, 1), got {level}")))
+    }
+}
+
+/// Reject arrays whose lengths differ.
+pub(crate) fn check_same_len(name: &str, len: usize, other: &str, other_len: usize) -> Result<()> {
+    if len == other_len {
+        Ok(())
+    } else {
+        Err(TierscopeError::invalid(name, format!("the same length as `{other}` ({other_len}), got {len}")))
+    }
+}
+
+/// Reject inclusion probabilities outside (0, 1].
+pub(crate) fn check_pi(name: &str, pi: &[f64]) -> Result<()> {
+    match pi.iter().position(|p| !(p.is_finite() && *p > 0.0 && *p <= 1.0)) {
+        Some(i) => Err(TierscopeError::invalid(
+            format!("{name}[{i}]"),
+            format!("an inclusion probability in (0, 1], got {}", pi[i]),
+        )),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,619 @@
+//! Design-based estimators on [`Aggregate`] sufficient statistics: Horvitz–Thompson totals and
+//! means, Hájek (ratio) means with linearisation variance, per-stratum, per-domain and population
+//! estimates, post-stratification, Kish effective sample size.
+//!
+//! Variances: stratified SRSWOR uses the within-stratum sample variance with the finite
+//! population correction (1 − n_h/N_h); Poisson sampling uses Σ (1 − π)/π² z²; the Hájek mean is
+//! linearised (z = (y − m)/N̂ on the domain). Intervals are Wald intervals with the normal
+//! quantile; for scores in [0, 1] (quality rates, rescaled ratings) the headline interval is the
+//! Wilson score interval at the effective sample size n* = m(1 − m)/SE² (Kish's design-effect
+//! adjustment), which keeps coverage near nominal when heavy weights make the Wald interval
+//! undercover on the side where the estimate is near 0 or 1. A domain with no sampled units is
+//! reported as undefined (NaN) with a reason.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::aggregate::Aggregate;
+use super::check_level;
+use super::special::norm_ppf;
+use crate::error::{Result, TierscopeError};
+
+/// The sampling design the aggregate came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Design {
+    /// Stratified SRSWOR: weights N_h/n_h from the aggregate's population counts and sample sizes
+    /// (per-unit π are ignored), variance with FPC.
+    StratifiedSrswor,
+    /// Poisson sampling with per-unit π: weights 1/π, variance Σ (1 − π)/π² z².
+    Poisson,
+}
+
+impl Design {
+    /// Parse `srswor`/`stratified` or `poisson`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "srswor" | "stratified" | "stratified_srswor" => Ok(Self::StratifiedSrswor),
+            "poisson" => Ok(Self::Poisson),
+            other => Err(TierscopeError::invalid("design", format!("'srswor' or 'poisson', got '{other}'"))),
+        }
+    }
+}
+
+/// An estimate for one domain (or for the whole population when `domain` is `None`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainEstimate {
+    /// Domain code (`None` = all traffic; for stratum estimates, the stratum code).
+    pub domain: Option<u32>,
+    /// Sampled units in the domain.
+    pub n: u64,
+    /// Known population size of the domain (NaN when no population counts were recorded).
+    pub population: f64,
+    /// Estimated population size N̂ = Σw.
+    pub population_hat: f64,
+    /// Horvitz–Thompson total Σ w y.
+    pub total: f64,
+    /// Standard error of the HT total.
+    pub total_se: f64,
+    /// HT mean: total / known population (NaN when the population is unknown).
+    pub ht_mean: f64,
+    /// Standard error of the HT mean.
+    pub ht_mean_se: f64,
+    /// Hájek (ratio) mean Σwy / Σw — the headline estimate.
+    pub mean: f64,
+    /// Linearised standard error of the Hájek mean.
+    pub se: f64,
+    /// Lower bound of the interval for `mean` (method in `interval`).
+    pub lower: f64,
+    /// Upper bound of the interval for `mean`.
+    pub upper: f64,
+    /// Interval method: "wilson_neff" when every sampled score is in [0, 1], else "wald".
+    pub interval: String,
+    /// Lower bound of the Wald interval mean ± z·se.
+    pub wald_lower: f64,
+    /// Upper bound of the Wald interval.
+    pub wald_upper: f64,
+    /// Confidence level.
+    pub level: f64,
+    /// Kish effective sample size (Σw)²/Σw².
+    pub n_eff: f64,
+    /// False when the estimate cannot be computed (then the numbers are NaN).
+    pub defined: bool,
+    /// Why the estimate is undefined, or a caveat.
+    pub reason: Option<String>,
+}
+
+impl DomainEstimate {
+    fn undefined(domain: Option<u32>, population: f64, level: f64, reason: String) -> Self {
+        let nan = f64::NAN;
+        Self {
+            domain,
+            n: 0,
+            population,
+            population_hat: nan,
+            total: nan,
+            total_se: nan,
+            ht_mean: nan,
+            ht_mean_se: nan,
+            mean: nan,
+            se: nan,
+            lower: nan,
+            upper: nan,
+            interval: "none".into(),
+            wald_lower: nan,
+            wald_upper: nan,
+            level,
+            n_eff: nan,
+            defined: false,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Per-domain sums derived from the aggregate under a design.
+#[derive(Clone, Copy, Debug, Default)]
+struct DomainSums {
+    n: u64,
+    population: f64,
+    n_hat: f64,
+    total: f64,
+    sum_w2: f64,
+    min_y: f64,
+    max_y: f64,
+}
+
+impl DomainSums {
+    fn absorb_range(&mut self, n_before: u64, lo: f64, hi: f64) {
+        if n_before == 0 {
+            self.min_y = lo;
+            self.max_y = hi;
+        } else {
+            self.min_y = self.min_y.min(lo);
+            self.max_y = self.max_y.max(hi);
+        }
+    }
+
+    fn add(&mut self, x: &DomainSums) {
+        if x.n > 0 {
+            self.absorb_range(self.n, x.min_y, x.max_y);
+        }
+        self.n += x.n;
+        self.population += x.population;
+        self.n_hat += x.n_hat;
+        self.total += x.total;
+        self.sum_w2 += x.sum_w2;
+    }
+}
+
+/// Wilson-at-effective-n interval for a mean in [0, 1] when the sample is bounded there,
+/// otherwise Wald. Returns (lower, upper, method).
+fn headline_interval(mean: f64, se: f64, n_eff: f64, z: f64, in_unit: bool) -> (f64, f64, String) {
+    if !in_unit {
+        return (mean - z * se, mean + z * se, "wald".into());
+    }
+    let pq = mean * (1.0 - mean);
+    // n* = m(1 − m)/SE²; when it is degenerate (m at 0 or 1, or SE = 0) fall back to Kish n_eff.
+    let n = if pq > 0.0 && se > 0.0 { pq / (se * se) } else { n_eff };
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let center = (mean + z2 / (2.0 * n)) / denom;
+    let half = z * (pq / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    ((center - half).max(0.0), (center + half).min(1.0), "wilson_neff".into())
+}
+
+/// Design weights per stratum (SRSWOR) after validating the population counts.
+fn srswor_weights(agg: &Aggregate) -> Result<BTreeMap<u32, (u64, f64, f64)>> {
+    let mut out = BTreeMap::new();
+    for (h, (n, pop)) in agg.stratum_totals() {
+        if n == 0 {
+            continue;
+        }
+        if pop <= 0.0 {
+            return Err(TierscopeError::invalid(
+                format!("population[stratum {h}]"),
+                format!("a positive population count for a stratum with {n} sampled units (stratified SRSWOR needs N_h)"),
+            ));
+        }
+        if (n as f64) > pop {
+            return Err(TierscopeError::invalid(
+                format!("population[stratum {h}]"),
+                format!("at least the {n} sampled units of the stratum, got {pop}"),
+            ));
+        }
+        out.insert(h, (n, pop, pop / n as f64));
+    }
+    Ok(out)
+}
+
+fn domain_sums(
+    agg: &Aggregate,
+    design: Design,
+    weights: &BTreeMap<u32, (u64, f64, f64)>,
+) -> BTreeMap<u32, DomainSums> {
+    let mut m: BTreeMap<u32, DomainSums> = BTreeMap::new();
+    for (&(h, d), c) in agg.cells() {
+        let e = m.entry(d).or_default();
+        if c.n > 0 {
+            e.absorb_range(e.n, c.min_y, c.max_y);
+        }
+        e.n += c.n;
+        e.population += c.population;
+        match design {
+            Design::StratifiedSrswor => {
+                if let Some(&(_, _, w)) = weights.get(&h) {
+                    e.n_hat += w * c.n as f64;
+                    e.total += w * c.sum_y;
+                    e.sum_w2 += w * w * c.n as f64;
+                }
+            }
+            Design::Poisson => {
+                e.n_hat += c.sum_w;
+                e.total += c.sum_wy;
+                e.sum_w2 += c.sum_w2;
+            }
+        }
+    }
+    m
+}
+
+/// Design variance of the linear statistic Σ_i w_i Σ_d a_d (y_i − m_d) 1{i ∈ d}, with
+/// `coef[d] = (a_d, m_d)`. Covers HT totals (a = 1, m = 0), Hájek means (a = 1/N̂_d, m = mean),
+/// differences of domain means and post-stratified means.
+fn lin_variance(
+    agg: &Aggregate,
+    design: Design,
+    weights: &BTreeMap<u32, (u64, f64, f64)>,
+    coef: &BTreeMap<u32, (f64, f64)>,
+) -> f64 {
+    match design {
+        Design::Poisson => {
+            let mut v = 0.0;
+            for (&(_, d), c) in agg.cells() {
+                if let Some(&(a, m)) = coef.get(&d) {
+                    v += a * a * (c.sum_vy2 - 2.0 * m * c.sum_vy + m * m * c.sum_v);
+                }
+            }
+            v.max(0.0)
+        }
+        Design::StratifiedSrswor => {
+            // Per stratum: Σz and Σz² over all sampled units of the stratum (z = 0 outside the
+            // domains in `coef`).
+            let mut per: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+            for (&(h, d), c) in agg.cells() {
+                if let Some(&(a, m)) = coef.get(&d) {
+                    let e = per.entry(h).or_default();
+                    e.0 += a * (c.sum_y - m * c.n as f64);
+                    e.1 += a * a * (c.sum_y2 - 2.0 * m * c.sum_y + m * m * c.n as f64);
+                }
+            }
+            let mut v = 0.0;
+            for (h, (sz, sz2)) in per {
+                if let Some(&(n, pop, _)) = weights.get(&h) {
+                    if n < 2 {
+                        continue; // unestimable within-stratum variance; documented caveat
+                    }
+                    let nf = n as f64;
+                    let s2 = ((sz2 - sz * sz / nf) / (nf - 1.0)).max(0.0);
+                    v += pop * pop * (1.0 - nf / pop) * s2 / nf;
+                }
+            }
+            v
+        }
+    }
+}
+
+fn weights_for(agg: &Aggregate, design: Design) -> Result<BTreeMap<u32, (u64, f64, f64)>> {
+    match design {
+        Design::StratifiedSrswor => srswor_weights(agg),
+        Design::Poisson => Ok(BTreeMap::new()),
+    }
+}
+
+fn build_estimate(
+    agg: &Aggregate,
+    design: Design,
+    weights: &BTreeMap<u32, (u64, f64, f64)>,
+    domain: Option<u32>,
+    members: &[u32],
+    sums: &BTreeMap<u32, DomainSums>,
+    level: f64,
+) -> DomainEstimate {
+    let mut s = DomainSums::default();
+    for d in members {
+        if let Some(x) = sums.get(d) {
+            s.add(x);
+        }
+    }
+    let population = if s.population > 0.0 { s.population } else { f64::NAN };
+    let label = domain.map_or("the population".to_string(), |d| format!("domain {d}"));
+    if s.n == 0 {
+        return DomainEstimate::undefined(domain, population, level, format!("no sampled units in {label}"));
+    }
+    if s.n_hat <= 0.0 {
+        return DomainEstimate::undefined(
+            domain,
+            population,
+            level,
+            format!("zero estimated size for {label}"),
+        );
+    }
+    let mean = s.total / s.n_hat;
+    let total_coef: BTreeMap<u32, (f64, f64)> = members.iter().map(|&d| (d, (1.0, 0.0))).collect();
+    let total_var = lin_variance(agg, design, weights, &total_coef);
+    let mean_coef: BTreeMap<u32, (f64, f64)> = members.iter().map(|&d| (d, (1.0 / s.n_hat, mean))).collect();
+    let se = lin_variance(agg, design, weights, &mean_coef).sqrt();
+    let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
+    let reason = if s.n < 2 {
+        Some(format!("only one sampled unit in {label}: variance not estimable"))
+    } else {
+        None
+    };
+    let n_eff = s.n_hat * s.n_hat / s.sum_w2;
+    let in_unit = s.min_y >= 0.0 && s.max_y <= 1.0;
+    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit);
+    DomainEstimate {
+        domain,
+        n: s.n,
+        population,
+        population_hat: s.n_hat,
+        total: s.total,
+        total_se: total_var.sqrt(),
+        ht_mean: s.total / population,
+        ht_mean_se: total_var.sqrt() / population,
+        mean,
+        se,
+        lower,
+        upper,
+        interval,
+        wald_lower: mean - z * se,
+        wald_upper: mean + z * se,
+        level,
+        n_eff,
+        defined: true,
+        reason,
+    }
+}
+
+/// Estimates for each domain in `domains` (all domains present in the aggregate when `None`).
+/// Requested domains without sampled units come back undefined with a reason.
+pub fn domain_estimates(
+    agg: &Aggregate,
+    design: Design,
+    level: f64,
+    domains: Option<&[u32]>,
+) -> Result<Vec<DomainEstimate>> {
+    check_level(level)?;
+    let weights = weights_for(agg, design)?;
+    let sums = domain_sums(agg, design, &weights);
+    let list: Vec<u32> = match domains {
+        Some(d) => d.to_vec(),
+        None => sums.keys().copied().collect(),
+    };
+    Ok(list.iter().map(|&d| build_estimate(agg, design, &weights, Some(d), &[d], &sums, level)).collect())
+}
+
+/// Estimate over all traffic (every domain together) from the same sample.
+pub fn population_estimate(agg: &Aggregate, design: Design, level: f64) -> Result<DomainEstimate> {
+    check_level(level)?;
+    let weights = weights_for(agg, design)?;
+    let sums = domain_sums(agg, design, &weights);
+    let all: Vec<u32> = sums.keys().copied().collect();
+    Ok(build_estimate(agg, design, &weights, None, &all, &sums, level))
+}
+
+/// Estimates per stratum (the `domain` field holds the stratum code).
+pub fn stratum_estimates(agg: &Aggregate, design: Design, level: f64) -> Result<Vec<DomainEstimate>> {
+    domain_estimates(&agg.rekey_domains(|h, _| h), design, level, None)
+}
+
+/// Post-stratified mean: Σ_g N_g m_g / Σ_g N_g over post-strata g (the aggregate's domain codes)
+/// with known population sizes `totals = [(g, N_g)]`; m_g is the Hájek mean of g. Linearised
+/// variance. Undefined (with reason) when a post-stratum with N_g > 0 has no sampled units.
+pub fn post_stratified_estimate(
+    agg: &Aggregate,
+    design: Design,
+    totals: &[(u32, f64)],
+    level: f64,
+) -> Result<DomainEstimate> {
+    check_level(level)?;
+    for (i, &(_, t)) in totals.iter().enumerate() {
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(TierscopeError::invalid(
+                format!("totals[{i}]"),
+                format!("a non-negative, finite post-stratum size, got {t}"),
+            ));
+        }
+    }
+    let big_n: f64 = totals.iter().map(|t| t.1).sum();
+    if big_n <= 0.0 {
+        return Err(TierscopeError::invalid("totals", "at least one post-stratum with a positive size"));
+    }
+    let weights = weights_for(agg, design)?;
+    let sums = domain_sums(agg, design, &weights);
+    let mut coef = BTreeMap::new();
+    let mut mean = 0.0;
+    let (mut n, mut sw, mut sw2) = (0u64, 0.0, 0.0);
+    let mut in_unit = true;
+    for &(g, ng) in totals {
+        if ng == 0.0 {
+            continue;
+        }
+        let s = sums.get(&g).copied().unwrap_or_default();
+        if s.n == 0 || s.n_hat <= 0.0 {
+            return Ok(DomainEstimate::undefined(
+                None,
+                big_n,
+                level,
+                format!("post-stratum {g} has population {ng} but no sampled units"),
+            ));
+        }
+        let m = s.total / s.n_hat;
+        in_unit &= s.min_y >= 0.0 && s.max_y <= 1.0;
+        mean += ng * m / big_n;
+        coef.insert(g, (ng / (big_n * s.n_hat), m));
+        n += s.n;
+        // Kish n_eff with the post-stratification-adjusted weights w · N_g / N̂_g.
+        let f = ng / s.n_hat;
+        sw += f * s.n_hat;
+        sw2 += f * f * s.sum_w2;
+    }
+    let se = lin_variance(agg, design, &weights, &coef).sqrt();
+    let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
+    let n_eff = sw * sw / sw2;
+    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit);
+    Ok(DomainEstimate {
+        domain: None,
+        n,
+        population: big_n,
+        population_hat: big_n,
+        total: mean * big_n,
+        total_se: se * big_n,
+        ht_mean: mean,
+        ht_mean_se: se,
+        mean,
+        se,
+        lower,
+        upper,
+        interval,
+        wald_lower: mean - z * se,
+        wald_upper: mean + z * se,
+        level,
+        n_eff,
+        defined: true,
+        reason: None,
+    })
+}
+
+/// Hájek difference m_a − m_b between two domains with its linearised (design-based Wald)
+/// standard error, covariance included. Returns `(diff, se)`, or `None` when either domain has
+/// no sampled units.
+pub fn domain_difference(agg: &Aggregate, design: Design, a: u32, b: u32) -> Result<Option<(f64, f64)>> {
+    if a == b {
+        return Err(TierscopeError::invalid("domain_b", format!("a domain different from domain_a ({a})")));
+    }
+    let weights = weights_for(agg, design)?;
+    let sums = domain_sums(agg, design, &weights);
+    let (Some(sa), Some(sb)) = (sums.get(&a), sums.get(&b)) else { return Ok(None) };
+    if sa.n == 0 || sb.n == 0 || sa.n_hat <= 0.0 || sb.n_hat <= 0.0 {
+        return Ok(None);
+    }
+    let (ma, mb) = (sa.total / sa.n_hat, sb.total / sb.n_hat);
+    let coef: BTreeMap<u32, (f64, f64)> =
+        [(a, (1.0 / sa.n_hat, ma)), (b, (-1.0 / sb.n_hat, mb))].into_iter().collect();
+    Ok(Some((ma - mb, lin_variance(agg, design, &weights, &coef).sqrt())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// All k-subsets of 0..n.
+    fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
+        let mut out = Vec::new();
+        let mut cur = Vec::new();
+        fn rec(start: usize, n: usize, k: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+            if cur.len() == k {
+                out.push(cur.clone());
+                return;
+            }
+            for i in start..n {
+                cur.push(i);
+                rec(i + 1, n, k, cur, out);
+                cur.pop();
+            }
+        }
+        rec(0, n, k, &mut cur, &mut out);
+        out
+    }
+
+    #[test]
+    fn empty_domain_is_undefined_with_reason() {
+        let agg = Aggregate::from_sample(&[1.0, 0.0], &[0.5, 0.5], &[0, 0], &[0, 0]).unwrap();
+        let est = domain_estimates(&agg, Design::Poisson, 0.95, Some(&[0, 7])).unwrap();
+        assert!(est[0].defined);
+        assert!(!est[1].defined && est[1].mean.is_nan());
+        assert!(est[1].reason.as_deref().unwrap().contains("no sampled units"));
+    }
+
+    #[test]
+    fn srswor_requires_population() {
+        let agg = Aggregate::from_sample(&[1.0, 0.0], &[0.5, 0.5], &[0, 0], &[0, 0]).unwrap();
+        assert!(domain_estimates(&agg, Design::StratifiedSrswor, 0.95, None).is_err());
+    }
+
+    #[test]
+    fn srswor_matches_textbook_formula() {
+        // One stratum, N = 10, sample of 4: variance N²(1 − n/N) s²/n.
+        let y = [1.0, 0.0, 1.0, 1.0];
+        let mut agg = Aggregate::from_sample(&y, &[0.4; 4], &[0; 4], &[0; 4]).unwrap();
+        agg.add_population_count(0, 0, 10.0).unwrap();
+        let e = population_estimate(&agg, Design::StratifiedSrswor, 0.95).unwrap();
+        let s2 = (3.0 - 9.0 / 4.0) / 3.0;
+        assert!((e.total - 7.5).abs() < 1e-12);
+        assert!((e.total_se - (100.0 * 0.6 * s2 / 4.0f64).sqrt()).abs() < 1e-12);
+        assert!((e.mean - 0.75).abs() < 1e-12 && (e.ht_mean - 0.75).abs() < 1e-12);
+    }
+
+    proptest! {
+        /// Average HT total over all stratified SRSWOR samples equals the population total, and
+        /// the average variance estimate equals the true variance of the HT total.
+        #[test]
+        fn ht_unbiased_stratified_srswor(
+            ys in prop::collection::vec(-5.0f64..5.0, 9),
+            split in 2usize..7, n1 in 2usize..4, n2 in 2usize..4,
+        ) {
+            let (a, b) = (&ys[..split], &ys[split..]);
+            let truth: f64 = ys.iter().sum();
+            let (c1, c2) = (combinations(a.len(), n1.min(a.len())), combinations(b.len(), n2.min(b.len())));
+            let mut totals = Vec::new();
+            let mut var_est = 0.0;
+            for s1 in &c1 {
+                for s2 in &c2 {
+                    let mut agg = Aggregate::new();
+                    for &i in s1 { agg.add_sample(&[a[i]], &[0.5], &[0], &[0]).unwrap(); }
+                    for &i in s2 { agg.add_sample(&[b[i]], &[0.5], &[1], &[0]).unwrap(); }
+                    agg.add_population_count(0, 0, a.len() as f64).unwrap();
+                    agg.add_population_count(1, 0, b.len() as f64).unwrap();
+                    let e = population_estimate(&agg, Design::StratifiedSrswor, 0.95).unwrap();
+                    totals.push(e.total);
+                    var_est += e.total_se * e.total_se;
+                }
+            }
+            let k = totals.len() as f64;
+            let mean = totals.iter().sum::<f64>() / k;
+            prop_assert!((mean - truth).abs() <= 1e-9 * (1.0 + truth.abs()));
+            let true_var = totals.iter().map(|t| (t - truth).powi(2)).sum::<f64>() / k;
+            prop_assert!((var_est / k - true_var).abs() <= 1e-8 * (1.0 + true_var));
+        }
+
+        /// Poisson design: enumerate all 2^N subsets; E[HT total] = Y and E[v̂] = Var.
+        #[test]
+        fn ht_unbiased_poisson(
+            ys in prop::collection::vec(-3.0f64..3.0, 1..9),
+            pis in prop::collection::vec(0.05f64..1.0, 9),
+        ) {
+            let n = ys.len();
+            let truth: f64 = ys.iter().sum();
+            let (mut e_total, mut e_total2, mut e_var) = (0.0, 0.0, 0.0);
+            for mask in 0u32..(1 << n) {
+                let mut prob = 1.0;
+                let (mut y, mut p) = (Vec::new(), Vec::new());
+                for i in 0..n {
+                    if mask & (1 << i) != 0 { prob *= pis[i]; y.push(ys[i]); p.push(pis[i]); } else { prob *= 1.0 - pis[i]; }
+                }
+                let agg = Aggregate::from_sample(&y, &p, &vec![0; y.len()], &vec![0; y.len()]).unwrap();
+                let weights = BTreeMap::new();
+                let sums = domain_sums(&agg, Design::Poisson, &weights);
+                let t = sums.get(&0).map_or(0.0, |s| s.total);
+                let coef: BTreeMap<u32, (f64, f64)> = [(0, (1.0, 0.0))].into_iter().collect();
+                let v = lin_variance(&agg, Design::Poisson, &weights, &coef);
+                e_total += prob * t;
+                e_total2 += prob * t * t;
+                e_var += prob * v;
+            }
+            prop_assert!((e_total - truth).abs() <= 1e-9 * (1.0 + truth.abs()));
+            let true_var = e_total2 - e_total * e_total;
+            prop_assert!((e_var - true_var).abs() <= 1e-8 * (1.0 + true_var.abs()));
+        }
+
+        /// Merging is associative and estimates over partitions equal the estimate over the whole.
+        #[test]
+        fn merge_partition_invariant(
+            rows in prop::collection::vec((0.0f64..1.0, 0.05f64..1.0, 0u32..3, 0u32..2), 4..60),
+            cut1 in 0usize..60, cut2 in 0usize..60,
+        ) {
+            let n = rows.len();
+            let (c1, c2) = (cut1.min(n), cut2.min(n));
+            let (c1, c2) = (c1.min(c2), c1.max(c2));
+            let part = |r: &[(f64, f64, u32, u32)]| {
+                let y: Vec<f64> = r.iter().map(|x| x.0).collect();
+                let p: Vec<f64> = r.iter().map(|x| x.1).collect();
+                let h: Vec<u32> = r.iter().map(|x| x.2).collect();
+                let d: Vec<u32> = r.iter().map(|x| x.3).collect();
+                let mut a = Aggregate::from_sample(&y, &p, &h, &d).unwrap();
+                a.add_population(&h, &d).unwrap();
+                a.add_population(&h, &d).unwrap();
+                a
+            };
+            let (a, b, c) = (part(&rows[..c1]), part(&rows[c1..c2]), part(&rows[c2..]));
+            let whole = part(&rows);
+            let left = Aggregate::merged(&Aggregate::merged(&a, &b), &c);
+            let right = Aggregate::merged(&a, &Aggregate::merged(&b, &c));
+            for design in [Design::Poisson, Design::StratifiedSrswor] {
+                let ew = domain_estimates(&whole, design, 0.9, None).unwrap();
+                let el = domain_estimates(&left, design, 0.9, None).unwrap();
+                let er = domain_estimates(&right, design, 0.9, None).unwrap();
+                prop_assert_eq!(ew.len(), el.len());
+                for ((w, l), r) in ew.iter().zip(&el).zip(&er) {
+                    for (x, y) in [(w.mean, l.mean), (w.se, l.se), (l.mean, r.mean), (l.se, r.se), (w.total, l.total)] {
+                        prop_assert!((x - y).abs() <= 1e-9 * (1.0 + x.abs()), "{} vs {}", x, y);
+                    }
+                }
+            }
+            let back = Aggregate::from_json(&left.to_json().unwrap()).unwrap();
+            prop_assert_eq!(back, left);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Seeded Monte-Carlo loops used to check the statistics (interval coverage under stratified
+//! and Poisson designs, monitor false-alarm rate and detection delay) and to plan review volumes.
+//! They run in Rust, in parallel, with one random stream per run so results do not depend on the
+//! thread count.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::aggregate::Aggregate;
+use super::design::{poisson_sample, stratified_srswor};
+use super::estimators::{domain_estimates, population_estimate, Design};
+use super::rng::Xoshiro256;
+use super::sequential::{Monitor, MonitorConfig};
+use super::{check_finite, check_level, check_same_len};
+use crate::error::{Result, TierscopeError};
+
+/// Coverage of the Hájek-mean Wald intervals over repeated samples of a fixed population.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoverageReport {
+    /// Target labels: `None` = all traffic, then each domain code.
+    pub targets: Vec<Option<u32>>,
+    /// True (population) mean of each target.
+    pub truth: Vec<f64>,
+    /// Runs where the target's estimate was defined.
+    pub defined: Vec<u64>,
+    /// Runs where the headline interval covered the truth.
+    pub covered: Vec<u64>,
+    /// Runs where the plain Wald interval covered the truth.
+    pub covered_wald: Vec<u64>,
+    /// Mean interval width over defined runs.
+    pub mean_width: Vec<f64>,
+    /// Number of simulated audits.
+    pub runs: u64,
+}
+
+/// Which design to simulate.
+#[derive(Clone, Debug)]
+pub enum SimDesign {
+    /// Stratified SRSWOR with these per-stratum sample sizes.
+    Stratified(Vec<usize>),
+    /// Poisson sampling with these per-unit inclusion probabilities.
+    Poisson(Vec<f64>),
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| TierscopeError::invalid("threads", format!("a usable thread count: {e}")))
+}
+
+/// Draw `runs` samples of the population (`y`, `strata`, `domains`) under `design`, estimate
+/// every domain and the whole population, and count how often the intervals cover the truth.
+#[allow(clippy::too_many_arguments)]
+pub fn coverage(
+    y: &[f64],
+    strata: &[u32],
+    domains: &[u32],
+    design: &SimDesign,
+    runs: usize,
+    level: f64,
+    seed: u64,
+    threads: usize,
+) -> Result<CoverageReport> {
+    check_finite("y", y)?;
+    check_same_len("strata", strata.len(), "y", y.len())?;
+    check_same_len("domains", domains.len(), "y", y.len())?;
+    check_level(level)?;
+    if runs == 0 {
+        return Err(TierscopeError::invalid("runs", "at least one run"));
+    }
+    let mut population = Aggregate::new();
+    population.add_population(strata, domains)?;
+    let mut dom_codes: Vec<u32> = domains.to_vec();
+    dom_codes.sort_unstable();
+    dom_codes.dedup();
+    let mut truth = vec![y.iter().sum::<f64>() / y.len() as f64];
+    for &d in &dom_codes {
+        let (s, c) = y
+            .iter()
+            .zip(domains)
+            .filter(|(_, dd)| **dd == d)
+            .fold((0.0, 0.0), |acc, (v, _)| (acc.0 + v, acc.1 + 1.0));
+        truth.push(s / c);
+    }
+    let est_design = match design {
+        SimDesign::Stratified(sizes) => {
+            // Validate once (a bad size is an input error, not a per-run failure).
+            stratified_srswor(strata, sizes, seed)?;
+            Design::StratifiedSrswor
+        }
+        SimDesign::Poisson(pi) => {
+            check_same_len("pi", pi.len(), "y", y.len())?;
+            poisson_sample(pi, seed)?;
+            Design::Poisson
+        }
+    };
+    let k = dom_codes.len() + 1;
+    let pool = pool(threads)?;
+    let per_run: Vec<Vec<(bool, bool, bool, f64)>> = pool.install(|| {
+        (0..runs)
+            .into_par_iter()
+            .map(|r| {
+                let run_seed = Xoshiro256::new(seed, r as u64).bits();
+                let sample = match design {
+                    SimDesign::Stratified(sizes) => stratified_srswor(strata, sizes, run_seed),
+                    SimDesign::Poisson(pi) => poisson_sample(pi, run_seed),
+                };
+                let Ok(sample) = sample else { return vec![(false, false, false, f64::NAN); k] };
+                let ys: Vec<f64> = sample.indices.iter().map(|&i| y[i]).collect();
+                let hs: Vec<u32> = sample.indices.iter().map(|&i| strata[i]).collect();
+                let ds: Vec<u32> = sample.indices.iter().map(|&i| domains[i]).collect();
+                let mut agg = population.clone();
+                if agg.add_sample(&ys, &sample.pi, &hs, &ds).is_err() {
+                    return vec![(false, false, false, f64::NAN); k];
+                }
+                let mut ests = Vec::with_capacity(k);
+                if let Ok(p) = population_estimate(&agg, est_design, level) {
+                    ests.push(p);
+                }
+                if let Ok(d) = domain_estimates(&agg, est_design, level, Some(&dom_codes)) {
+                    ests.extend(d);
+                }
+                ests.iter()
+                    .enumerate()
+                    .map(|(t, e)| {
+                        if e.defined {
+                            let c = e.lower <= truth[t] && truth[t] <= e.upper;
+                            let cw = e.wald_lower <= truth[t] && truth[t] <= e.wald_upper;
+                            (true, c, cw, e.upper - e.lower)
+                        } else {
+                            (false, false, false, f64::NAN)
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    let mut defined = vec![0u64; k];
+    let mut covered = vec![0u64; k];
+    let mut covered_wald = vec![0u64; k];
+    let mut width = vec![0.0; k];
+    for run in &per_run {
+        for (t, &(d, c, cw, w)) in run.iter().enumerate() {
+            if cw {
+                covered_wald[t] += 1;
+            }
+            if d {
+                defined[t] += 1;
+                width[t] += w;
+            }
+            if c {
+                covered[t] += 1;
+            }
+        }
+    }
+    let mean_width =
+        width.iter().zip(&defined).map(|(w, d)| if *d > 0 { w / *d as f64 } else { f64::NAN }).collect();
+    let mut targets = vec![None];
+    targets.extend(dom_codes.iter().map(|d| Some(*d)));
+    Ok(CoverageReport { targets, truth, defined, covered, covered_wald, mean_width, runs: runs as u64 })
+}
+
+/// Simulate `runs` monitors over `days` days with `reviews_per_day` Bernoulli reviews a day, the
+/// success rate `p_before` until day `change_day − 1` and `p_after` from `change_day` on
+/// (`change_day = 0`: no change). Returns each run's alarm day.
+#[allow(clippy::too_many_arguments)]
+pub fn monitor_runs(
+    config: &MonitorConfig,
+    days: u32,
+    reviews_per_day: usize,
+    p_before: f64,
+    p_after: f64,
+    change_day: u32,
+    runs: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<Vec<Option<u32>>> {
+    config.validate()?;
+    for (name, p) in [("p_before", p_before), ("p_after", p_after)] {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(TierscopeError::invalid(name, format!("a probability in [0, 1], got {p}")));
+        }
+    }
+    if config.lo != 0.0 || config.hi != 1.0 || config.max_weight != 1.0 {
+        return Err(TierscopeError::invalid(
+            "config",
+            "a [0, 1], unweighted monitor for Bernoulli simulation",
+        ));
+    }
+    if reviews_per_day == 0 || days == 0 {
+        return Err(TierscopeError::invalid("reviews_per_day", "at least one review on at least one day"));
+    }
+    let pool = pool(threads)?;
+    Ok(pool.install(|| {
+        (0..runs)
+            .into_par_iter()
+            .map(|r| {
+                let mut rng = Xoshiro256::new(seed, r as u64);
+                let Ok(mut m) = Monitor::new(config.clone()) else { return None };
+                let mut buf = vec![0.0; reviews_per_day];
+                for day in 1..=days {
+                    let p = if change_day > 0 && day >= change_day { p_after } else { p_before };
+                    for v in buf.iter_mut() {
+                        *v = if rng.uniform() < p { 1.0 } else { 0.0 };
+                    }
+                    if m.update(&buf, None, None).is_err() {
+                        return None;
+                    }
+                    if m.alarm_day.is_some() {
+                        break;
+                    }
+                }
+                m.alarm_day
+            })
+            .collect()
+    }))
+}

@@ -33,7 +33,6 @@ import json
 import logging
 import math
 import pathlib
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -652,7 +651,7 @@ def _collect_real_token_activations(
     with tempfile.TemporaryDirectory(prefix="tierscope-calib-") as tmp:
         aug = pathlib.Path(tmp) / "augmented.onnx"
         onnx.save_model(model, str(aug))
-        sess = _session(aug, threads=0)
+        sess = _session(aug, threads=1)  # 1 thread: same ranges on any core count
         for feeds in batches:
             real = feeds["attention_mask"].astype(bool)
             for t, value in zip(tensors, sess.run(list(tensors), feeds), strict=True):
@@ -955,9 +954,3 @@ def build_sequence_classification_onnx(
     onnx.checker.check_model(model)
     pathlib.Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out_path))
-
-
-def copy_file(src: str | pathlib.Path, dst: str | pathlib.Path) -> None:
-    """Byte-identical copy (used for vendoring data)."""
-    pathlib.Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)

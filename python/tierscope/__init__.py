@@ -31,13 +31,18 @@ __all__ = [
     "CascadeError",
     "CascadeResult",
     "CostAwareRule",
+    "AuditReport",
     "DecisionLog",
+    "ReviewPlan",
+    "audit",
+    "plan_reviews",
     "IsotonicCalibrator",
     "PlattCalibrator",
     "ThresholdReport",
     "TierAnswer",
     "choose_threshold",
     "reliability_diagram",
+    "stats",
     "Decision",
     "RouteBatch",
     "Router",
@@ -53,10 +58,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The decision log needs pyarrow; import it only when asked for, so routing works without it.
-    if name == "DecisionLog":
-        from .decision_log import DecisionLog
+_LAZY = {
+    # These need pyarrow; import them only when asked for, so routing works without it.
+    "DecisionLog": ("decision_log", "DecisionLog"),
+    "plan_reviews": ("review_plan", "plan_reviews"),
+    "ReviewPlan": ("review_plan", "ReviewPlan"),
+    "audit": ("audit", "audit"),
+    "AuditReport": ("audit", "AuditReport"),
+}
 
-        return DecisionLog
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attribute)
     raise AttributeError(f"module 'tierscope' has no attribute {name!r}")

@@ -2,6 +2,9 @@
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 __version__: str
 
 # --- router ---
@@ -53,7 +56,6 @@ def _panic_for_test() -> None: ...
 # --- end router ---
 
 # --- stats ---
-from typing import Any
 
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]

@@ -115,6 +115,70 @@ def _build_default(args: argparse.Namespace) -> int:
     return build_main(["build", *extra])
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from .exceptions import InvalidInputError
+    from .review_plan import load_decisions, plan_reviews
+
+    if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InvalidInputError(f"invalid `--out`: a .csv or .parquet file name, got {args.out.name!r}")
+    if not args.log_dir.is_dir():
+        raise InvalidInputError(f"invalid `LOG_DIR`: a decision-log directory, {args.log_dir} does not exist")
+    day = args.day
+    if day is None and args.since is None and args.until is None:
+        stamps = load_decisions(args.log_dir)["timestamp"]
+        if len(stamps) == 0:
+            raise InvalidInputError(f"invalid `LOG_DIR`: {args.log_dir} holds no decisions")
+        day = stamps.max().strftime("%Y-%m-%d")
+        print(f"planning the latest day in the log: {day}")
+    plan = plan_reviews(
+        args.log_dir,
+        budget=args.budget,
+        day=day,
+        since=args.since,
+        until=args.until,
+        method=args.method,
+        min_per_stratum=args.min_per_stratum,
+        seed=args.seed,
+    )
+    plan.write(args.out)
+    print(plan.summary())
+    print(f"wrote {len(plan)} requests to review to {args.out}")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import json
+
+    from .audit import audit
+    from .exceptions import InvalidInputError
+
+    if not args.log_dir.is_dir():
+        raise InvalidInputError(f"invalid `LOG_DIR`: a decision-log directory, {args.log_dir} does not exist")
+    reference = None
+    if args.reference is not None:
+        cfg = args.reference / "router.json" if args.reference.is_dir() else args.reference
+        try:
+            reference = json.loads(cfg.read_text(encoding="utf-8"))["reference"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise InvalidInputError(
+                f"invalid `--reference`: a router directory or router.json ({err})"
+            ) from None
+    report = audit(
+        args.log_dir,
+        since=args.since,
+        until=args.until,
+        reference=reference,
+        tolerance=args.tolerance,
+        cost_per_contact=args.cost_per_contact,
+        support_window_days=args.support_window_days,
+    )
+    print(report.summary())
+    if args.html is not None:
+        report.to_html(args.html)
+        print(f"wrote {args.html}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tierscope", description="LLM cost routing that does not break the product."
@@ -149,6 +213,31 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build-default-router", help="build the default router (no torch needed)")
     build.add_argument("--out", type=Path, default=None)
     build.set_defaults(func=_build_default)
+
+    plan = sub.add_parser("plan", help="plan a day's human reviews, stratified by tier (CSV or Parquet)")
+    plan.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
+    plan.add_argument("--budget", type=int, default=200, help="reviews to plan (default 200)")
+    plan.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet")
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--day", default=None, help="UTC day YYYY-MM-DD (default: the latest day in the log)")
+    plan.add_argument("--since", default=None, help="ISO start (instead of --day)")
+    plan.add_argument("--until", default=None, help="ISO end, exclusive (instead of --day)")
+    plan.add_argument("--method", default="neyman", choices=["neyman", "proportional"])
+    plan.add_argument("--min-per-stratum", type=int, default=2)
+    plan.set_defaults(func=_plan)
+
+    aud = sub.add_parser("audit", help="per-tier audit of a decision log, printed and as an HTML page")
+    aud.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
+    aud.add_argument("--html", type=Path, default=None, help="write the self-contained HTML report here")
+    aud.add_argument("--since", default=None, help="ISO start of the window (decision time)")
+    aud.add_argument("--until", default=None, help="ISO end of the window, exclusive")
+    aud.add_argument("--cost-per-contact", type=float, default=0.0, help="cost of one human-support contact")
+    aud.add_argument("--support-window-days", type=float, default=7.0)
+    aud.add_argument("--tolerance", type=float, default=0.05, help="alarm when quality drops this much")
+    aud.add_argument(
+        "--reference", type=Path, default=None, help="router directory (or router.json) for confidence drift"
+    )
+    aud.set_defaults(func=_audit)
     return parser
 
 

@@ -40,6 +40,7 @@ Buffered events are flushed at interpreter exit, but not on ``os._exit`` (which
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import math
 import os
@@ -182,13 +183,22 @@ def _coerce(value: Any, typ: pa.DataType, name: str) -> Any:
     return value
 
 
+_BOOKKEEPING = frozenset({"schema_version", "writer_pid", "extra"})
+
+
+@functools.cache
+def _fields(schema: pa.Schema) -> tuple[frozenset[str], tuple[tuple[str, pa.DataType], ...]]:
+    """Column names and the (name, type) pairs a caller fills, computed once per schema."""
+    names = frozenset(schema.names)
+    return names, tuple((f.name, f.type) for f in schema if f.name not in _BOOKKEEPING)
+
+
 def _row(record: Mapping[str, Any], schema: pa.Schema, pid: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    extra = {k: v for k, v in record.items() if k not in schema.names}
-    for f in schema:
-        if f.name in ("schema_version", "writer_pid", "extra"):
-            continue
-        out[f.name] = _coerce(record.get(f.name), f.type, f.name)
+    names, filled = _fields(schema)
+    extra = {k: v for k, v in record.items() if k not in names}
+    for name, type_ in filled:
+        out[name] = _coerce(record.get(name), type_, name)
     if out.get("timestamp") is None:
         out["timestamp"] = datetime.now(timezone.utc)
     out["schema_version"] = SCHEMA_VERSION
@@ -568,7 +578,7 @@ class DecisionLog:
             raise InvalidInputError(
                 f"flush_interval_s: expected a positive number or None, got {flush_interval_s!r}"
             )
-        root = Path(path)
+        root = Path(path).absolute()  # a later chdir must not move the log
         self.path = root
         try:
             for kind in _KINDS:

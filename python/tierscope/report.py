@@ -1,0 +1,193 @@
+"""Rendering of an :class:`~tierscope.audit.AuditReport`: notebook HTML tables and a self-contained
+HTML page with matplotlib figures embedded as base64 PNG (no external files or scripts)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .audit import AuditReport
+
+__all__ = ["make_figures", "render_html", "render_tables_html"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f4f4f4}
+.alarm{color:#b00020;font-weight:bold}.ok{color:#1b5e20}pre{background:#f7f7f7;padding:1em}
+img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
+"""
+
+_MAIN_TABLES = ("quality", "monitors", "shadow", "feedback", "support", "costs", "orphans")
+
+
+def _table_html(df: Any, max_rows: int = 400) -> str:
+    if df is None or len(df) == 0:
+        return "<p><em>none</em></p>"
+    shown = df if len(df) <= max_rows else df.head(max_rows)
+    out = str(shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0))
+    if len(df) > max_rows:
+        out += f"<p><em>{len(df) - max_rows} more rows (see report.tables())</em></p>"
+    return out
+
+
+def render_tables_html(report: AuditReport) -> str:
+    """The notebook view: summary and main tables."""
+    parts = [f"<pre>{html.escape(report.summary())}</pre>"]
+    for name in _MAIN_TABLES:
+        parts.append(f"<h4>{name}</h4>{_table_html(getattr(report, name))}")
+    return "".join(parts)
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def make_figures(report: AuditReport) -> dict[str, str]:
+    """The report's figures as ``data:image/png;base64,...`` URIs by title."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out: dict[str, str] = {}
+    qd = report.quality_daily
+    # per-tier quality over time with intervals
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for tier, g in qd.groupby("tier", sort=False):
+        g = g[g["reviews"] > 0]
+        if not len(g):
+            continue
+        (line,) = ax.plot(g["day"], g["mean"], marker=".", label=str(tier))
+        ax.fill_between(g["day"], g["lower"], g["upper"], alpha=0.15, color=line.get_color())
+    for r in report.monitors.itertuples(index=False):
+        if not _nan(r.alarm_day):
+            ax.axvline(float(r.alarm_day), color="#b00020", ls="--", lw=1)
+            ax.text(
+                float(r.alarm_day),
+                ax.get_ylim()[0],
+                f" alarm: {r.monitor}",
+                color="#b00020",
+                rotation=90,
+                va="bottom",
+                fontsize=7,
+            )
+    ax.set_xlabel(f"day (0 = {report.days[0]})")
+    ax.set_ylabel("acceptable rate (Hájek, 95% interval)")
+    ax.set_title("Per-tier quality over time vs the blended number")
+    ax.legend(fontsize=8)
+    out["Per-tier quality over time"] = _png(fig)
+
+    # alarm timeline: monitor upper bounds vs thresholds
+    mh = report.monitor_history
+    if len(mh):
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        for r in report.monitors.itertuples(index=False):
+            h = mh[mh["monitor"] == r.monitor]
+            # the plotted quantity: margin of the tightest upper bound over the alarm threshold
+            (line,) = ax.plot(
+                h["day"], h["min_upper"].clip(upper=r.baseline + 0.5) - r.threshold, label=str(r.monitor)
+            )
+            if not _nan(r.alarm_day):
+                ax.plot([r.alarm_day], [0.0], marker="X", ms=10, color=line.get_color())
+        ax.axhline(0.0, color="#b00020", lw=1)
+        ax.set_xlabel("day")
+        ax.set_ylabel("tightest upper bound − threshold")
+        ax.set_title("Sequential monitors (alarm when the curve crosses 0)")
+        ax.legend(fontsize=8)
+        out["Alarm timeline"] = _png(fig)
+
+    dr = report.drift
+    if len(dr):
+        daily = dr[(dr["period"] == "day")]
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        for (scope, ref), g in daily.groupby(["scope", "reference"], sort=False):
+            ax.plot(g["index"], g["psi"], marker=".", label=f"{scope} vs {ref}")
+        ax.axhline(0.1, color="#999", ls=":", lw=1)
+        ax.axhline(0.25, color="#b00020", ls=":", lw=1)
+        ax.set_xlabel("day")
+        ax.set_ylabel("PSI")
+        ax.set_title("Routing-confidence drift (PSI; 0.1 watch, 0.25 act)")
+        ax.legend(fontsize=7)
+        out["Confidence drift"] = _png(fig)
+
+    c = report.costs
+    if len(c):
+        keep = c[
+            c["component"].isin(
+                [
+                    "inference (routed)",
+                    "support contacts",
+                    "total (routed)",
+                    "inference (all capable)",
+                    "support contacts (all capable)",
+                    "total (all capable)",
+                ]
+            )
+        ]
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        est = keep["estimate"].to_numpy(dtype=float)
+        lo = keep["lower"].to_numpy(dtype=float)
+        hi = keep["upper"].to_numpy(dtype=float)
+        err = [
+            [max(0.0, v) if math.isfinite(v) else 0.0 for v in est - lo],
+            [max(0.0, v) if math.isfinite(v) else 0.0 for v in hi - est],
+        ]
+        ax.barh(
+            list(keep["component"]),
+            [v if math.isfinite(v) else 0.0 for v in est],
+            xerr=err,
+            color=["#1f77b4"] * 3 + ["#ff7f0e"] * 3,
+        )
+        ax.invert_yaxis()
+        ax.set_title("Total cost: routed vs everything on the capable tier")
+        out["Cost view"] = _png(fig)
+    return out
+
+
+def _nan(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return math.isnan(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def render_html(report: AuditReport, *, figures: bool = True) -> str:
+    """A complete, self-contained HTML page for ``report`` (``figures=False`` skips the plots)."""
+    show = figures
+    title = f"tierscope audit {report.days[0]} – {report.days[-1]}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<pre>{html.escape(report.summary())}</pre>",
+    ]
+    alarms = [r for r in report.monitors.itertuples(index=False) if not _nan(r.alarm_day)]
+    if alarms:
+        items = "".join(
+            f'<li class="alarm">{html.escape(str(r.monitor))}: alarm on {html.escape(str(r.alarm_date))}</li>'
+            for r in alarms
+        )
+        parts.append(f"<h2>Alarms</h2><ul>{items}</ul>")
+    else:
+        parts.append('<h2>Alarms</h2><p class="ok">No monitor has fired.</p>')
+    if show:
+        for name, uri in make_figures(report).items():
+            parts.append(f'<h2>{html.escape(name)}</h2><img alt="{html.escape(name)}" src="{uri}">')
+    for name, df in report.tables().items():
+        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2>{_table_html(df)}")
+    parts.append("</body></html>")
+    return "\n".join(parts)

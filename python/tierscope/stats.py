@@ -516,16 +516,13 @@ def estimate(
     d_arr = np.asarray(domains)
     _same_len("strata", s_arr, "y", n)
     _same_len("domains", d_arr, "y", n)
-    s_labels = sorted(set(s_arr.tolist()) | set((population_sizes or {}).keys()), key=repr)
-    d_labels = sorted(set(d_arr.tolist()) | set(expected_domains or []), key=repr)
+    s_codes, s_labels = _encode("strata", s_arr)
+    d_codes, d_labels = _encode("domains", d_arr)
+    # Labels known only from population sizes / expected domains get codes after the sampled ones.
+    s_labels += [lab for lab in (population_sizes or {}) if lab not in set(s_labels)]
+    d_labels += [lab for lab in (expected_domains or []) if lab not in set(d_labels)]
     s_code = {lab: i for i, lab in enumerate(s_labels)}
-    d_code = {lab: i for i, lab in enumerate(d_labels)}
-    agg = Aggregate.from_sample(
-        yv,
-        pv,
-        np.array([s_code[v] for v in s_arr.tolist()], dtype=np.int64),
-        np.array([d_code[v] for v in d_arr.tolist()], dtype=np.int64),
-    )
+    agg = Aggregate.from_sample(yv, pv, s_codes, d_codes)
     if population_sizes is not None:
         for lab, size in population_sizes.items():
             # Population counts per stratum; the domain code only matters for HT means.
@@ -901,10 +898,10 @@ def ks_by_group(
     pg = np.asarray(production_groups)
     _same_len("reference_groups", rg, "reference", r.shape[0])
     _same_len("production_groups", pg, "production", p.shape[0])
-    labels = sorted(set(rg.tolist()) | set(pg.tolist()), key=repr)
-    code = {lab: i for i, lab in enumerate(labels)}
-    rc = np.array([code[v] for v in rg.tolist()], dtype=np.int64)
-    pc = np.array([code[v] for v in pg.tolist()], dtype=np.int64)
+    # One vectorised encoding over both sides keeps the codes consistent.
+    both, labels = _encode("groups", np.concatenate([rg, pg]))
+    rc = np.ascontiguousarray(both[: rg.shape[0]])
+    pc = np.ascontiguousarray(both[rg.shape[0] :])
     out: dict[Hashable, KsResult | None] = {}
     for k, res in _core.stats_ks_by_group(r, rc, p, pc, method):
         out[labels[k]] = None if res is None else KsResult(res[0], res[1], res[2])

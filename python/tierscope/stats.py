@@ -96,6 +96,10 @@ def _encode(name: str, labels: npt.ArrayLike) -> tuple[IntArray, list[Any]]:
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise InvalidInputError(f"invalid `{name}`: a one-dimensional array of labels, got shape {arr.shape}")
+    if arr.size and np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() < 1 << 16:
+        # Small non-negative integer labels are their own codes (no sort over millions of rows);
+        # the label list is then the identity over 0..max.
+        return np.ascontiguousarray(arr, dtype=np.int64), list(range(int(arr.max()) + 1))
     uniques, inverse = np.unique(arr, return_inverse=True)
     return np.ascontiguousarray(inverse, dtype=np.int64), [
         u.item() if hasattr(u, "item") else u for u in uniques
@@ -530,7 +534,9 @@ def estimate(
     inner = agg._inner
     d_design = _check_design(design)
     pop = _estimate_from(inner.estimate_population(d_design, level), None)
-    doms = inner.estimate_domains(d_design, level, list(range(len(d_labels))))
+    present = set(np.flatnonzero(np.bincount(d_codes, minlength=1)).tolist()) if d_codes.size else set()
+    wanted = sorted(present | {d_labels.index(lab) for lab in (expected_domains or [])})
+    doms = inner.estimate_domains(d_design, level, wanted)
     strs = inner.estimate_strata(d_design, level)
     return Estimates(
         population=pop,

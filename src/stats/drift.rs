@@ -168,62 +168,168 @@ pub fn ks_2samp(x: &[f64], y: &[f64], method: KsMethod) -> Result<KsResult> {
     if x.is_empty() || y.is_empty() {
         return Err(TierscopeError::invalid(if x.is_empty() { "x" } else { "y" }, "a non-empty sample"));
     }
-    let mut a = x.to_vec();
-    let mut b = y.to_vec();
-    radix_sort_f64(&mut a);
-    radix_sort_f64(&mut b);
-    Ok(ks_sorted(&a, &b, method))
+    Ok(ks_unsorted(x, y, method))
 }
 
-/// Sort finite floats ascending with an LSD radix sort on order-preserving integer keys
-/// (11-bit digits; digits shared by every key are skipped). O(n), several times faster than a
-/// comparison sort on the large per-tier samples drift checks see.
-pub fn radix_sort_f64(v: &mut [f64]) {
-    if v.len() < 4096 {
+/// KS on unsorted samples: sorts only the smaller sample and counts the larger one into the gaps
+/// between its distinct values (see [`ks_distance_counts`]).
+pub fn ks_unsorted(x: &[f64], y: &[f64], method: KsMethod) -> KsResult {
+    let (small, big) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+    let mut s = small.to_vec();
+    bucket_sort_f64(&mut s);
+    let best = ks_distance_counts(big, &s);
+    ks_from_distance(x.len() as u64, y.len() as u64, best, method)
+}
+
+/// max |i·n_small − j·n_big| over the merged sample, where i, j are the counts of the big and
+/// small samples at or below each evaluation point, without sorting `big`.
+///
+/// Between consecutive distinct values of the sorted small sample the ECDF difference is
+/// monotone, so its extremes are attained just below and at each distinct small value; only the
+/// number of big-sample values strictly below and equal to each distinct small value is needed.
+/// A value-range lookup table finds each big value's gap in O(1) on average.
+pub fn ks_distance_counts(big: &[f64], small_sorted: &[f64]) -> i128 {
+    let gaps = Gaps::new(small_sorted);
+    let mut counts = gaps.empty_counts();
+    for &x in big {
+        gaps.count(x, &mut counts);
+    }
+    gaps.distance(&counts, big.len() as i128)
+}
+
+/// The distinct values of a sorted sample, with a lookup table from value range to position.
+struct Gaps {
+    u: Vec<f64>,
+    b_le: Vec<i128>,
+    n: i128,
+    lo: f64,
+    hi: f64,
+    scale: f64,
+    table_len: usize,
+    first: Vec<u32>,
+}
+
+impl Gaps {
+    fn new(sorted: &[f64]) -> Self {
+        let mut u: Vec<f64> = Vec::with_capacity(sorted.len());
+        let mut b_le: Vec<i128> = Vec::with_capacity(sorted.len());
+        for (i, &v) in sorted.iter().enumerate() {
+            if u.last() == Some(&v) {
+                if let Some(last) = b_le.last_mut() {
+                    *last = i as i128 + 1;
+                }
+            } else {
+                u.push(v);
+                b_le.push(i as i128 + 1);
+            }
+        }
+        let k = u.len();
+        let (lo, hi) = (u[0], u[k - 1]);
+        let span = hi - lo;
+        let table_len = (2 * k).next_power_of_two().min(1 << 22);
+        let scale = if span > 0.0 && span.is_finite() { table_len as f64 / span } else { 0.0 };
+        let mut g = Self { u, b_le, n: sorted.len() as i128, lo, hi, scale, table_len, first: Vec::new() };
+        // first[t] = number of distinct values whose bucket is < t.
+        let mut first = vec![0u32; table_len + 1];
+        if scale > 0.0 {
+            for &v in &g.u {
+                first[g.bucket(v) + 1] += 1;
+            }
+            for t in 0..table_len {
+                first[t + 1] += first[t];
+            }
+        }
+        g.first = first;
+        g
+    }
+
+    #[inline]
+    fn bucket(&self, x: f64) -> usize {
+        (((x - self.lo) * self.scale) as usize).min(self.table_len - 1)
+    }
+
+    /// Counts: `[less_0, eq_0, less_1, eq_1, ..., less_k]` (interleaved for locality).
+    fn empty_counts(&self) -> Vec<u64> {
+        vec![0u64; 2 * self.u.len() + 1]
+    }
+
+    #[inline]
+    fn count(&self, x: f64, counts: &mut [u64]) {
+        let k = self.u.len();
+        let mut idx = if x < self.lo {
+            0
+        } else if x > self.hi {
+            k
+        } else if self.scale > 0.0 {
+            self.first[self.bucket(x)] as usize
+        } else {
+            0
+        };
+        while idx < k && self.u[idx] < x {
+            idx += 1;
+        }
+        if idx < k && self.u[idx] == x {
+            counts[2 * idx + 1] += 1;
+        } else {
+            counts[2 * idx] += 1;
+        }
+    }
+
+    fn distance(&self, counts: &[u64], n_big: i128) -> i128 {
+        let (mut best, mut acc, mut b_prev) = (0i128, 0i128, 0i128);
+        for i in 0..self.u.len() {
+            let a_lt = acc + counts[2 * i] as i128;
+            let a_le = a_lt + counts[2 * i + 1] as i128;
+            best = best
+                .max((a_lt * self.n - b_prev * n_big).abs())
+                .max((a_le * self.n - self.b_le[i] * n_big).abs());
+            acc = a_le;
+            b_prev = self.b_le[i];
+        }
+        best
+    }
+}
+
+/// Sort finite floats ascending: a counting pass into ~n/2 equal-width value buckets (the
+/// bucket index is monotone in the value), then a comparison sort inside each (tiny) bucket.
+/// O(n) for the smooth score/confidence distributions drift checks see, and never worse than a
+/// comparison sort when the data is concentrated.
+pub fn bucket_sort_f64(v: &mut [f64]) {
+    let n = v.len();
+    if n < 4096 {
         v.sort_unstable_by(|p, q| p.total_cmp(q));
         return;
     }
-    // Map to u64 so that unsigned order equals float order (-0.0 sorts before 0.0).
-    let key = |x: f64| {
-        let b = x.to_bits();
-        if b >> 63 == 1 {
-            !b
-        } else {
-            b | (1 << 63)
-        }
-    };
-    let mut keys: Vec<u64> = v.iter().map(|&x| key(x)).collect();
-    let mut buf = vec![0u64; keys.len()];
-    const BITS: u32 = 11;
-    const RADIX: usize = 1 << BITS;
-    let mut shift = 0;
-    while shift < 64 {
-        let mut count = vec![0usize; RADIX];
-        for &k in &keys {
-            count[((k >> shift) as usize) & (RADIX - 1)] += 1;
-        }
-        if count.iter().any(|&c| c == keys.len()) {
-            shift += BITS;
-            continue;
-        }
-        let mut sum = 0;
-        for c in count.iter_mut() {
-            let t = *c;
-            *c = sum;
-            sum += t;
-        }
-        for &k in &keys {
-            let d = ((k >> shift) as usize) & (RADIX - 1);
-            buf[count[d]] = k;
-            count[d] += 1;
-        }
-        std::mem::swap(&mut keys, &mut buf);
-        shift += BITS;
+    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let nb = (n / 2).next_power_of_two();
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        v.sort_unstable_by(|p, q| p.total_cmp(q));
+        return;
     }
-    for (x, k) in v.iter_mut().zip(keys) {
-        let b = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
-        *x = f64::from_bits(b);
+    let scale = nb as f64 / span;
+    let bucket = |x: f64| (((x - lo) * scale) as usize).min(nb - 1);
+    let mut start = vec![0u32; nb + 1];
+    for &x in v.iter() {
+        start[bucket(x) + 1] += 1;
     }
+    for b in 0..nb {
+        start[b + 1] += start[b];
+    }
+    let mut fill = start.clone();
+    let mut out = vec![0.0f64; n];
+    for &x in v.iter() {
+        let b = bucket(x);
+        out[fill[b] as usize] = x;
+        fill[b] += 1;
+    }
+    for b in 0..nb {
+        let (s, e) = (start[b] as usize, start[b + 1] as usize);
+        if e - s > 1 {
+            out[s..e].sort_unstable_by(|p, q| p.total_cmp(q));
+        }
+    }
+    v.copy_from_slice(&out);
 }
 
 /// KS on already-sorted samples.
@@ -248,6 +354,11 @@ pub fn ks_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResult {
         let diff = (i as i128 * n2 as i128 - j as i128 * n1 as i128).abs();
         best = best.max(diff);
     }
+    ks_from_distance(n1, n2, best, method)
+}
+
+/// Statistic and p-value from the integer distance max |i·n2 − j·n1|.
+fn ks_from_distance(n1: u64, n2: u64, best: i128, method: KsMethod) -> KsResult {
     let d = best as f64 / (n1 as f64 * n2 as f64);
     let g = gcd(n1, n2);
     let (n1g, n2g) = (n1 / g, n2 / g);
@@ -647,19 +758,13 @@ pub fn ks_by_group(
         }
         m
     };
-    let r = split(reference, reference_groups);
-    let p = split(production, production_groups);
+    let (r, p) = rayon::join(|| split(reference, reference_groups), || split(production, production_groups));
     let keys: Vec<u32> =
         r.keys().chain(p.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let results: Vec<(u32, Option<KsResult>)> = keys
         .par_iter()
         .map(|k| match (r.get(k), p.get(k)) {
-            (Some(a), Some(b)) => {
-                let mut a = a.clone();
-                let mut b = b.clone();
-                rayon::join(|| radix_sort_f64(&mut a), || radix_sort_f64(&mut b));
-                (*k, Some(ks_sorted(&a, &b, method)))
-            }
+            (Some(a), Some(b)) => (*k, Some(ks_unsorted(a, b, method))),
             _ => (*k, None),
         })
         .collect();
@@ -700,18 +805,56 @@ mod tests {
     }
 
     #[test]
-    fn radix_sort_matches_comparison_sort() {
+    fn bucket_sort_matches_comparison_sort() {
         let mut rng = crate::stats::rng::Xoshiro256::new(4, 0);
         let mut v: Vec<f64> =
             (0..20_000).map(|i| if i % 7 == 0 { -rng.normal() * 1e3 } else { rng.uniform() }).collect();
         v.extend([0.0, -0.0, f64::MAX, f64::MIN, 1e-310]);
         let mut expected = v.clone();
         expected.sort_by(|a, b| a.total_cmp(b));
-        radix_sort_f64(&mut v);
+        bucket_sort_f64(&mut v);
         assert_eq!(
             v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
             expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
+        // Without the extremes the bucket path itself runs (ties, signed zeros, skew).
+        let mut w: Vec<f64> = (0..50_000)
+            .map(|i| {
+                if i % 5 == 0 {
+                    (rng.normal() * 4.0).exp()
+                } else {
+                    (rng.uniform() * 100.0).round() / 100.0
+                }
+            })
+            .collect();
+        w.extend([0.0, -0.0, -0.0, 0.0]);
+        let mut expected = w.clone();
+        expected.sort_by(|a, b| a.total_cmp(b));
+        bucket_sort_f64(&mut w);
+        assert_eq!(
+            w.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn counting_distance_matches_merge_walk() {
+        let mut rng = crate::stats::rng::Xoshiro256::new(9, 0);
+        for case in 0..200 {
+            let n1 = 1 + rng.below(300) as usize;
+            let n2 = 1 + rng.below(300) as usize;
+            let round = |v: f64| if case % 2 == 0 { (v * 10.0).round() / 10.0 } else { v };
+            let a: Vec<f64> = (0..n1).map(|_| round(rng.normal())).collect();
+            let b: Vec<f64> = (0..n2).map(|_| round(rng.normal() + 0.3)).collect();
+            let (mut sa, mut sb) = (a.clone(), b.clone());
+            sa.sort_by(|x, y| x.total_cmp(y));
+            sb.sort_by(|x, y| x.total_cmp(y));
+            assert_eq!(
+                ks_sorted(&sa, &sb, KsMethod::Auto),
+                ks_unsorted(&a, &b, KsMethod::Auto),
+                "case {case}"
+            );
+        }
     }
 
     #[test]

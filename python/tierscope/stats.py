@@ -32,6 +32,7 @@ __all__ = [
     "DayStatus",
     "DomainEstimate",
     "DomainGap",
+    "DriftReport",
     "Estimates",
     "Interval",
     "KsResult",
@@ -43,6 +44,7 @@ __all__ = [
     "TargetReport",
     "allocate",
     "bootstrap_interval",
+    "drift_by_group",
     "estimate",
     "fixed_sample_plan",
     "jensen_shannon",
@@ -911,6 +913,45 @@ def ks_by_group(
     out: dict[Hashable, KsResult | None] = {}
     for k, res in _core.stats_ks_by_group(r, rc, p, pc, method):
         out[labels[k]] = None if res is None else KsResult(res[0], res[1], res[2])
+    return out
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift of one group: KS test, PSI and Jensen–Shannon distance (reference-quantile bins)."""
+
+    ks: KsResult
+    psi: float
+    js: float
+
+
+def drift_by_group(
+    reference: npt.ArrayLike,
+    reference_groups: npt.ArrayLike,
+    production: npt.ArrayLike,
+    production_groups: npt.ArrayLike,
+    bins: int = 10,
+    eps: float = 1e-4,
+    base: float | None = None,
+    method: str = "auto",
+) -> dict[Hashable, DriftReport | None]:
+    """KS, PSI and JS drift per group label (e.g. tier) between a reference sample (e.g. the
+    router's training confidences) and production. PSI/JS use ``bins`` bins cut at each group's
+    reference quantiles; groups present on one side only map to None."""
+    r = _f64("reference", reference)
+    p = _f64("production", production)
+    rg = np.asarray(reference_groups)
+    pg = np.asarray(production_groups)
+    _same_len("reference_groups", rg, "reference", r.shape[0])
+    _same_len("production_groups", pg, "production", p.shape[0])
+    both, labels = _encode("groups", np.concatenate([rg, pg]))
+    rc = np.ascontiguousarray(both[: rg.shape[0]])
+    pc = np.ascontiguousarray(both[rg.shape[0] :])
+    out: dict[Hashable, DriftReport | None] = {}
+    for k, res in _core.stats_drift_by_group(r, rc, p, pc, bins, eps, base, method):
+        out[labels[k]] = (
+            None if res is None else DriftReport(KsResult(res[0], res[1], res[2]), res[3], res[4])
+        )
     return out
 
 

@@ -33,6 +33,16 @@ pub fn psi(expected: &[f64], actual: &[f64], eps: f64) -> Result<f64> {
 /// interpolation; duplicate cut points removed; a value equal to a cut point goes to the bin
 /// above it).
 pub fn psi_samples(reference: &[f64], production: &[f64], bins: usize, eps: f64) -> Result<f64> {
+    let (r, p) = reference_quantile_histograms(reference, production, bins)?;
+    psi(&r, &p, eps)
+}
+
+/// Counts of `reference` and `production` in `bins` bins cut at the reference quantiles.
+pub fn reference_quantile_histograms(
+    reference: &[f64],
+    production: &[f64],
+    bins: usize,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     check_finite("reference", reference)?;
     check_finite("production", production)?;
     if reference.is_empty() || production.is_empty() {
@@ -42,7 +52,7 @@ pub fn psi_samples(reference: &[f64], production: &[f64], bins: usize, eps: f64)
         return Err(TierscopeError::invalid("bins", format!("at least 2 bins, got {bins}")));
     }
     let mut sorted = reference.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
+    bucket_sort_f64(&mut sorted);
     let mut cuts: Vec<f64> =
         (1..bins).map(|i| super::intervals::percentile_sorted(&sorted, i as f64 / bins as f64)).collect();
     cuts.dedup();
@@ -53,7 +63,91 @@ pub fn psi_samples(reference: &[f64], production: &[f64], bins: usize, eps: f64)
         }
         c
     };
-    psi(&count(reference), &count(production), eps)
+    Ok((count(reference), count(production)))
+}
+
+/// Drift of one group: KS test, PSI and Jensen–Shannon distance on reference-quantile bins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// Two-sample KS result.
+    pub ks: KsResult,
+    /// Population stability index.
+    pub psi: f64,
+    /// Jensen–Shannon distance.
+    pub js: f64,
+}
+
+/// KS, PSI and JS drift per group key (computed in parallel); groups present in only one sample
+/// map to `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn drift_by_group(
+    reference: &[f64],
+    reference_groups: &[u32],
+    production: &[f64],
+    production_groups: &[u32],
+    bins: usize,
+    eps: f64,
+    base: Option<f64>,
+    method: KsMethod,
+) -> Result<BTreeMap<u32, Option<DriftReport>>> {
+    super::check_same_len("reference_groups", reference_groups.len(), "reference", reference.len())?;
+    super::check_same_len("production_groups", production_groups.len(), "production", production.len())?;
+    check_finite("reference", reference)?;
+    check_finite("production", production)?;
+    if bins < 2 {
+        return Err(TierscopeError::invalid("bins", format!("at least 2 bins, got {bins}")));
+    }
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(TierscopeError::invalid("eps", format!("a small positive floor, got {eps}")));
+    }
+    let r = split_by_group(reference, reference_groups);
+    let p = split_by_group(production, production_groups);
+    let keys: Vec<u32> =
+        r.keys().chain(p.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let results: Vec<(u32, Result<Option<DriftReport>>)> = keys
+        .par_iter()
+        .map(|k| match (r.get(k), p.get(k)) {
+            (Some(a), Some(b)) => {
+                let out = (|| {
+                    let (hr, hp) = reference_quantile_histograms(a, b, bins)?;
+                    Ok(Some(DriftReport {
+                        ks: ks_unsorted(a, b, method),
+                        psi: psi(&hr, &hp, eps)?,
+                        js: jensen_shannon(&hr, &hp, base)?,
+                    }))
+                })();
+                (*k, out)
+            }
+            _ => (*k, Ok(None)),
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for (k, v) in results {
+        out.insert(k, v?);
+    }
+    Ok(out)
+}
+
+/// Values grouped by code (dense buckets for small code ranges).
+fn split_by_group(v: &[f64], g: &[u32]) -> BTreeMap<u32, Vec<f64>> {
+    let mut m: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    let max = g.iter().copied().max().unwrap_or(0) as usize;
+    if max < 1 << 16 {
+        let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); max + 1];
+        for (x, k) in v.iter().zip(g) {
+            buckets[*k as usize].push(*x);
+        }
+        for (k, b) in buckets.into_iter().enumerate() {
+            if !b.is_empty() {
+                m.insert(k as u32, b);
+            }
+        }
+    } else {
+        for (x, k) in v.iter().zip(g) {
+            m.entry(*k).or_default().push(*x);
+        }
+    }
+    m
 }
 
 fn normalised_pair(p: &[f64], q: &[f64], pn: &str, qn: &str) -> Result<(Vec<f64>, Vec<f64>)> {
@@ -737,28 +831,10 @@ pub fn ks_by_group(
     super::check_same_len("production_groups", production_groups.len(), "production", production.len())?;
     check_finite("reference", reference)?;
     check_finite("production", production)?;
-    let split = |v: &[f64], g: &[u32]| {
-        let mut m: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        let max = g.iter().copied().max().unwrap_or(0) as usize;
-        if max < 1 << 16 {
-            // Dense buckets for small code ranges (the usual case): no map lookup per row.
-            let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); max + 1];
-            for (x, k) in v.iter().zip(g) {
-                buckets[*k as usize].push(*x);
-            }
-            for (k, b) in buckets.into_iter().enumerate() {
-                if !b.is_empty() {
-                    m.insert(k as u32, b);
-                }
-            }
-        } else {
-            for (x, k) in v.iter().zip(g) {
-                m.entry(*k).or_default().push(*x);
-            }
-        }
-        m
-    };
-    let (r, p) = rayon::join(|| split(reference, reference_groups), || split(production, production_groups));
+    let (r, p) = rayon::join(
+        || split_by_group(reference, reference_groups),
+        || split_by_group(production, production_groups),
+    );
     let keys: Vec<u32> =
         r.keys().chain(p.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let results: Vec<(u32, Option<KsResult>)> = keys

@@ -247,12 +247,19 @@ pub fn bootstrap_interval(
     })
 }
 
-/// Linear-interpolation percentile of sorted data (numpy's default method).
+/// Linear-interpolation quantile `q` in [0, 1] of sorted data, computed exactly as numpy's
+/// default (`np.quantile(x, q)`: virtual index (n − 1)·q, and its two-sided lerp).
 pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+    let (a, b, t) = (sorted[lo], sorted[hi], h - lo as f64);
+    let diff = b - a;
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 fn pool(threads: usize) -> Result<rayon::ThreadPool> {

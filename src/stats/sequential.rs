@@ -10,7 +10,7 @@
 //! turning the tier's traffic into a Horvitz–Thompson stream: every traffic unit contributes
 //! Z = 1{reviewed}·(y − lo)/π, whose mean is the traffic mean of (y − lo). Z is bounded by
 //! (hi − lo)·B where B = `max_weight` ≥ 1/π for every review, so X = Z / ((hi − lo)·B) ∈ [0, 1]
-//! and the confidence sequence for E[X] maps back to the quality scale. Unreviewed traffic units
+//! and the confidence sequence for E(X) maps back to the quality scale. Unreviewed traffic units
 //! are zeros, absorbed in bulk. With `max_weight = 1` and no population count the reviews
 //! themselves are the stream (valid when reviews are a simple random sample of the tier).
 //!

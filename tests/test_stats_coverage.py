@@ -149,8 +149,7 @@ def test_weighted_monitor_no_false_alarms_and_detects_drop() -> None:
             delays.append(m.alarm_day - 20)
     rate = false_alarms / (runs // 2)
     median = float(np.median(delays)) if delays else float("inf")
-    print(
-        f"weighted monitor: false-alarm rate {rate:.3f}; detected {len(delays)}/{runs // 2}; median delay {median}"
-    )
+    found = f"{len(delays)}/{runs // 2}"
+    print(f"weighted monitor: false-alarm rate {rate:.3f}; detected {found}; median delay {median}")
     assert rate <= 0.05
     assert len(delays) >= 0.8 * (runs // 2)

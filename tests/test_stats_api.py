@@ -339,3 +339,9 @@ def test_planning() -> None:
     assert fixed.per_day > 0 and seq.per_day >= fixed.per_day and seq.power >= 0.8
     with pytest.raises(InvalidInputError, match="delta"):
         ts.fixed_sample_plan(0.85, 0.9, days=7)
+
+
+def test_undefined_reason_names_the_label() -> None:
+    est = ts.estimate([1.0], [0.5], ["s"], ["cheap"], expected_domains=["premium"])
+    reason = est.domains["premium"].reason
+    assert reason is not None and "'premium'" in reason

@@ -350,6 +350,10 @@ class DomainEstimate:
 
 
 def _estimate_from(d: Mapping[str, Any], label: Hashable | None) -> DomainEstimate:
+    reason = d["reason"]
+    if reason is not None and d["domain"] is not None and label != d["domain"]:
+        # The core names integer codes; say the caller's label instead.
+        reason = reason.replace(f"domain {d['domain']}", f"domain {label!r}")
     return DomainEstimate(
         domain=label,
         n=int(d["n"]),
@@ -369,7 +373,7 @@ def _estimate_from(d: Mapping[str, Any], label: Hashable | None) -> DomainEstima
         level=float(d["level"]),
         n_eff=float(d["n_eff"]),
         defined=bool(d["defined"]),
-        reason=d["reason"],
+        reason=reason,
     )
 
 
@@ -997,7 +1001,11 @@ def sequential_plan(
     max_per_day: int = 2000,
 ) -> ReviewPlan:
     """Smallest daily count for which :class:`Monitor` alarms within ``days`` days with
-    probability >= ``power`` when quality is p0 − delta (seeded simulation, bisection)."""
+    probability >= ``power`` when quality is p0 − delta (seeded simulation, bisection).
+
+    ``tolerance`` (default 0: alarm when the upper bound falls below p0) must be below ``delta``;
+    a positive tolerance makes the alarm stricter and the plan larger. The anytime-valid monitor
+    needs more reviews than the fixed-sample test, which looks only once at the horizon."""
     for name, v in (
         ("days", days),
         ("sims", sims),

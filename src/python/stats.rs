@@ -928,7 +928,7 @@ fn stats_sequential_plan<'py>(
     max_per_day: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = SequentialPlanOptions {
-        tolerance: tolerance.unwrap_or(delta / 2.0),
+        tolerance: tolerance.unwrap_or(0.0),
         restart_every,
         sims,
         seed,

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from statsmodels.stats.weightstats import DescrStatsW
-
 from tierscope import stats as ts
 
 

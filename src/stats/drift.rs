@@ -284,10 +284,31 @@ pub fn ks_unsorted(x: &[f64], y: &[f64], method: KsMethod) -> KsResult {
 /// A value-range lookup table finds each big value's gap in O(1) on average.
 pub fn ks_distance_counts(big: &[f64], small_sorted: &[f64]) -> i128 {
     let gaps = Gaps::new(small_sorted);
-    let mut counts = gaps.empty_counts();
-    for &x in big {
-        gaps.count(x, &mut counts);
-    }
+    const CHUNK: usize = 1 << 19;
+    let counts = if big.len() >= 2 * CHUNK {
+        // Large samples: count chunks in parallel and add the (exact, integer) counts.
+        big.par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut c = gaps.empty_counts();
+                for &x in chunk {
+                    gaps.count(x, &mut c);
+                }
+                c
+            })
+            .reduce_with(|mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            })
+            .unwrap_or_else(|| gaps.empty_counts())
+    } else {
+        let mut c = gaps.empty_counts();
+        for &x in big {
+            gaps.count(x, &mut c);
+        }
+        c
+    };
     gaps.distance(&counts, big.len() as i128)
 }
 
@@ -931,6 +952,17 @@ mod tests {
                 "case {case}"
             );
         }
+    }
+
+    #[test]
+    fn chunked_counting_matches_merge_walk_on_large_samples() {
+        let mut rng = crate::stats::rng::Xoshiro256::new(10, 0);
+        let a: Vec<f64> = (0..1_200_000).map(|_| (rng.normal() * 1000.0).round() / 1000.0).collect();
+        let b: Vec<f64> = (0..50_000).map(|_| (rng.normal() * 1000.0).round() / 1000.0 + 0.01).collect();
+        let (mut sa, mut sb) = (a.clone(), b.clone());
+        sa.sort_by(|x, y| x.total_cmp(y));
+        sb.sort_by(|x, y| x.total_cmp(y));
+        assert_eq!(ks_sorted(&sa, &sb, KsMethod::Asymp), ks_unsorted(&a, &b, KsMethod::Asymp));
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn reference_quantile_histograms(
         return Err(TierscopeError::invalid("bins", format!("at least 2 bins, got {bins}")));
     }
     let mut sorted = reference.to_vec();
-    bucket_sort_f64(&mut sorted);
+    sort_f64(&mut sorted);
     let mut cuts: Vec<f64> =
         (1..bins).map(|i| super::intervals::percentile_sorted(&sorted, i as f64 / bins as f64)).collect();
     cuts.dedup();
@@ -265,186 +265,22 @@ pub fn ks_2samp(x: &[f64], y: &[f64], method: KsMethod) -> Result<KsResult> {
     Ok(ks_unsorted(x, y, method))
 }
 
-/// KS on unsorted samples: sorts only the smaller sample and counts the larger one into the gaps
-/// between its distinct values (see [`ks_distance_counts`]).
+/// KS on unsorted samples (copies and sorts both).
 pub fn ks_unsorted(x: &[f64], y: &[f64], method: KsMethod) -> KsResult {
-    let (small, big) = if x.len() <= y.len() { (x, y) } else { (y, x) };
-    let mut s = small.to_vec();
-    bucket_sort_f64(&mut s);
-    let best = ks_distance_counts(big, &s);
-    ks_from_distance(x.len() as u64, y.len() as u64, best, method)
+    let (mut a, mut b) = (x.to_vec(), y.to_vec());
+    rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+    ks_sorted(&a, &b, method)
 }
 
-/// max |i·n_small − j·n_big| over the merged sample, where i, j are the counts of the big and
-/// small samples at or below each evaluation point, without sorting `big`.
-///
-/// Between consecutive distinct values of the sorted small sample the ECDF difference is
-/// monotone, so its extremes are attained just below and at each distinct small value; only the
-/// number of big-sample values strictly below and equal to each distinct small value is needed.
-/// A value-range lookup table finds each big value's gap in O(1) on average.
-pub fn ks_distance_counts(big: &[f64], small_sorted: &[f64]) -> i128 {
-    let gaps = Gaps::new(small_sorted);
-    const CHUNK: usize = 1 << 19;
-    let counts = if big.len() >= 2 * CHUNK {
-        // Large samples: count chunks in parallel and add the (exact, integer) counts.
-        big.par_chunks(CHUNK)
-            .map(|chunk| {
-                let mut c = gaps.empty_counts();
-                for &x in chunk {
-                    gaps.count(x, &mut c);
-                }
-                c
-            })
-            .reduce_with(|mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
-                }
-                a
-            })
-            .unwrap_or_else(|| gaps.empty_counts())
+/// Sort finite floats ascending (pdqsort; in parallel for large inputs). On the shared,
+/// memory-bound machines this runs on, a comparison sort beat LSD-radix, bucket and
+/// gap-counting variants that were measured.
+pub fn sort_f64(v: &mut [f64]) {
+    if v.len() >= 1 << 20 {
+        v.par_sort_unstable_by(|p, q| p.total_cmp(q));
     } else {
-        let mut c = gaps.empty_counts();
-        for &x in big {
-            gaps.count(x, &mut c);
-        }
-        c
-    };
-    gaps.distance(&counts, big.len() as i128)
-}
-
-/// The distinct values of a sorted sample, with a lookup table from value range to position.
-struct Gaps {
-    u: Vec<f64>,
-    b_le: Vec<i128>,
-    n: i128,
-    lo: f64,
-    hi: f64,
-    scale: f64,
-    table_len: usize,
-    first: Vec<u32>,
-}
-
-impl Gaps {
-    fn new(sorted: &[f64]) -> Self {
-        let mut u: Vec<f64> = Vec::with_capacity(sorted.len());
-        let mut b_le: Vec<i128> = Vec::with_capacity(sorted.len());
-        for (i, &v) in sorted.iter().enumerate() {
-            if u.last() == Some(&v) {
-                if let Some(last) = b_le.last_mut() {
-                    *last = i as i128 + 1;
-                }
-            } else {
-                u.push(v);
-                b_le.push(i as i128 + 1);
-            }
-        }
-        let k = u.len();
-        let (lo, hi) = (u[0], u[k - 1]);
-        let span = hi - lo;
-        let table_len = (2 * k).next_power_of_two().min(1 << 22);
-        let scale = if span > 0.0 && span.is_finite() { table_len as f64 / span } else { 0.0 };
-        let mut g = Self { u, b_le, n: sorted.len() as i128, lo, hi, scale, table_len, first: Vec::new() };
-        // first[t] = number of distinct values whose bucket is < t.
-        let mut first = vec![0u32; table_len + 1];
-        if scale > 0.0 {
-            for &v in &g.u {
-                first[g.bucket(v) + 1] += 1;
-            }
-            for t in 0..table_len {
-                first[t + 1] += first[t];
-            }
-        }
-        g.first = first;
-        g
-    }
-
-    #[inline]
-    fn bucket(&self, x: f64) -> usize {
-        (((x - self.lo) * self.scale) as usize).min(self.table_len - 1)
-    }
-
-    /// Counts: `[less_0, eq_0, less_1, eq_1, ..., less_k]` (interleaved for locality).
-    fn empty_counts(&self) -> Vec<u64> {
-        vec![0u64; 2 * self.u.len() + 1]
-    }
-
-    #[inline]
-    fn count(&self, x: f64, counts: &mut [u64]) {
-        let k = self.u.len();
-        let mut idx = if x < self.lo {
-            0
-        } else if x > self.hi {
-            k
-        } else if self.scale > 0.0 {
-            self.first[self.bucket(x)] as usize
-        } else {
-            0
-        };
-        while idx < k && self.u[idx] < x {
-            idx += 1;
-        }
-        if idx < k && self.u[idx] == x {
-            counts[2 * idx + 1] += 1;
-        } else {
-            counts[2 * idx] += 1;
-        }
-    }
-
-    fn distance(&self, counts: &[u64], n_big: i128) -> i128 {
-        let (mut best, mut acc, mut b_prev) = (0i128, 0i128, 0i128);
-        for i in 0..self.u.len() {
-            let a_lt = acc + counts[2 * i] as i128;
-            let a_le = a_lt + counts[2 * i + 1] as i128;
-            best = best
-                .max((a_lt * self.n - b_prev * n_big).abs())
-                .max((a_le * self.n - self.b_le[i] * n_big).abs());
-            acc = a_le;
-            b_prev = self.b_le[i];
-        }
-        best
-    }
-}
-
-/// Sort finite floats ascending: a counting pass into ~n/2 equal-width value buckets (the
-/// bucket index is monotone in the value), then a comparison sort inside each (tiny) bucket.
-/// O(n) for the smooth score/confidence distributions drift checks see, and never worse than a
-/// comparison sort when the data is concentrated.
-pub fn bucket_sort_f64(v: &mut [f64]) {
-    let n = v.len();
-    if n < 4096 {
         v.sort_unstable_by(|p, q| p.total_cmp(q));
-        return;
     }
-    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-    let nb = (n / 2).next_power_of_two();
-    let span = hi - lo;
-    if !(span.is_finite() && span > 0.0) {
-        v.sort_unstable_by(|p, q| p.total_cmp(q));
-        return;
-    }
-    let scale = nb as f64 / span;
-    let bucket = |x: f64| (((x - lo) * scale) as usize).min(nb - 1);
-    let mut start = vec![0u32; nb + 1];
-    for &x in v.iter() {
-        start[bucket(x) + 1] += 1;
-    }
-    for b in 0..nb {
-        start[b + 1] += start[b];
-    }
-    let mut fill = start.clone();
-    let mut out = vec![0.0f64; n];
-    for &x in v.iter() {
-        let b = bucket(x);
-        out[fill[b] as usize] = x;
-        fill[b] += 1;
-    }
-    for b in 0..nb {
-        let (s, e) = (start[b] as usize, start[b + 1] as usize);
-        if e - s > 1 {
-            out[s..e].sort_unstable_by(|p, q| p.total_cmp(q));
-        }
-    }
-    v.copy_from_slice(&out);
 }
 
 /// KS on already-sorted samples.
@@ -902,40 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn bucket_sort_matches_comparison_sort() {
-        let mut rng = crate::stats::rng::Xoshiro256::new(4, 0);
-        let mut v: Vec<f64> =
-            (0..20_000).map(|i| if i % 7 == 0 { -rng.normal() * 1e3 } else { rng.uniform() }).collect();
-        v.extend([0.0, -0.0, f64::MAX, f64::MIN, 1e-310]);
-        let mut expected = v.clone();
-        expected.sort_by(|a, b| a.total_cmp(b));
-        bucket_sort_f64(&mut v);
-        assert_eq!(
-            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-            expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        );
-        // Without the extremes the bucket path itself runs (ties, signed zeros, skew).
-        let mut w: Vec<f64> = (0..50_000)
-            .map(|i| {
-                if i % 5 == 0 {
-                    (rng.normal() * 4.0).exp()
-                } else {
-                    (rng.uniform() * 100.0).round() / 100.0
-                }
-            })
-            .collect();
-        w.extend([0.0, -0.0, -0.0, 0.0]);
-        let mut expected = w.clone();
-        expected.sort_by(|a, b| a.total_cmp(b));
-        bucket_sort_f64(&mut w);
-        assert_eq!(
-            w.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-            expected.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn counting_distance_matches_merge_walk() {
+    fn unsorted_matches_merge_walk() {
         let mut rng = crate::stats::rng::Xoshiro256::new(9, 0);
         for case in 0..200 {
             let n1 = 1 + rng.below(300) as usize;
@@ -955,7 +758,7 @@ mod tests {
     }
 
     #[test]
-    fn chunked_counting_matches_merge_walk_on_large_samples() {
+    fn large_samples_match_merge_walk() {
         let mut rng = crate::stats::rng::Xoshiro256::new(10, 0);
         let a: Vec<f64> = (0..1_200_000).map(|_| (rng.normal() * 1000.0).round() / 1000.0).collect();
         let b: Vec<f64> = (0..50_000).map(|_| (rng.normal() * 1000.0).round() / 1000.0 + 0.01).collect();

@@ -53,8 +53,13 @@ pub fn reference_quantile_histograms(
     }
     let mut sorted = reference.to_vec();
     sort_f64(&mut sorted);
+    Ok(histograms_sorted_reference(&sorted, production, bins))
+}
+
+/// Histograms at the quantiles of an already-sorted, non-empty reference.
+fn histograms_sorted_reference(sorted: &[f64], production: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
     let mut cuts: Vec<f64> =
-        (1..bins).map(|i| super::intervals::percentile_sorted(&sorted, i as f64 / bins as f64)).collect();
+        (1..bins).map(|i| super::intervals::percentile_sorted(sorted, i as f64 / bins as f64)).collect();
     cuts.dedup();
     let count = |xs: &[f64]| {
         let mut c = vec![0.0; cuts.len() + 1];
@@ -63,7 +68,7 @@ pub fn reference_quantile_histograms(
         }
         c
     };
-    Ok((count(reference), count(production)))
+    (count(sorted), count(production))
 }
 
 /// Drift of one group: KS test, PSI and Jensen–Shannon distance on reference-quantile bins.
@@ -100,25 +105,23 @@ pub fn drift_by_group(
     if !(eps.is_finite() && eps > 0.0) {
         return Err(TierscopeError::invalid("eps", format!("a small positive floor, got {eps}")));
     }
-    let r = split_by_group(reference, reference_groups);
-    let p = split_by_group(production, production_groups);
-    let keys: Vec<u32> =
-        r.keys().chain(p.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let results: Vec<(u32, Result<Option<DriftReport>>)> = keys
-        .par_iter()
-        .map(|k| match (r.get(k), p.get(k)) {
-            (Some(a), Some(b)) => {
-                let out = (|| {
-                    let (hr, hp) = reference_quantile_histograms(a, b, bins)?;
+    let jobs = group_jobs(reference, reference_groups, production, production_groups);
+    let results: Vec<(u32, Result<Option<DriftReport>>)> = jobs
+        .into_par_iter()
+        .map(|(k, a, b)| match (a, b) {
+            (Some(mut a), Some(mut b)) => {
+                rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+                let (hr, hp) = histograms_sorted_reference(&a, &b, bins);
+                let report = psi(&hr, &hp, eps).and_then(|psi_value| {
                     Ok(Some(DriftReport {
-                        ks: ks_unsorted(a, b, method),
-                        psi: psi(&hr, &hp, eps)?,
+                        ks: ks_sorted(&a, &b, method),
+                        psi: psi_value,
                         js: jensen_shannon(&hr, &hp, base)?,
                     }))
-                })();
-                (*k, out)
+                });
+                (k, report)
             }
-            _ => (*k, Ok(None)),
+            _ => (k, Ok(None)),
         })
         .collect();
     let mut out = BTreeMap::new();
@@ -126,6 +129,22 @@ pub fn drift_by_group(
         out.insert(k, v?);
     }
     Ok(out)
+}
+
+/// Owned (group, reference values, production values) triples for every group key.
+#[allow(clippy::type_complexity)]
+fn group_jobs(
+    reference: &[f64],
+    reference_groups: &[u32],
+    production: &[f64],
+    production_groups: &[u32],
+) -> Vec<(u32, Option<Vec<f64>>, Option<Vec<f64>>)> {
+    let (mut r, mut p) = rayon::join(
+        || split_by_group(reference, reference_groups),
+        || split_by_group(production, production_groups),
+    );
+    let keys: std::collections::BTreeSet<u32> = r.keys().chain(p.keys()).copied().collect();
+    keys.into_iter().map(|k| (k, r.remove(&k), p.remove(&k))).collect()
 }
 
 /// Values grouped by code (dense buckets for small code ranges).
@@ -688,19 +707,17 @@ pub fn ks_by_group(
     super::check_same_len("production_groups", production_groups.len(), "production", production.len())?;
     check_finite("reference", reference)?;
     check_finite("production", production)?;
-    let (r, p) = rayon::join(
-        || split_by_group(reference, reference_groups),
-        || split_by_group(production, production_groups),
-    );
-    let keys: Vec<u32> =
-        r.keys().chain(p.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let results: Vec<(u32, Option<KsResult>)> = keys
-        .par_iter()
-        .map(|k| match (r.get(k), p.get(k)) {
-            (Some(a), Some(b)) => (*k, Some(ks_unsorted(a, b, method))),
-            _ => (*k, None),
-        })
-        .collect();
+    let results: Vec<(u32, Option<KsResult>)> =
+        group_jobs(reference, reference_groups, production, production_groups)
+            .into_par_iter()
+            .map(|(k, a, b)| match (a, b) {
+                (Some(mut a), Some(mut b)) => {
+                    rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+                    (k, Some(ks_sorted(&a, &b, method)))
+                }
+                _ => (k, None),
+            })
+            .collect();
     Ok(results.into_iter().collect())
 }
 

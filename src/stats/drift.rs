@@ -9,7 +9,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::check_finite;
-use super::special::ln_gamma;
 use crate::error::{Result, TierscopeError};
 
 /// Population stability index Σ (a − e) ln(a / e) between two histograms (counts or
@@ -721,15 +720,10 @@ pub fn ks_by_group(
     Ok(results.into_iter().collect())
 }
 
-/// ln Γ re-export used by tests of the Stirling helper.
-#[doc(hidden)]
-pub fn _ln_gamma(x: f64) -> f64 {
-    ln_gamma(x)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::special::ln_gamma;
 
     #[test]
     fn js_identical_is_zero_and_disjoint_is_one_in_base2() {

@@ -309,6 +309,13 @@ def test_cusum_round_trip() -> None:
     assert c2.update([0.5] * 5)
 
 
+def test_integer_labels_with_gaps_report_only_present_or_expected_domains() -> None:
+    est = ts.estimate([1.0, 0.0, 1.0], [0.5, 0.5, 0.5], [0, 0, 4], [1, 3, 3], expected_domains=[7])
+    assert set(est.domains) == {1, 3, 7}
+    assert est.domains[1].defined and est.domains[3].n == 2 and not est.domains[7].defined
+    assert set(est.strata) == {0, 4}
+
+
 def test_drift_per_group() -> None:
     rng = np.random.default_rng(10)
     ref = rng.beta(5, 2, 4000)
@@ -320,6 +327,10 @@ def test_drift_per_group() -> None:
     assert same is not None and shifted is not None and shifted.pvalue < 1e-6 < same.pvalue
     assert ts.psi_samples(ref, prod[2000:]) > ts.psi_samples(ref, prod[:2000])
     assert ts.jensen_shannon([1, 2, 3], [1, 2, 3], base=2) == 0.0
+    full = ts.drift_by_group(ref, rg, prod, np.where(pg == "cheap", "cheap", "new"))
+    assert full["capable"] is None and full["new"] is None
+    cheap = full["cheap"]
+    assert cheap is not None and cheap.psi < 0.05 and cheap.js < 0.1
 
 
 def test_planning() -> None:
@@ -328,3 +339,9 @@ def test_planning() -> None:
     assert fixed.per_day > 0 and seq.per_day >= fixed.per_day and seq.power >= 0.8
     with pytest.raises(InvalidInputError, match="delta"):
         ts.fixed_sample_plan(0.85, 0.9, days=7)
+
+
+def test_undefined_reason_names_the_label() -> None:
+    est = ts.estimate([1.0], [0.5], ["s"], ["cheap"], expected_domains=["premium"])
+    reason = est.domains["premium"].reason
+    assert reason is not None and "'premium'" in reason

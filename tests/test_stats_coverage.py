@@ -124,3 +124,32 @@ def test_cusum_comparison() -> None:
     rate = false_alarms / 150
     print(f"CUSUM h=6: false alarms within 90 days {rate:.3f}; median delay {np.median(delays):.1f}")
     assert len(delays) > 100
+
+
+def test_weighted_monitor_no_false_alarms_and_detects_drop() -> None:
+    """Horvitz–Thompson stream: unequal π (oversampled low-confidence traffic), tolerance 0."""
+    rng = np.random.default_rng(14)
+    false_alarms, delays, runs = 0, [], 150
+    for run in range(runs):
+        drop = run >= runs // 2
+        m = ts.Monitor(baseline=0.8, tolerance=0.0 if not drop else 0.03, max_weight=20.0)
+        for day in range(1, 91):
+            traffic = 600
+            low_conf = rng.random(traffic) < 0.3
+            pi = np.where(low_conf, 0.25, 0.05)
+            quality = np.where(low_conf, 0.7, 0.85) - (0.1 if drop and day >= 20 else 0.0)
+            sampled = rng.random(traffic) < pi
+            y = (rng.random(traffic) < quality)[sampled].astype(float)
+            m.update(y, pi=pi[sampled], population=traffic)
+            if m.alarm_day is not None:
+                break
+        if not drop and m.alarm_day is not None:
+            false_alarms += 1
+        if drop and m.alarm_day is not None and m.alarm_day >= 20:
+            delays.append(m.alarm_day - 20)
+    rate = false_alarms / (runs // 2)
+    median = float(np.median(delays)) if delays else float("inf")
+    found = f"{len(delays)}/{runs // 2}"
+    print(f"weighted monitor: false-alarm rate {rate:.3f}; detected {found}; median delay {median}")
+    assert rate <= 0.05
+    assert len(delays) >= 0.8 * (runs // 2)

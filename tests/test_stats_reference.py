@@ -234,3 +234,36 @@ def test_weighted_mean_matches_descrstatsw() -> None:
         assert_close(est.mean, DescrStatsW(y, weights=1 / pi).mean, "hajek mean")
         assert_close(est.total, np.sum(y / pi), "HT total")
         assert_close(est.n_eff, (1 / pi).sum() ** 2 / (1 / pi**2).sum(), "kish n_eff")
+
+
+def _numpy_quantile_hist(ref: np.ndarray, prod: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    cuts = np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+    hr = np.bincount(np.searchsorted(cuts, ref, side="right"), minlength=cuts.size + 1)
+    hp = np.bincount(np.searchsorted(cuts, prod, side="right"), minlength=cuts.size + 1)
+    return hr.astype(float), hp.astype(float)
+
+
+def test_drift_by_group_matches_scipy_and_numpy() -> None:
+    rng = np.random.default_rng(24)
+    for case in range(60):
+        n_ref, n_prod = (int(v) for v in rng.integers(50, 3000, 2))
+        ref = rng.beta(5, 2, n_ref)
+        prod = rng.beta(5 - rng.uniform(0, 2), 2, n_prod)
+        if case % 4 == 0:
+            ref, prod = np.round(ref, 2), np.round(prod, 2)
+        rg = rng.choice(["cheap", "capable", "mid"], n_ref)
+        pg = rng.choice(["cheap", "capable", "mid"], n_prod)
+        bins = int(rng.integers(2, 20))
+        res = ts.drift_by_group(ref, rg, prod, pg, bins=bins, base=2.0)
+        for g in ("cheap", "capable", "mid"):
+            r = res[g]
+            assert r is not None
+            a, b = ref[rg == g], prod[pg == g]
+            ks = sps.ks_2samp(a, b)
+            assert_close([r.ks.statistic, r.ks.pvalue], [ks.statistic, ks.pvalue], f"group ks {g}")
+            hr, hp = _numpy_quantile_hist(a, b, bins)
+            assert_close(r.js, jensenshannon(hr, hp, base=2.0), f"group js {g}")
+            e = np.maximum(hr / hr.sum(), 1e-4)
+            q = np.maximum(hp / hp.sum(), 1e-4)
+            assert_close(r.psi, float(np.sum((q - e) * np.log(q / e))), f"group psi {g}")
+            assert_close(ts.psi_samples(a, b, bins=bins), r.psi, "psi_samples")

@@ -195,6 +195,16 @@ def stats_ks_by_group(
     reference: _F64, reference_groups: _I64, production: _F64, production_groups: _I64, method: str = "auto"
 ) -> list[tuple[int, tuple[float, float, str, int, int] | None]]: ...
 def stats_jensen_shannon(p: _F64, q: _F64, base: float | None = None) -> float: ...
+def stats_drift_by_group(
+    reference: _F64,
+    reference_groups: _I64,
+    production: _F64,
+    production_groups: _I64,
+    bins: int = 10,
+    eps: float = 1e-4,
+    base: float | None = None,
+    method: str = "auto",
+) -> list[tuple[int, tuple[float, float, str, float, float] | None]]: ...
 def stats_fixed_sample_plan(
     p0: float, delta: float, days: int, alpha: float = 0.05, power: float = 0.8
 ) -> dict[str, Any]: ...

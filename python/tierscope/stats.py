@@ -32,6 +32,7 @@ __all__ = [
     "DayStatus",
     "DomainEstimate",
     "DomainGap",
+    "DriftReport",
     "Estimates",
     "Interval",
     "KsResult",
@@ -43,6 +44,7 @@ __all__ = [
     "TargetReport",
     "allocate",
     "bootstrap_interval",
+    "drift_by_group",
     "estimate",
     "fixed_sample_plan",
     "jensen_shannon",
@@ -96,6 +98,10 @@ def _encode(name: str, labels: npt.ArrayLike) -> tuple[IntArray, list[Any]]:
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise InvalidInputError(f"invalid `{name}`: a one-dimensional array of labels, got shape {arr.shape}")
+    if arr.size and np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() < 1 << 16:
+        # Small non-negative integer labels are their own codes (no sort over millions of rows);
+        # the label list is then the identity over 0..max.
+        return np.ascontiguousarray(arr, dtype=np.int64), list(range(int(arr.max()) + 1))
     uniques, inverse = np.unique(arr, return_inverse=True)
     return np.ascontiguousarray(inverse, dtype=np.int64), [
         u.item() if hasattr(u, "item") else u for u in uniques
@@ -344,6 +350,10 @@ class DomainEstimate:
 
 
 def _estimate_from(d: Mapping[str, Any], label: Hashable | None) -> DomainEstimate:
+    reason = d["reason"]
+    if reason is not None and d["domain"] is not None and label != d["domain"]:
+        # The core names integer codes; say the caller's label instead.
+        reason = reason.replace(f"domain {d['domain']}", f"domain {label!r}")
     return DomainEstimate(
         domain=label,
         n=int(d["n"]),
@@ -363,7 +373,7 @@ def _estimate_from(d: Mapping[str, Any], label: Hashable | None) -> DomainEstima
         level=float(d["level"]),
         n_eff=float(d["n_eff"]),
         defined=bool(d["defined"]),
-        reason=d["reason"],
+        reason=reason,
     )
 
 
@@ -516,16 +526,13 @@ def estimate(
     d_arr = np.asarray(domains)
     _same_len("strata", s_arr, "y", n)
     _same_len("domains", d_arr, "y", n)
-    s_labels = sorted(set(s_arr.tolist()) | set((population_sizes or {}).keys()), key=repr)
-    d_labels = sorted(set(d_arr.tolist()) | set(expected_domains or []), key=repr)
+    s_codes, s_labels = _encode("strata", s_arr)
+    d_codes, d_labels = _encode("domains", d_arr)
+    # Labels known only from population sizes / expected domains get codes after the sampled ones.
+    s_labels += [lab for lab in (population_sizes or {}) if lab not in set(s_labels)]
+    d_labels += [lab for lab in (expected_domains or []) if lab not in set(d_labels)]
     s_code = {lab: i for i, lab in enumerate(s_labels)}
-    d_code = {lab: i for i, lab in enumerate(d_labels)}
-    agg = Aggregate.from_sample(
-        yv,
-        pv,
-        np.array([s_code[v] for v in s_arr.tolist()], dtype=np.int64),
-        np.array([d_code[v] for v in d_arr.tolist()], dtype=np.int64),
-    )
+    agg = Aggregate.from_sample(yv, pv, s_codes, d_codes)
     if population_sizes is not None:
         for lab, size in population_sizes.items():
             # Population counts per stratum; the domain code only matters for HT means.
@@ -533,7 +540,9 @@ def estimate(
     inner = agg._inner
     d_design = _check_design(design)
     pop = _estimate_from(inner.estimate_population(d_design, level), None)
-    doms = inner.estimate_domains(d_design, level, list(range(len(d_labels))))
+    present = set(np.flatnonzero(np.bincount(d_codes, minlength=1)).tolist()) if d_codes.size else set()
+    wanted = sorted(present | {d_labels.index(lab) for lab in (expected_domains or [])})
+    doms = inner.estimate_domains(d_design, level, wanted)
     strs = inner.estimate_strata(d_design, level)
     return Estimates(
         population=pop,
@@ -901,13 +910,52 @@ def ks_by_group(
     pg = np.asarray(production_groups)
     _same_len("reference_groups", rg, "reference", r.shape[0])
     _same_len("production_groups", pg, "production", p.shape[0])
-    labels = sorted(set(rg.tolist()) | set(pg.tolist()), key=repr)
-    code = {lab: i for i, lab in enumerate(labels)}
-    rc = np.array([code[v] for v in rg.tolist()], dtype=np.int64)
-    pc = np.array([code[v] for v in pg.tolist()], dtype=np.int64)
+    # One vectorised encoding over both sides keeps the codes consistent.
+    both, labels = _encode("groups", np.concatenate([rg, pg]))
+    rc = np.ascontiguousarray(both[: rg.shape[0]])
+    pc = np.ascontiguousarray(both[rg.shape[0] :])
     out: dict[Hashable, KsResult | None] = {}
     for k, res in _core.stats_ks_by_group(r, rc, p, pc, method):
         out[labels[k]] = None if res is None else KsResult(res[0], res[1], res[2])
+    return out
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift of one group: KS test, PSI and Jensen–Shannon distance (reference-quantile bins)."""
+
+    ks: KsResult
+    psi: float
+    js: float
+
+
+def drift_by_group(
+    reference: npt.ArrayLike,
+    reference_groups: npt.ArrayLike,
+    production: npt.ArrayLike,
+    production_groups: npt.ArrayLike,
+    bins: int = 10,
+    eps: float = 1e-4,
+    base: float | None = None,
+    method: str = "auto",
+) -> dict[Hashable, DriftReport | None]:
+    """KS, PSI and JS drift per group label (e.g. tier) between a reference sample (e.g. the
+    router's training confidences) and production. PSI/JS use ``bins`` bins cut at each group's
+    reference quantiles; groups present on one side only map to None."""
+    r = _f64("reference", reference)
+    p = _f64("production", production)
+    rg = np.asarray(reference_groups)
+    pg = np.asarray(production_groups)
+    _same_len("reference_groups", rg, "reference", r.shape[0])
+    _same_len("production_groups", pg, "production", p.shape[0])
+    both, labels = _encode("groups", np.concatenate([rg, pg]))
+    rc = np.ascontiguousarray(both[: rg.shape[0]])
+    pc = np.ascontiguousarray(both[rg.shape[0] :])
+    out: dict[Hashable, DriftReport | None] = {}
+    for k, res in _core.stats_drift_by_group(r, rc, p, pc, bins, eps, base, method):
+        out[labels[k]] = (
+            None if res is None else DriftReport(KsResult(res[0], res[1], res[2]), res[3], res[4])
+        )
     return out
 
 
@@ -953,7 +1001,11 @@ def sequential_plan(
     max_per_day: int = 2000,
 ) -> ReviewPlan:
     """Smallest daily count for which :class:`Monitor` alarms within ``days`` days with
-    probability >= ``power`` when quality is p0 − delta (seeded simulation, bisection)."""
+    probability >= ``power`` when quality is p0 − delta (seeded simulation, bisection).
+
+    ``tolerance`` (default 0: alarm when the upper bound falls below p0) must be below ``delta``;
+    a positive tolerance makes the alarm stricter and the plan larger. The anytime-valid monitor
+    needs more reviews than the fixed-sample test, which looks only once at the horizon."""
     for name, v in (
         ("days", days),
         ("sims", sims),

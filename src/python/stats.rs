@@ -14,7 +14,9 @@ use crate::error::TierscopeError;
 use crate::stats::aggregate::Aggregate;
 use crate::stats::allocation::{allocate, AllocationMethod, AllocationOptions, StratumSpec};
 use crate::stats::design::{poisson_inclusion_probabilities, poisson_sample, stratified_srswor};
-use crate::stats::drift::{jensen_shannon, kolmogorov_sf, ks_2samp, ks_by_group, psi, psi_samples, KsMethod};
+use crate::stats::drift::{
+    drift_by_group, jensen_shannon, kolmogorov_sf, ks_2samp, ks_by_group, psi, psi_samples, KsMethod,
+};
 use crate::stats::estimators::{
     domain_estimates, population_estimate, post_stratified_estimate, stratum_estimates, Design,
     DomainEstimate,
@@ -843,6 +845,32 @@ fn stats_ks_by_group(
     Ok(r.into_iter().map(|(k, v)| (k, v.map(|x| (x.statistic, x.pvalue, x.method, x.n1, x.n2)))).collect())
 }
 
+/// KS, PSI and JS per group code: [(group, (statistic, pvalue, method, psi, js) or None)].
+#[pyfunction]
+#[pyo3(signature = (reference, reference_groups, production, production_groups, bins=10, eps=1e-4, base=None, method="auto"))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn stats_drift_by_group(
+    py: Python<'_>,
+    reference: F64Array<'_>,
+    reference_groups: I64Array<'_>,
+    production: F64Array<'_>,
+    production_groups: I64Array<'_>,
+    bins: usize,
+    eps: f64,
+    base: Option<f64>,
+    method: &str,
+) -> PyResult<Vec<(u32, Option<(f64, f64, String, f64, f64)>)>> {
+    let rg = codes(py, "reference_groups", &reference_groups)?;
+    let pg = codes(py, "production_groups", &production_groups)?;
+    let inputs = (owned(&reference), rg, owned(&production), pg, method.to_string());
+    let r = detached(py, inputs, move |(r, rg, p, pg, m)| {
+        drift_by_group(&r, &rg, &p, &pg, bins, eps, base, KsMethod::parse(&m)?)
+    })?;
+    Ok(r.into_iter()
+        .map(|(k, v)| (k, v.map(|d| (d.ks.statistic, d.ks.pvalue, d.ks.method, d.psi, d.js))))
+        .collect())
+}
+
 /// Jensen–Shannon distance between two histograms.
 #[pyfunction]
 #[pyo3(signature = (p, q, base=None))]
@@ -900,7 +928,7 @@ fn stats_sequential_plan<'py>(
     max_per_day: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = SequentialPlanOptions {
-        tolerance: tolerance.unwrap_or(delta / 2.0),
+        tolerance: tolerance.unwrap_or(0.0),
         restart_every,
         sims,
         seed,
@@ -937,6 +965,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stats_kolmogorov_sf, m)?)?;
     m.add_function(wrap_pyfunction!(stats_ks_by_group, m)?)?;
     m.add_function(wrap_pyfunction!(stats_jensen_shannon, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_drift_by_group, m)?)?;
     m.add_function(wrap_pyfunction!(stats_fixed_sample_plan, m)?)?;
     m.add_function(wrap_pyfunction!(stats_sequential_plan, m)?)?;
     Ok(())

@@ -197,8 +197,28 @@ impl Aggregate {
         check_same_len("domains", domains.len(), "y", y.len())?;
         check_finite("y", y)?;
         check_pi("pi", pi)?;
-        for i in 0..y.len() {
-            self.cells.entry((strata[i], domains[i])).or_default().add_unit(y[i], pi[i]);
+        let max_h = strata.iter().copied().max().unwrap_or(0) as usize;
+        let max_d = domains.iter().copied().max().unwrap_or(0) as usize;
+        let dense = (max_h + 1).checked_mul(max_d + 1).filter(|&k| k <= 1 << 16);
+        if let Some(k) = dense {
+            // Small code ranges (the usual case): a dense table instead of a map lookup per row.
+            let mut table = vec![CellStats::default(); k];
+            let mut used = vec![false; k];
+            for i in 0..y.len() {
+                let slot = strata[i] as usize * (max_d + 1) + domains[i] as usize;
+                table[slot].add_unit(y[i], pi[i]);
+                used[slot] = true;
+            }
+            for (slot, cell) in table.iter().enumerate() {
+                if used[slot] {
+                    let key = ((slot / (max_d + 1)) as u32, (slot % (max_d + 1)) as u32);
+                    self.cells.entry(key).or_default().merge(cell);
+                }
+            }
+        } else {
+            for i in 0..y.len() {
+                self.cells.entry((strata[i], domains[i])).or_default().add_unit(y[i], pi[i]);
+            }
         }
         Ok(())
     }

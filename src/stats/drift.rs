@@ -9,7 +9,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::check_finite;
-use super::special::ln_gamma;
 use crate::error::{Result, TierscopeError};
 
 /// Population stability index Σ (a − e) ln(a / e) between two histograms (counts or
@@ -33,6 +32,16 @@ pub fn psi(expected: &[f64], actual: &[f64], eps: f64) -> Result<f64> {
 /// interpolation; duplicate cut points removed; a value equal to a cut point goes to the bin
 /// above it).
 pub fn psi_samples(reference: &[f64], production: &[f64], bins: usize, eps: f64) -> Result<f64> {
+    let (r, p) = reference_quantile_histograms(reference, production, bins)?;
+    psi(&r, &p, eps)
+}
+
+/// Counts of `reference` and `production` in `bins` bins cut at the reference quantiles.
+pub fn reference_quantile_histograms(
+    reference: &[f64],
+    production: &[f64],
+    bins: usize,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     check_finite("reference", reference)?;
     check_finite("production", production)?;
     if reference.is_empty() || production.is_empty() {
@@ -42,9 +51,14 @@ pub fn psi_samples(reference: &[f64], production: &[f64], bins: usize, eps: f64)
         return Err(TierscopeError::invalid("bins", format!("at least 2 bins, got {bins}")));
     }
     let mut sorted = reference.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
+    sort_f64(&mut sorted);
+    Ok(histograms_sorted_reference(&sorted, production, bins))
+}
+
+/// Histograms at the quantiles of an already-sorted, non-empty reference.
+fn histograms_sorted_reference(sorted: &[f64], production: &[f64], bins: usize) -> (Vec<f64>, Vec<f64>) {
     let mut cuts: Vec<f64> =
-        (1..bins).map(|i| super::intervals::percentile_sorted(&sorted, i as f64 / bins as f64)).collect();
+        (1..bins).map(|i| super::intervals::percentile_sorted(sorted, i as f64 / bins as f64)).collect();
     cuts.dedup();
     let count = |xs: &[f64]| {
         let mut c = vec![0.0; cuts.len() + 1];
@@ -53,7 +67,105 @@ pub fn psi_samples(reference: &[f64], production: &[f64], bins: usize, eps: f64)
         }
         c
     };
-    psi(&count(reference), &count(production), eps)
+    (count(sorted), count(production))
+}
+
+/// Drift of one group: KS test, PSI and Jensen–Shannon distance on reference-quantile bins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// Two-sample KS result.
+    pub ks: KsResult,
+    /// Population stability index.
+    pub psi: f64,
+    /// Jensen–Shannon distance.
+    pub js: f64,
+}
+
+/// KS, PSI and JS drift per group key (computed in parallel); groups present in only one sample
+/// map to `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn drift_by_group(
+    reference: &[f64],
+    reference_groups: &[u32],
+    production: &[f64],
+    production_groups: &[u32],
+    bins: usize,
+    eps: f64,
+    base: Option<f64>,
+    method: KsMethod,
+) -> Result<BTreeMap<u32, Option<DriftReport>>> {
+    super::check_same_len("reference_groups", reference_groups.len(), "reference", reference.len())?;
+    super::check_same_len("production_groups", production_groups.len(), "production", production.len())?;
+    check_finite("reference", reference)?;
+    check_finite("production", production)?;
+    if bins < 2 {
+        return Err(TierscopeError::invalid("bins", format!("at least 2 bins, got {bins}")));
+    }
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(TierscopeError::invalid("eps", format!("a small positive floor, got {eps}")));
+    }
+    let jobs = group_jobs(reference, reference_groups, production, production_groups);
+    let results: Vec<(u32, Result<Option<DriftReport>>)> = jobs
+        .into_par_iter()
+        .map(|(k, a, b)| match (a, b) {
+            (Some(mut a), Some(mut b)) => {
+                rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+                let (hr, hp) = histograms_sorted_reference(&a, &b, bins);
+                let report = psi(&hr, &hp, eps).and_then(|psi_value| {
+                    Ok(Some(DriftReport {
+                        ks: ks_sorted(&a, &b, method),
+                        psi: psi_value,
+                        js: jensen_shannon(&hr, &hp, base)?,
+                    }))
+                });
+                (k, report)
+            }
+            _ => (k, Ok(None)),
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for (k, v) in results {
+        out.insert(k, v?);
+    }
+    Ok(out)
+}
+
+/// Owned (group, reference values, production values) triples for every group key.
+#[allow(clippy::type_complexity)]
+fn group_jobs(
+    reference: &[f64],
+    reference_groups: &[u32],
+    production: &[f64],
+    production_groups: &[u32],
+) -> Vec<(u32, Option<Vec<f64>>, Option<Vec<f64>>)> {
+    let (mut r, mut p) = rayon::join(
+        || split_by_group(reference, reference_groups),
+        || split_by_group(production, production_groups),
+    );
+    let keys: std::collections::BTreeSet<u32> = r.keys().chain(p.keys()).copied().collect();
+    keys.into_iter().map(|k| (k, r.remove(&k), p.remove(&k))).collect()
+}
+
+/// Values grouped by code (dense buckets for small code ranges).
+fn split_by_group(v: &[f64], g: &[u32]) -> BTreeMap<u32, Vec<f64>> {
+    let mut m: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    let max = g.iter().copied().max().unwrap_or(0) as usize;
+    if max < 1 << 16 {
+        let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); max + 1];
+        for (x, k) in v.iter().zip(g) {
+            buckets[*k as usize].push(*x);
+        }
+        for (k, b) in buckets.into_iter().enumerate() {
+            if !b.is_empty() {
+                m.insert(k as u32, b);
+            }
+        }
+    } else {
+        for (x, k) in v.iter().zip(g) {
+            m.entry(*k).or_default().push(*x);
+        }
+    }
+    m
 }
 
 fn normalised_pair(p: &[f64], q: &[f64], pn: &str, qn: &str) -> Result<(Vec<f64>, Vec<f64>)> {
@@ -168,11 +280,25 @@ pub fn ks_2samp(x: &[f64], y: &[f64], method: KsMethod) -> Result<KsResult> {
     if x.is_empty() || y.is_empty() {
         return Err(TierscopeError::invalid(if x.is_empty() { "x" } else { "y" }, "a non-empty sample"));
     }
-    let mut a = x.to_vec();
-    let mut b = y.to_vec();
-    a.sort_unstable_by(|p, q| p.total_cmp(q));
-    b.sort_unstable_by(|p, q| p.total_cmp(q));
-    Ok(ks_sorted(&a, &b, method))
+    Ok(ks_unsorted(x, y, method))
+}
+
+/// KS on unsorted samples (copies and sorts both).
+pub fn ks_unsorted(x: &[f64], y: &[f64], method: KsMethod) -> KsResult {
+    let (mut a, mut b) = (x.to_vec(), y.to_vec());
+    rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+    ks_sorted(&a, &b, method)
+}
+
+/// Sort finite floats ascending (pdqsort; in parallel for large inputs). On the shared,
+/// memory-bound machines this runs on, a comparison sort beat LSD-radix, bucket and
+/// gap-counting variants that were measured.
+pub fn sort_f64(v: &mut [f64]) {
+    if v.len() >= 1 << 20 {
+        v.par_sort_unstable_by(|p, q| p.total_cmp(q));
+    } else {
+        v.sort_unstable_by(|p, q| p.total_cmp(q));
+    }
 }
 
 /// KS on already-sorted samples.
@@ -197,6 +323,11 @@ pub fn ks_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResult {
         let diff = (i as i128 * n2 as i128 - j as i128 * n1 as i128).abs();
         best = best.max(diff);
     }
+    ks_from_distance(n1, n2, best, method)
+}
+
+/// Statistic and p-value from the integer distance max |i·n2 − j·n1|.
+fn ks_from_distance(n1: u64, n2: u64, best: i128, method: KsMethod) -> KsResult {
     let d = best as f64 / (n1 as f64 * n2 as f64);
     let g = gcd(n1, n2);
     let (n1g, n2g) = (n1 / g, n2 / g);
@@ -575,42 +706,24 @@ pub fn ks_by_group(
     super::check_same_len("production_groups", production_groups.len(), "production", production.len())?;
     check_finite("reference", reference)?;
     check_finite("production", production)?;
-    let split = |v: &[f64], g: &[u32]| {
-        let mut m: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        for (x, k) in v.iter().zip(g) {
-            m.entry(*k).or_default().push(*x);
-        }
-        m
-    };
-    let r = split(reference, reference_groups);
-    let p = split(production, production_groups);
-    let keys: Vec<u32> =
-        r.keys().chain(p.keys()).copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let results: Vec<(u32, Option<KsResult>)> = keys
-        .par_iter()
-        .map(|k| match (r.get(k), p.get(k)) {
-            (Some(a), Some(b)) => {
-                let mut a = a.clone();
-                let mut b = b.clone();
-                a.par_sort_unstable_by(|x, y| x.total_cmp(y));
-                b.par_sort_unstable_by(|x, y| x.total_cmp(y));
-                (*k, Some(ks_sorted(&a, &b, method)))
-            }
-            _ => (*k, None),
-        })
-        .collect();
+    let results: Vec<(u32, Option<KsResult>)> =
+        group_jobs(reference, reference_groups, production, production_groups)
+            .into_par_iter()
+            .map(|(k, a, b)| match (a, b) {
+                (Some(mut a), Some(mut b)) => {
+                    rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+                    (k, Some(ks_sorted(&a, &b, method)))
+                }
+                _ => (k, None),
+            })
+            .collect();
     Ok(results.into_iter().collect())
-}
-
-/// ln Γ re-export used by tests of the Stirling helper.
-#[doc(hidden)]
-pub fn _ln_gamma(x: f64) -> f64 {
-    ln_gamma(x)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::special::ln_gamma;
 
     #[test]
     fn js_identical_is_zero_and_disjoint_is_one_in_base2() {
@@ -633,6 +746,37 @@ mod tests {
         let n = 500.0;
         let exact = ln_gamma(n + 1.0) - n * f64::ln(n);
         assert!((log_nfactorial_div_n_pow_n(n) - exact).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unsorted_matches_merge_walk() {
+        let mut rng = crate::stats::rng::Xoshiro256::new(9, 0);
+        for case in 0..200 {
+            let n1 = 1 + rng.below(300) as usize;
+            let n2 = 1 + rng.below(300) as usize;
+            let round = |v: f64| if case % 2 == 0 { (v * 10.0).round() / 10.0 } else { v };
+            let a: Vec<f64> = (0..n1).map(|_| round(rng.normal())).collect();
+            let b: Vec<f64> = (0..n2).map(|_| round(rng.normal() + 0.3)).collect();
+            let (mut sa, mut sb) = (a.clone(), b.clone());
+            sa.sort_by(|x, y| x.total_cmp(y));
+            sb.sort_by(|x, y| x.total_cmp(y));
+            assert_eq!(
+                ks_sorted(&sa, &sb, KsMethod::Auto),
+                ks_unsorted(&a, &b, KsMethod::Auto),
+                "case {case}"
+            );
+        }
+    }
+
+    #[test]
+    fn large_samples_match_merge_walk() {
+        let mut rng = crate::stats::rng::Xoshiro256::new(10, 0);
+        let a: Vec<f64> = (0..1_200_000).map(|_| (rng.normal() * 1000.0).round() / 1000.0).collect();
+        let b: Vec<f64> = (0..50_000).map(|_| (rng.normal() * 1000.0).round() / 1000.0 + 0.01).collect();
+        let (mut sa, mut sb) = (a.clone(), b.clone());
+        sa.sort_by(|x, y| x.total_cmp(y));
+        sb.sort_by(|x, y| x.total_cmp(y));
+        assert_eq!(ks_sorted(&sa, &sb, KsMethod::Asymp), ks_unsorted(&a, &b, KsMethod::Asymp));
     }
 
     #[test]

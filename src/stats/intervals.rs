@@ -247,12 +247,19 @@ pub fn bootstrap_interval(
     })
 }
 
-/// Linear-interpolation percentile of sorted data (numpy's default method).
+/// Linear-interpolation quantile `q` in [0, 1] of sorted data, computed exactly as numpy's
+/// default (`np.quantile(x, q)`: virtual index (n − 1)·q, and its two-sided lerp).
 pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+    let (a, b, t) = (sorted[lo], sorted[hi], h - lo as f64);
+    let diff = b - a;
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 fn pool(threads: usize) -> Result<rayon::ThreadPool> {
@@ -269,21 +276,27 @@ pub fn bootstrap_replicates(
     opts: BootstrapOptions,
 ) -> Result<Vec<f64>> {
     let n = values.len();
-    // Distinct (value, weight) pairs with their multiplicities.
-    let mut pairs: Vec<(f64, f64)> = (0..n).map(|i| (values[i], weights.map_or(1.0, |w| w[i]))).collect();
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let mut distinct: Vec<(f64, f64, u64)> = Vec::new();
-    for &(y, w) in &pairs {
-        match distinct.last_mut() {
-            Some(last) if last.0 == y && last.1 == w => last.2 += 1,
-            _ => distinct.push((y, w, 1)),
-        }
-        if distinct.len() > n / 16 + 64 {
+    // Distinct (value, weight) pairs with their multiplicities, found with a bounded hash scan
+    // that stops as soon as the data has too many distinct pairs for the multinomial-count path
+    // to pay off (it costs one binomial draw per distinct pair per replicate).
+    let limit = (n / 32).clamp(64, 4096);
+    let mut seen: std::collections::HashMap<(u64, u64), u64> = std::collections::HashMap::new();
+    let mut few_distinct = true;
+    for i in 0..n {
+        let key = (values[i].to_bits(), weights.map_or(1.0f64, |w| w[i]).to_bits());
+        *seen.entry(key).or_insert(0) += 1;
+        if seen.len() > limit {
+            few_distinct = false;
             break;
         }
     }
-    drop(pairs);
-    let few_distinct = distinct.len() <= n / 16 + 64;
+    let mut distinct: Vec<(f64, f64, u64)> = if few_distinct {
+        seen.into_iter().map(|((y, w), c)| (f64::from_bits(y), f64::from_bits(w), c)).collect()
+    } else {
+        Vec::new()
+    };
+    // Fixed order so results depend only on the seed.
+    distinct.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
     let pool = pool(opts.threads)?;
     let weighted = weights.is_some();
     let out = pool.install(|| {
@@ -351,22 +364,26 @@ fn block_counts(len: usize, rng: &mut Xoshiro256) -> Vec<u64> {
 }
 
 /// Sum of `count` uniform draws from `block` (a full block of `BLOCK` rows uses six 10-bit
-/// indices per 64 random bits).
+/// indices per 64 random bits; the fixed-size array view lets the compiler drop bounds checks).
 #[inline]
 fn block_sum(block: &[f64], count: u64, rng: &mut Xoshiro256) -> f64 {
     let mask = (BLOCK - 1) as u64;
-    let mut acc = [0.0f64; 3];
+    let mut acc = [0.0f64; 6];
     let mut left = count;
-    if block.len() == BLOCK {
+    if let Ok(full) = <&[f64; BLOCK]>::try_from(block) {
+        let idx = |r: u64, shift: u32| ((r >> shift) & mask) as usize;
         while left >= 6 {
             let r = rng.bits();
-            acc[0] += block[(r & mask) as usize] + block[((r >> 10) & mask) as usize];
-            acc[1] += block[((r >> 20) & mask) as usize] + block[((r >> 30) & mask) as usize];
-            acc[2] += block[((r >> 40) & mask) as usize] + block[((r >> 50) & mask) as usize];
+            acc[0] += full[idx(r, 0)];
+            acc[1] += full[idx(r, 10)];
+            acc[2] += full[idx(r, 20)];
+            acc[3] += full[idx(r, 30)];
+            acc[4] += full[idx(r, 40)];
+            acc[5] += full[idx(r, 50)];
             left -= 6;
         }
         while left > 0 {
-            acc[0] += block[(rng.bits() & mask) as usize];
+            acc[0] += full[idx(rng.bits(), 0)];
             left -= 1;
         }
     } else {
@@ -374,7 +391,7 @@ fn block_sum(block: &[f64], count: u64, rng: &mut Xoshiro256) -> f64 {
             acc[0] += block[rng.below(block.len() as u64) as usize];
         }
     }
-    acc[0] + acc[1] + acc[2]
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + (acc[4] + acc[5])
 }
 
 fn replicate_blocks(values: &[f64], rng: &mut Xoshiro256) -> f64 {

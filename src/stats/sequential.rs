@@ -7,12 +7,15 @@
 //! the order inside the batch and a batch is absorbed from its sums (k, Σx, Σx²) in O(1).
 //!
 //! **Weighted observations.** Reviews drawn with unequal inclusion probabilities π are handled by
-//! turning the tier's traffic into a Horvitz–Thompson stream: every traffic unit contributes
-//! Z = 1{reviewed}·(y − lo)/π, whose mean is the traffic mean of (y − lo). Z is bounded by
-//! (hi − lo)·B where B = `max_weight` ≥ 1/π for every review, so X = Z / ((hi − lo)·B) ∈ [0, 1]
-//! and the confidence sequence for E[X] maps back to the quality scale. Unreviewed traffic units
-//! are zeros, absorbed in bulk. With `max_weight = 1` and no population count the reviews
-//! themselves are the stream (valid when reviews are a simple random sample of the tier).
+//! turning the tier's traffic into a (difference-estimator) Horvitz–Thompson stream: every
+//! traffic unit contributes Z = c + 1{reviewed}·(y − c)/π with c = the baseline (fixed in advance,
+//! so predictable), whose mean is the traffic mean of y. With B = `max_weight` ≥ 1/π for every
+//! review, Z lies in [c − (c − lo)B, c + (hi − c)B], an interval of width (hi − lo)B, so a linear
+//! map sends it to [0, 1] and the confidence sequence maps back to the quality scale. Centering at
+//! c keeps the stream's variance (and so the sequence's width, which adapts to it) far below the
+//! plain HT stream 1{reviewed}·y/π. Unreviewed traffic units all contribute Z = c and are absorbed
+//! in bulk. With `max_weight = 1` the reviews themselves are the stream (Z = y; valid when
+//! reviews are a simple random sample of the tier).
 //!
 //! [`Monitor`] raises an alarm when the upper bound falls below `baseline − tolerance`. To detect
 //! a change quickly it runs restarted sequences: a new one starts every `restart_every` days and
@@ -187,8 +190,12 @@ impl Monitor {
         Ok(Self { config, day: 0, sequences: Vec::new(), alarm_day: None, history: Vec::new() })
     }
 
-    fn scale(&self) -> f64 {
-        (self.config.hi - self.config.lo) * self.config.max_weight
+    /// The stream's range: Z ∈ [low, low + width] with Z = c + 1{reviewed}·(y − c)/π, c the
+    /// baseline and B the weight bound (B = 1 when unweighted, where Z is just y).
+    fn stream_range(&self) -> (f64, f64) {
+        let c = &self.config;
+        let b = if c.max_weight > 1.0 { c.max_weight } else { 1.0 };
+        (c.baseline - (c.baseline - c.lo) * b, (c.hi - c.lo) * b)
     }
 
     /// Absorb one day of reviews: scores `y` in [lo, hi], their inclusion probabilities `pi`
@@ -232,14 +239,20 @@ impl Monitor {
         } else {
             y.len() as f64
         };
-        let scale = self.scale();
+        let (low, scale) = self.stream_range();
+        let c = self.config.baseline;
         let (mut sx, mut sx2) = (0.0, 0.0);
         for (i, &v) in y.iter().enumerate() {
             let w = if weighted { pi.map_or(1.0, |p| 1.0 / p[i]) } else { 1.0 };
-            let x = ((v - lo) * w / scale).clamp(0.0, 1.0);
+            let x = ((c + (v - c) * w - low) / scale).clamp(0.0, 1.0);
             sx += x;
             sx2 += x * x;
         }
+        // Unreviewed traffic units contribute Z = c.
+        let unreviewed = k - y.len() as f64;
+        let x0 = (c - low) / scale;
+        sx += unreviewed * x0;
+        sx2 += unreviewed * x0 * x0;
         self.day += 1;
         let restart = self.config.restart_every;
         if self.sequences.is_empty() || (restart > 0 && (self.day - 1) % restart == 0) {
@@ -251,7 +264,7 @@ impl Monitor {
         for s in &mut self.sequences {
             s.update_sums(k, sx, sx2);
         }
-        let to_y = |x: f64| lo + x * scale;
+        let to_y = |x: f64| low + x * scale;
         let first = &self.sequences[0];
         let min_upper =
             self.sequences.iter().filter(|s| s.t > 0.0).map(|s| to_y(s.upper)).fold(f64::INFINITY, f64::min);
@@ -260,7 +273,7 @@ impl Monitor {
         }
         let status = DayStatus {
             day: self.day,
-            lower: to_y(first.lower),
+            lower: to_y(first.lower).max(lo),
             upper: to_y(first.upper).min(hi),
             min_upper: min_upper.min(hi),
             alarm: self.alarm_day.is_some(),

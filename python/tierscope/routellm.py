@@ -39,9 +39,14 @@ for GPT-style BPE tokenizers) for the prompt and, for GSM8K, each model's answer
 token. Prices: GPT-4 Turbo $10/$30 and Mixtral $0.6/$0.6 per million input/output tokens. The prompt as stored
 is used (RouteLLM's evaluation harness may add a system prompt or few-shot examples; not modelled).
 
+**Baselines**: random routing, and on MMLU a *subject prior* (pre-route by the training half's per-subject
+rate of "only GPT-4 right"; :func:`subject_prior`), which shows how much of a text router's gain is only
+knowing the MMLU subject, something a router trained on in-distribution labels gets almost for free.
+
 **Caveats**: the operating point at a quality target is picked on the held-out half itself (as RouteLLM's
 curves do), so the savings are those of the best threshold in hindsight; the bootstrap interval covers
-the sampling variability of the held-out prompts, not threshold selection on separate data.
+the sampling variability of the held-out prompts, not threshold selection on separate data nor the
+variability of the split and the router fit (rerun with other seeds for that).
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ __all__ = [
     "cost_saved_at",
     "bootstrap_savings",
     "router_scores",
+    "subject_prior",
     "evaluate",
     "markdown_table",
     "plot_curves",
@@ -681,6 +687,20 @@ def router_scores(
     return p, metrics
 
 
+def subject_prior(train: Outcomes, test: Outcomes, *, seed: int = 0) -> FloatArray:
+    """Per-stratum training rate of "only the capable model is right" for each test row (overall rate for
+    unseen strata), plus a seeded jitter < 1e-9 so ties within a stratum are broken at random."""
+    need = train.capable_ok & ~train.cheap_ok
+    overall = float(need.mean()) if need.size else 0.0
+    rate: dict[str, float] = {}
+    for st in set(train.strata.tolist()):
+        rate[str(st)] = float(need[train.strata == st].mean())
+    base = np.array([rate.get(str(st), overall) for st in test.strata], dtype=np.float64)
+    jitter: FloatArray = np.random.default_rng(seed + 1).random(len(test)) * 1e-9
+    out: FloatArray = base + jitter
+    return out
+
+
 # -- the whole evaluation ------------------------------------------------------------------------
 @dataclass
 class DatasetResult:
@@ -734,8 +754,12 @@ def evaluate(
     replicates: int = 1000,
     fractions: Sequence[float] = FRACTIONS,
     cache_dir: str | os.PathLike[str] | None | bool = None,
+    subject_baseline: bool = True,
 ) -> DatasetResult:
-    """Split, train the router, and compute the held-out curves and savings for ``mmlu`` or ``gsm8k``."""
+    """Split, train the router, and compute the held-out curves and savings for ``mmlu`` or ``gsm8k``.
+
+    For MMLU a ``subject prior`` baseline is added unless ``subject_baseline`` is False.
+    """
     o = load_outcomes(dataset, data_dir, max_prompts=max_prompts, seed=seed)
     tr_idx, te_idx = split_prompts(o, seed=seed, train_fraction=train_fraction)
     train, test = o.subset(tr_idx), o.subset(te_idx)
@@ -743,6 +767,14 @@ def evaluate(
     scores: dict[str, tuple[str, FloatArray]] = {"pre-routing": ("preroute", p_cap)}
     curves: dict[str, Curve] = {"pre-routing": preroute_curve(p_cap, test)}
     notes: list[str] = []
+    if dataset == "mmlu" and subject_baseline:
+        prior = subject_prior(train, test, seed=seed)
+        scores["subject prior"] = ("preroute", prior)
+        curves["subject prior"] = _sweep("subject prior", _order_desc(prior), test, cascade=False)
+        notes.append(
+            "mmlu: 'subject prior' pre-routes by the training half's per-subject rate of 'only GPT-4 right' "
+            "(random order within a subject): how much of the router's gain is just knowing the subject"
+        )
     cascade_auc: float | None = None
     if train.cheap_responses is not None and test.cheap_responses is not None:
         params = fit_logistic(response_features(train.cheap_responses), train.cheap_ok)

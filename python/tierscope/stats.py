@@ -38,7 +38,7 @@ __all__ = [
     "KsResult",
     "Monitor",
     "PairedComparison",
-    "ReviewPlan",
+    "DetectionPlan",
     "Sample",
     "StratumSpec",
     "TargetReport",
@@ -968,7 +968,7 @@ def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike, base: float | None = None
 
 
 @dataclass(frozen=True)
-class ReviewPlan:
+class DetectionPlan:
     """Reviews per tier per day (and in total) to detect a drop within the horizon."""
 
     per_day: int
@@ -979,12 +979,12 @@ class ReviewPlan:
 
 def fixed_sample_plan(
     p0: float, delta: float, days: int, alpha: float = 0.05, power: float = 0.8
-) -> ReviewPlan:
+) -> DetectionPlan:
     """Closed-form one-sided test of p0 against p0 − delta, reviews pooled over ``days``."""
     if days < 1:
         raise InvalidInputError(f"invalid `days`: a horizon of at least one day, got {days}")
     r = _core.stats_fixed_sample_plan(p0, delta, days, alpha, power)
-    return ReviewPlan(int(r["per_day"]), int(r["total"]), float(r["power"]), str(r["method"]))
+    return DetectionPlan(int(r["per_day"]), int(r["total"]), float(r["power"]), str(r["method"]))
 
 
 def sequential_plan(
@@ -999,7 +999,7 @@ def sequential_plan(
     seed: int = 0,
     threads: int = 0,
     max_per_day: int = 2000,
-) -> ReviewPlan:
+) -> DetectionPlan:
     """Smallest daily count for which :class:`Monitor` alarms within ``days`` days with
     probability >= ``power`` when quality is p0 − delta (seeded simulation, bisection).
 
@@ -1017,4 +1017,4 @@ def sequential_plan(
     r = _core.stats_sequential_plan(
         p0, delta, days, alpha, power, tolerance, restart_every, sims, seed, threads, max_per_day
     )
-    return ReviewPlan(int(r["per_day"]), int(r["total"]), float(r["power"]), str(r["method"]))
+    return DetectionPlan(int(r["per_day"]), int(r["total"]), float(r["power"]), str(r["method"]))

@@ -47,7 +47,14 @@ pub fn matvec(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Dot product with four accumulators (lets the compiler vectorise).
+/// `y = L x` for a row-major lower-triangular `n × n` matrix (half the work of [`matvec`]).
+pub fn lower_triangular_matvec(l: &[f32], n: usize, x: &[f32], y: &mut [f32]) {
+    for (r, out) in y.iter_mut().enumerate().take(n) {
+        *out = dot(&l[r * n..r * n + r + 1], &x[..r + 1]);
+    }
+}
+
+/// Dot product with eight accumulators (lets the compiler vectorise).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let chunks = a.len() / 8;
@@ -108,6 +115,19 @@ mod tests {
         softmax_scaled(&[1000.0, 999.0, -5.0], 10.0, &mut flat);
         assert!((sharp.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(flat[0] < sharp[0] && flat[0] > flat[1]);
+    }
+
+    #[test]
+    fn triangular_matvec_matches_the_full_product() {
+        let n = 5;
+        let l: Vec<f32> = (0..n * n).map(|i| if i % n <= i / n { (i as f32 * 0.3).sin() } else { 0.0 }).collect();
+        let x: Vec<f32> = (0..n).map(|i| i as f32 - 1.5).collect();
+        let (mut full, mut tri) = (vec![0.0; n], vec![0.0; n]);
+        matvec(&l, n, n, &x, &mut full);
+        lower_triangular_matvec(&l, n, &x, &mut tri);
+        for (a, b) in full.iter().zip(&tri) {
+            assert!((a - b).abs() < 1e-6);
+        }
     }
 
     #[test]

@@ -364,7 +364,7 @@ impl TailScorer {
     /// Mahalanobis distance from `embedding` to the nearest centroid.
     pub fn distance(&self, embedding: &[f32]) -> f64 {
         let mut z = vec![0.0f32; self.d];
-        linalg::matvec(&self.whitening, self.d, self.d, embedding, &mut z);
+        linalg::lower_triangular_matvec(&self.whitening, self.d, embedding, &mut z);
         self.centroids
             .iter()
             .map(|c| c.iter().zip(&z).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>())

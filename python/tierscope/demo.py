@@ -1,0 +1,1138 @@
+"""``tierscope demo``: the post-mortem's Pareto trap, replayed on real queries and a real router.
+
+What is real and what is simulated
+    *Real*: the queries (BANKING77's train and test splits and DSTC11's long, spoken-style banking
+    service turns, vendored under ``data/``) and the router (the embedded default router; every
+    unique text is routed once and its tier, confidence and tail score are reused for every
+    replay of that text). *Simulated*: which queries arrive on which day (sampled with
+    replacement), the two tiers' answer quality and the users' reactions, drawn from the
+    documented per-intent outcome model in ``data/demo_intents.csv``.
+
+Traffic
+    ``per_day`` queries a day for ``days`` days. Launch mix (weeks 1–2): every BANKING77 intent
+    weighs 1, the easy-centre cheap intents 2 (so the router sends about 65% to the cheap tier,
+    the post-mortem's split), the intents flagged "looks simple but is not" 0.5, and DSTC11's
+    turns 5% of traffic. From day ``onset`` (week 3) the mix shifts, linearly over ``ramp_days``,
+    toward the flagged intents (their weight is solved at run time so that they are 20% of the
+    router's cheap-tier traffic after the shift, the post-mortem's share) and DSTC11 rises to 10%.
+    A query's text is drawn uniformly within its intent.
+
+Outcome model (per query, common random numbers across the arms)
+    ``u ~ U(0, 1)``; the cheap answer is bad when ``u < cheap_fail[intent]``, the capable answer
+    when ``u < capable_fail[intent]`` (so a capable failure implies a cheap one). A bad answer
+    leads to a support contact with probability ``support_given_bad`` (0.35–0.6), a good one with
+    ``SUPPORT_GIVEN_GOOD``; thumbs-down with ``thumbs_down_given_bad`` (0.03) or
+    ``THUMBS_DOWN_GIVEN_GOOD``: about 3 per 1,000 answers, as in the post-mortem. Prices: capable
+    ``PRICE_CAPABLE`` per query, cheap a quarter of it; a support contact costs ``COST_PER_CONTACT``.
+
+Arms (same traffic, same outcome draws)
+    (a) *playbook*: the router pre-routes; 200 simple-random reviews a day, one blended number,
+    alarm rules: the day's 95% Wilson interval entirely below baseline − tolerance, or a
+    blended :class:`~tierscope.stats.Monitor`; plus a weekly static regression suite (12,000
+    queries drawn once from the launch mix) scored on the cheap tier. (b) the same pre-router
+    with tierscope's monitoring: :func:`~tierscope.review_plan.plan_reviews` (200 a day,
+    stratified by tier × router confidence × tail score, low-confidence and tail oversampled
+    4×), per-tier tail-weighted sequential monitors from :func:`~tierscope.audit.audit`, and
+    confidence drift (PSI against the router's training histogram and the launch weeks).
+    (c) tierscope's cascade: every query goes to the cheap tier first; the cheap answer's raw
+    confidence is a simulated self-evaluation score (good answers ~ Beta(6, 2); a bad answer is
+    a *confident failure* with probability ``CONFIDENT_FAILURE`` and then scores like a good one,
+    otherwise ~ Beta(2, 4)); an isotonic calibrator is fitted on half of a seeded labelled
+    calibration set (launch mix) and the threshold is chosen on the other half with
+    :func:`~tierscope.calibration.choose_threshold` (ε = ``EPSILON``, δ = ``DELTA``); 2% of
+    accepted answers are shadow-scored on the capable tier; the same monitoring as (b). The
+    vectorised acceptance rule is checked against :class:`~tierscope.cascade.Cascade` itself on a
+    sample of real queries.
+
+    Every arm has the same response policy: ``RESPONSE_LAG`` days after its first quality
+    alarm, it goes conservative (pre-router: the cheap tier only when the router says cheap with
+    confidence >= ``CONSERVATIVE_MIN_CONFIDENCE``; cascade: the threshold chosen at ε/2).
+
+Exact vs aggregated
+    Routing, outcomes, costs, support contacts and thumbs-down are computed for every simulated
+    query (vectorised numpy). Review plans are drawn by ``plan_reviews`` from each day's full
+    decisions table; the audit (per-tier Hájek estimates, monitors, shadow gap) runs on the
+    reviewed and shadowed decisions only (the estimators need nothing else); drift is computed
+    from every query's router confidence with :func:`tierscope.stats.psi`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import stats
+from .calibration import IsotonicCalibrator, ThresholdReport, choose_threshold, fit_calibrator
+
+__all__ = ["DemoConfig", "DemoResult", "main", "run_demo"]
+
+DATA_DIR = Path(__file__).parent / "data"
+DISCLAIMER = (
+    "NOTE: the queries and the router are real (BANKING77 + DSTC11 texts, the embedded default router); "
+    "the answer outcomes, support contacts and thumbs-down are SIMULATED from data/demo_intents.csv."
+)
+
+PRICE_CAPABLE = 0.12  # $ per query on the capable tier (six-figure monthly bill at ~1.2M queries/month)
+PRICE_CHEAP = PRICE_CAPABLE / 4  # "about 1/4 of the price per token"
+COST_PER_CONTACT = 6.0  # $ per human-support contact
+SUPPORT_GIVEN_GOOD = 0.01
+THUMBS_DOWN_GIVEN_GOOD = 0.001
+CONFIDENT_FAILURE = 0.15
+EPSILON = 0.05
+DELTA = 0.1
+SHADOW_RATE = 0.02
+TOLERANCE = 0.05
+ALPHA = 0.05
+REVIEWS_PER_DAY = 200
+OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
+# The default router is confident on most traffic (median 0.99 on its cheap tier), so the generic
+# 0.7 / 0.85 cuts leave ~4% of the cheap tier in the low-confidence band; the demo cuts at 0.85 / 0.95
+# (about the cheap tier's 10% and 20% launch quantiles) so that oversampling reaches the uncertain edge.
+CONFIDENCE_BANDS = (0.85, 0.95)
+RESPONSE_LAG = 3
+CONSERVATIVE_MIN_CONFIDENCE = 0.97
+PSI_WARN = 0.1
+FLAGGED_CHEAP_SHARE_AFTER = 0.20
+START = date(2026, 3, 2)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes and knobs of a run (the defaults are the full-size demo)."""
+
+    days: int = 84
+    per_day: int = 40_000
+    seed: int = 20260627
+    onset: int = 14
+    ramp_days: int = 7
+    reviews: int = REVIEWS_PER_DAY
+    suite_size: int = 12_000
+    calibration_size: int = 4_000
+    quick: bool = False
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+@dataclass
+class Corpus:
+    """Unique real texts with their intent, source and the router's outputs."""
+
+    texts: list[str]
+    intent: npt.NDArray[np.object_]
+    source: npt.NDArray[np.object_]
+    routed_cheap: BoolArray
+    confidence: FloatArray
+    tail: FloatArray
+    cheap_fail: FloatArray
+    capable_fail: FloatArray
+    support_bad: FloatArray
+    thumbs_bad: FloatArray
+    flagged: BoolArray
+    true_capable: BoolArray
+    reference_edges: FloatArray
+    reference_counts: FloatArray
+    route_seconds: float
+
+
+def load_intents() -> dict[str, dict[str, Any]]:
+    """The documented ground-truth outcome model, one row per intent."""
+    with open(DATA_DIR / "demo_intents.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        out[r["intent"]] = {
+            "source": r["source"],
+            "tier": r["tier"],
+            "flagged": r["looks_simple_but_is_not"] == "1",
+            "cheap_fail": float(r["cheap_fail"]),
+            "capable_fail": float(r["capable_fail"]),
+            "support_given_bad": float(r["support_given_bad"]),
+            "thumbs_down_given_bad": float(r["thumbs_down_given_bad"]),
+        }
+    return out
+
+
+def load_texts(quick: bool) -> tuple[list[str], list[str], list[str]]:
+    """(texts, intents, sources): BANKING77 (test only when ``quick``) + DSTC11 banking turns, unique."""
+    from .default_router import banking77
+
+    texts: list[str] = []
+    intents: list[str] = []
+    sources: list[str] = []
+    for split in ("test",) if quick else ("train", "test"):
+        t, i = banking77(split)
+        texts += t
+        intents += i
+        sources += ["banking77"] * len(t)
+    with open(DATA_DIR / "dstc11" / "banking_utterances.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts.append(row["utterance"])
+            intents.append("dstc11:" + row["intent"])
+            sources.append("dstc11")
+    seen: set[str] = set()
+    keep = []
+    for k, t in enumerate(texts):
+        if t not in seen:
+            seen.add(t)
+            keep.append(k)
+    return [texts[k] for k in keep], [intents[k] for k in keep], [sources[k] for k in keep]
+
+
+def build_corpus(router: Any, quick: bool, log: Callable[[str], None] = print) -> Corpus:
+    """Route every unique text once with ``router`` and attach the outcome model."""
+    texts, intents, sources = load_texts(quick)
+    model = load_intents()
+    missing = sorted(set(intents) - set(model))
+    if missing:
+        raise ValueError(f"demo_intents.csv lacks intents {missing[:5]}")
+    log(f"routing {len(texts):,} unique real queries with the default router ...")
+    t0 = time.perf_counter()
+    batch = router.route_batch(texts)
+    seconds = time.perf_counter() - t0
+    cheap_index = list(router.tiers).index("cheap")
+    ref = router.reference or {}
+    edges = np.asarray(ref.get("confidence_edges", np.linspace(0.5, 1.0, 21)), dtype=np.float64)
+    counts = np.asarray(ref.get("confidence_counts", np.ones(len(edges) - 1)), dtype=np.float64)
+    col = np.array
+    return Corpus(
+        texts=texts,
+        intent=col(intents, dtype=object),
+        source=col(sources, dtype=object),
+        routed_cheap=np.asarray(batch.tier_index) == cheap_index,
+        confidence=np.nan_to_num(np.asarray(batch.confidence, dtype=np.float64), nan=0.0),
+        tail=np.nan_to_num(np.asarray(batch.tail_score, dtype=np.float64), nan=1.0),
+        cheap_fail=col([model[i]["cheap_fail"] for i in intents]),
+        capable_fail=col([model[i]["capable_fail"] for i in intents]),
+        support_bad=col([model[i]["support_given_bad"] for i in intents]),
+        thumbs_bad=col([model[i]["thumbs_down_given_bad"] for i in intents]),
+        flagged=col([model[i]["flagged"] for i in intents], dtype=bool),
+        true_capable=col([model[i]["tier"] == "capable" for i in intents], dtype=bool),
+        reference_edges=edges,
+        reference_counts=counts,
+        route_seconds=seconds,
+    )
+
+
+# ----------------------------------------------------------------------------- traffic
+
+
+def _mix(corpus: Corpus, flagged_weight: float, dstc_share: float) -> FloatArray:
+    """Per-text sampling probabilities for a given weight of the flagged intents."""
+    is_dstc = corpus.source == "dstc11"
+    easy_cheap = ~corpus.true_capable & ~corpus.flagged
+    w_intent = np.where(corpus.flagged, flagged_weight, np.where(easy_cheap, 2.0, 1.0))
+    _, inv, n_per = np.unique(corpus.intent, return_inverse=True, return_counts=True)
+    p = w_intent / n_per[inv]
+    out = np.zeros(len(p))
+    for mask, share in ((~is_dstc, 1.0 - dstc_share), (is_dstc, dstc_share)):
+        out[mask] = share * p[mask] / p[mask].sum()
+    return out
+
+
+def _flagged_cheap_share(corpus: Corpus, p: FloatArray) -> float:
+    cheap = corpus.routed_cheap
+    return float(p[cheap & corpus.flagged].sum() / p[cheap].sum())
+
+
+def solve_shift(corpus: Corpus) -> float:
+    """The flagged intents' weight for which they are 20% of the router's cheap-tier traffic."""
+    lo, hi = 0.5, 50.0
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        if _flagged_cheap_share(corpus, _mix(corpus, mid, 0.10)) < FLAGGED_CHEAP_SHARE_AFTER:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi)
+
+
+@dataclass
+class Traffic:
+    """Per-day arrays: text index, outcome uniforms, cheap-confidence signal."""
+
+    idx: list[IntArray]
+    u: list[FloatArray]
+    u_support: list[FloatArray]
+    u_thumbs: list[FloatArray]
+    signal: list[FloatArray]
+    shift: list[float]
+    flagged_weight: float
+
+
+def _signal(rng: np.random.Generator, cheap_bad: BoolArray) -> FloatArray:
+    """Simulated self-evaluation score of the cheap answer (see the module docstring)."""
+    n = len(cheap_bad)
+    good_like = rng.beta(6.0, 2.0, n)
+    bad_like = rng.beta(2.0, 4.0, n)
+    confident = rng.random(n) < CONFIDENT_FAILURE
+    return np.where(cheap_bad & ~confident, bad_like, good_like)
+
+
+def generate_traffic(corpus: Corpus, cfg: DemoConfig) -> Traffic:
+    """Sample every day's queries (with replacement) and their outcome draws."""
+    fw = solve_shift(corpus)
+    out = Traffic([], [], [], [], [], [], fw)
+    for d in range(cfg.days):
+        s = min(max((d - cfg.onset + 1) / max(cfg.ramp_days, 1), 0.0), 1.0)
+        weight = math.exp((1 - s) * math.log(0.5) + s * math.log(fw))
+        p = _mix(corpus, weight, 0.05 + 0.05 * s)
+        rng = np.random.default_rng([cfg.seed, 1, d])
+        idx = rng.choice(len(p), cfg.per_day, p=p).astype(np.int64)
+        u = rng.random(cfg.per_day)
+        out.idx.append(idx)
+        out.u.append(u)
+        out.u_support.append(rng.random(cfg.per_day))
+        out.u_thumbs.append(rng.random(cfg.per_day))
+        out.signal.append(_signal(rng, u < corpus.cheap_fail[idx]))
+        out.shift.append(s)
+    return out
+
+
+# ----------------------------------------------------------------------------- cascade calibration
+
+
+@dataclass
+class CascadeSetup:
+    calibrator: IsotonicCalibrator
+    report: ThresholdReport
+    conservative: ThresholdReport
+    cal_confidence: FloatArray
+    cal_good: BoolArray
+
+
+def calibrate_cascade(corpus: Corpus, cfg: DemoConfig) -> CascadeSetup:
+    """A seeded labelled calibration set from the launch mix: fit on one half, choose on the other."""
+    rng = np.random.default_rng([cfg.seed, 2])
+    p = _mix(corpus, 0.5, 0.05)
+    idx = rng.choice(len(p), cfg.calibration_size, p=p)
+    bad = rng.random(len(idx)) < corpus.cheap_fail[idx]
+    raw = _signal(rng, bad)
+    half = len(idx) // 2
+    cal = fit_calibrator(raw[:half], ~bad[:half], "isotonic")
+    assert isinstance(cal, IsotonicCalibrator)
+    conf = cal.predict(raw[half:])
+    good = ~bad[half:]
+    kw: dict[str, Any] = {"price_cheap": PRICE_CHEAP, "price_capable": PRICE_CAPABLE, "shadow_rate": SHADOW_RATE}
+    report = choose_threshold(conf, good, EPSILON, DELTA, **kw)
+    conservative = choose_threshold(conf, good, EPSILON / 2, DELTA, **kw)
+    return CascadeSetup(cal, report, conservative, conf, good)
+
+
+def check_cascade_equivalence(corpus: Corpus, setup: CascadeSetup, traffic: Traffic, n: int = 300) -> int:
+    """Run :class:`~tierscope.cascade.Cascade` itself on ``n`` real queries of day 0; returns how many
+    of its accept/escalate decisions differ from the vectorised rule (expected 0)."""
+    from .cascade import Cascade, TierAnswer
+
+    idx = traffic.idx[0][:n]
+    sig = traffic.signal[0][:n]
+    by_query = {f"q{k}": k for k in range(len(idx))}
+    cascade = Cascade(
+        lambda q: TierAnswer(text="cheap answer", model_id="cheap"),
+        lambda q: TierAnswer(text="capable answer", model_id="capable"),
+        confidence=lambda q, a: float(sig[by_query[q]]),
+        calibrator=setup.calibrator,
+        threshold=setup.report,
+        seed=0,
+    )
+    vec = setup.calibrator.predict(sig) >= setup.report.threshold
+    diff = 0
+    for k in range(len(idx)):
+        _, decision = cascade(f"q{k}", category=str(corpus.intent[idx[k]]))
+        accepted = decision.answered_by == "cheap"
+        diff += int(accepted != bool(vec[k]))
+    cascade.close()
+    return diff
+
+
+# ----------------------------------------------------------------------------- arms
+
+
+@dataclass
+class ArmRun:
+    """One arm's results."""
+
+    name: str
+    label: str
+    days: int
+    cheap_n: IntArray
+    cheap_good: IntArray
+    capable_n: IntArray
+    capable_good: IntArray
+    escalated: IntArray
+    contacts: IntArray
+    thumbs_down: IntArray
+    inference_cost: FloatArray
+    alarm_day: int | None = None
+    alarm_monitor: str = ""
+    switch_day: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def good(self) -> IntArray:
+        return self.cheap_good + self.capable_good
+
+
+@dataclass
+class Counterfactual:
+    """All traffic on the capable tier (exact, same outcome draws)."""
+
+    n: IntArray
+    good: IntArray
+    contacts: IntArray
+    cost: FloatArray
+
+
+def _outcomes(
+    corpus: Corpus, traffic: Traffic, d: int, cheap: BoolArray
+) -> tuple[BoolArray, BoolArray, BoolArray]:
+    idx = traffic.idx[d]
+    p_fail = np.where(cheap, corpus.cheap_fail[idx], corpus.capable_fail[idx])
+    bad = traffic.u[d] < p_fail
+    contact = traffic.u_support[d] < np.where(bad, corpus.support_bad[idx], SUPPORT_GIVEN_GOOD)
+    thumbs = traffic.u_thumbs[d] < np.where(bad, corpus.thumbs_bad[idx], THUMBS_DOWN_GIVEN_GOOD)
+    return bad, contact, thumbs
+
+
+def counterfactual(corpus: Corpus, traffic: Traffic) -> Counterfactual:
+    days = len(traffic.idx)
+    n = np.zeros(days, np.int64)
+    good = np.zeros(days, np.int64)
+    contacts = np.zeros(days, np.int64)
+    for d in range(days):
+        bad, contact, _ = _outcomes(corpus, traffic, d, np.zeros(len(traffic.idx[d]), bool))
+        n[d], good[d], contacts[d] = len(bad), int((~bad).sum()), int(contact.sum())
+    return Counterfactual(n, good, contacts, n * PRICE_CAPABLE)
+
+
+def _request_ids(d: int, n: int) -> npt.NDArray[np.object_]:
+    return np.char.add(f"d{d:03d}-", np.char.zfill(np.arange(n).astype(str), 6)).astype(object)
+
+
+@dataclass
+class DayMonitoring:
+    """What tierscope's monitoring keeps per day (reviewed/shadowed rows only)."""
+
+    decisions: list[Any] = field(default_factory=list)
+    outcomes: list[Any] = field(default_factory=list)
+
+
+def _tierscope_day(
+    mon: DayMonitoring,
+    cfg: DemoConfig,
+    d: int,
+    corpus: Corpus,
+    traffic: Traffic,
+    cheap: BoolArray,
+    escalated: BoolArray,
+    bad: BoolArray,
+    shadow: BoolArray | None,
+) -> None:
+    import pandas as pd
+
+    idx = traffic.idx[d]
+    n = len(idx)
+    rng = np.random.default_rng([cfg.seed, 3, d])
+    t0 = pd.Timestamp(START + timedelta(days=d), tz="UTC")
+    ts = t0 + pd.to_timedelta(np.sort(rng.uniform(0, 86_399, n)), unit="s")
+    ids = _request_ids(d, n)
+    tier = np.where(cheap, "cheap", "capable").astype(object)
+    frame = pd.DataFrame(
+        {
+            "request_id": ids,
+            "timestamp": ts,
+            "answered_by": tier,
+            "route_tier": np.where(corpus.routed_cheap[idx], "cheap", "capable").astype(object),
+            "route_confidence": corpus.confidence[idx],
+            "route_tail_score": corpus.tail[idx],
+            "escalated": escalated,
+            "cost": np.where(cheap, PRICE_CHEAP, PRICE_CAPABLE) + np.where(escalated, PRICE_CHEAP, 0.0),
+            "cheap_tier": "cheap",
+            "capable_tier": "capable",
+        }
+    )
+    from .review_plan import plan_reviews
+
+    plan = plan_reviews(
+        frame,
+        budget=cfg.reviews,
+        oversample=OVERSAMPLE,
+        confidence_bands=CONFIDENCE_BANDS,
+        seed=cfg.seed % 100_000 * 100 + d,
+    )
+    pos = np.searchsorted(ids.astype(str), plan.table["request_id"].to_numpy(dtype=str))
+    keep = np.zeros(n, bool)
+    keep[pos] = True
+    rev = pd.DataFrame(
+        {
+            "request_id": ids[pos],
+            "kind": "review",
+            "score": (~bad[pos]).astype(float),
+            "inclusion_prob": plan.table["pi"].to_numpy(float),
+            "detail": [
+                json.dumps({"stratum": s, "oversample": float(g)})
+                for s, g in zip(plan.table["stratum"], plan.table["oversample_score"], strict=True)
+            ],
+        }
+    )
+    mon.outcomes.append(rev)
+    if shadow is not None and shadow.any():
+        sh = np.flatnonzero(shadow)
+        keep[sh] = True
+        cheap_bad = traffic.u[d][sh] < corpus.cheap_fail[idx[sh]]
+        cap_bad = traffic.u[d][sh] < corpus.capable_fail[idx[sh]]
+        mon.outcomes.append(
+            pd.DataFrame(
+                {
+                    "request_id": ids[sh],
+                    "kind": "shadow",
+                    "cheap_score": (~cheap_bad).astype(float),
+                    "capable_score": (~cap_bad).astype(float),
+                    "inclusion_prob": SHADOW_RATE,
+                }
+            )
+        )
+    mon.decisions.append(frame.loc[keep])
+
+
+def _audit(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:
+    import pandas as pd
+
+    from .audit import audit
+
+    dec = pd.concat(mon.decisions, ignore_index=True)
+    cols = ["request_id", "kind", "timestamp", "tier", "score", "label", "reviewer", "inclusion_prob",
+            "cheap_score", "capable_score", "days_after", "detail"]  # fmt: skip
+    out = pd.concat(mon.outcomes, ignore_index=True).reindex(columns=cols)
+    since = datetime(START.year, START.month, START.day, tzinfo=timezone.utc)
+    reference = {
+        "confidence_edges": corpus.reference_edges.tolist(),
+        "confidence_counts": corpus.reference_counts.tolist(),
+    }
+    return audit(
+        (dec, out),
+        since=since,
+        until=since + timedelta(days=cfg.days),
+        reference=reference,
+        tolerance=TOLERANCE,
+        alpha=ALPHA,
+        baseline_days=min(cfg.onset, cfg.days),
+        tiers=sorted(set(dec["answered_by"])),
+    )
+
+
+def _first_alarm(report: Any) -> tuple[int | None, str]:
+    best: tuple[int | None, str] = (None, "")
+    for name, day in report.alarms().items():
+        if day is not None and (best[0] is None or day < best[0]):
+            best = (day, name)
+    return best
+
+
+def _new_arm(name: str, label: str, days: int) -> ArmRun:
+    z = np.zeros(days, np.int64)
+    return ArmRun(name, label, days, z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), z.copy(),
+                  np.zeros(days))  # fmt: skip
+
+
+def _tally(arm: ArmRun, d: int, cheap: BoolArray, bad: BoolArray, contact: BoolArray, thumbs: BoolArray,
+           escalated: BoolArray, cost: float) -> None:  # fmt: skip
+    arm.cheap_n[d] = int(cheap.sum())
+    arm.cheap_good[d] = int((cheap & ~bad).sum())
+    arm.capable_n[d] = int((~cheap).sum())
+    arm.capable_good[d] = int((~cheap & ~bad).sum())
+    arm.escalated[d] = int(escalated.sum())
+    arm.contacts[d] = int(contact.sum())
+    arm.thumbs_down[d] = int(thumbs.sum())
+    arm.inference_cost[d] = cost
+
+
+def run_prerouter(
+    corpus: Corpus,
+    traffic: Traffic,
+    cfg: DemoConfig,
+    switch_day: int | None,
+    monitoring: str,
+    progress: Any = None,
+) -> ArmRun:
+    """Arm (a) (``monitoring="blended"``) or (b) (``"tierscope"``)."""
+    name = "a" if monitoring == "blended" else "b"
+    label = "(a) playbook pre-router, blended monitoring" if name == "a" else "(b) pre-router + tierscope"
+    arm = _new_arm(name, label, cfg.days)
+    arm.switch_day = switch_day
+    mon = DayMonitoring()
+    blended_y: list[FloatArray] = []
+    for d in range(cfg.days):
+        idx = traffic.idx[d]
+        cheap = corpus.routed_cheap[idx].copy()
+        if switch_day is not None and d >= switch_day:
+            cheap &= corpus.confidence[idx] >= CONSERVATIVE_MIN_CONFIDENCE
+        bad, contact, thumbs = _outcomes(corpus, traffic, d, cheap)
+        no = np.zeros(len(idx), bool)
+        cost = float(np.where(cheap, PRICE_CHEAP, PRICE_CAPABLE).sum())
+        _tally(arm, d, cheap, bad, contact, thumbs, no, cost)
+        if monitoring == "blended":
+            rng = np.random.default_rng([cfg.seed, 4, d])
+            pick = rng.choice(len(idx), min(cfg.reviews, len(idx)), replace=False)
+            blended_y.append((~bad[pick]).astype(float))
+        else:
+            _tierscope_day(mon, cfg, d, corpus, traffic, cheap, no, bad, None)
+        if progress is not None:
+            progress.update(1)
+    if monitoring == "blended":
+        arm.detail.update(_blended_monitoring(blended_y, cfg, corpus, traffic))
+        arm.alarm_day, arm.alarm_monitor = arm.detail["alarm_day"], arm.detail["alarm_rule"]
+    else:
+        report = _audit(mon, cfg, corpus)
+        arm.detail["audit"] = report
+        arm.alarm_day, arm.alarm_monitor = _first_alarm(report)
+    return arm
+
+
+def run_cascade(
+    corpus: Corpus,
+    traffic: Traffic,
+    cfg: DemoConfig,
+    setup: CascadeSetup,
+    switch_day: int | None,
+    progress: Any = None,
+) -> ArmRun:
+    """Arm (c): cheap first, escalate below the calibrated threshold, 2% shadow, tierscope monitoring."""
+    arm = _new_arm("c", "(c) tierscope cascade", cfg.days)
+    arm.switch_day = switch_day
+    mon = DayMonitoring()
+    for d in range(cfg.days):
+        idx = traffic.idx[d]
+        report = setup.conservative if switch_day is not None and d >= switch_day else setup.report
+        t = report.threshold if report.feasible else math.inf
+        accepted = setup.calibrator.predict(traffic.signal[d]) >= t
+        bad, contact, thumbs = _outcomes(corpus, traffic, d, accepted)
+        escalated = ~accepted
+        rng = np.random.default_rng([cfg.seed, 5, d])
+        shadow = accepted & (rng.random(len(idx)) < SHADOW_RATE)
+        cost = float(len(idx) * PRICE_CHEAP + (escalated.sum() + shadow.sum()) * PRICE_CAPABLE)
+        _tally(arm, d, accepted, bad, contact, thumbs, escalated, cost)
+        _tierscope_day(mon, cfg, d, corpus, traffic, accepted, escalated, bad, shadow)
+        if progress is not None:
+            progress.update(1)
+    report_a = _audit(mon, cfg, corpus)
+    arm.detail["audit"] = report_a
+    arm.alarm_day, arm.alarm_monitor = _first_alarm(report_a)
+    return arm
+
+
+def _blended_monitoring(
+    ys: list[FloatArray], cfg: DemoConfig, corpus: Corpus, traffic: Traffic
+) -> dict[str, Any]:
+    """The playbook's instruments: a daily blended number, a blended monitor, a static suite."""
+    base_days = min(cfg.onset, cfg.days)
+    base = float(np.mean(np.concatenate(ys[:base_days])))
+    daily = [stats.proportion_interval(float(y.sum()), float(len(y))) for y in ys]
+    dashboard = next((d for d in range(base_days, cfg.days) if daily[d].upper < base - TOLERANCE), None)
+    monitor = stats.Monitor(base, TOLERANCE, alpha=ALPHA)
+    seq_day = None
+    for d in range(base_days, cfg.days):
+        st = monitor.update(ys[d])
+        if st.alarm and seq_day is None:
+            seq_day = d
+    # the static regression suite: curated before routing, from the launch mix, on the cheap tier
+    rng = np.random.default_rng([cfg.seed, 6])
+    suite = rng.choice(len(corpus.texts), cfg.suite_size, p=_mix(corpus, 0.5, 0.0))
+    weekly = []
+    for w in range((cfg.days + 6) // 7):
+        wr = np.random.default_rng([cfg.seed, 7, w])
+        weekly.append(float(np.mean(wr.random(len(suite)) >= corpus.cheap_fail[suite])))
+    suite_day = next((7 * w + 6 for w in range(1, len(weekly)) if weekly[w] < weekly[0] - TOLERANCE), None)
+    cands = [(d, r) for d, r in ((dashboard, "daily interval"), (seq_day, "blended monitor"),
+                                 (suite_day, "regression suite")) if d is not None]  # fmt: skip
+    first = min(cands) if cands else (None, "")
+    return {
+        "baseline": base,
+        "daily": daily,
+        "dashboard_day": dashboard,
+        "monitor_day": seq_day,
+        "suite_weekly": weekly,
+        "suite_day": suite_day,
+        "alarm_day": first[0],
+        "alarm_rule": first[1],
+    }
+
+
+# ----------------------------------------------------------------------------- drift
+
+
+def drift(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
+    """Daily and weekly PSI of the router's confidence vs its training histogram and the launch weeks."""
+    edges = corpus.reference_edges
+    ref = corpus.reference_counts
+    inner = edges[1:-1]
+
+    def hist(d0: int, d1: int) -> FloatArray:
+        c = np.concatenate([corpus.confidence[traffic.idx[d]] for d in range(d0, d1)])
+        return np.bincount(np.searchsorted(inner, c, side="right"), minlength=len(ref)).astype(float)
+
+    base_days = min(cfg.onset, cfg.days)
+    launch = hist(0, base_days)
+    daily_train = [stats.psi(ref, hist(d, d + 1)) for d in range(cfg.days)]
+    daily_launch = [stats.psi(launch, hist(d, d + 1)) for d in range(cfg.days)]
+    weeks = (cfg.days + 6) // 7
+    weekly_train = [stats.psi(ref, hist(7 * w, min(7 * w + 7, cfg.days))) for w in range(weeks)]
+    weekly_launch = [stats.psi(launch, hist(7 * w, min(7 * w + 7, cfg.days))) for w in range(weeks)]
+    warn = next((d for d in range(base_days, cfg.days) if daily_launch[d] >= PSI_WARN), None)
+    return {
+        "daily_train": daily_train,
+        "daily_launch": daily_launch,
+        "weekly_train": weekly_train,
+        "weekly_launch": weekly_launch,
+        "warn_day": warn,
+    }
+
+
+# ----------------------------------------------------------------------------- frontier
+
+
+def frontier(corpus: Corpus, traffic: Traffic, cfg: DemoConfig, setup: CascadeSetup) -> dict[str, Any]:
+    """Cost (share of all-capable inference) and quality after the shift, for threshold sweeps."""
+    d0 = min(cfg.onset + cfg.ramp_days, cfg.days - 1)
+    idx = np.concatenate(traffic.idx[d0:])
+    u = np.concatenate(traffic.u[d0:])
+    cal = setup.calibrator.predict(np.concatenate(traffic.signal[d0:]))
+    cheap_ok = u >= corpus.cheap_fail[idx]
+    cap_ok = u >= corpus.capable_fail[idx]
+    n = len(idx)
+    cas = []
+    for t in np.linspace(0.5, 1.0, 26):
+        acc = cal >= t
+        cost = (n * PRICE_CHEAP + (~acc).sum() * PRICE_CAPABLE * 1.0 + (acc.sum() * SHADOW_RATE) * PRICE_CAPABLE)
+        q = float(np.where(acc, cheap_ok, cap_ok).mean())
+        cas.append((float(t), float(cost / (n * PRICE_CAPABLE)), q))
+    pre = []
+    conf = corpus.confidence[idx]
+    routed = corpus.routed_cheap[idx]
+    for c in np.linspace(0.5, 1.0, 26):
+        ch = routed & (conf >= c)
+        cost = float(np.where(ch, PRICE_CHEAP, PRICE_CAPABLE).sum() / (n * PRICE_CAPABLE))
+        pre.append((float(c), cost, float(np.where(ch, cheap_ok, cap_ok).mean())))
+    return {"cascade": cas, "prerouter": pre, "capable_quality": float(cap_ok.mean()), "from_day": d0}
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class DemoResult:
+    """Everything the summary, the HTML report and the tests need."""
+
+    config: DemoConfig
+    corpus: Corpus
+    traffic: Traffic
+    arms: list[ArmRun]
+    allcap: Counterfactual
+    setup: CascadeSetup
+    drift: dict[str, Any]
+    frontier: dict[str, Any]
+    cascade_mismatches: int
+    seconds: float
+    truth: dict[str, Any]
+
+
+def _truth(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
+    pre = [corpus.routed_cheap[i] for i in traffic.idx]
+    cheap_share = [float(p.mean()) for p in pre]
+    flagged_share = [float(corpus.flagged[i][p].mean()) for i, p in zip(traffic.idx, pre, strict=True)]
+    return {"cheap_share": cheap_share, "flagged_share_of_cheap": flagged_share}
+
+
+def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = print,
+             progress: bool = True) -> DemoResult:  # fmt: skip
+    """Run the three arms and return the results (no printing beyond ``log``)."""
+    from tqdm import tqdm
+
+    from .router import Router
+
+    started = time.perf_counter()
+    if router is None:
+        router = Router.default()
+    corpus = build_corpus(router, cfg.quick, log)
+    log(f"routed in {corpus.route_seconds:.1f} s; sampling {cfg.days} days x {cfg.per_day:,} queries ...")
+    traffic = generate_traffic(corpus, cfg)
+    setup = calibrate_cascade(corpus, cfg)
+    mismatches = check_cascade_equivalence(corpus, setup, traffic, n=min(300, cfg.per_day))
+    allcap = counterfactual(corpus, traffic)
+    bar = tqdm(total=cfg.days * 3, desc="simulating arms (days)", disable=not progress, file=sys.stderr)
+    arms: list[ArmRun] = []
+    lag = RESPONSE_LAG + 1
+    for kind in ("blended", "tierscope"):
+        first = run_prerouter(corpus, traffic, cfg, None, kind, bar)
+        if first.alarm_day is not None and first.alarm_day + lag < cfg.days:
+            bar.total += cfg.days
+            again = run_prerouter(corpus, traffic, cfg, first.alarm_day + lag, kind, bar)
+            assert again.alarm_day == first.alarm_day or kind == "blended"
+            again.alarm_day, again.alarm_monitor = first.alarm_day, first.alarm_monitor
+            first = again
+        arms.append(first)
+    cas = run_cascade(corpus, traffic, cfg, setup, None, bar)
+    if cas.alarm_day is not None and cas.alarm_day + lag < cfg.days:
+        bar.total += cfg.days
+        again = run_cascade(corpus, traffic, cfg, setup, cas.alarm_day + lag, bar)
+        again.alarm_day, again.alarm_monitor = cas.alarm_day, cas.alarm_monitor
+        cas = again
+    arms.append(cas)
+    bar.close()
+    return DemoResult(
+        config=cfg,
+        corpus=corpus,
+        traffic=traffic,
+        arms=arms,
+        allcap=allcap,
+        setup=setup,
+        drift=drift(corpus, traffic, cfg),
+        frontier=frontier(corpus, traffic, cfg, setup),
+        cascade_mismatches=mismatches,
+        seconds=time.perf_counter() - started,
+        truth=_truth(corpus, traffic, cfg),
+    )
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def _fmt_day(d: int | None, onset: int) -> str:
+    if d is None:
+        return "never"
+    return f"day {d} ({d - onset:+d} vs onset)"
+
+
+def arm_rows(res: DemoResult) -> list[dict[str, Any]]:
+    """One row of headline numbers per arm (also used by the tests)."""
+    cfg = res.config
+    ac = res.allcap
+    base_inf = float(ac.cost.sum())
+    base_total = base_inf + float(ac.contacts.sum()) * COST_PER_CONTACT
+    after = slice(min(cfg.onset + cfg.ramp_days, cfg.days - 1), cfg.days)
+    launch = slice(0, min(cfg.onset, cfg.days))
+    rows = []
+    for a in res.arms:
+        total = float(a.inference_cost.sum()) + float(a.contacts.sum()) * COST_PER_CONTACT
+
+        def q(good: IntArray, n: IntArray, s: slice) -> float:
+            den = float(n[s].sum())
+            return float(good[s].sum()) / den if den else math.nan
+
+        rows.append(
+            {
+                "arm": a.label,
+                "inference_vs_all_capable": float(a.inference_cost.sum()) / base_inf,
+                "cheap_quality_launch": q(a.cheap_good, a.cheap_n, launch),
+                "cheap_quality_after": q(a.cheap_good, a.cheap_n, after),
+                "capable_quality_after": q(a.capable_good, a.capable_n, after),
+                "quality_after": q(a.good, a.cheap_n + a.capable_n, after),
+                "cheap_share": float(a.cheap_n.sum()) / float((a.cheap_n + a.capable_n).sum()),
+                "alarm_day": a.alarm_day,
+                "alarm_monitor": a.alarm_monitor,
+                "switch_day": a.switch_day,
+                "contacts": int(a.contacts.sum()),
+                "extra_contacts": int(a.contacts.sum() - ac.contacts.sum()),
+                "thumbs_down_per_1000": 1000 * float(a.thumbs_down.sum()) / float(ac.n.sum()),
+                "net_cost": total,
+                "net_vs_all_capable": total / base_total,
+                "savings": base_inf - float(a.inference_cost.sum()),
+                "extra_support_cost": (float(a.contacts.sum()) - float(ac.contacts.sum())) * COST_PER_CONTACT,
+            }
+        )
+    rows.append(
+        {
+            "arm": "all capable (counterfactual)",
+            "inference_vs_all_capable": 1.0,
+            "quality_after": float(ac.good[after].sum()) / float(ac.n[after].sum()),
+            "contacts": int(ac.contacts.sum()),
+            "net_cost": base_total,
+            "net_vs_all_capable": 1.0,
+        }
+    )
+    return rows
+
+
+def summary(res: DemoResult) -> str:
+    """The terminal summary."""
+    cfg = res.config
+    rows = arm_rows(res)
+    dr = res.drift
+    tr = res.truth
+    s = res.setup.report
+    ramp_end = min(cfg.onset + cfg.ramp_days, cfg.days - 1)
+    lines = [
+        "",
+        "tierscope demo: the Pareto trap, replayed",
+        DISCLAIMER,
+        f"{cfg.days} days x {cfg.per_day:,} queries/day ({len(res.corpus.texts):,} unique real texts, routed in "
+        f"{res.corpus.route_seconds:.1f} s); mix shift toward 'looks simple but is not' intents from day "
+        f"{cfg.onset} (week {cfg.onset // 7 + 1}), complete by day {ramp_end}; seed {cfg.seed}",
+        f"router: {tr['cheap_share'][0]:.0%} of launch traffic to the cheap tier; 'looks simple but is not' share"
+        f" of the cheap tier {tr['flagged_share_of_cheap'][0]:.1%} at launch -> "
+        f"{tr['flagged_share_of_cheap'][-1]:.1%} after the shift",
+        f"prices: capable ${PRICE_CAPABLE:.3f}/query, cheap ${PRICE_CHEAP:.3f}; support contact "
+        f"${COST_PER_CONTACT:.2f}; tolerance {TOLERANCE:.2f}, alpha {ALPHA}, {cfg.reviews} reviews/day",
+        f"cascade: isotonic calibration + choose_threshold(eps={EPSILON}, delta={DELTA}) -> threshold "
+        f"{s.threshold:.3f} (calibration acceptance {s.acceptance_rate:.1%}, Clopper-Pearson bound "
+        f"{s.upper_bound:.3f}); shadow {SHADOW_RATE:.0%}; Cascade-class check: {res.cascade_mismatches} "
+        "mismatches on 300 queries",
+        "",
+        f"{'arm':44s} {'infer.':>6s} {'cheap q':>13s} {'capbl q':>7s} {'all q':>6s} {'first alarm':>22s} "
+        f"{'support':>8s} {'net cost':>9s}",
+        f"{'':44s} {'vs cap':>6s} {'launch->after':>13s} {'after':>7s} {'after':>6s} {'':>22s} "
+        f"{'contacts':>8s} {'vs cap':>9s}",
+    ]
+    for r in rows:
+        if "alarm_day" not in r:
+            lines.append(
+                f"{r['arm']:44s} {1.0:6.0%} {'':>13s} {'':>7s} {r['quality_after']:6.3f} {'':>22s} "
+                f"{r['contacts']:8,d} {1.0:9.0%}"
+            )
+            continue
+        lines.append(
+            f"{r['arm']:44s} {r['inference_vs_all_capable']:6.0%} "
+            f"{r['cheap_quality_launch']:.3f}->{r['cheap_quality_after']:.3f} {r['capable_quality_after']:7.3f} "
+            f"{r['quality_after']:6.3f} {_fmt_day(r['alarm_day'], cfg.onset):>22s} {r['contacts']:8,d} "
+            f"{r['net_vs_all_capable']:9.0%}"
+        )
+    lines.append("")
+    for r, a in zip(rows, res.arms, strict=False):
+        how = f"first alarm by: {r['alarm_monitor']}" if r["alarm_day"] is not None else "no alarm"
+        sw = (
+            f"; went conservative from day {a.switch_day}"
+            if a.switch_day is not None
+            else "; stayed on its routing all run"
+        )
+        lines.append(
+            f"{a.label}: {how}{sw}; saved ${r['savings']:,.0f} inference, ${r['extra_support_cost']:,.0f} extra "
+            f"support; thumbs-down {r['thumbs_down_per_1000']:.1f}/1,000"
+        )
+    bl = res.arms[0].detail
+    lines.append(
+        f"(a)'s instruments: blended baseline {bl['baseline']:.3f}; daily-interval rule "
+        f"{_fmt_day(bl['dashboard_day'], cfg.onset)}; blended monitor {_fmt_day(bl['monitor_day'], cfg.onset)}; "
+        f"static suite pass rate {min(bl['suite_weekly']):.3f}..{max(bl['suite_weekly']):.3f} "
+        f"({_fmt_day(bl['suite_day'], cfg.onset)})"
+    )
+    lines.append(
+        f"confidence drift (router, all traffic): weekly PSI vs training "
+        + " ".join(f"{v:.3f}" for v in dr["weekly_train"])
+        + f"; daily PSI vs launch weeks >= {PSI_WARN}: {_fmt_day(dr['warn_day'], cfg.onset)}"
+    )
+    lines.append(f"runtime {res.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- HTML
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def figures(res: DemoResult) -> dict[str, str]:
+    """Base64 PNGs: per-tier quality over time, alarms, drift, frontier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = res.config
+    out: dict[str, str] = {}
+    days = np.arange(cfg.days)
+    # 1. per-tier quality with intervals (arm b's audit) vs truth, and the blended number (arm a)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
+    for ax, arm in zip(axes, res.arms[1:], strict=True):
+        qd = arm.detail["audit"].quality_weekly
+        for tier, color in (("cheap", "tab:red"), ("capable", "tab:blue")):
+            sub = qd[qd["tier"] == tier]
+            x = sub["week"].to_numpy(float) * 7 + 3
+            ax.errorbar(x, sub["mean"], yerr=[sub["mean"] - sub["lower"], sub["upper"] - sub["mean"]],
+                        fmt="o", color=color, capsize=3, label=f"{tier}: weekly estimate (95%)")  # fmt: skip
+            n = arm.cheap_n if tier == "cheap" else arm.capable_n
+            g = arm.cheap_good if tier == "cheap" else arm.capable_good
+            ax.plot(days, g / np.maximum(n, 1), color=color, alpha=0.4, lw=1, label=f"{tier}: truth (daily)")
+        ax.axvline(cfg.onset, color="k", ls=":", lw=1)
+        if arm.alarm_day is not None:
+            ax.axvline(arm.alarm_day, color="tab:orange", lw=2, label=f"first alarm (day {arm.alarm_day})")
+        ax.set_title(arm.label)
+        ax.set_xlabel("day")
+        ax.legend(fontsize=7, loc="lower left")
+    axes[0].set_ylabel("share of acceptable answers")
+    out["quality"] = _png(fig)
+    # 2. alarm timeline: blended daily number, per-tier monitor bounds
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    bl = res.arms[0].detail
+    est = np.array([i.estimate for i in bl["daily"]])
+    lo = np.array([i.lower for i in bl["daily"]])
+    hi = np.array([i.upper for i in bl["daily"]])
+    ax = axes[0]
+    ax.fill_between(days, lo, hi, alpha=0.2, color="tab:gray")
+    ax.plot(days, est, color="k", lw=1, label="(a) blended daily number (200 random reviews)")
+    ax.axhline(bl["baseline"] - TOLERANCE, color="tab:red", ls="--", lw=1, label="alarm line: baseline - 0.05")
+    ax.axhline(bl["baseline"], color="tab:gray", ls=":", lw=1)
+    ax.axvline(cfg.onset, color="k", ls=":", lw=1)
+    ax.set_title("(a) what the playbook team saw")
+    ax.set_xlabel("day")
+    ax.legend(fontsize=7, loc="lower left")
+    ax = axes[1]
+    for arm, ls in zip(res.arms[1:], ("-", "--"), strict=True):
+        rep = arm.detail["audit"]
+        hist = rep.monitor_history
+        mons = rep.monitors.set_index("monitor")
+        for name in ("cheap", "capable"):
+            if name not in mons.index:
+                continue
+            h = hist[hist["monitor"] == name]
+            line = ax.plot(h["day"], h["min_upper"].clip(upper=1.2), ls=ls, lw=1.2,
+                           label=f"{arm.name}: {name} tightest upper bound")[0]  # fmt: skip
+            ax.axhline(mons.loc[name, "threshold"], color=line.get_color(), ls=":", lw=0.8)
+        if arm.alarm_day is not None:
+            ax.axvline(arm.alarm_day, color="tab:orange", ls=ls, lw=2)
+    ax.axvline(cfg.onset, color="k", ls=":", lw=1)
+    ax.set_ylim(0.5, 1.05)
+    ax.set_title("(b)/(c) per-tier sequential monitors (alarm: bound below dotted line)")
+    ax.set_xlabel("day")
+    ax.legend(fontsize=7, loc="lower left")
+    out["alarms"] = _png(fig)
+    # 3. drift
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    dr = res.drift
+    ax.plot(days, dr["daily_train"], label="daily PSI vs router training histogram")
+    ax.plot(days, dr["daily_launch"], label="daily PSI vs launch weeks")
+    ax.axhline(PSI_WARN, color="tab:red", ls="--", lw=1, label=f"warning {PSI_WARN}")
+    ax.axvline(cfg.onset, color="k", ls=":", lw=1)
+    ax.set_xlabel("day")
+    ax.set_ylabel("PSI of router confidence")
+    ax.legend(fontsize=8)
+    ax.set_title("routing-confidence drift (real router outputs)")
+    out["drift"] = _png(fig)
+    # 4. frontier
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fr = res.frontier
+    c = np.array(fr["cascade"])
+    p = np.array(fr["prerouter"])
+    ax.plot(c[:, 1], c[:, 2], "-o", ms=3, label="cascade: threshold sweep")
+    ax.plot(p[:, 1], p[:, 2], "-s", ms=3, label="pre-router: min-confidence sweep")
+    rows = arm_rows(res)
+    for r in rows[:-1]:
+        ax.plot(r["inference_vs_all_capable"], r["quality_after"], "*", ms=12, label=r["arm"])
+    ax.plot(1.0, fr["capable_quality"], "kD", label="all capable")
+    ax.set_xlabel("inference cost / all-capable")
+    ax.set_ylabel(f"quality after the shift (days {fr['from_day']}+)")
+    ax.legend(fontsize=7)
+    ax.set_title("cost-quality frontier")
+    out["frontier"] = _png(fig)
+    return out
+
+
+def render_html(res: DemoResult, text: str) -> str:
+    """A self-contained HTML report (figures as base64 PNG)."""
+    import html
+
+    figs = figures(res)
+    caps = {
+        "quality": "Per-tier quality: weekly design-based estimates from the reviews (95% intervals) and the "
+        "simulation truth.",
+        "alarms": "Alarm timeline: the playbook's blended number vs tierscope's per-tier anytime-valid monitors.",
+        "drift": "Confidence drift: PSI of the real router's confidence distribution.",
+        "frontier": "Cost-quality frontier after the shift: the arms and the threshold sweeps.",
+    }
+    body = "".join(
+        f"<h2>{k}</h2><p>{html.escape(caps[k])}</p><img alt='{k}' src='data:image/png;base64,{v}'/>"
+        for k, v in figs.items()
+    )
+    audits = "".join(
+        f"<h2>audit of arm {a.name}</h2><pre>{html.escape(a.detail['audit'].summary())}</pre>"
+        for a in res.arms
+        if "audit" in a.detail
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>tierscope demo</title>"
+        "<style>body{font-family:sans-serif;max-width:1300px;margin:auto}pre{font-size:12px;"
+        "background:#f6f6f6;padding:8px;overflow-x:auto}img{max-width:100%}</style></head><body>"
+        f"<h1>tierscope demo: the Pareto trap, replayed</h1><p><b>{html.escape(DISCLAIMER)}</b></p>"
+        f"<pre>{html.escape(text)}</pre>{body}{audits}</body></html>"
+    )
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options (used by ``tierscope demo``)."""
+    parser.add_argument("--days", type=int, default=None, help="days to simulate (default 84; quick 28)")
+    parser.add_argument("--per-day", type=int, default=None, help="queries a day (default 40,000; quick 5,000)")
+    parser.add_argument("--seed", type=int, default=DemoConfig.seed)
+    parser.add_argument("--html", default="demo_report.html", help="HTML report file name ('' for none)")
+    parser.add_argument("--out", type=Path, default=Path("."), help="directory for the HTML report")
+    parser.add_argument("--quick", action="store_true", help="small sizes (BANKING77 test split, 28 x 5,000)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> DemoConfig:
+    quick = bool(args.quick)
+    days = args.days if args.days is not None else (28 if quick else 84)
+    per_day = args.per_day if args.per_day is not None else (5_000 if quick else 40_000)
+    if days < 2 or per_day < 1:
+        raise ValueError("--days must be >= 2 and --per-day >= 1")
+    return DemoConfig(
+        days=days,
+        per_day=per_day,
+        seed=int(args.seed),
+        onset=min(14, days // 2),
+        suite_size=2_000 if quick else 12_000,
+        calibration_size=4_000,
+        quick=quick,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point for ``tierscope demo``."""
+    cfg = config_from_args(args)
+    log: Callable[[str], None] = (lambda m: print(m, file=sys.stderr))  # noqa: E731
+    res = run_demo(cfg, log=log, progress=not args.no_progress)
+    text = summary(res)
+    print(text)
+    if args.html:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / args.html
+        path.write_text(render_html(res, text), encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+def _cli(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tierscope.demo")
+    add_arguments(parser)
+    return main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(_cli())

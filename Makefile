@@ -26,7 +26,7 @@ help: ## Show this help
 	@echo "Variables: VENV=$(VENV)  TIERSCOPE_NUM_THREADS caps routing threads."
 
 demo: model ## Set everything up and run the main job on the embedded default router
-	$(VENV)/bin/tierscope demo
+	$(VENV)/bin/tierscope demo --out demo-output
 
 test: model ## Run all tests: Rust (no Python), Python API, notebooks, then lint
 	$(MAKE) test-rust

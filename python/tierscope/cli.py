@@ -82,6 +82,14 @@ def _routing_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    if args.routing_only:
+        return _routing_demo(args)
+    from .demo import main as demo_main
+
+    return demo_main(args)
+
+
 def _route(args: argparse.Namespace) -> int:
     from .batch_io import route_file
 
@@ -185,10 +193,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="route BANKING77's test queries with the default router and report")
-    demo.add_argument("--top", type=int, default=20, help="how many off-distribution queries to list")
-    demo.add_argument("--latency-samples", type=int, default=500)
-    demo.set_defaults(func=_routing_demo)
+    demo = sub.add_parser(
+        "demo", help="the main job: 12 weeks of real queries through three routing arms (see tierscope.demo)"
+    )
+    from .demo import add_arguments as _demo_arguments
+
+    _demo_arguments(demo)
+    demo.add_argument(
+        "--routing-only", action="store_true", help="only the routing demo (same as `tierscope route-demo`)"
+    )
+    demo.add_argument("--top", type=int, default=20, help="--routing-only: off-distribution queries to list")
+    demo.add_argument("--latency-samples", type=int, default=500, help="--routing-only: latency queries")
+    demo.set_defaults(func=_demo)
+
+    route_demo = sub.add_parser(
+        "route-demo", help="route BANKING77's test queries with the default router and report"
+    )
+    route_demo.add_argument("--top", type=int, default=20, help="how many off-distribution queries to list")
+    route_demo.add_argument("--latency-samples", type=int, default=500)
+    route_demo.set_defaults(func=_routing_demo)
 
     route = sub.add_parser("route", help="batch-score a CSV / JSONL / Parquet file to Parquet")
     route.add_argument("model_dir", type=Path)

@@ -10,16 +10,18 @@ What is real and what is simulated
 
 Traffic
     ``per_day`` queries a day for ``days`` days. Launch mix (weeks 1–2): every BANKING77 intent
-    weighs 1, the easy-centre cheap intents 2 (so the router sends about 65% to the cheap tier,
-    the post-mortem's split), the intents flagged "looks simple but is not" 0.5, and DSTC11's
-    turns 5% of traffic. From day ``onset`` (week 3) the mix shifts, linearly over ``ramp_days``,
+    weighs 1, the easy-centre cheap intents 2 (the router then sends ~74% to the cheap tier; the
+    post-mortem had 65%), the intents flagged "looks simple but is not" 0.5, and DSTC11's
+    turns 5% of traffic. From day ``onset`` (week 3) the mix shifts, linearly over ``ramp_days``
+    (21: weeks 3–5; the post-mortem's drift started in week 3 and reached the suite by week 6),
     toward the flagged intents (their weight is solved at run time so that they are 20% of the
     router's cheap-tier traffic after the shift, the post-mortem's share) and DSTC11 rises to 10%.
     A query's text is drawn uniformly within its intent.
 
 Outcome model (per query, common random numbers across the arms)
-    ``u ~ U(0, 1)``; the cheap answer is bad when ``u < cheap_fail[intent]``, the capable answer
-    when ``u < capable_fail[intent]`` (so a capable failure implies a cheap one). A bad answer
+    Independent uniforms ``u``, ``v``: the cheap answer is bad when ``u < cheap_fail[intent]``, the
+    capable answer when ``v < capable_fail[intent]``; both are drawn for every query, so every arm
+    (and the all-capable counterfactual) sees the same answers. A bad answer
     leads to a support contact with probability ``support_given_bad`` (0.35–0.6), a good one with
     ``SUPPORT_GIVEN_GOOD``; thumbs-down with ``thumbs_down_given_bad`` (0.03) or
     ``THUMBS_DOWN_GIVEN_GOOD``: about 3 per 1,000 answers, as in the post-mortem. Prices: capable
@@ -32,8 +34,12 @@ Arms (same traffic, same outcome draws)
     queries drawn once from the launch mix) scored on the cheap tier. (b) the same pre-router
     with tierscope's monitoring: :func:`~tierscope.review_plan.plan_reviews` (200 a day,
     stratified by tier × router confidence × tail score, low-confidence and tail oversampled
-    4×), per-tier tail-weighted sequential monitors from :func:`~tierscope.audit.audit`, and
-    confidence drift (PSI against the router's training histogram and the launch weeks).
+    4×, confidence bands cut at ``CONFIDENCE_BANDS``), per-tier tail-weighted sequential monitors
+    from :func:`~tierscope.audit.audit`, per-tier support-contact monitors (every answer's
+    contact joined to its routing decision ``SUPPORT_LAG_DAYS`` later: the post-mortem's missing
+    link between AI deflection and human-support volume; arm (a) does not have it, the two sat in
+    different cost centres), and confidence drift (PSI against the router's training histogram
+    and the launch weeks; reported, not an alarm).
     (c) tierscope's cascade: every query goes to the cheap tier first; the cheap answer's raw
     confidence is a simulated self-evaluation score (good answers ~ Beta(6, 2); a bad answer is
     a *confident failure* with probability ``CONFIDENT_FAILURE`` and then scores like a good one,
@@ -44,16 +50,25 @@ Arms (same traffic, same outcome draws)
     vectorised acceptance rule is checked against :class:`~tierscope.cascade.Cascade` itself on a
     sample of real queries.
 
-    Every arm has the same response policy: ``RESPONSE_LAG`` days after its first quality
-    alarm, it goes conservative (pre-router: the cheap tier only when the router says cheap with
-    confidence >= ``CONSERVATIVE_MIN_CONFIDENCE``; cascade: the threshold chosen at ε/2).
+    Alarms: arm (a)'s first alarm is the earliest of its three instruments. Arms (b)/(c) count
+    only anytime-valid monitors (:class:`~tierscope.stats.Monitor`, P(any false alarm) <= α
+    each): the per-tier review monitors, the shadow-gap monitor and the support-contact monitors;
+    the per-tier daily-interval rule is printed but not counted (it has no such guarantee and
+    does raise false alarms). Tolerances: ``TOLERANCE`` on quality, ``CONTACT_TOLERANCE`` on a
+    tier's contact rate.
+
+    Every arm has the same response policy: ``RESPONSE_LAG`` days after its first alarm, it goes
+    conservative (pre-router: the cheap tier only when the router says cheap with confidence >=
+    ``CONSERVATIVE_MIN_CONFIDENCE``; cascade: the threshold chosen at ``CONSERVATIVE_EPSILON``).
+    Alarms are causal, so the response never changes the day of the alarm that triggered it.
 
 Exact vs aggregated
     Routing, outcomes, costs, support contacts and thumbs-down are computed for every simulated
     query (vectorised numpy). Review plans are drawn by ``plan_reviews`` from each day's full
     decisions table; the audit (per-tier Hájek estimates, monitors, shadow gap) runs on the
     reviewed and shadowed decisions only (the estimators need nothing else); drift is computed
-    from every query's router confidence with :func:`tierscope.stats.psi`.
+    from every query's router confidence with :func:`tierscope.stats.psi`. The
+    all-capable counterfactual uses the same draws, so its costs and contacts are exact too.
 """
 
 from __future__ import annotations
@@ -92,10 +107,12 @@ COST_PER_CONTACT = 6.0  # $ per human-support contact
 SUPPORT_GIVEN_GOOD = 0.01
 THUMBS_DOWN_GIVEN_GOOD = 0.001
 CONFIDENT_FAILURE = 0.15
-EPSILON = 0.05
+EPSILON = 0.07
+CONSERVATIVE_EPSILON = 0.05
+MIN_ACCEPTED = 500  # the fixed sequence starts at the highest threshold accepting >= 500 calibration answers
 DELTA = 0.1
 SHADOW_RATE = 0.02
-TOLERANCE = 0.05
+TOLERANCE = 0.03  # a 3-point drop in any monitored quality number is material (all arms)
 ALPHA = 0.05
 REVIEWS_PER_DAY = 200
 OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
@@ -103,9 +120,13 @@ OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
 # 0.7 / 0.85 cuts leave ~4% of the cheap tier in the low-confidence band; the demo cuts at 0.85 / 0.95
 # (about the cheap tier's 10% and 20% launch quantiles) so that oversampling reaches the uncertain edge.
 CONFIDENCE_BANDS = (0.85, 0.95)
+MONITOR_TARGET = "tail_weighted"
+RESTART_EVERY = 7
 RESPONSE_LAG = 3
 CONSERVATIVE_MIN_CONFIDENCE = 0.97
 PSI_WARN = 0.1
+CONTACT_TOLERANCE = 0.01  # a 1-point rise in a tier's support-contact rate is material (~$2.4k/day at 40k)
+SUPPORT_LAG_DAYS = 3  # a support contact is joined to its routing decision this many days after the answer
 FLAGGED_CHEAP_SHARE_AFTER = 0.20
 START = date(2026, 3, 2)
 
@@ -122,10 +143,10 @@ class DemoConfig:
     per_day: int = 40_000
     seed: int = 20260627
     onset: int = 14
-    ramp_days: int = 7
+    ramp_days: int = 21
     reviews: int = REVIEWS_PER_DAY
     suite_size: int = 12_000
-    calibration_size: int = 4_000
+    calibration_size: int = 6_000
     quick: bool = False
 
 
@@ -191,9 +212,9 @@ def load_texts(quick: bool) -> tuple[list[str], list[str], list[str]]:
             sources.append("dstc11")
     seen: set[str] = set()
     keep = []
-    for k, t in enumerate(texts):
-        if t not in seen:
-            seen.add(t)
+    for k, text in enumerate(texts):
+        if text not in seen:
+            seen.add(text)
             keep.append(k)
     return [texts[k] for k in keep], [intents[k] for k in keep], [sources[k] for k in keep]
 
@@ -272,6 +293,7 @@ class Traffic:
 
     idx: list[IntArray]
     u: list[FloatArray]
+    u_capable: list[FloatArray]
     u_support: list[FloatArray]
     u_thumbs: list[FloatArray]
     signal: list[FloatArray]
@@ -291,7 +313,7 @@ def _signal(rng: np.random.Generator, cheap_bad: BoolArray) -> FloatArray:
 def generate_traffic(corpus: Corpus, cfg: DemoConfig) -> Traffic:
     """Sample every day's queries (with replacement) and their outcome draws."""
     fw = solve_shift(corpus)
-    out = Traffic([], [], [], [], [], [], fw)
+    out = Traffic([], [], [], [], [], [], [], fw)
     for d in range(cfg.days):
         s = min(max((d - cfg.onset + 1) / max(cfg.ramp_days, 1), 0.0), 1.0)
         weight = math.exp((1 - s) * math.log(0.5) + s * math.log(fw))
@@ -301,6 +323,7 @@ def generate_traffic(corpus: Corpus, cfg: DemoConfig) -> Traffic:
         u = rng.random(cfg.per_day)
         out.idx.append(idx)
         out.u.append(u)
+        out.u_capable.append(rng.random(cfg.per_day))
         out.u_support.append(rng.random(cfg.per_day))
         out.u_thumbs.append(rng.random(cfg.per_day))
         out.signal.append(_signal(rng, u < corpus.cheap_fail[idx]))
@@ -332,9 +355,14 @@ def calibrate_cascade(corpus: Corpus, cfg: DemoConfig) -> CascadeSetup:
     assert isinstance(cal, IsotonicCalibrator)
     conf = cal.predict(raw[half:])
     good = ~bad[half:]
-    kw: dict[str, Any] = {"price_cheap": PRICE_CHEAP, "price_capable": PRICE_CAPABLE, "shadow_rate": SHADOW_RATE}
+    kw: dict[str, Any] = {
+        "price_cheap": PRICE_CHEAP,
+        "price_capable": PRICE_CAPABLE,
+        "shadow_rate": SHADOW_RATE,
+        "min_accepted": MIN_ACCEPTED,
+    }
     report = choose_threshold(conf, good, EPSILON, DELTA, **kw)
-    conservative = choose_threshold(conf, good, EPSILON / 2, DELTA, **kw)
+    conservative = choose_threshold(conf, good, CONSERVATIVE_EPSILON, DELTA, **kw)
     return CascadeSetup(cal, report, conservative, conf, good)
 
 
@@ -406,8 +434,9 @@ def _outcomes(
     corpus: Corpus, traffic: Traffic, d: int, cheap: BoolArray
 ) -> tuple[BoolArray, BoolArray, BoolArray]:
     idx = traffic.idx[d]
-    p_fail = np.where(cheap, corpus.cheap_fail[idx], corpus.capable_fail[idx])
-    bad = traffic.u[d] < p_fail
+    bad = np.where(
+        cheap, traffic.u[d] < corpus.cheap_fail[idx], traffic.u_capable[d] < corpus.capable_fail[idx]
+    )
     contact = traffic.u_support[d] < np.where(bad, corpus.support_bad[idx], SUPPORT_GIVEN_GOOD)
     thumbs = traffic.u_thumbs[d] < np.where(bad, corpus.thumbs_bad[idx], THUMBS_DOWN_GIVEN_GOOD)
     return bad, contact, thumbs
@@ -421,7 +450,7 @@ def counterfactual(corpus: Corpus, traffic: Traffic) -> Counterfactual:
     for d in range(days):
         bad, contact, _ = _outcomes(corpus, traffic, d, np.zeros(len(traffic.idx[d]), bool))
         n[d], good[d], contacts[d] = len(bad), int((~bad).sum()), int(contact.sum())
-    return Counterfactual(n, good, contacts, n * PRICE_CAPABLE)
+    return Counterfactual(n, good, contacts, n.astype(np.float64) * PRICE_CAPABLE)
 
 
 def _request_ids(d: int, n: int) -> npt.NDArray[np.object_]:
@@ -499,7 +528,7 @@ def _tierscope_day(
         sh = np.flatnonzero(shadow)
         keep[sh] = True
         cheap_bad = traffic.u[d][sh] < corpus.cheap_fail[idx[sh]]
-        cap_bad = traffic.u[d][sh] < corpus.capable_fail[idx[sh]]
+        cap_bad = traffic.u_capable[d][sh] < corpus.capable_fail[idx[sh]]
         mon.outcomes.append(
             pd.DataFrame(
                 {
@@ -536,13 +565,74 @@ def _audit(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:
         tolerance=TOLERANCE,
         alpha=ALPHA,
         baseline_days=min(cfg.onset, cfg.days),
+        monitor_target=MONITOR_TARGET,
+        restart_every=RESTART_EVERY,
         tiers=sorted(set(dec["answered_by"])),
     )
 
 
-def _first_alarm(report: Any) -> tuple[int | None, str]:
+class ContactMonitors:
+    """Per-tier support-contact monitors: every answer's contact outcome (a census, not a sample) joined
+    to its routing decision, ``SUPPORT_LAG_DAYS`` later. A :class:`~tierscope.stats.Monitor` per tier
+    follows the contact-free rate against its launch-window baseline minus ``CONTACT_TOLERANCE``."""
+
+    def __init__(self, onset: int, days: int) -> None:
+        self.onset = onset
+        self.days = days
+        self.launch: dict[str, list[float]] = {"cheap": [0.0, 0.0], "capable": [0.0, 0.0]}
+        self.monitors: dict[str, stats.Monitor] = {}
+        self.history: dict[str, list[tuple[int, float, float]]] = {"cheap": [], "capable": []}
+        self.alarms: dict[str, int | None] = {"cheap": None, "capable": None}
+        self.baselines: dict[str, float] = {}
+
+    def update(self, d: int, cheap: BoolArray, contact: BoolArray) -> None:
+        for tier, mask in (("cheap", cheap), ("capable", ~cheap)):
+            y = (~contact[mask]).astype(np.float64)
+            if d < self.onset:
+                self.launch[tier][0] += float(y.sum())
+                self.launch[tier][1] += float(len(y))
+                continue
+            if tier not in self.monitors:
+                k, n = self.launch[tier]
+                if n == 0:
+                    continue
+                self.baselines[tier] = k / n
+                self.monitors[tier] = stats.Monitor(k / n, CONTACT_TOLERANCE, alpha=ALPHA)
+            st = self.monitors[tier].update(y)
+            self.history[tier].append((d + SUPPORT_LAG_DAYS, st.lower, st.upper))
+            if st.alarm and self.alarms[tier] is None and d + SUPPORT_LAG_DAYS < self.days:
+                self.alarms[tier] = d + SUPPORT_LAG_DAYS
+
+
+def daily_interval_alarms(report: Any, onset: int) -> dict[str, int | None]:
+    """Per tier: the first day after the launch window whose 95% design-based interval lies entirely
+    below the tier's launch quality minus the tolerance (the same rule as arm (a)'s dashboard,
+    applied per tier; like it, no guarantee against false alarms over many days)."""
+    qd = report.quality_daily
+    out: dict[str, int | None] = {}
+    for tier in report.tiers:
+        sub = qd[qd["tier"] == tier].sort_values("day")
+        launch = sub[sub["day"] < onset]
+        w = launch["reviews"].to_numpy(float)
+        m = launch["mean"].to_numpy(float)
+        ok = np.isfinite(m) & (w > 0)
+        if not ok.any():
+            out[str(tier)] = None
+            continue
+        base = float(np.sum(w[ok] * m[ok]) / np.sum(w[ok]))
+        late = sub[(sub["day"] >= onset) & (sub["upper"] < base - TOLERANCE)]
+        out[str(tier)] = int(late["day"].iloc[0]) if len(late) else None
+    return out
+
+
+def _first_alarm(report: Any, onset: int, contacts: ContactMonitors) -> tuple[int | None, str]:
+    """The earliest alarm of the anytime-valid monitors (P(any false alarm) <= alpha each): the
+    audit's per-tier review monitors (and shadow gap), then the support-contact monitors. The
+    per-tier daily-interval rule (:func:`daily_interval_alarms`) is reported, not counted."""
     best: tuple[int | None, str] = (None, "")
-    for name, day in report.alarms().items():
+    cands = [(day, f"{name} review monitor") for name, day in report.alarms().items()]
+    cands += [(day, f"{name} support-contact monitor") for name, day in contacts.alarms.items()]
+    for day, name in cands:
         if day is not None and (best[0] is None or day < best[0]):
             best = (day, name)
     return best
@@ -580,6 +670,7 @@ def run_prerouter(
     arm = _new_arm(name, label, cfg.days)
     arm.switch_day = switch_day
     mon = DayMonitoring()
+    contacts = ContactMonitors(min(cfg.onset, cfg.days), cfg.days)
     blended_y: list[FloatArray] = []
     for d in range(cfg.days):
         idx = traffic.idx[d]
@@ -596,6 +687,7 @@ def run_prerouter(
             blended_y.append((~bad[pick]).astype(float))
         else:
             _tierscope_day(mon, cfg, d, corpus, traffic, cheap, no, bad, None)
+            contacts.update(d, cheap, contact)
         if progress is not None:
             progress.update(1)
     if monitoring == "blended":
@@ -604,7 +696,8 @@ def run_prerouter(
     else:
         report = _audit(mon, cfg, corpus)
         arm.detail["audit"] = report
-        arm.alarm_day, arm.alarm_monitor = _first_alarm(report)
+        arm.detail["contacts"] = contacts
+        arm.alarm_day, arm.alarm_monitor = _first_alarm(report, min(cfg.onset, cfg.days), contacts)
     return arm
 
 
@@ -620,6 +713,7 @@ def run_cascade(
     arm = _new_arm("c", "(c) tierscope cascade", cfg.days)
     arm.switch_day = switch_day
     mon = DayMonitoring()
+    contacts = ContactMonitors(min(cfg.onset, cfg.days), cfg.days)
     for d in range(cfg.days):
         idx = traffic.idx[d]
         report = setup.conservative if switch_day is not None and d >= switch_day else setup.report
@@ -632,11 +726,13 @@ def run_cascade(
         cost = float(len(idx) * PRICE_CHEAP + (escalated.sum() + shadow.sum()) * PRICE_CAPABLE)
         _tally(arm, d, accepted, bad, contact, thumbs, escalated, cost)
         _tierscope_day(mon, cfg, d, corpus, traffic, accepted, escalated, bad, shadow)
+        contacts.update(d, accepted, contact)
         if progress is not None:
             progress.update(1)
     report_a = _audit(mon, cfg, corpus)
     arm.detail["audit"] = report_a
-    arm.alarm_day, arm.alarm_monitor = _first_alarm(report_a)
+    arm.detail["contacts"] = contacts
+    arm.alarm_day, arm.alarm_monitor = _first_alarm(report_a, min(cfg.onset, cfg.days), contacts)
     return arm
 
 
@@ -715,14 +811,17 @@ def frontier(corpus: Corpus, traffic: Traffic, cfg: DemoConfig, setup: CascadeSe
     d0 = min(cfg.onset + cfg.ramp_days, cfg.days - 1)
     idx = np.concatenate(traffic.idx[d0:])
     u = np.concatenate(traffic.u[d0:])
+    u2 = np.concatenate(traffic.u_capable[d0:])
     cal = setup.calibrator.predict(np.concatenate(traffic.signal[d0:]))
     cheap_ok = u >= corpus.cheap_fail[idx]
-    cap_ok = u >= corpus.capable_fail[idx]
+    cap_ok = u2 >= corpus.capable_fail[idx]
     n = len(idx)
     cas = []
     for t in np.linspace(0.5, 1.0, 26):
         acc = cal >= t
-        cost = (n * PRICE_CHEAP + (~acc).sum() * PRICE_CAPABLE * 1.0 + (acc.sum() * SHADOW_RATE) * PRICE_CAPABLE)
+        cost = (
+            n * PRICE_CHEAP + (~acc).sum() * PRICE_CAPABLE * 1.0 + (acc.sum() * SHADOW_RATE) * PRICE_CAPABLE
+        )
         q = float(np.where(acc, cheap_ok, cap_ok).mean())
         cas.append((float(t), float(cost / (n * PRICE_CAPABLE)), q))
     pre = []
@@ -763,16 +862,18 @@ def _truth(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
 
 
 def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = print,
-             progress: bool = True) -> DemoResult:  # fmt: skip
-    """Run the three arms and return the results (no printing beyond ``log``)."""
+             progress: bool = True, corpus: Corpus | None = None) -> DemoResult:  # fmt: skip
+    """Run the three arms and return the results (no printing beyond ``log``).
+
+    ``corpus``: reuse an already routed corpus (:func:`build_corpus`) instead of routing again.
+    """
     from tqdm import tqdm
 
     from .router import Router
 
     started = time.perf_counter()
-    if router is None:
-        router = Router.default()
-    corpus = build_corpus(router, cfg.quick, log)
+    if corpus is None:
+        corpus = build_corpus(router if router is not None else Router.default(), cfg.quick, log)
     log(f"routed in {corpus.route_seconds:.1f} s; sampling {cfg.days} days x {cfg.per_day:,} queries ...")
     traffic = generate_traffic(corpus, cfg)
     setup = calibrate_cascade(corpus, cfg)
@@ -884,10 +985,12 @@ def summary(res: DemoResult) -> str:
         "",
         "tierscope demo: the Pareto trap, replayed",
         DISCLAIMER,
-        f"{cfg.days} days x {cfg.per_day:,} queries/day ({len(res.corpus.texts):,} unique real texts, routed in "
+        f"{cfg.days} days x {cfg.per_day:,} queries/day ({len(res.corpus.texts):,} unique real texts, "
+        "routed in "
         f"{res.corpus.route_seconds:.1f} s); mix shift toward 'looks simple but is not' intents from day "
         f"{cfg.onset} (week {cfg.onset // 7 + 1}), complete by day {ramp_end}; seed {cfg.seed}",
-        f"router: {tr['cheap_share'][0]:.0%} of launch traffic to the cheap tier; 'looks simple but is not' share"
+        f"router: {tr['cheap_share'][0]:.0%} of launch traffic to the cheap tier; "
+        "'looks simple but is not' share"
         f" of the cheap tier {tr['flagged_share_of_cheap'][0]:.1%} at launch -> "
         f"{tr['flagged_share_of_cheap'][-1]:.1%} after the shift",
         f"prices: capable ${PRICE_CAPABLE:.3f}/query, cheap ${PRICE_CHEAP:.3f}; support contact "
@@ -911,7 +1014,8 @@ def summary(res: DemoResult) -> str:
             continue
         lines.append(
             f"{r['arm']:44s} {r['inference_vs_all_capable']:6.0%} "
-            f"{r['cheap_quality_launch']:.3f}->{r['cheap_quality_after']:.3f} {r['capable_quality_after']:7.3f} "
+            f"{r['cheap_quality_launch']:.3f}->{r['cheap_quality_after']:.3f} "
+            f"{r['capable_quality_after']:7.3f} "
             f"{r['quality_after']:6.3f} {_fmt_day(r['alarm_day'], cfg.onset):>22s} {r['contacts']:8,d} "
             f"{r['net_vs_all_capable']:9.0%}"
         )
@@ -924,18 +1028,31 @@ def summary(res: DemoResult) -> str:
             else "; stayed on its routing all run"
         )
         lines.append(
-            f"{a.label}: {how}{sw}; saved ${r['savings']:,.0f} inference, ${r['extra_support_cost']:,.0f} extra "
+            f"{a.label}: {how}{sw}; saved ${r['savings']:,.0f} inference, "
+            f"${r['extra_support_cost']:,.0f} extra "
             f"support; thumbs-down {r['thumbs_down_per_1000']:.1f}/1,000"
         )
+    for a in res.arms[1:]:
+        rep = a.detail["audit"]
+        mons = "; ".join(f"{k} review {_fmt_day(v, cfg.onset)}" for k, v in rep.alarms().items())
+        con = "; ".join(
+            f"{k} support-contact {_fmt_day(v, cfg.onset)}" for k, v in a.detail["contacts"].alarms.items()
+        )
+        daily = "; ".join(
+            f"{k} {_fmt_day(v, cfg.onset)}" for k, v in daily_interval_alarms(rep, cfg.onset).items()
+        )
+        lines.append(f"({a.name})'s monitors: {mons}; {con}")
+        lines.append(f"    (per-tier daily-interval rule, not counted, no false-alarm guarantee: {daily})")
     bl = res.arms[0].detail
     lines.append(
         f"(a)'s instruments: blended baseline {bl['baseline']:.3f}; daily-interval rule "
-        f"{_fmt_day(bl['dashboard_day'], cfg.onset)}; blended monitor {_fmt_day(bl['monitor_day'], cfg.onset)}; "
+        f"{_fmt_day(bl['dashboard_day'], cfg.onset)}; "
+        f"blended monitor {_fmt_day(bl['monitor_day'], cfg.onset)}; "
         f"static suite pass rate {min(bl['suite_weekly']):.3f}..{max(bl['suite_weekly']):.3f} "
         f"({_fmt_day(bl['suite_day'], cfg.onset)})"
     )
     lines.append(
-        f"confidence drift (router, all traffic): weekly PSI vs training "
+        "confidence drift (router, all traffic): weekly PSI vs training "
         + " ".join(f"{v:.3f}" for v in dr["weekly_train"])
         + f"; daily PSI vs launch weeks >= {PSI_WARN}: {_fmt_day(dr['warn_day'], cfg.onset)}"
     )
@@ -994,7 +1111,13 @@ def figures(res: DemoResult) -> dict[str, str]:
     ax = axes[0]
     ax.fill_between(days, lo, hi, alpha=0.2, color="tab:gray")
     ax.plot(days, est, color="k", lw=1, label="(a) blended daily number (200 random reviews)")
-    ax.axhline(bl["baseline"] - TOLERANCE, color="tab:red", ls="--", lw=1, label="alarm line: baseline - 0.05")
+    ax.axhline(
+        bl["baseline"] - TOLERANCE,
+        color="tab:red",
+        ls="--",
+        lw=1,
+        label=f"alarm line: baseline - {TOLERANCE}",
+    )
     ax.axhline(bl["baseline"], color="tab:gray", ls=":", lw=1)
     ax.axvline(cfg.onset, color="k", ls=":", lw=1)
     ax.set_title("(a) what the playbook team saw")
@@ -1020,6 +1143,25 @@ def figures(res: DemoResult) -> dict[str, str]:
     ax.set_xlabel("day")
     ax.legend(fontsize=7, loc="lower left")
     out["alarms"] = _png(fig)
+    # 2b. support contacts joined to routing decisions, per tier (census, anytime-valid)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for arm, ls in zip(res.arms[1:], ("-", "--"), strict=True):
+        cm = arm.detail["contacts"]
+        for tier in ("cheap", "capable"):
+            h = cm.history[tier]
+            if not h:
+                continue
+            line = ax.plot([x[0] for x in h], [x[2] for x in h], ls=ls, lw=1.2,
+                           label=f"{arm.name}: {tier} contact-free rate, upper bound")[0]  # fmt: skip
+            ax.axhline(cm.baselines[tier] - CONTACT_TOLERANCE, color=line.get_color(), ls=":", lw=0.8)
+        if arm.alarm_day is not None:
+            ax.axvline(arm.alarm_day, color="tab:orange", ls=ls, lw=2)
+    ax.axvline(cfg.onset, color="k", ls=":", lw=1)
+    ax.set_xlim(0, cfg.days)
+    ax.set_xlabel(f"day (a contact is joined {SUPPORT_LAG_DAYS} days after the answer)")
+    ax.set_title("(b)/(c) support contacts per tier: alarm when the bound falls below the dotted line")
+    ax.legend(fontsize=7, loc="lower left")
+    out["contacts"] = _png(fig)
     # 3. drift
     fig, ax = plt.subplots(figsize=(8, 3.6))
     dr = res.drift
@@ -1059,7 +1201,10 @@ def render_html(res: DemoResult, text: str) -> str:
     caps = {
         "quality": "Per-tier quality: weekly design-based estimates from the reviews (95% intervals) and the "
         "simulation truth.",
-        "alarms": "Alarm timeline: the playbook's blended number vs tierscope's per-tier anytime-valid monitors.",
+        "alarms": "Alarm timeline: the playbook's blended number vs tierscope's per-tier anytime-valid "
+        "monitors.",
+        "contacts": "Support contacts joined to the routing decisions, per tier: the post-mortem's "
+        "missing link.",
         "drift": "Confidence drift: PSI of the real router's confidence distribution.",
         "frontier": "Cost-quality frontier after the shift: the arms and the threshold sweeps.",
     }
@@ -1087,7 +1232,9 @@ def render_html(res: DemoResult, text: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The demo's options (used by ``tierscope demo``)."""
     parser.add_argument("--days", type=int, default=None, help="days to simulate (default 84; quick 28)")
-    parser.add_argument("--per-day", type=int, default=None, help="queries a day (default 40,000; quick 5,000)")
+    parser.add_argument(
+        "--per-day", type=int, default=None, help="queries a day (default 40,000; quick 5,000)"
+    )
     parser.add_argument("--seed", type=int, default=DemoConfig.seed)
     parser.add_argument("--html", default="demo_report.html", help="HTML report file name ('' for none)")
     parser.add_argument("--out", type=Path, default=Path("."), help="directory for the HTML report")
@@ -1106,8 +1253,9 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
         per_day=per_day,
         seed=int(args.seed),
         onset=min(14, days // 2),
+        ramp_days=7 if quick else 21,
         suite_size=2_000 if quick else 12_000,
-        calibration_size=4_000,
+        calibration_size=6_000,
         quick=quick,
     )
 
@@ -1115,7 +1263,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
 def main(args: argparse.Namespace) -> int:
     """Entry point for ``tierscope demo``."""
     cfg = config_from_args(args)
-    log: Callable[[str], None] = (lambda m: print(m, file=sys.stderr))  # noqa: E731
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
     res = run_demo(cfg, log=log, progress=not args.no_progress)
     text = summary(res)
     print(text)

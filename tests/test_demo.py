@@ -1,0 +1,110 @@
+"""The main job (``tierscope demo``) at quick sizes: structure, truth bounds, HTML, determinism."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("tqdm")
+pytest.importorskip("pandas")
+
+from tierscope import demo  # noqa: E402
+from tierscope.router import Router  # noqa: E402
+
+QUICK = demo.DemoConfig(days=28, per_day=5_000, onset=14, ramp_days=7, suite_size=2_000, quick=True)
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    try:
+        return Router.default(build_if_missing=False)
+    except Exception as err:  # pragma: no cover - depends on the environment
+        pytest.skip(f"default router not available: {err}")
+
+
+@pytest.fixture(scope="module")
+def result(router: Router) -> demo.DemoResult:
+    return demo.run_demo(QUICK, router=router, log=lambda m: None, progress=False)
+
+
+def test_three_arms_and_alarms(result: demo.DemoResult) -> None:
+    assert [a.name for a in result.arms] == ["a", "b", "c"]
+    rows = demo.arm_rows(result)
+    assert len(rows) == 4 and rows[-1]["arm"].startswith("all capable")
+    for a, r in zip(result.arms, rows, strict=False):
+        assert a.alarm_day is None or 0 <= a.alarm_day < QUICK.days
+        assert r["alarm_day"] == a.alarm_day
+        assert (a.cheap_n + a.capable_n == QUICK.per_day).all()
+        assert 0.0 < r["inference_vs_all_capable"] < 1.0  # cheap tier used: cheaper than all-capable
+    # arms (b) and (c) ran the audit: a monitor per tier, alarm days computed (None = never)
+    for a in result.arms[1:]:
+        alarms = a.detail["audit"].alarms()
+        assert {"cheap", "capable"} <= set(alarms)
+    assert "shadow gap cheap" in result.arms[2].detail["audit"].alarms()
+    assert result.cascade_mismatches == 0  # the vectorised rule equals Cascade's decisions
+
+
+def test_per_tier_quality_within_truth_bounds(result: demo.DemoResult) -> None:
+    """The audit's per-tier estimates over the window sit near the simulation truth."""
+    for a in result.arms[1:]:
+        q = a.detail["audit"].quality.set_index("tier")
+        for tier, good, n in (("cheap", a.cheap_good, a.cheap_n), ("capable", a.capable_good, a.capable_n)):
+            truth = good.sum() / n.sum()
+            row = q.loc[tier]
+            # the interval is for the reviewed window; allow a little slack for the 5% miss rate
+            assert row["lower"] - 0.03 <= truth <= row["upper"] + 0.03, (a.name, tier, truth, row)
+    # the truth itself follows the outcome model: the cheap tier degrades after the shift
+    rows = demo.arm_rows(result)
+    assert rows[0]["cheap_quality_after"] < rows[0]["cheap_quality_launch"] - 0.03
+    intents = demo.load_intents()
+    fails = np.array([v["cheap_fail"] for v in intents.values()])
+    assert 1 - fails.max() <= rows[0]["cheap_quality_after"] <= 1 - fails.min()
+    assert result.truth["flagged_share_of_cheap"][-1] == pytest.approx(0.20, abs=0.03)
+
+
+def test_summary_and_html(result: demo.DemoResult, tmp_path: Path) -> None:
+    text = demo.summary(result)
+    assert demo.DISCLAIMER in text and "SIMULATED" in text
+    for a in result.arms:
+        assert a.label in text
+    page = demo.render_html(result, text)
+    assert "SIMULATED" in page
+    pngs = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    assert len(pngs) >= 4
+    for p in pngs:
+        assert base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n"
+    # self-contained: no external resources
+    assert not re.search(r"(src|href)=['\"](https?:|//|file:)", page)
+
+
+def test_deterministic_under_seed(result: demo.DemoResult) -> None:
+    small = replace(QUICK, days=16, per_day=1_500, onset=8)
+    one = demo.run_demo(small, log=lambda m: None, progress=False, corpus=result.corpus)
+    two = demo.run_demo(small, log=lambda m: None, progress=False, corpus=result.corpus)
+    other = demo.run_demo(replace(small, seed=1), log=lambda m: None, progress=False, corpus=result.corpus)
+    for a, b in zip(one.arms, two.arms, strict=True):
+        assert a.alarm_day == b.alarm_day
+        np.testing.assert_array_equal(a.cheap_good, b.cheap_good)
+        np.testing.assert_array_equal(a.contacts, b.contacts)
+        assert a.inference_cost.tolist() == b.inference_cost.tolist()
+    q1 = one.arms[1].detail["audit"].quality
+    q2 = two.arms[1].detail["audit"].quality
+    assert q1["mean"].tolist() == q2["mean"].tolist()
+    assert not np.array_equal(one.arms[0].cheap_good, other.arms[0].cheap_good)
+
+
+def test_cli_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], router: Router) -> None:
+    from tierscope.cli import main
+
+    rc = main(["demo", "--quick", "--days", "6", "--per-day", "400", "--no-progress", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED" in out and "(c) tierscope cascade" in out
+    page = (tmp_path / "demo_report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 4

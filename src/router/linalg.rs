@@ -120,7 +120,8 @@ mod tests {
     #[test]
     fn triangular_matvec_matches_the_full_product() {
         let n = 5;
-        let l: Vec<f32> = (0..n * n).map(|i| if i % n <= i / n { (i as f32 * 0.3).sin() } else { 0.0 }).collect();
+        let l: Vec<f32> =
+            (0..n * n).map(|i| if i % n <= i / n { (i as f32 * 0.3).sin() } else { 0.0 }).collect();
         let x: Vec<f32> = (0..n).map(|i| i as f32 - 1.5).collect();
         let (mut full, mut tri) = (vec![0.0; n], vec![0.0; n]);
         matvec(&l, n, n, &x, &mut full);

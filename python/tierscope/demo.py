@@ -74,9 +74,7 @@ Exact vs aggregated
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
-import io
 import json
 import math
 import sys
@@ -1064,12 +1062,9 @@ def summary(res: DemoResult) -> str:
 
 
 def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
+    from .report import png_data_uri
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return png_data_uri(fig)
 
 
 def figures(res: DemoResult) -> dict[str, str]:
@@ -1209,8 +1204,7 @@ def render_html(res: DemoResult, text: str) -> str:
         "frontier": "Cost-quality frontier after the shift: the arms and the threshold sweeps.",
     }
     body = "".join(
-        f"<h2>{k}</h2><p>{html.escape(caps[k])}</p><img alt='{k}' src='data:image/png;base64,{v}'/>"
-        for k, v in figs.items()
+        f"<h2>{k}</h2><p>{html.escape(caps[k])}</p><img alt='{k}' src='{v}'/>" for k, v in figs.items()
     )
     audits = "".join(
         f"<h2>audit of arm {a.name}</h2><pre>{html.escape(a.detail['audit'].summary())}</pre>"

@@ -44,7 +44,8 @@ def render_tables_html(report: AuditReport) -> str:
     return "".join(parts)
 
 
-def _png(fig: Any) -> str:
+def png_data_uri(fig: Any) -> str:
+    """Render a matplotlib figure as a ``data:image/png;base64,...`` URI and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -86,7 +87,7 @@ def make_figures(report: AuditReport) -> dict[str, str]:
     ax.set_ylabel("acceptable rate (Hájek, 95% interval)")
     ax.set_title("Per-tier quality over time vs the blended number")
     ax.legend(fontsize=8)
-    out["Per-tier quality over time"] = _png(fig)
+    out["Per-tier quality over time"] = png_data_uri(fig)
 
     # alarm timeline: monitor upper bounds vs thresholds
     mh = report.monitor_history
@@ -105,7 +106,7 @@ def make_figures(report: AuditReport) -> dict[str, str]:
         ax.set_ylabel("tightest upper bound − threshold")
         ax.set_title("Sequential monitors (alarm when the curve crosses 0)")
         ax.legend(fontsize=8)
-        out["Alarm timeline"] = _png(fig)
+        out["Alarm timeline"] = png_data_uri(fig)
 
     dr = report.drift
     if len(dr):
@@ -119,7 +120,7 @@ def make_figures(report: AuditReport) -> dict[str, str]:
         ax.set_ylabel("PSI")
         ax.set_title("Routing-confidence drift (PSI; 0.1 watch, 0.25 act)")
         ax.legend(fontsize=7)
-        out["Confidence drift"] = _png(fig)
+        out["Confidence drift"] = png_data_uri(fig)
 
     c = report.costs
     if len(c):
@@ -151,7 +152,7 @@ def make_figures(report: AuditReport) -> dict[str, str]:
         )
         ax.invert_yaxis()
         ax.set_title("Total cost: routed vs everything on the capable tier")
-        out["Cost view"] = _png(fig)
+        out["Cost view"] = png_data_uri(fig)
     return out
 
 

@@ -48,7 +48,7 @@ def _latencies_ms(fn: Any, texts: list[str]) -> tuple[float, float]:
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
 
 
-def _plan(lengths: list[int], token_budget: int = 4096, max_batch: int = 64) -> list[list[int]]:
+def _plan(lengths: list[int], token_budget: int = 512, max_batch: int = 64) -> list[list[int]]:
     """The same length-bucketed plan as the Rust core (src/router/batching.rs)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []

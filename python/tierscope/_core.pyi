@@ -16,7 +16,7 @@ class RouterCore:
         *,
         sessions: int | None = None,
         intra_threads: int | None = None,
-        token_budget: int = 4096,
+        token_budget: int = 512,
         max_batch: int = 64,
         ort_search_dirs: list[str] = ...,
     ) -> RouterCore: ...

@@ -188,7 +188,7 @@ class Router:
         *,
         sessions: int | None = None,
         intra_threads: int | None = None,
-        token_budget: int = 4096,
+        token_budget: int = 512,
         max_batch: int = 64,
     ) -> Router:
         """Load a router directory.

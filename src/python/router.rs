@@ -91,7 +91,7 @@ fn output_to_dict<'py>(py: Python<'py>, out: RouteOutput) -> PyResult<Bound<'py,
 impl RouterCore {
     /// Load a router directory.
     #[staticmethod]
-    #[pyo3(signature = (path, *, sessions=None, intra_threads=None, token_budget=4096, max_batch=64, ort_search_dirs=Vec::new()))]
+    #[pyo3(signature = (path, *, sessions=None, intra_threads=None, token_budget=512, max_batch=64, ort_search_dirs=Vec::new()))]
     fn load(
         py: Python<'_>,
         path: PathBuf,

@@ -75,8 +75,10 @@ pub struct BatchConfig {
 }
 
 impl Default for BatchConfig {
+    /// 512 padded tokens per batch measured ~8% faster than 4096 on MiniLM (fp32 and int8, one
+    /// core): smaller batches keep the activations in cache, and length sorting keeps padding low.
     fn default() -> Self {
-        Self { token_budget: 4096, max_batch: 64 }
+        Self { token_budget: 512, max_batch: 64 }
     }
 }
 

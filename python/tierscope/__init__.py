@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import _core, stats
+from .audit import AuditReport, audit
 from .calibration import (
     CostAwareRule,
     IsotonicCalibrator,
@@ -12,6 +13,7 @@ from .calibration import (
     reliability_diagram,
 )
 from .cascade import Cascade, CascadeDecision, CascadeError, CascadeResult, TierAnswer
+from .decision_log import DecisionLog
 from .exceptions import (
     InferenceError,
     InternalError,
@@ -21,6 +23,7 @@ from .exceptions import (
     TierscopeError,
     TierscopeFileNotFoundError,
 )
+from .review_plan import ReviewPlan, plan_reviews
 from .router import Decision, RouteBatch, Router, default_router_dir
 
 __version__: str = _core.__version__
@@ -56,22 +59,3 @@ __all__ = [
     "TierscopeFileNotFoundError",
     "__version__",
 ]
-
-
-_LAZY = {
-    # These need pyarrow; import them only when asked for, so routing works without it.
-    "DecisionLog": ("decision_log", "DecisionLog"),
-    "plan_reviews": ("review_plan", "plan_reviews"),
-    "ReviewPlan": ("review_plan", "ReviewPlan"),
-    "audit": ("audit", "audit"),
-    "AuditReport": ("audit", "AuditReport"),
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(f".{module}", __name__), attribute)
-    raise AttributeError(f"module 'tierscope' has no attribute {name!r}")

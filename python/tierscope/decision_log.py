@@ -175,6 +175,8 @@ def _coerce(value: Any, typ: pa.DataType, name: str) -> Any:
         if pa.types.is_timestamp(typ):
             if isinstance(value, (int, float)):
                 return datetime.fromtimestamp(float(value), timezone.utc)
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)  # ISO 8601; naive means UTC
             if not isinstance(value, datetime):
                 raise TypeError(f"expected a datetime, got {type(value).__name__}")
             return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

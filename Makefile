@@ -18,7 +18,7 @@ MODEL_STAMP := $(DEFAULT_DIR)/router.json
 RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
 
-.PHONY: help demo test test-rust test-python test-notebooks lint fmt bench model venv build clean
+.PHONY: help demo test test-rust test-python lint fmt bench model venv build clean
 
 help: ## Show this help
 	@echo "tierscope — make targets:"

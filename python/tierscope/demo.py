@@ -1068,7 +1068,7 @@ def _png(fig: Any) -> str:
 
 
 def figures(res: DemoResult) -> dict[str, str]:
-    """Base64 PNGs: per-tier quality over time, alarms, drift, frontier."""
+    """PNG data URIs (data:image/png;base64,...): per-tier quality over time, alarms, drift, frontier."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -16,9 +16,9 @@ __all__ = ["main"]
 
 
 def _routing_demo(args: argparse.Namespace) -> int:
+    from .calibration import reliability_diagram
     from .default_router import banking77, tier_map
     from .router import Router
-    from .stats_helpers import expected_calibration_error
 
     router = Router.default()
     texts, intents = banking77("test")
@@ -36,6 +36,7 @@ def _routing_demo(args: argparse.Namespace) -> int:
     batch_seconds = time.perf_counter() - start
     pred = batch.tier_index.astype(int)
     correct = pred == truth
+    routed = ~batch.fallback  # fallback rows have no calibrated confidence
     print(
         f"\nrouted {len(texts)} queries in {batch_seconds:.2f} s "
         f"({len(texts) / batch_seconds:,.0f} queries/s)"
@@ -45,7 +46,7 @@ def _routing_demo(args: argparse.Namespace) -> int:
         print(f"  {tier:8s} routed {np.mean(pred == j):6.1%}   labelled {np.mean(truth == j):6.1%}")
     print(
         f"\naccuracy {correct.mean():.3f}   "
-        f"ECE (15 bins) {expected_calibration_error(batch.confidence, correct):.4f}"
+        f"ECE (15 bins) {reliability_diagram(batch.confidence[routed], correct[routed], bins=15).ece:.4f}"
     )
     k = len(router.tiers)
     confusion = np.zeros((k, k), dtype=int)

@@ -81,19 +81,20 @@ def ensure_default_router(*, build_if_missing: bool = True) -> Path:
 
 
 def _evaluate(router: Any, texts: list[str], tiers: list[str]) -> dict[str, Any]:
-    from .stats_helpers import expected_calibration_error
+    from .calibration import reliability_diagram
 
     batch = router.route_batch(texts)
     order = list(router.tiers)
     truth = np.array([order.index(t) for t in tiers])
     pred = batch.tier_index.astype(int)
     conf = batch.confidence.astype(float)
+    routed = ~batch.fallback  # fallback rows have no calibrated confidence
     k = len(order)
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (truth, pred), 1)
     return {
         "accuracy": float((truth == pred).mean()),
-        "ece": expected_calibration_error(conf, truth == pred),
+        "ece": reliability_diagram(conf[routed], (truth == pred)[routed], bins=15).ece,
         "confusion": confusion.tolist(),
         "tier_shares": [float((pred == j).mean()) for j in range(k)],
         "n": len(texts),

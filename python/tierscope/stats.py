@@ -896,14 +896,13 @@ def kolmogorov_sf(n: int, x: float) -> float:
     return _core.stats_kolmogorov_sf(int(n), float(x))
 
 
-def ks_by_group(
+def _grouped_samples(
     reference: npt.ArrayLike,
-    reference_groups: npt.ArrayLike,
     production: npt.ArrayLike,
+    reference_groups: npt.ArrayLike,
     production_groups: npt.ArrayLike,
-    method: str = "auto",
-) -> dict[Hashable, KsResult | None]:
-    """KS drift per group label (e.g. tier); groups present on one side only map to None."""
+) -> tuple[FloatArray, IntArray, FloatArray, IntArray, list[Any]]:
+    """Validated samples and group codes for the per-group drift functions."""
     r = _f64("reference", reference)
     p = _f64("production", production)
     rg = np.asarray(reference_groups)
@@ -914,6 +913,18 @@ def ks_by_group(
     both, labels = _encode("groups", np.concatenate([rg, pg]))
     rc = np.ascontiguousarray(both[: rg.shape[0]])
     pc = np.ascontiguousarray(both[rg.shape[0] :])
+    return r, rc, p, pc, labels
+
+
+def ks_by_group(
+    reference: npt.ArrayLike,
+    reference_groups: npt.ArrayLike,
+    production: npt.ArrayLike,
+    production_groups: npt.ArrayLike,
+    method: str = "auto",
+) -> dict[Hashable, KsResult | None]:
+    """KS drift per group label (e.g. tier); groups present on one side only map to None."""
+    r, rc, p, pc, labels = _grouped_samples(reference, production, reference_groups, production_groups)
     out: dict[Hashable, KsResult | None] = {}
     for k, res in _core.stats_ks_by_group(r, rc, p, pc, method):
         out[labels[k]] = None if res is None else KsResult(res[0], res[1], res[2])
@@ -942,15 +953,7 @@ def drift_by_group(
     """KS, PSI and JS drift per group label (e.g. tier) between a reference sample (e.g. the
     router's training confidences) and production. PSI/JS use ``bins`` bins cut at each group's
     reference quantiles; groups present on one side only map to None."""
-    r = _f64("reference", reference)
-    p = _f64("production", production)
-    rg = np.asarray(reference_groups)
-    pg = np.asarray(production_groups)
-    _same_len("reference_groups", rg, "reference", r.shape[0])
-    _same_len("production_groups", pg, "production", p.shape[0])
-    both, labels = _encode("groups", np.concatenate([rg, pg]))
-    rc = np.ascontiguousarray(both[: rg.shape[0]])
-    pc = np.ascontiguousarray(both[rg.shape[0] :])
+    r, rc, p, pc, labels = _grouped_samples(reference, production, reference_groups, production_groups)
     out: dict[Hashable, DriftReport | None] = {}
     for k, res in _core.stats_drift_by_group(r, rc, p, pc, bins, eps, base, method):
         out[labels[k]] = (

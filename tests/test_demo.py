@@ -108,3 +108,44 @@ def test_cli_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], router: Ro
     assert "SIMULATED" in out and "(c) tierscope cascade" in out
     page = (tmp_path / "demo_report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") >= 4
+
+
+def test_shift_is_linear_in_the_cheap_tier_share(result: demo.DemoResult) -> None:
+    """The flagged intents' share of the cheap tier (under each day's sampling mix) moves linearly
+    from its launch value to 20% over the ramp, and stays put before the onset."""
+    corpus, traffic = result.corpus, result.traffic
+    shares = [demo._flagged_cheap_share(corpus, traffic.mix(corpus, d)) for d in range(QUICK.days)]
+    start = shares[0]
+    assert 0.0 < start < 0.12
+    for d in range(QUICK.days):
+        s = demo.shift_progress(QUICK, d)
+        assert shares[d] == pytest.approx(start + s * (demo.FLAGGED_CHEAP_SHARE_AFTER - start), abs=1e-6)
+    assert demo.shift_progress(QUICK, QUICK.onset - 1) == 0.0
+    assert demo.shift_progress(QUICK, QUICK.onset + QUICK.ramp_days) == 1.0
+
+
+def test_ground_truth_and_counted_alarms(result: demo.DemoResult) -> None:
+    tr = result.truth
+    q, c = tr["cheap_quality_expected"], tr["cheap_contact_expected"]
+    assert q[-1] < q[0] - demo.TOLERANCE and c[-1] > c[0] + demo.CONTACT_TOLERANCE
+    qd, cd = tr["quality_material_day"], tr["contact_material_day"]
+    assert qd is not None and QUICK.onset <= qd < QUICK.days
+    assert cd is not None and QUICK.onset <= cd <= qd  # contacts move with the failures, earlier in points
+    assert q[qd] < q[0] - demo.TOLERANCE <= q[qd - 1]
+    # every arm counts only instruments with a false-alarm guarantee
+    blended = result.arms[0]
+    assert blended.alarm_monitor in ("", "blended monitor", "regression suite")
+    assert blended.alarm_day in (None, blended.detail["monitor_day"], blended.detail["suite_day"])
+    assert "daily-interval rule, not counted" in demo.summary(result)
+    assert demo.CONTACT_TOLERANCE == pytest.approx(0.25 * (demo.PRICE_CAPABLE - demo.PRICE_CHEAP) / 6.0)
+
+
+def test_no_shift_run_stays_quiet(result: demo.DemoResult) -> None:
+    """The false-alarm check (``--no-shift``): the launch mix all run, nothing material, no counted alarm."""
+    null_cfg = replace(QUICK, shift=False)
+    null = demo.run_demo(null_cfg, log=lambda m: None, progress=False, corpus=result.corpus)
+    assert null.truth["quality_material_day"] is None and null.truth["contact_material_day"] is None
+    assert all(s == 0.0 for s in null.traffic.shift)
+    for arm in null.arms:
+        assert arm.alarm_day is None, (arm.label, arm.alarm_monitor)
+    assert "NO mix shift" in demo.summary(null)

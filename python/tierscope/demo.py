@@ -12,10 +12,12 @@ Traffic
     ``per_day`` queries a day for ``days`` days. Launch mix (weeks 1–2): every BANKING77 intent
     weighs 1, the easy-centre cheap intents 2 (the router then sends ~74% to the cheap tier; the
     post-mortem had 65%), the intents flagged "looks simple but is not" 0.5, and DSTC11's
-    turns 5% of traffic. From day ``onset`` (week 3) the mix shifts, linearly over ``ramp_days``
-    (21: weeks 3–5; the post-mortem's drift started in week 3 and reached the suite by week 6),
-    toward the flagged intents (their weight is solved at run time so that they are 20% of the
-    router's cheap-tier traffic after the shift, the post-mortem's share) and DSTC11 rises to 10%.
+    turns 5% of traffic. From day ``onset`` (week 3) the mix shifts over ``ramp_days`` (21: weeks
+    3–5; the post-mortem's drift started in week 3 and reached the suite by week 6) toward the
+    flagged intents: their share of the router's cheap-tier traffic rises linearly from its launch
+    value (~5%) to 20%, the post-mortem's share (the flagged weight that gives each day's share is
+    solved at run time), and DSTC11 rises linearly to 10%. ``--no-shift`` keeps the launch mix all
+    run, a check that the monitors stay quiet when nothing changes.
     A query's text is drawn uniformly within its intent.
 
 Outcome model (per query, common random numbers across the arms)
@@ -29,8 +31,8 @@ Outcome model (per query, common random numbers across the arms)
 
 Arms (same traffic, same outcome draws)
     (a) *playbook*: the router pre-routes; 200 simple-random reviews a day, one blended number,
-    alarm rules: the day's 95% Wilson interval entirely below baseline − tolerance, or a
-    blended :class:`~tierscope.stats.Monitor`; plus a weekly static regression suite (12,000
+    a blended :class:`~tierscope.stats.Monitor` and a dashboard rule (the day's 95% Wilson interval
+    entirely below baseline − tolerance); plus a weekly static regression suite (12,000
     queries drawn once from the launch mix) scored on the cheap tier. (b) the same pre-router
     with tierscope's monitoring: :func:`~tierscope.review_plan.plan_reviews` (200 a day,
     stratified by tier × router confidence × tail score, low-confidence and tail oversampled
@@ -50,12 +52,16 @@ Arms (same traffic, same outcome draws)
     vectorised acceptance rule is checked against :class:`~tierscope.cascade.Cascade` itself on a
     sample of real queries.
 
-    Alarms: arm (a)'s first alarm is the earliest of its three instruments. Arms (b)/(c) count
-    only anytime-valid monitors (:class:`~tierscope.stats.Monitor`, P(any false alarm) <= α
-    each): the per-tier review monitors, the shadow-gap monitor and the support-contact monitors;
-    the per-tier daily-interval rule is printed but not counted (it has no such guarantee and
-    does raise false alarms). Tolerances: ``TOLERANCE`` on quality, ``CONTACT_TOLERANCE`` on a
-    tier's contact rate.
+    Alarms: every arm counts only instruments with a false-alarm guarantee. Arm (a): the blended
+    :class:`~tierscope.stats.Monitor` and the static suite. Arms (b)/(c): the per-tier review
+    monitors, the shadow-gap monitor and the support-contact monitors (each P(any false alarm)
+    <= α). The daily-interval rule (the day's interval below baseline − tolerance: blended in (a),
+    per tier in (b)/(c)) is printed but not counted: it has no such guarantee and does raise false
+    alarms. Tolerances: ``TOLERANCE`` (3 points) on quality; ``CONTACT_TOLERANCE`` on a tier's
+    contact rate, set where the extra contacts would eat ``CONTACT_SAVINGS_SHARE`` (a quarter) of the
+    inference saving per cheap answer (0.375 points). The summary also prints the ground truth the
+    monitors never see: the first day the cheap tier's *expected* quality (contact rate) under the
+    day's mix moves past the tolerance, i.e. when the drop became material.
 
     Every arm has the same response policy: ``RESPONSE_LAG`` days after its first alarm, it goes
     conservative (pre-router: the cheap tier only when the router says cheap with confidence >=
@@ -123,7 +129,10 @@ RESTART_EVERY = 7
 RESPONSE_LAG = 3
 CONSERVATIVE_MIN_CONFIDENCE = 0.97
 PSI_WARN = 0.1
-CONTACT_TOLERANCE = 0.01  # a 1-point rise in a tier's support-contact rate is material (~$2.4k/day at 40k)
+# A tier's support-contact rate is materially worse once its extra contacts eat a quarter of the
+# inference saving per cheap answer: 0.25 x ($0.12 - $0.03) / $6 = 0.375 points.
+CONTACT_SAVINGS_SHARE = 0.25
+CONTACT_TOLERANCE = CONTACT_SAVINGS_SHARE * (PRICE_CAPABLE - PRICE_CHEAP) / COST_PER_CONTACT
 SUPPORT_LAG_DAYS = 3  # a support contact is joined to its routing decision this many days after the answer
 FLAGGED_CHEAP_SHARE_AFTER = 0.20
 START = date(2026, 3, 2)
@@ -146,6 +155,7 @@ class DemoConfig:
     suite_size: int = 12_000
     calibration_size: int = 6_000
     quick: bool = False
+    shift: bool = True  # False: the launch mix all run (a false-alarm check)
 
 
 # ----------------------------------------------------------------------------- corpus
@@ -273,21 +283,40 @@ def _flagged_cheap_share(corpus: Corpus, p: FloatArray) -> float:
     return float(p[cheap & corpus.flagged].sum() / p[cheap].sum())
 
 
-def solve_shift(corpus: Corpus) -> float:
-    """The flagged intents' weight for which they are 20% of the router's cheap-tier traffic."""
-    lo, hi = 0.5, 50.0
+LAUNCH_FLAGGED_WEIGHT = 0.5
+
+
+def _dstc_share(s: float) -> float:
+    return 0.05 + 0.05 * s
+
+
+def solve_shift(corpus: Corpus, s: float = 1.0) -> float:
+    """The flagged intents' weight at shift progress ``s`` in [0, 1]: their share of the router's
+    cheap-tier traffic moves linearly from its launch value (weight 0.5) to 20% (at ``s = 1``)."""
+    if s <= 0.0:
+        return LAUNCH_FLAGGED_WEIGHT
+    start = _flagged_cheap_share(corpus, _mix(corpus, LAUNCH_FLAGGED_WEIGHT, _dstc_share(0.0)))
+    target = start + s * (FLAGGED_CHEAP_SHARE_AFTER - start)
+    lo, hi = LAUNCH_FLAGGED_WEIGHT, 200.0
     for _ in range(60):
         mid = math.sqrt(lo * hi)
-        if _flagged_cheap_share(corpus, _mix(corpus, mid, 0.10)) < FLAGGED_CHEAP_SHARE_AFTER:
+        if _flagged_cheap_share(corpus, _mix(corpus, mid, _dstc_share(s))) < target:
             lo = mid
         else:
             hi = mid
     return math.sqrt(lo * hi)
 
 
+def shift_progress(cfg: DemoConfig, d: int) -> float:
+    """How far the mix shift has gone on day ``d`` (0 before the onset, 1 once complete)."""
+    if not cfg.shift:
+        return 0.0
+    return min(max((d - cfg.onset + 1) / max(cfg.ramp_days, 1), 0.0), 1.0)
+
+
 @dataclass
 class Traffic:
-    """Per-day arrays: text index, outcome uniforms, cheap-confidence signal."""
+    """Per-day arrays: text index, outcome uniforms, cheap-confidence signal, and the sampling mix."""
 
     idx: list[IntArray]
     u: list[FloatArray]
@@ -296,7 +325,11 @@ class Traffic:
     u_thumbs: list[FloatArray]
     signal: list[FloatArray]
     shift: list[float]
-    flagged_weight: float
+    flagged_weight: list[float]
+
+    def mix(self, corpus: Corpus, d: int) -> FloatArray:
+        """Day ``d``'s sampling probabilities over the corpus (the traffic's ground truth)."""
+        return _mix(corpus, self.flagged_weight[d], _dstc_share(self.shift[d]))
 
 
 def _signal(rng: np.random.Generator, cheap_bad: BoolArray) -> FloatArray:
@@ -310,12 +343,13 @@ def _signal(rng: np.random.Generator, cheap_bad: BoolArray) -> FloatArray:
 
 def generate_traffic(corpus: Corpus, cfg: DemoConfig) -> Traffic:
     """Sample every day's queries (with replacement) and their outcome draws."""
-    fw = solve_shift(corpus)
-    out = Traffic([], [], [], [], [], [], [], fw)
+    out = Traffic([], [], [], [], [], [], [], [])
+    weights: dict[float, float] = {}
     for d in range(cfg.days):
-        s = min(max((d - cfg.onset + 1) / max(cfg.ramp_days, 1), 0.0), 1.0)
-        weight = math.exp((1 - s) * math.log(0.5) + s * math.log(fw))
-        p = _mix(corpus, weight, 0.05 + 0.05 * s)
+        s = shift_progress(cfg, d)
+        if s not in weights:
+            weights[s] = solve_shift(corpus, s)
+        p = _mix(corpus, weights[s], _dstc_share(s))
         rng = np.random.default_rng([cfg.seed, 1, d])
         idx = rng.choice(len(p), cfg.per_day, p=p).astype(np.int64)
         u = rng.random(cfg.per_day)
@@ -326,6 +360,7 @@ def generate_traffic(corpus: Corpus, cfg: DemoConfig) -> Traffic:
         out.u_thumbs.append(rng.random(cfg.per_day))
         out.signal.append(_signal(rng, u < corpus.cheap_fail[idx]))
         out.shift.append(s)
+        out.flagged_weight.append(weights[s])
     return out
 
 
@@ -344,7 +379,7 @@ class CascadeSetup:
 def calibrate_cascade(corpus: Corpus, cfg: DemoConfig) -> CascadeSetup:
     """A seeded labelled calibration set from the launch mix: fit on one half, choose on the other."""
     rng = np.random.default_rng([cfg.seed, 2])
-    p = _mix(corpus, 0.5, 0.05)
+    p = _mix(corpus, LAUNCH_FLAGGED_WEIGHT, _dstc_share(0.0))
     idx = rng.choice(len(p), cfg.calibration_size, p=p)
     bad = rng.random(len(idx)) < corpus.cheap_fail[idx]
     raw = _signal(rng, bad)
@@ -473,6 +508,7 @@ def _tierscope_day(
     escalated: BoolArray,
     bad: BoolArray,
     shadow: BoolArray | None,
+    cheap_called: bool = True,
 ) -> None:
     import pandas as pd
 
@@ -492,7 +528,8 @@ def _tierscope_day(
             "route_confidence": corpus.confidence[idx],
             "route_tail_score": corpus.tail[idx],
             "escalated": escalated,
-            "cost": np.where(cheap, PRICE_CHEAP, PRICE_CAPABLE) + np.where(escalated, PRICE_CHEAP, 0.0),
+            "cost": np.where(cheap, PRICE_CHEAP, PRICE_CAPABLE)
+            + np.where(escalated & cheap_called, PRICE_CHEAP, 0.0),
             "cheap_tier": "cheap",
             "capable_tier": "capable",
         }
@@ -715,15 +752,17 @@ def run_cascade(
     for d in range(cfg.days):
         idx = traffic.idx[d]
         report = setup.conservative if switch_day is not None and d >= switch_day else setup.report
+        # An infeasible threshold escalates everything without calling the cheap tier (as Cascade does).
         t = report.threshold if report.feasible else math.inf
         accepted = setup.calibrator.predict(traffic.signal[d]) >= t
         bad, contact, thumbs = _outcomes(corpus, traffic, d, accepted)
         escalated = ~accepted
         rng = np.random.default_rng([cfg.seed, 5, d])
         shadow = accepted & (rng.random(len(idx)) < SHADOW_RATE)
-        cost = float(len(idx) * PRICE_CHEAP + (escalated.sum() + shadow.sum()) * PRICE_CAPABLE)
+        cheap_calls = len(idx) if report.feasible else 0
+        cost = float(cheap_calls * PRICE_CHEAP + (escalated.sum() + shadow.sum()) * PRICE_CAPABLE)
         _tally(arm, d, accepted, bad, contact, thumbs, escalated, cost)
-        _tierscope_day(mon, cfg, d, corpus, traffic, accepted, escalated, bad, shadow)
+        _tierscope_day(mon, cfg, d, corpus, traffic, accepted, escalated, bad, shadow, report.feasible)
         contacts.update(d, accepted, contact)
         if progress is not None:
             progress.update(1)
@@ -750,14 +789,16 @@ def _blended_monitoring(
             seq_day = d
     # the static regression suite: curated before routing, from the launch mix, on the cheap tier
     rng = np.random.default_rng([cfg.seed, 6])
-    suite = rng.choice(len(corpus.texts), cfg.suite_size, p=_mix(corpus, 0.5, 0.0))
+    suite = rng.choice(len(corpus.texts), cfg.suite_size, p=_mix(corpus, LAUNCH_FLAGGED_WEIGHT, 0.0))
     weekly = []
     for w in range((cfg.days + 6) // 7):
         wr = np.random.default_rng([cfg.seed, 7, w])
         weekly.append(float(np.mean(wr.random(len(suite)) >= corpus.cheap_fail[suite])))
     suite_day = next((7 * w + 6 for w in range(1, len(weekly)) if weekly[w] < weekly[0] - TOLERANCE), None)
-    cands = [(d, r) for d, r in ((dashboard, "daily interval"), (seq_day, "blended monitor"),
-                                 (suite_day, "regression suite")) if d is not None]  # fmt: skip
+    # Counted like arms (b)/(c): only instruments with a false-alarm guarantee (the monitor) and
+    # the fixed suite; the daily-interval rule is reported, not counted.
+    counted = ((seq_day, "blended monitor"), (suite_day, "regression suite"))
+    cands = [(d, r) for d, r in counted if d is not None]
     first = min(cands) if cands else (None, "")
     return {
         "baseline": base,
@@ -853,10 +894,31 @@ class DemoResult:
 
 
 def _truth(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
+    """Ground truth the monitors never see: per day, the pre-router's cheap share and the expected
+    cheap-tier quality and support-contact rate under the day's sampling mix, and the first days
+    on which those expectations move past the monitors' tolerances (the drop becomes material)."""
     pre = [corpus.routed_cheap[i] for i in traffic.idx]
     cheap_share = [float(p.mean()) for p in pre]
     flagged_share = [float(corpus.flagged[i][p].mean()) for i, p in zip(traffic.idx, pre, strict=True)]
-    return {"cheap_share": cheap_share, "flagged_share_of_cheap": flagged_share}
+    c = corpus.routed_cheap
+    contact = corpus.cheap_fail * corpus.support_bad + (1.0 - corpus.cheap_fail) * SUPPORT_GIVEN_GOOD
+    quality, contact_rate = [], []
+    for d in range(len(traffic.idx)):
+        p = traffic.mix(corpus, d)[c]
+        quality.append(float(np.dot(p, 1.0 - corpus.cheap_fail[c]) / p.sum()))
+        contact_rate.append(float(np.dot(p, contact[c]) / p.sum()))
+    base = min(cfg.onset, cfg.days)
+    q0, c0 = float(np.mean(quality[:base])), float(np.mean(contact_rate[:base]))
+    q_day = next((d for d in range(base, cfg.days) if quality[d] < q0 - TOLERANCE), None)
+    c_day = next((d for d in range(base, cfg.days) if contact_rate[d] > c0 + CONTACT_TOLERANCE), None)
+    return {
+        "cheap_share": cheap_share,
+        "flagged_share_of_cheap": flagged_share,
+        "cheap_quality_expected": quality,
+        "cheap_contact_expected": contact_rate,
+        "quality_material_day": q_day,
+        "contact_material_day": c_day,
+    }
 
 
 def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = print,
@@ -971,6 +1033,11 @@ def arm_rows(res: DemoResult) -> list[dict[str, Any]]:
     return rows
 
 
+def _q3(q: float) -> str:
+    """A quality to 3 decimals; '  n/a' when the tier answered nothing (e.g. an infeasible threshold)."""
+    return f"{q:.3f}" if math.isfinite(q) else "  n/a"
+
+
 def summary(res: DemoResult) -> str:
     """The terminal summary."""
     cfg = res.config
@@ -985,14 +1052,21 @@ def summary(res: DemoResult) -> str:
         DISCLAIMER,
         f"{cfg.days} days x {cfg.per_day:,} queries/day ({len(res.corpus.texts):,} unique real texts, "
         "routed in "
-        f"{res.corpus.route_seconds:.1f} s); mix shift toward 'looks simple but is not' intents from day "
-        f"{cfg.onset} (week {cfg.onset // 7 + 1}), complete by day {ramp_end}; seed {cfg.seed}",
+        f"{res.corpus.route_seconds:.1f} s); "
+        + (
+            f"mix shift toward 'looks simple but is not' intents from day {cfg.onset} "
+            f"(week {cfg.onset // 7 + 1}), complete by day {ramp_end}"
+            if cfg.shift
+            else "NO mix shift (launch mix all run: a false-alarm check)"
+        )
+        + f"; seed {cfg.seed}",
         f"router: {tr['cheap_share'][0]:.0%} of launch traffic to the cheap tier; "
         "'looks simple but is not' share"
         f" of the cheap tier {tr['flagged_share_of_cheap'][0]:.1%} at launch -> "
         f"{tr['flagged_share_of_cheap'][-1]:.1%} after the shift",
         f"prices: capable ${PRICE_CAPABLE:.3f}/query, cheap ${PRICE_CHEAP:.3f}; support contact "
-        f"${COST_PER_CONTACT:.2f}; tolerance {TOLERANCE:.2f}, alpha {ALPHA}, {cfg.reviews} reviews/day",
+        f"${COST_PER_CONTACT:.2f}; tolerance {TOLERANCE:.2f} on quality, {CONTACT_TOLERANCE:.2%} on a tier's "
+        f"contact rate; alpha {ALPHA}, {cfg.reviews} reviews/day",
         f"cascade: isotonic calibration + choose_threshold(eps={EPSILON}, delta={DELTA}) -> threshold "
         f"{s.threshold:.3f} (calibration acceptance {s.acceptance_rate:.1%}, Clopper-Pearson bound "
         f"{s.upper_bound:.3f}); shadow {SHADOW_RATE:.0%}; Cascade-class check: {res.cascade_mismatches} "
@@ -1012,7 +1086,7 @@ def summary(res: DemoResult) -> str:
             continue
         lines.append(
             f"{r['arm']:44s} {r['inference_vs_all_capable']:6.0%} "
-            f"{r['cheap_quality_launch']:.3f}->{r['cheap_quality_after']:.3f} "
+            f"{_q3(r['cheap_quality_launch'])}->{_q3(r['cheap_quality_after'])} "
             f"{r['capable_quality_after']:7.3f} "
             f"{r['quality_after']:6.3f} {_fmt_day(r['alarm_day'], cfg.onset):>22s} {r['contacts']:8,d} "
             f"{r['net_vs_all_capable']:9.0%}"
@@ -1025,6 +1099,8 @@ def summary(res: DemoResult) -> str:
             if a.switch_day is not None
             else "; stayed on its routing all run"
         )
+        if a.name == "c" and a.switch_day is not None and not res.setup.conservative.feasible:
+            sw += f" (no threshold meets eps={CONSERVATIVE_EPSILON}: all traffic to the capable tier)"
         lines.append(
             f"{a.label}: {how}{sw}; saved ${r['savings']:,.0f} inference, "
             f"${r['extra_support_cost']:,.0f} extra "
@@ -1032,7 +1108,10 @@ def summary(res: DemoResult) -> str:
         )
     for a in res.arms[1:]:
         rep = a.detail["audit"]
-        mons = "; ".join(f"{k} review {_fmt_day(v, cfg.onset)}" for k, v in rep.alarms().items())
+        mons = "; ".join(
+            f"{k if k.startswith('shadow gap') else k + ' review'} {_fmt_day(v, cfg.onset)}"
+            for k, v in rep.alarms().items()
+        )
         con = "; ".join(
             f"{k} support-contact {_fmt_day(v, cfg.onset)}" for k, v in a.detail["contacts"].alarms.items()
         )
@@ -1043,11 +1122,22 @@ def summary(res: DemoResult) -> str:
         lines.append(f"    (per-tier daily-interval rule, not counted, no false-alarm guarantee: {daily})")
     bl = res.arms[0].detail
     lines.append(
-        f"(a)'s instruments: blended baseline {bl['baseline']:.3f}; daily-interval rule "
-        f"{_fmt_day(bl['dashboard_day'], cfg.onset)}; "
+        f"(a)'s instruments: blended baseline {bl['baseline']:.3f}; "
         f"blended monitor {_fmt_day(bl['monitor_day'], cfg.onset)}; "
         f"static suite pass rate {min(bl['suite_weekly']):.3f}..{max(bl['suite_weekly']):.3f} "
         f"({_fmt_day(bl['suite_day'], cfg.onset)})"
+    )
+    lines.append(
+        "    (blended daily-interval rule, not counted, no false-alarm guarantee: "
+        f"{_fmt_day(bl['dashboard_day'], cfg.onset)})"
+    )
+    qd, cd = tr["quality_material_day"], tr["contact_material_day"]
+    lines.append(
+        "ground truth (simulation only, no monitor sees it): under pre-routing the cheap tier's expected "
+        f"quality {tr['cheap_quality_expected'][0]:.3f} -> {tr['cheap_quality_expected'][-1]:.3f} (first "
+        f"below launch - {TOLERANCE}: {_fmt_day(qd, cfg.onset)}); its expected support-contact rate "
+        f"{tr['cheap_contact_expected'][0]:.2%} -> {tr['cheap_contact_expected'][-1]:.2%} (first above "
+        f"launch + {CONTACT_TOLERANCE:.2%}: {_fmt_day(cd, cfg.onset)})"
     )
     lines.append(
         "confidence drift (router, all traffic): weekly PSI vs training "
@@ -1090,6 +1180,10 @@ def figures(res: DemoResult) -> dict[str, str]:
             g = arm.cheap_good if tier == "cheap" else arm.capable_good
             ax.plot(days, g / np.maximum(n, 1), color=color, alpha=0.4, lw=1, label=f"{tier}: truth (daily)")
         ax.axvline(cfg.onset, color="k", ls=":", lw=1)
+        material = res.truth["quality_material_day"]
+        if material is not None:
+            label = f"cheap drop material (truth, day {material})"
+            ax.axvline(material, color="tab:red", ls="--", lw=1, label=label)
         if arm.alarm_day is not None:
             ax.axvline(arm.alarm_day, color="tab:orange", lw=2, label=f"first alarm (day {arm.alarm_day})")
         ax.set_title(arm.label)
@@ -1111,7 +1205,7 @@ def figures(res: DemoResult) -> dict[str, str]:
         color="tab:red",
         ls="--",
         lw=1,
-        label=f"alarm line: baseline - {TOLERANCE}",
+        label=f"dashboard rule (not counted): interval below baseline - {TOLERANCE}",
     )
     ax.axhline(bl["baseline"], color="tab:gray", ls=":", lw=1)
     ax.axvline(cfg.onset, color="k", ls=":", lw=1)
@@ -1234,6 +1328,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("."), help="directory for the HTML report")
     parser.add_argument("--quick", action="store_true", help="small sizes (BANKING77 test split, 28 x 5,000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-shift",
+        action="store_true",
+        help="keep the launch mix all run (a false-alarm check: no alarm expected)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> DemoConfig:
@@ -1251,6 +1350,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
         suite_size=2_000 if quick else 12_000,
         calibration_size=6_000,
         quick=quick,
+        shift=not bool(getattr(args, "no_shift", False)),
     )
 
 

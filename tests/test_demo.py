@@ -137,6 +137,13 @@ def test_ground_truth_and_counted_alarms(result: demo.DemoResult) -> None:
     assert blended.alarm_monitor in ("", "blended monitor", "regression suite")
     assert blended.alarm_day in (None, blended.detail["monitor_day"], blended.detail["suite_day"])
     assert "daily-interval rule, not counted" in demo.summary(result)
+    # an arm that responded keeps the run without a response, whose first alarm is the arm's
+    assert result.arms[1].switch_day is not None  # arm (b) alarms and responds even at quick sizes
+    for arm in result.arms[1:]:
+        if arm.switch_day is not None:
+            before = arm.detail["no_response"]
+            days = [*before["audit"].alarms().values(), *before["contacts"].alarms.values()]
+            assert min(d for d in days if d is not None) == arm.alarm_day
     assert demo.CONTACT_TOLERANCE == pytest.approx(0.25 * (demo.PRICE_CAPABLE - demo.PRICE_CHEAP) / 6.0)
 
 

@@ -949,6 +949,7 @@ def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = p
             again = run_prerouter(corpus, traffic, cfg, first.alarm_day + lag, kind, bar)
             assert again.alarm_day == first.alarm_day or kind == "blended"
             again.alarm_day, again.alarm_monitor = first.alarm_day, first.alarm_monitor
+            again.detail["no_response"] = first.detail
             first = again
         arms.append(first)
     cas = run_cascade(corpus, traffic, cfg, setup, None, bar)
@@ -956,6 +957,7 @@ def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = p
         bar.total += cfg.days
         again = run_cascade(corpus, traffic, cfg, setup, cas.alarm_day + lag, bar)
         again.alarm_day, again.alarm_monitor = cas.alarm_day, cas.alarm_monitor
+        again.detail["no_response"] = cas.detail
         cas = again
     arms.append(cas)
     bar.close()
@@ -1106,21 +1108,26 @@ def summary(res: DemoResult) -> str:
             f"${r['extra_support_cost']:,.0f} extra "
             f"support; thumbs-down {r['thumbs_down_per_1000']:.1f}/1,000"
         )
+    lines.append(
+        "each instrument's first alarm in the run without a response (after an arm responds, the drop it "
+        "would have gone on to see is mostly gone):"
+    )
     for a in res.arms[1:]:
-        rep = a.detail["audit"]
+        src = a.detail.get("no_response", a.detail)
+        rep = src["audit"]
         mons = "; ".join(
             f"{k if k.startswith('shadow gap') else k + ' review'} {_fmt_day(v, cfg.onset)}"
             for k, v in rep.alarms().items()
         )
         con = "; ".join(
-            f"{k} support-contact {_fmt_day(v, cfg.onset)}" for k, v in a.detail["contacts"].alarms.items()
+            f"{k} support-contact {_fmt_day(v, cfg.onset)}" for k, v in src["contacts"].alarms.items()
         )
         daily = "; ".join(
             f"{k} {_fmt_day(v, cfg.onset)}" for k, v in daily_interval_alarms(rep, cfg.onset).items()
         )
         lines.append(f"({a.name})'s monitors: {mons}; {con}")
         lines.append(f"    (per-tier daily-interval rule, not counted, no false-alarm guarantee: {daily})")
-    bl = res.arms[0].detail
+    bl = res.arms[0].detail.get("no_response", res.arms[0].detail)
     lines.append(
         f"(a)'s instruments: blended baseline {bl['baseline']:.3f}; "
         f"blended monitor {_fmt_day(bl['monitor_day'], cfg.onset)}; "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from tierscope import stats as ts
+from tierscope.exceptions import InvalidInputError
 
 RUNS = 4000
 LOW, HIGH = 0.935, 0.965
@@ -153,3 +154,42 @@ def test_weighted_monitor_no_false_alarms_and_detects_drop() -> None:
     print(f"weighted monitor: false-alarm rate {rate:.3f}; detected {found}; median delay {median}")
     assert rate <= 0.05
     assert len(delays) >= 0.8 * (runs // 2)
+
+
+def test_e_detector_average_run_length_and_delay() -> None:
+    """E-detector: under the null's worst case (quality exactly at baseline − tolerance) the mean
+    number of days to a false alarm is at least ``arl``; on the ten-point drop it is faster than
+    the restarted confidence sequences."""
+    arl = 30.0
+    null = ts.simulate_monitor(
+        baseline=0.85, tolerance=0.03, days=3_000, reviews_per_day=70, p_before=0.82, p_after=0.82,
+        change_day=0, runs=400, seed=15, method="e_detector", arl=arl,
+    )  # fmt: skip
+    run_lengths = np.array([3_000 if a is None else a for a in null], dtype=float)
+    print(f"e-detector ARL {arl:.0f}: mean run length {run_lengths.mean():.1f} days")
+    assert run_lengths.mean() >= arl
+
+    kw = dict(baseline=0.85, tolerance=0.03, days=90, reviews_per_day=70, p_before=0.85, p_after=0.75,
+              change_day=20, runs=500, seed=12)  # fmt: skip
+    ed = ts.simulate_monitor(**kw, method="e_detector", arl=1000.0)  # type: ignore[arg-type]
+    cs = ts.simulate_monitor(**kw)  # type: ignore[arg-type]
+    ed_delay = np.median([a - 20 for a in ed if a is not None and a >= 20])
+    cs_delay = np.median([a - 20 for a in cs if a is not None and a >= 20])
+    early = sum(a is not None and a < 20 for a in ed)
+    print(f"median delay: e-detector {ed_delay} days, confidence sequences {cs_delay} days; early {early}")
+    assert early <= 0.05 * len(ed)
+    assert sum(a is not None for a in ed) >= 0.95 * len(ed)
+    assert ed_delay < cs_delay
+
+
+def test_monitor_method_is_validated() -> None:
+    with pytest.raises(InvalidInputError, match="`method`"):
+        ts.Monitor(0.85, 0.03, method="cusum")
+    with pytest.raises(InvalidInputError, match="`arl`"):
+        ts.Monitor(0.85, 0.03, method="e_detector", arl=0.5)
+    m = ts.Monitor(0.85, 0.03, method="e_detector", arl=100.0)
+    st = m.update(np.zeros(50))
+    assert st.log_evidence is not None and st.log_evidence > 0
+    back = ts.Monitor.from_json(m.to_json())
+    assert back.update(np.zeros(50)).log_evidence == pytest.approx(m.update(np.zeros(50)).log_evidence)
+    assert ts.Monitor(0.85, 0.03).update(np.ones(10)).log_evidence is None

@@ -133,6 +133,7 @@ class StatsMonitor:
         hi: float = 1.0,
         max_weight: float = 1.0,
         restart_every: int = 7,
+        arl: float | None = None,
     ) -> None: ...
     def update(self, y: _F64, pi: _F64 | None = None, population: int | None = None) -> dict[str, Any]: ...
     @property
@@ -174,6 +175,7 @@ def stats_simulate_monitor(
     runs: int,
     seed: int = 0,
     threads: int = 0,
+    arl: float | None = None,
 ) -> list[int | None]: ...
 def stats_simulate_coverage(
     y: _F64,

@@ -18,8 +18,11 @@ Statistics
     among ≈ N·c first-phase units, so the monitored quantity is the g-weighted tier quality
     Σ g·y / Σ g (``"tail_weighted"``, the default: the quality where model choice matters, as the
     review plan's oversampling defines it) or the plain tier mean (``"traffic"``). When all π/g
-    are equal the stream is the reviews themselves. The alarm fires the first day the anytime-
-    valid upper bound falls below ``baseline − tolerance``. ``baseline`` defaults to the same
+    are equal the stream is the reviews themselves. By default (``monitor_method="e_detector"``)
+    the alarm is a Shiryaev–Roberts e-detector against "quality >= baseline − tolerance", with at
+    least ``arl`` days between false alarms on average; with ``"confidence_sequence"`` it fires the
+    first day the anytime-valid upper bound falls below ``baseline − tolerance`` (P(any false
+    alarm) <= ``alpha``). The bounds are reported either way. ``baseline`` defaults to the same
     weighted estimate over the first ``baseline_days`` days (the team's launch reference).
     One more monitor per shadowed tier follows the paired gap cheap − capable (in [−1, 1]).
 
@@ -352,6 +355,8 @@ def audit(
     baseline_days: int = 14,
     monitor_target: str = "tail_weighted",
     restart_every: int = 7,
+    monitor_method: str = "e_detector",
+    arl: float = 1000.0,
     tiers: Sequence[str] | None = None,
     capable_tier: str | None = None,
 ) -> AuditReport:
@@ -367,6 +372,9 @@ def audit(
     (default: the mean logged capable cost).
     ``tiers``: the expected tier names (unknown names raise). ``capable_tier``: the tier of the
     all-capable counterfactual (default: the logged ``capable_tier``, else a tier named "capable").
+    ``monitor_method``/``arl``: the monitors' alarm rule (:class:`tierscope.stats.Monitor`): the
+    default ``"e_detector"`` expects at least ``arl`` days between false alarms per monitor;
+    ``"confidence_sequence"`` bounds the probability of any false alarm by ``alpha``.
     """
     import pandas as pd
 
@@ -391,6 +399,12 @@ def audit(
         )
     if not isinstance(baseline_days, int) or baseline_days < 1:
         raise InvalidInputError(f"invalid `baseline_days`: a positive integer, got {baseline_days!r}")
+    if monitor_method not in stats.MONITOR_METHODS:
+        raise InvalidInputError(
+            f"invalid `monitor_method`: one of {stats.MONITOR_METHODS}, got {monitor_method!r}"
+        )
+    if isinstance(arl, bool) or not isinstance(arl, (int, float)) or not 1.0 < float(arl) < math.inf:
+        raise InvalidInputError(f"invalid `arl`: an average run length in days > 1, got {arl!r}")
     if monitor_target not in ("tail_weighted", "traffic"):
         raise InvalidInputError(
             f"invalid `monitor_target`: 'tail_weighted' or 'traffic', got {monitor_target!r}"
@@ -599,6 +613,8 @@ def audit(
             alpha=float(alpha),
             max_weight=bound * (1 + 1e-9) if bound > 1.0 else 1.0,
             restart_every=restart_every,
+            method=monitor_method,
+            arl=arl,
         )
         for d, (y_d, r_d, _, k_d) in enumerate(streams):
             if bound > 1.0:
@@ -613,6 +629,7 @@ def audit(
                     "lower": st.lower,
                     "upper": st.upper,
                     "min_upper": st.min_upper,
+                    "log_evidence": st.log_evidence,
                     "alarm": st.alarm,
                     "stream_reviews": len(y_d),
                 }
@@ -648,7 +665,14 @@ def audit(
             )
         shadow_rows.append(row)
         gmon = stats.Monitor(
-            0.0, float(tolerance), alpha=float(alpha), lo=-1.0, hi=1.0, restart_every=restart_every
+            0.0,
+            float(tolerance),
+            alpha=float(alpha),
+            lo=-1.0,
+            hi=1.0,
+            restart_every=restart_every,
+            method=monitor_method,
+            arl=arl,
         )
         sd_arr = ss["day"].to_numpy(int)
         for d in range(n_days):
@@ -662,6 +686,7 @@ def audit(
                     "lower": st.lower,
                     "upper": st.upper,
                     "min_upper": st.min_upper,
+                    "log_evidence": st.log_evidence,
                     "alarm": st.alarm,
                 }
             )
@@ -869,6 +894,8 @@ def audit(
             "support_window_days": support_window_days,
             "cost_per_contact": cost_per_contact,
             "restart_every": restart_every,
+            "monitor_method": monitor_method,
+            "arl": arl,
             "day0": day_labels[0],
             "reference": ref_hist is not None,
         },

@@ -54,11 +54,14 @@ Arms (same traffic, same outcome draws)
 
     Alarms: every arm counts only instruments with a false-alarm guarantee. Arm (a): the blended
     :class:`~tierscope.stats.Monitor` and the static suite. Arms (b)/(c): the per-tier review
-    monitors, the shadow-gap monitor and the support-contact monitors (each P(any false alarm)
-    <= α). The daily-interval rule (the day's interval below baseline − tolerance: blended in (a),
-    per tier in (b)/(c)) is printed but not counted: it has no such guarantee and does raise false
-    alarms. Tolerances: ``TOLERANCE`` (3 points) on quality; ``CONTACT_TOLERANCE`` on a tier's
-    contact rate, set where the extra contacts would eat ``CONTACT_SAVINGS_SHARE`` (a quarter) of the
+    monitors, the shadow-gap monitor and the support-contact monitors. Every monitor, in every
+    arm, is a :class:`~tierscope.stats.Monitor` with the e-detector alarm (``MONITOR_METHOD``): at
+    least ``ARL`` (1,000) days between false alarms per monitor on average. The daily-interval
+    rule (the day's interval below baseline − tolerance: blended in (a), per tier in (b)/(c)) is
+    printed but not counted: it has no such guarantee and does raise false alarms.
+
+    Tolerances: ``TOLERANCE`` (3 points) on quality; ``CONTACT_TOLERANCE`` on a tier's contact
+    rate, set where the extra contacts would eat ``CONTACT_SAVINGS_SHARE`` (a quarter) of the
     inference saving per cheap answer (0.375 points). The summary also prints the ground truth the
     monitors never see: the first day the cheap tier's *expected* quality (contact rate) under the
     day's mix moves past the tolerance, i.e. when the drop became material.
@@ -125,6 +128,10 @@ OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
 # (about the cheap tier's 10% and 20% launch quantiles) so that oversampling reaches the uncertain edge.
 CONFIDENCE_BANDS = (0.85, 0.95)
 MONITOR_TARGET = "tail_weighted"
+# Every monitor in every arm (blended, per-tier reviews, shadow gap, support contacts) alarms by the
+# e-detector: at least ARL days between false alarms per monitor on average.
+MONITOR_METHOD = "e_detector"
+ARL = 1000.0
 RESTART_EVERY = 7
 RESPONSE_LAG = 3
 CONSERVATIVE_MIN_CONFIDENCE = 0.97
@@ -602,6 +609,8 @@ def _audit(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:
         baseline_days=min(cfg.onset, cfg.days),
         monitor_target=MONITOR_TARGET,
         restart_every=RESTART_EVERY,
+        monitor_method=MONITOR_METHOD,
+        arl=ARL,
         tiers=sorted(set(dec["answered_by"])),
     )
 
@@ -616,7 +625,7 @@ class ContactMonitors:
         self.days = days
         self.launch: dict[str, list[float]] = {"cheap": [0.0, 0.0], "capable": [0.0, 0.0]}
         self.monitors: dict[str, stats.Monitor] = {}
-        self.history: dict[str, list[tuple[int, float, float]]] = {"cheap": [], "capable": []}
+        self.history: dict[str, list[tuple[int, float, float, float]]] = {"cheap": [], "capable": []}
         self.alarms: dict[str, int | None] = {"cheap": None, "capable": None}
         self.baselines: dict[str, float] = {}
 
@@ -632,9 +641,12 @@ class ContactMonitors:
                 if n == 0:
                     continue
                 self.baselines[tier] = k / n
-                self.monitors[tier] = stats.Monitor(k / n, CONTACT_TOLERANCE, alpha=ALPHA)
+                self.monitors[tier] = stats.Monitor(
+                    k / n, CONTACT_TOLERANCE, alpha=ALPHA, method=MONITOR_METHOD, arl=ARL
+                )
             st = self.monitors[tier].update(y)
-            self.history[tier].append((d + SUPPORT_LAG_DAYS, st.lower, st.upper))
+            ev = st.log_evidence if st.log_evidence is not None else math.nan
+            self.history[tier].append((d + SUPPORT_LAG_DAYS, st.lower, st.upper, ev))
             if st.alarm and self.alarms[tier] is None and d + SUPPORT_LAG_DAYS < self.days:
                 self.alarms[tier] = d + SUPPORT_LAG_DAYS
 
@@ -661,7 +673,7 @@ def daily_interval_alarms(report: Any, onset: int) -> dict[str, int | None]:
 
 
 def _first_alarm(report: Any, onset: int, contacts: ContactMonitors) -> tuple[int | None, str]:
-    """The earliest alarm of the anytime-valid monitors (P(any false alarm) <= alpha each): the
+    """The earliest alarm of the monitors with a false-alarm guarantee (e-detectors): the
     audit's per-tier review monitors (and shadow gap), then the support-contact monitors. The
     per-tier daily-interval rule (:func:`daily_interval_alarms`) is reported, not counted."""
     best: tuple[int | None, str] = (None, "")
@@ -781,7 +793,7 @@ def _blended_monitoring(
     base = float(np.mean(np.concatenate(ys[:base_days])))
     daily = [stats.proportion_interval(float(y.sum()), float(len(y))) for y in ys]
     dashboard = next((d for d in range(base_days, cfg.days) if daily[d].upper < base - TOLERANCE), None)
-    monitor = stats.Monitor(base, TOLERANCE, alpha=ALPHA)
+    monitor = stats.Monitor(base, TOLERANCE, alpha=ALPHA, method=MONITOR_METHOD, arl=ARL)
     seq_day = None
     for d in range(base_days, cfg.days):
         st = monitor.update(ys[d])
@@ -1068,7 +1080,8 @@ def summary(res: DemoResult) -> str:
         f"{tr['flagged_share_of_cheap'][-1]:.1%} after the shift",
         f"prices: capable ${PRICE_CAPABLE:.3f}/query, cheap ${PRICE_CHEAP:.3f}; support contact "
         f"${COST_PER_CONTACT:.2f}; tolerance {TOLERANCE:.2f} on quality, {CONTACT_TOLERANCE:.2%} on a tier's "
-        f"contact rate; alpha {ALPHA}, {cfg.reviews} reviews/day",
+        f"contact rate; monitors: e-detectors, >= {ARL:,.0f} days between false alarms each on average; "
+        f"{cfg.reviews} reviews/day",
         f"cascade: isotonic calibration + choose_threshold(eps={EPSILON}, delta={DELTA}) -> threshold "
         f"{s.threshold:.3f} (calibration acceptance {s.acceptance_rate:.1%}, Clopper-Pearson bound "
         f"{s.upper_bound:.3f}); shadow {SHADOW_RATE:.0%}; Cascade-class check: {res.cascade_mismatches} "
@@ -1220,26 +1233,34 @@ def figures(res: DemoResult) -> dict[str, str]:
     ax.set_xlabel("day")
     ax.legend(fontsize=7, loc="lower left")
     ax = axes[1]
+    line_at = math.log(ARL)
     for arm, ls in zip(res.arms[1:], ("-", "--"), strict=True):
         rep = arm.detail["audit"]
         hist = rep.monitor_history
-        mons = rep.monitors.set_index("monitor")
         for name in ("cheap", "capable"):
-            if name not in mons.index:
-                continue
             h = hist[hist["monitor"] == name]
-            line = ax.plot(h["day"], h["min_upper"].clip(upper=1.2), ls=ls, lw=1.2,
-                           label=f"{arm.name}: {name} tightest upper bound")[0]  # fmt: skip
-            ax.axhline(mons.loc[name, "threshold"], color=line.get_color(), ls=":", lw=0.8)
+            if len(h) == 0:
+                continue
+            ev = h["log_evidence"].to_numpy(float)
+            label = f"{arm.name}: {name} reviews"
+            ax.plot(h["day"], np.clip(ev, -1.0, 2 * line_at), ls=ls, lw=1.2, label=label)
+        cm = arm.detail["contacts"]
+        for tier in ("cheap", "capable"):
+            hc = cm.history[tier]
+            if hc:
+                ev = np.array([x[3] for x in hc])
+                ax.plot([x[0] for x in hc], np.clip(ev, -1.0, 2 * line_at), ls=ls, lw=1.2,
+                        label=f"{arm.name}: {tier} support contacts")  # fmt: skip
         if arm.alarm_day is not None:
             ax.axvline(arm.alarm_day, color="tab:orange", ls=ls, lw=2)
+    ax.axhline(line_at, color="tab:red", ls="--", lw=1, label=f"alarm: ln ARL = ln {ARL:,.0f}")
     ax.axvline(cfg.onset, color="k", ls=":", lw=1)
-    ax.set_ylim(0.5, 1.05)
-    ax.set_title("(b)/(c) per-tier sequential monitors (alarm: bound below dotted line)")
-    ax.set_xlabel("day")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_ylabel("e-detector evidence ln M (clipped)")
+    ax.set_title("(b)/(c) per-tier e-detectors (responses change the later curves)")
+    ax.set_xlabel("day (contacts are joined 3 days after the answer)")
+    ax.legend(fontsize=6, loc="upper left")
     out["alarms"] = _png(fig)
-    # 2b. support contacts joined to routing decisions, per tier (census, anytime-valid)
+    # 2b. support contacts joined to routing decisions, per tier (census): the contact-free rate's bounds
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for arm, ls in zip(res.arms[1:], ("-", "--"), strict=True):
         cm = arm.detail["contacts"]
@@ -1255,7 +1276,7 @@ def figures(res: DemoResult) -> dict[str, str]:
     ax.axvline(cfg.onset, color="k", ls=":", lw=1)
     ax.set_xlim(0, cfg.days)
     ax.set_xlabel(f"day (a contact is joined {SUPPORT_LAG_DAYS} days after the answer)")
-    ax.set_title("(b)/(c) support contacts per tier: alarm when the bound falls below the dotted line")
+    ax.set_title("(b)/(c) support contacts per tier vs the alarm line (dotted); alarms from the e-detectors")
     ax.legend(fontsize=7, loc="lower left")
     out["contacts"] = _png(fig)
     # 3. drift
@@ -1297,8 +1318,8 @@ def render_html(res: DemoResult, text: str) -> str:
     caps = {
         "quality": "Per-tier quality: weekly design-based estimates from the reviews (95% intervals) and the "
         "simulation truth.",
-        "alarms": "Alarm timeline: the playbook's blended number vs tierscope's per-tier anytime-valid "
-        "monitors.",
+        "alarms": "Alarm timeline: the playbook's blended number vs the evidence of tierscope's per-tier "
+        "e-detectors (reviews and support contacts).",
         "contacts": "Support contacts joined to the routing decisions, per tier: the post-mortem's "
         "missing link.",
         "drift": "Confidence drift: PSI of the real router's confidence distribution.",

@@ -628,9 +628,12 @@ class DayStatus:
     min_upper: float
     alarm: bool
     alarm_day: int | None
+    log_evidence: float | None = None
+    """ln of the e-detector statistic (``method="e_detector"``; alarm at ln ``arl``), else None."""
 
 
 def _day(d: Mapping[str, Any]) -> DayStatus:
+    ev = d.get("log_evidence")
     return DayStatus(
         int(d["day"]),
         float(d["lower"]),
@@ -638,15 +641,34 @@ def _day(d: Mapping[str, Any]) -> DayStatus:
         float(d["min_upper"]),
         bool(d["alarm"]),
         d["alarm_day"],
+        None if ev is None else float(ev),
     )
 
 
+MONITOR_METHODS = ("confidence_sequence", "e_detector")
+
+
+def _arl(method: str, arl: float) -> float | None:
+    """The core's ``arl`` argument for a monitor method (None: confidence sequences)."""
+    if method not in MONITOR_METHODS:
+        raise InvalidInputError(f"invalid `method`: one of {MONITOR_METHODS}, got {method!r}")
+    return float(arl) if method == "e_detector" else None
+
+
 class Monitor:
-    """Anytime-valid alarm for one tier's quality (or one paired gap, with ``lo=-1``).
+    """Sequential alarm for one tier's quality (or one paired gap, with ``lo=-1``).
 
     Runs empirical-Bernstein confidence sequences (Waudby-Smith & Ramdas) restarted every
-    ``restart_every`` days with error budgets α·6/(π²j²), and raises an alarm the first day any
-    upper bound falls below ``baseline - tolerance``; P(any false alarm, ever) <= ``alpha``.
+    ``restart_every`` days with error budgets α·6/(π²j²). ``method`` picks the alarm:
+
+    * ``"confidence_sequence"`` (default): the first day any upper bound falls below
+      ``baseline - tolerance``; P(any false alarm, ever) <= ``alpha``.
+    * ``"e_detector"``: a Shiryaev–Roberts e-detector (Shin, Ramdas & Rinaldo 2024) of betting
+      e-values against "mean >= baseline - tolerance", mixed over 16 bets; the expected number of
+      days to a false alarm is at least ``arl``. It is not diluted by data from before a change, so
+      it detects a drop sooner (days instead of weeks when reviews are few); ``alpha`` then only
+      sets the reported bounds. Use it for standing production monitors, where a false-alarm rate
+      (one per ``arl`` days at most, on average) is the meaningful guarantee.
 
     Weighted reviews: give ``max_weight`` = the largest possible 1/π and pass each day's ``pi``
     and the tier's traffic ``population``; the day then contributes a Horvitz–Thompson stream
@@ -662,16 +684,19 @@ class Monitor:
         hi: float = 1.0,
         max_weight: float = 1.0,
         restart_every: int = 7,
+        method: str = "confidence_sequence",
+        arl: float = 1000.0,
         _inner: _core.StatsMonitor | None = None,
     ) -> None:
         if restart_every < 0:
             raise InvalidInputError(
                 f"invalid `restart_every`: a non-negative number of days, got {restart_every}"
             )
+        core_arl = _arl(method, arl)
         self._inner = (
             _inner
             if _inner is not None
-            else _core.StatsMonitor(baseline, tolerance, alpha, lo, hi, max_weight, restart_every)
+            else _core.StatsMonitor(baseline, tolerance, alpha, lo, hi, max_weight, restart_every, core_arl)
         )
 
     def update(
@@ -764,12 +789,16 @@ def simulate_monitor(
     restart_every: int = 7,
     seed: int = 0,
     threads: int = 0,
+    method: str = "confidence_sequence",
+    arl: float = 1000.0,
 ) -> list[int | None]:
     """Alarm day of each of ``runs`` simulated Bernoulli streams (None = no alarm).
 
     Quality is ``p_before`` until ``change_day - 1`` and ``p_after`` from ``change_day`` (0 = no
-    change). Runs in Rust, seeded, thread-count independent.
+    change). ``method``/``arl`` as in :class:`Monitor`. Runs in Rust, seeded, thread-count
+    independent.
     """
+    core_arl = _arl(method, arl)
     for name, v in (
         ("days", days),
         ("reviews_per_day", reviews_per_day),
@@ -791,6 +820,7 @@ def simulate_monitor(
         runs,
         seed,
         threads,
+        core_arl,
     )
 
 

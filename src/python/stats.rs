@@ -26,7 +26,7 @@ use crate::stats::intervals::{
     bootstrap_interval, proportion_interval, t_interval, BootstrapOptions, ProportionMethod,
 };
 use crate::stats::planning::{fixed_sample_plan, sequential_plan, SequentialPlanOptions};
-use crate::stats::sequential::{Cusum, CusumKind, DayStatus, Monitor, MonitorConfig};
+use crate::stats::sequential::{AlarmMethod, Cusum, CusumKind, DayStatus, Monitor, MonitorConfig};
 use crate::stats::simulate::{coverage, monitor_runs, SimDesign};
 use crate::stats::special::{beta_ppf, norm_ppf, t_ppf};
 
@@ -94,6 +94,7 @@ fn day_dict<'py>(py: Python<'py>, s: &DayStatus) -> PyResult<Bound<'py, PyDict>>
     d.set_item("min_upper", s.min_upper)?;
     d.set_item("alarm", s.alarm)?;
     d.set_item("alarm_day", s.alarm_day)?;
+    d.set_item("log_evidence", s.log_evidence)?;
     Ok(d)
 }
 
@@ -582,7 +583,7 @@ struct StatsMonitor {
 #[pymethods]
 impl StatsMonitor {
     #[new]
-    #[pyo3(signature = (baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7))]
+    #[pyo3(signature = (baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7, arl=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -593,8 +594,10 @@ impl StatsMonitor {
         hi: f64,
         max_weight: f64,
         restart_every: u32,
+        arl: Option<f64>,
     ) -> PyResult<Self> {
-        let config = MonitorConfig { baseline, tolerance, alpha, lo, hi, max_weight, restart_every };
+        let method = alarm_method(arl);
+        let config = MonitorConfig { baseline, tolerance, alpha, lo, hi, max_weight, restart_every, method };
         Ok(Self { inner: detached(py, config, Monitor::new)? })
     }
 
@@ -713,9 +716,14 @@ impl StatsCusum {
     }
 }
 
+/// `arl` given: the e-detector alarm; None: restarted confidence sequences.
+fn alarm_method(arl: Option<f64>) -> AlarmMethod {
+    arl.map_or(AlarmMethod::ConfidenceSequence, |arl| AlarmMethod::EDetector { arl })
+}
+
 /// Simulated alarm days of Bernoulli monitors (None = no alarm).
 #[pyfunction]
-#[pyo3(signature = (baseline, tolerance, alpha, restart_every, days, reviews_per_day, p_before, p_after, change_day, runs, seed=0, threads=0))]
+#[pyo3(signature = (baseline, tolerance, alpha, restart_every, days, reviews_per_day, p_before, p_after, change_day, runs, seed=0, threads=0, arl=None))]
 #[allow(clippy::too_many_arguments)]
 fn stats_simulate_monitor(
     py: Python<'_>,
@@ -731,9 +739,19 @@ fn stats_simulate_monitor(
     runs: usize,
     seed: u64,
     threads: usize,
+    arl: Option<f64>,
 ) -> PyResult<Vec<Option<u32>>> {
-    let config =
-        MonitorConfig { baseline, tolerance, alpha, lo: 0.0, hi: 1.0, max_weight: 1.0, restart_every };
+    let method = alarm_method(arl);
+    let config = MonitorConfig {
+        baseline,
+        tolerance,
+        alpha,
+        lo: 0.0,
+        hi: 1.0,
+        max_weight: 1.0,
+        restart_every,
+        method,
+    };
     detached(py, config, move |c| {
         monitor_runs(&c, days, reviews_per_day, p_before, p_after, change_day, runs, seed, threads)
     })

@@ -100,6 +100,7 @@ pub fn sequential_plan(
         hi: 1.0,
         max_weight: 1.0,
         restart_every: opts.restart_every,
+        method: Default::default(),
     };
     let rate = |m: usize| -> Result<f64> {
         let alarms =

@@ -21,8 +21,19 @@
 //! a change quickly it runs restarted sequences: a new one starts every `restart_every` days and
 //! the j-th gets error budget α·6/(π² j²) (Σ = α), so the probability of any false alarm over an
 //! unbounded horizon stays ≤ α while a sequence started after a drop sees only post-drop data.
-//! [`Cusum`] (Bernoulli or normal) is provided for comparison; it controls average run length,
-//! not the false-alarm probability.
+//!
+//! **E-detector.** With [`AlarmMethod::EDetector`] the alarm is instead a Shiryaev–Roberts
+//! e-detector (Shin, Ramdas & Rinaldo 2024, "E-detectors: a nonparametric framework for
+//! sequential change detection"): for each bet λ on a grid, R_t = (R_{t−1} + 1)·E_t with the day's
+//! betting e-value E_t = Π (1 + λ(m − x)) against "mean ≥ m = baseline − tolerance", averaged over
+//! the grid. Under that null M_t − t is a supermartingale, so the expected number of days to a false
+//! alarm (alarm when M_t ≥ A) is at least A = `arl`. It restarts at every day implicitly, so it is
+//! not diluted by pre-change data and needs no split of α across restarts: a guarantee on the
+//! false-alarm *rate* rather than on any false alarm ever. The confidence sequences still run and
+//! give the reported bounds.
+//!
+//! [`Cusum`] (Bernoulli or normal) is provided for comparison; it controls average run length
+//! for a fully specified change, not for a composite null.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +120,23 @@ impl EbConfidenceSequence {
     }
 }
 
+/// Number of bets in the e-detector's grid: λ_k = λ_max·2^−k, k = 1..=16, weights 1/16.
+const EDETECTOR_BETS: usize = 16;
+
+/// Which rule raises a [`Monitor`]'s alarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlarmMethod {
+    /// Restarted confidence sequences: P(any false alarm, ever) ≤ α.
+    #[default]
+    ConfidenceSequence,
+    /// Shiryaev–Roberts e-detector: expected days to a false alarm ≥ `arl`.
+    EDetector {
+        /// Average run length (days) to a false alarm under the null, at least.
+        arl: f64,
+    },
+}
+
 /// Monitor configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MonitorConfig {
@@ -126,6 +154,9 @@ pub struct MonitorConfig {
     pub max_weight: f64,
     /// Start a new sequence every this many days (0 = a single sequence).
     pub restart_every: u32,
+    /// The alarm rule (confidence sequences unless set).
+    #[serde(default)]
+    pub method: AlarmMethod,
 }
 
 impl MonitorConfig {
@@ -147,6 +178,11 @@ impl MonitorConfig {
         if !(self.max_weight.is_finite() && self.max_weight >= 1.0) {
             return bad("max_weight", format!("a weight bound >= 1, got {}", self.max_weight));
         }
+        if let AlarmMethod::EDetector { arl } = self.method {
+            if !(arl.is_finite() && arl > 1.0) {
+                return bad("arl", format!("an average run length in days > 1, got {arl}"));
+            }
+        }
         Ok(())
     }
 }
@@ -166,6 +202,9 @@ pub struct DayStatus {
     pub alarm: bool,
     /// Day the alarm first fired.
     pub alarm_day: Option<u32>,
+    /// ln M_t of the e-detector (None for confidence-sequence alarms); alarm at ln(arl).
+    #[serde(default)]
+    pub log_evidence: Option<f64>,
 }
 
 /// Anytime-valid alarm for one tier (or one paired gap). Serde-serialisable between days.
@@ -181,13 +220,52 @@ pub struct Monitor {
     pub alarm_day: Option<u32>,
     /// Per-day history.
     pub history: Vec<DayStatus>,
+    /// E-detector state: ln R_t for each bet of the grid (empty until the first day).
+    #[serde(default)]
+    pub log_r: Vec<f64>,
 }
 
 impl Monitor {
     /// A new monitor (validates the configuration).
     pub fn new(config: MonitorConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Self { config, day: 0, sequences: Vec::new(), alarm_day: None, history: Vec::new() })
+        Ok(Self {
+            config,
+            day: 0,
+            sequences: Vec::new(),
+            alarm_day: None,
+            history: Vec::new(),
+            log_r: Vec::new(),
+        })
+    }
+
+    /// The e-detector's bets on the [0, 1] scale of X and its null boundary m there.
+    fn bets(&self) -> (Vec<f64>, f64) {
+        let (low, scale) = self.stream_range();
+        let m = ((self.config.baseline - self.config.tolerance - low) / scale).clamp(0.0, 1.0);
+        // 1 + λ(m − x) ≥ 1 − λ(1 − m) > 0 for every x in [0, 1] when λ < 1/(1 − m).
+        let lambda_max = 1.0 / (1.0 - m).max(1e-12);
+        let bets = (1..=EDETECTOR_BETS).map(|k| lambda_max * 0.5f64.powi(k as i32)).collect();
+        (bets, m)
+    }
+
+    /// Fold one day's observations (on the [0, 1] scale; `bulk` more units at `x_bulk`) into the
+    /// e-detector and return ln M_t.
+    fn update_detector(&mut self, xs: &[f64], bulk: f64, x_bulk: f64) -> f64 {
+        let (bets, m) = self.bets();
+        if self.log_r.len() != bets.len() {
+            self.log_r = vec![f64::NEG_INFINITY; bets.len()];
+        }
+        for (log_r, &lambda) in self.log_r.iter_mut().zip(&bets) {
+            let mut log_e: f64 = xs.iter().map(|&x| (lambda * (m - x)).ln_1p()).sum();
+            if bulk > 0.0 {
+                log_e += bulk * (lambda * (m - x_bulk)).ln_1p();
+            }
+            // ln(R + 1) = logaddexp(ln R, 0)
+            *log_r = log_add_exp(*log_r, 0.0) + log_e;
+        }
+        let total = self.log_r.iter().fold(f64::NEG_INFINITY, |acc, &v| log_add_exp(acc, v));
+        total - (self.log_r.len() as f64).ln()
     }
 
     /// The stream's range: Z ∈ [low, low + width] with Z = c + 1{reviewed}·(y − c)/π, c the
@@ -242,11 +320,13 @@ impl Monitor {
         let (low, scale) = self.stream_range();
         let c = self.config.baseline;
         let (mut sx, mut sx2) = (0.0, 0.0);
+        let mut xs = Vec::with_capacity(y.len());
         for (i, &v) in y.iter().enumerate() {
             let w = if weighted { pi.map_or(1.0, |p| 1.0 / p[i]) } else { 1.0 };
             let x = ((c + (v - c) * w - low) / scale).clamp(0.0, 1.0);
             sx += x;
             sx2 += x * x;
+            xs.push(x);
         }
         // Unreviewed traffic units contribute Z = c.
         let unreviewed = k - y.len() as f64;
@@ -265,12 +345,21 @@ impl Monitor {
             s.update_sums(k, sx, sx2);
         }
         let to_y = |x: f64| low + x * scale;
-        let first = &self.sequences[0];
         let min_upper =
             self.sequences.iter().filter(|s| s.t > 0.0).map(|s| to_y(s.upper)).fold(f64::INFINITY, f64::min);
-        if self.alarm_day.is_none() && min_upper < self.config.baseline - self.config.tolerance {
+        let (fired, log_evidence) = match self.config.method {
+            AlarmMethod::ConfidenceSequence => {
+                (min_upper < self.config.baseline - self.config.tolerance, None)
+            }
+            AlarmMethod::EDetector { arl } => {
+                let log_m = self.update_detector(&xs, unreviewed, x0);
+                (log_m >= arl.ln(), Some(log_m))
+            }
+        };
+        if self.alarm_day.is_none() && fired {
             self.alarm_day = Some(self.day);
         }
+        let first = &self.sequences[0];
         let status = DayStatus {
             day: self.day,
             lower: to_y(first.lower).max(lo),
@@ -278,6 +367,7 @@ impl Monitor {
             min_upper: min_upper.min(hi),
             alarm: self.alarm_day.is_some(),
             alarm_day: self.alarm_day,
+            log_evidence,
         };
         self.history.push(status.clone());
         Ok(status)
@@ -296,6 +386,15 @@ impl Monitor {
         m.config.validate()?;
         Ok(m)
     }
+}
+
+/// ln(e^a + e^b), exact at −∞.
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let hi = a.max(b);
+    if hi == f64::NEG_INFINITY {
+        return hi;
+    }
+    hi + ((a - hi).exp() + (b - hi).exp()).ln()
 }
 
 /// CUSUM chart kinds for a downward shift.
@@ -413,6 +512,7 @@ mod tests {
             hi: 1.0,
             max_weight: 1.0,
             restart_every: 7,
+            method: AlarmMethod::ConfidenceSequence,
         }
     }
 
@@ -452,6 +552,82 @@ mod tests {
         assert!(m.update(&[1.0], Some(&[0.01]), Some(100)).is_err());
         assert!(m.update(&[1.0, 0.0], Some(&[0.1, 0.05]), Some(40)).is_ok());
         assert!(Monitor::new(MonitorConfig { alpha: 1.5, ..cfg() }).is_err());
+    }
+
+    fn bernoulli_day(rng: &mut Xoshiro256, p: f64, n: usize) -> Vec<f64> {
+        (0..n).map(|_| if rng.uniform() < p { 1.0 } else { 0.0 }).collect()
+    }
+
+    fn edetector(arl: f64) -> MonitorConfig {
+        MonitorConfig { method: AlarmMethod::EDetector { arl }, ..cfg() }
+    }
+
+    #[test]
+    fn edetector_average_run_length_under_the_null_is_at_least_arl() {
+        // Worst case of the null: the mean sits exactly on the alarm line baseline − tolerance.
+        let arl = 20.0;
+        let (runs, cap) = (300, 2_000u32);
+        let mut total = 0.0;
+        for r in 0..runs {
+            let mut rng = Xoshiro256::new(11, r);
+            let mut m = Monitor::new(edetector(arl)).unwrap();
+            let mut day = cap;
+            for d in 1..=cap {
+                m.update(&bernoulli_day(&mut rng, 0.82, 40), None, None).unwrap();
+                if m.alarm_day.is_some() {
+                    day = d;
+                    break;
+                }
+            }
+            total += f64::from(day);
+        }
+        let mean = total / f64::from(runs as u32);
+        assert!(mean >= arl, "mean run length {mean} < ARL {arl}");
+    }
+
+    #[test]
+    fn edetector_detects_faster_than_restarted_sequences() {
+        let (mut cs_days, mut ed_days) = (0u32, 0u32);
+        for r in 0..40 {
+            let mut rng = Xoshiro256::new(21, r);
+            let mut cs = Monitor::new(cfg()).unwrap();
+            let mut ed = Monitor::new(edetector(1_000.0)).unwrap();
+            for day in 1..=120 {
+                let p = if day >= 30 { 0.76 } else { 0.85 };
+                let y = bernoulli_day(&mut rng, p, 70);
+                cs.update(&y, None, None).unwrap();
+                let st = ed.update(&y, None, None).unwrap();
+                assert!(st.log_evidence.is_some_and(f64::is_finite));
+            }
+            let (c, e) = (cs.alarm_day.expect("cs fires"), ed.alarm_day.expect("e-detector fires"));
+            assert!(c >= 30 && e >= 30, "false alarm before the change: cs {c}, e-detector {e}");
+            cs_days += c - 30;
+            ed_days += e - 30;
+        }
+        assert!(ed_days < cs_days, "e-detector delay {ed_days} vs confidence sequences {cs_days}");
+    }
+
+    #[test]
+    fn edetector_weighted_stream_and_round_trip() {
+        let mut m = Monitor::new(MonitorConfig { max_weight: 4.0, ..edetector(500.0) }).unwrap();
+        let mut rng = Xoshiro256::new(2, 0);
+        for _ in 0..20 {
+            let y = bernoulli_day(&mut rng, 0.6, 50);
+            let pi: Vec<f64> = (0..50).map(|i| if i % 2 == 0 { 0.25 } else { 0.5 }).collect();
+            m.update(&y, Some(&pi), Some(400)).unwrap();
+        }
+        assert!(m.alarm_day.is_some(), "a 25-point drop is detected: {:?}", m.history.last());
+        let back = Monitor::from_json(&m.to_json().unwrap()).unwrap();
+        assert_eq!(back, m);
+        // state written before the e-detector existed still loads (confidence-sequence alarms)
+        let mut old: serde_json::Value =
+            serde_json::from_str(&Monitor::new(cfg()).unwrap().to_json().unwrap()).unwrap();
+        old["config"].as_object_mut().unwrap().remove("method");
+        old.as_object_mut().unwrap().remove("log_r");
+        let restored = Monitor::from_json(&old.to_string()).unwrap();
+        assert_eq!(restored.config.method, AlarmMethod::ConfidenceSequence);
+        assert!(Monitor::new(edetector(1.0)).is_err());
+        assert!(Monitor::new(edetector(f64::NAN)).is_err());
     }
 
     #[test]

@@ -366,6 +366,10 @@ def test_errors(tmp_path: Path) -> None:
         audit((d, o), tolerance=0)
     with pytest.raises(InvalidInputError, match="`monitor_target`"):
         audit((d, o), monitor_target="median")
+    with pytest.raises(InvalidInputError, match="`monitor_method`"):
+        audit((d, o), monitor_method="cusum")
+    with pytest.raises(InvalidInputError, match="`arl`"):
+        audit((d, o), arl=1.0)
     with pytest.raises(InvalidInputError, match="`log`"):
         audit(tmp_path / "missing")
 
@@ -423,6 +427,11 @@ def test_cli_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "`since`" in err and "Traceback" not in err
     assert main(["audit", str(tmp_path / "missing")]) == 2
     assert main([*args, "--reference", str(tmp_path / "nothing.json")]) == 2
+    assert main([*args, "--monitor-method", "confidence_sequence"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--arl", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "`arl`" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exc:
         main(["audit", "--help"])
     assert exc.value.code == 0 and "--html" in capsys.readouterr().out

@@ -180,6 +180,8 @@ def _audit(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         cost_per_contact=args.cost_per_contact,
         support_window_days=args.support_window_days,
+        monitor_method=args.monitor_method,
+        arl=args.arl,
     )
     print(report.summary())
     if args.html is not None:
@@ -261,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument(
         "--reference", type=Path, default=None, help="router directory (or router.json) for confidence drift"
     )
+    aud.add_argument(
+        "--monitor-method",
+        choices=("e_detector", "confidence_sequence"),
+        default="e_detector",
+        help="alarm rule: e-detector (>= --arl days between false alarms on average) or confidence "
+        "sequences (P(any false alarm) <= alpha)",
+    )
+    aud.add_argument("--arl", type=float, default=1000.0, help="e-detector: average days to a false alarm")
     aud.set_defaults(func=_audit)
     return parser
 

@@ -625,7 +625,8 @@ class ContactMonitors:
         self.days = days
         self.launch: dict[str, list[float]] = {"cheap": [0.0, 0.0], "capable": [0.0, 0.0]}
         self.monitors: dict[str, stats.Monitor] = {}
-        self.history: dict[str, list[tuple[int, float, float, float]]] = {"cheap": [], "capable": []}
+        # per tier: (day joined, lower, upper, ln evidence, the day's contact rate)
+        self.history: dict[str, list[tuple[int, float, float, float, float]]] = {"cheap": [], "capable": []}
         self.alarms: dict[str, int | None] = {"cheap": None, "capable": None}
         self.baselines: dict[str, float] = {}
 
@@ -646,7 +647,8 @@ class ContactMonitors:
                 )
             st = self.monitors[tier].update(y)
             ev = st.log_evidence if st.log_evidence is not None else math.nan
-            self.history[tier].append((d + SUPPORT_LAG_DAYS, st.lower, st.upper, ev))
+            rate = 1.0 - float(y.mean()) if len(y) else math.nan
+            self.history[tier].append((d + SUPPORT_LAG_DAYS, st.lower, st.upper, ev, rate))
             if st.alarm and self.alarms[tier] is None and d + SUPPORT_LAG_DAYS < self.days:
                 self.alarms[tier] = d + SUPPORT_LAG_DAYS
 
@@ -1260,7 +1262,7 @@ def figures(res: DemoResult) -> dict[str, str]:
     ax.set_xlabel("day (contacts are joined 3 days after the answer)")
     ax.legend(fontsize=6, loc="upper left")
     out["alarms"] = _png(fig)
-    # 2b. support contacts joined to routing decisions, per tier (census): the contact-free rate's bounds
+    # 2b. support contacts joined to routing decisions, per tier (census): the daily contact rate
     fig, ax = plt.subplots(figsize=(8, 3.6))
     for arm, ls in zip(res.arms[1:], ("-", "--"), strict=True):
         cm = arm.detail["contacts"]
@@ -1268,16 +1270,17 @@ def figures(res: DemoResult) -> dict[str, str]:
             h = cm.history[tier]
             if not h:
                 continue
-            line = ax.plot([x[0] for x in h], [x[2] for x in h], ls=ls, lw=1.2,
-                           label=f"{arm.name}: {tier} contact-free rate, upper bound")[0]  # fmt: skip
-            ax.axhline(cm.baselines[tier] - CONTACT_TOLERANCE, color=line.get_color(), ls=":", lw=0.8)
+            line = ax.plot([x[0] for x in h], [x[4] for x in h], ls=ls, lw=1.2,
+                           label=f"{arm.name}: {tier} tier, daily contact rate")[0]  # fmt: skip
+            ax.axhline(1.0 - cm.baselines[tier] + CONTACT_TOLERANCE, color=line.get_color(), ls=":", lw=0.8)
         if arm.alarm_day is not None:
             ax.axvline(arm.alarm_day, color="tab:orange", ls=ls, lw=2)
     ax.axvline(cfg.onset, color="k", ls=":", lw=1)
     ax.set_xlim(0, cfg.days)
+    ax.set_ylabel("support contacts per answer")
     ax.set_xlabel(f"day (a contact is joined {SUPPORT_LAG_DAYS} days after the answer)")
-    ax.set_title("(b)/(c) support contacts per tier vs the alarm line (dotted); alarms from the e-detectors")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"(b)/(c) support contacts per tier; dotted: launch rate + {CONTACT_TOLERANCE:.2%}")
+    ax.legend(fontsize=7, loc="upper left")
     out["contacts"] = _png(fig)
     # 3. drift
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -1319,7 +1322,8 @@ def render_html(res: DemoResult, text: str) -> str:
         "quality": "Per-tier quality: weekly design-based estimates from the reviews (95% intervals) and the "
         "simulation truth.",
         "alarms": "Alarm timeline: the playbook's blended number vs the evidence of tierscope's per-tier "
-        "e-detectors (reviews and support contacts).",
+        "e-detectors (reviews and support contacts). With no change, ln M creeps up like ln(days) by design "
+        "(Shiryaev-Roberts: M minus the day count is a supermartingale); an alarm needs ln 1000.",
         "contacts": "Support contacts joined to the routing decisions, per tier: the post-mortem's "
         "missing link.",
         "drift": "Confidence drift: PSI of the real router's confidence distribution.",

@@ -630,6 +630,37 @@ mod tests {
         assert!(Monitor::new(edetector(f64::NAN)).is_err());
     }
 
+    proptest::proptest! {
+        /// The e-detector's evidence is finite, does not depend on the order of a day's
+        /// observations (a product of factors), and its alarm, once raised, stays with its day;
+        /// an all-perfect stream never alarms within fewer days than the ARL (empty days only
+        /// count days: R grows by one).
+        #[test]
+        fn edetector_invariants(
+            days in proptest::collection::vec(proptest::collection::vec(0.0f64..=1.0, 0..30), 1..25),
+            baseline in 0.5f64..0.99, tolerance in 0.0f64..0.2,
+        ) {
+            let config = MonitorConfig { baseline, tolerance, method: AlarmMethod::EDetector { arl: 50.0 }, ..cfg() };
+            let (mut forward, mut reversed) = (Monitor::new(config.clone()).unwrap(), Monitor::new(config.clone()).unwrap());
+            let mut perfect = Monitor::new(config).unwrap();
+            let mut first_alarm = None;
+            for y in &days {
+                let a = forward.update(y, None, None).unwrap();
+                let rev: Vec<f64> = y.iter().rev().copied().collect();
+                let b = reversed.update(&rev, None, None).unwrap();
+                let (ea, eb) = (a.log_evidence.unwrap(), b.log_evidence.unwrap());
+                proptest::prop_assert!(ea.is_finite());
+                proptest::prop_assert!((ea - eb).abs() <= 1e-9 * (1.0 + ea.abs()));
+                if first_alarm.is_none() {
+                    first_alarm = a.alarm_day;
+                }
+                proptest::prop_assert_eq!(a.alarm_day, first_alarm);
+                let p = perfect.update(&vec![1.0; y.len()], None, None).unwrap();
+                proptest::prop_assert!(p.alarm_day.is_none());
+            }
+        }
+    }
+
     #[test]
     fn cusum_signals() {
         let mut c = Cusum::new(CusumKind::Bernoulli { p0: 0.85, p1: 0.75 }, 4.0).unwrap();

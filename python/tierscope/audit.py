@@ -621,19 +621,7 @@ def audit(
                 st = mon.update(y_d, pi=r_d, population=k_d)
             else:
                 st = mon.update(y_d)
-            hist_rows.append(
-                {
-                    "monitor": t,
-                    "day": d,
-                    "date": day_labels[d],
-                    "lower": st.lower,
-                    "upper": st.upper,
-                    "min_upper": st.min_upper,
-                    "log_evidence": st.log_evidence,
-                    "alarm": st.alarm,
-                    "stream_reviews": len(y_d),
-                }
-            )
+            hist_rows.append(_history_row(t, d, day_labels[d], st) | {"stream_reviews": len(y_d)})
         monitors[t] = mon
         mon_rows.append(_monitor_row(t, "quality", mon, b0, tolerance, day_labels))
 
@@ -678,18 +666,7 @@ def audit(
         for d in range(n_days):
             m = sd_arr == d
             st = gmon.update(a[m] - b[m])
-            hist_rows.append(
-                {
-                    "monitor": f"shadow gap {t}",
-                    "day": d,
-                    "date": day_labels[d],
-                    "lower": st.lower,
-                    "upper": st.upper,
-                    "min_upper": st.min_upper,
-                    "log_evidence": st.log_evidence,
-                    "alarm": st.alarm,
-                }
-            )
+            hist_rows.append(_history_row(f"shadow gap {t}", d, day_labels[d], st))
             if m.sum() >= 1:
                 ivd = stats.paired_wald(a[m], b[m], level=level) if m.sum() >= 2 else None
                 shadow_daily_rows.append(
@@ -901,6 +878,20 @@ def audit(
         },
         notes=notes,
     )
+
+
+def _history_row(monitor: str, day: int, date: str, st: stats.DayStatus) -> dict[str, Any]:
+    """One row of ``monitor_history``: a monitor's status after one day."""
+    return {
+        "monitor": monitor,
+        "day": day,
+        "date": date,
+        "lower": st.lower,
+        "upper": st.upper,
+        "min_upper": st.min_upper,
+        "log_evidence": st.log_evidence,
+        "alarm": st.alarm,
+    }
 
 
 def _uniform_keys(ids: list[str]) -> FloatArray:

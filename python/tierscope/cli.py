@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .exceptions import TierscopeError
+from .stats import MONITOR_METHODS
 
 __all__ = ["main"]
 
@@ -265,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aud.add_argument(
         "--monitor-method",
-        choices=("e_detector", "confidence_sequence"),
+        choices=MONITOR_METHODS,
         default="e_detector",
         help="alarm rule: e-detector (>= --arl days between false alarms on average) or confidence "
         "sequences (P(any false alarm) <= alpha)",

@@ -743,11 +743,18 @@ def run_prerouter(
         arm.detail.update(_blended_monitoring(blended_y, cfg, corpus, traffic))
         arm.alarm_day, arm.alarm_monitor = arm.detail["alarm_day"], arm.detail["alarm_rule"]
     else:
-        report = _audit(mon, cfg, corpus)
-        arm.detail["audit"] = report
-        arm.detail["contacts"] = contacts
-        arm.alarm_day, arm.alarm_monitor = _first_alarm(report, min(cfg.onset, cfg.days), contacts)
+        _finish_tierscope(arm, mon, contacts, cfg, corpus)
     return arm
+
+
+def _finish_tierscope(
+    arm: ArmRun, mon: DayMonitoring, contacts: ContactMonitors, cfg: DemoConfig, corpus: Corpus
+) -> None:
+    """Audit a tierscope arm's reviewed decisions and set its first counted alarm."""
+    report = _audit(mon, cfg, corpus)
+    arm.detail["audit"] = report
+    arm.detail["contacts"] = contacts
+    arm.alarm_day, arm.alarm_monitor = _first_alarm(report, min(cfg.onset, cfg.days), contacts)
 
 
 def run_cascade(
@@ -780,10 +787,7 @@ def run_cascade(
         contacts.update(d, accepted, contact)
         if progress is not None:
             progress.update(1)
-    report_a = _audit(mon, cfg, corpus)
-    arm.detail["audit"] = report_a
-    arm.detail["contacts"] = contacts
-    arm.alarm_day, arm.alarm_monitor = _first_alarm(report_a, min(cfg.onset, cfg.days), contacts)
+    _finish_tierscope(arm, mon, contacts, cfg, corpus)
     return arm
 
 

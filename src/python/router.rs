@@ -217,6 +217,17 @@ fn onnxruntime_info(py: Python<'_>, search_dirs: Vec<PathBuf>) -> PyResult<(Path
     detached(py, search_dirs, |dirs| runtime::init(&dirs))
 }
 
+/// This CPU's instruction-set class and the features behind it: `(class, {feature: present})`.
+#[pyfunction]
+fn cpu_features(py: Python<'_>) -> PyResult<(String, Bound<'_, PyDict>)> {
+    let features = crate::cpu::CpuFeatures::detect();
+    let flags = PyDict::new(py);
+    for (name, present) in features.flags() {
+        flags.set_item(name, present)?;
+    }
+    Ok((features.isa_class().to_string(), flags))
+}
+
 /// Sleep in Rust with the GIL released (used by the tests that prove the GIL is released).
 #[pyfunction]
 fn _sleep_detached(py: Python<'_>, seconds: f64) -> PyResult<()> {
@@ -236,6 +247,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouterCore>()?;
     m.add_function(wrap_pyfunction!(fit_router, m)?)?;
     m.add_function(wrap_pyfunction!(onnxruntime_info, m)?)?;
+    m.add_function(wrap_pyfunction!(cpu_features, m)?)?;
     m.add_function(wrap_pyfunction!(_sleep_detached, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())

@@ -1,15 +1,19 @@
 //! Bindings for `tierscope.stats`: argument conversion, GIL release, error mapping. No logic.
 //!
 //! Every function copies its inputs into owned Rust values, runs the core with the GIL released
-//! through [`detached`], and converts the result afterwards. Names carry a `stats_` prefix (classes
+//! through [`detached`], and converts the result afterwards. The stateful classes (aggregate,
+//! monitor, CUSUM) are `frozen` with their state in a `Mutex`, locked only inside [`detached`]
+//! (getters: [`read`]), so threads may share one object; updates validate before they change it. Names carry a `stats_` prefix (classes
 //! a `Stats` prefix) because `_core` registration is flat.
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use std::sync::{Mutex, MutexGuard};
+
 use super::errors::invalid;
-use super::gil::detached;
+use super::gil::{detached, lock, read};
 use crate::error::TierscopeError;
 use crate::stats::aggregate::Aggregate;
 use crate::stats::allocation::{allocate, AllocationMethod, AllocationOptions, StratumSpec};
@@ -325,14 +329,43 @@ fn stats_allocate<'py>(
 // ---------------------------------------------------------------- aggregates and estimators
 
 /// Mergeable per-(stratum, domain) sufficient statistics with design-based estimators.
-#[pyclass(module = "tierscope._core", name = "StatsAggregate", from_py_object)]
-#[derive(Clone, Default)]
+///
+/// Safe to share between threads: the state sits behind a mutex that is locked with the GIL
+/// released; an update that fails validation changes nothing.
+#[pyclass(frozen, module = "tierscope._core", name = "StatsAggregate")]
+#[derive(Default)]
 struct StatsAggregate {
-    inner: Aggregate,
+    inner: Mutex<Aggregate>,
 }
 
 fn design_of(name: &str) -> crate::error::Result<Design> {
     Design::parse(name)
+}
+
+/// Lock two aggregates in a fixed (address) order, so two threads merging `a` into `b` and `b`
+/// into `a` cannot deadlock. `a` and `b` must be different mutexes. Returns (a's, b's) guard.
+fn lock_pair<'a>(
+    a: &'a Mutex<Aggregate>,
+    b: &'a Mutex<Aggregate>,
+) -> (MutexGuard<'a, Aggregate>, MutexGuard<'a, Aggregate>) {
+    if std::ptr::from_ref(a) < std::ptr::from_ref(b) {
+        let ga = lock(a);
+        (ga, lock(b))
+    } else {
+        let gb = lock(b);
+        (lock(a), gb)
+    }
+}
+
+/// `a` merged with `b` as a new aggregate (`a` and `b` may be the same object).
+fn merged_state(a: &Mutex<Aggregate>, b: &Mutex<Aggregate>) -> Aggregate {
+    if std::ptr::eq(a, b) {
+        let g = lock(a);
+        Aggregate::merged(&g, &g)
+    } else {
+        let (ga, gb) = lock_pair(a, b);
+        Aggregate::merged(&ga, &gb)
+    }
 }
 
 #[pymethods]
@@ -344,7 +377,7 @@ impl StatsAggregate {
 
     /// Add sampled units (scores, inclusion probabilities, stratum and domain codes).
     fn add_sample(
-        &mut self,
+        &self,
         py: Python<'_>,
         y: F64Array<'_>,
         pi: F64Array<'_>,
@@ -353,71 +386,72 @@ impl StatsAggregate {
     ) -> PyResult<()> {
         let h = codes(py, "strata", &strata)?;
         let d = codes(py, "domains", &domains)?;
-        let current = self.inner.clone();
-        self.inner = detached(py, (current, owned(&y), owned(&pi), h, d), |(mut cur, y, pi, h, d)| {
+        detached(py, (&self.inner, owned(&y), owned(&pi), h, d), |(state, y, pi, h, d)| {
+            // Built (and validated) without the lock, then added under it.
             let add = Aggregate::from_sample_par(&y, &pi, &h, &d)?;
-            cur.merge(&add);
-            Ok(cur)
-        })?;
-        Ok(())
+            lock(state).merge(&add);
+            Ok(())
+        })
     }
 
     /// Count population units (one per entry) into (stratum, domain) cells.
-    fn add_population(
-        &mut self,
-        py: Python<'_>,
-        strata: I64Array<'_>,
-        domains: I64Array<'_>,
-    ) -> PyResult<()> {
+    fn add_population(&self, py: Python<'_>, strata: I64Array<'_>, domains: I64Array<'_>) -> PyResult<()> {
         let h = codes(py, "population_strata", &strata)?;
         let d = codes(py, "population_domains", &domains)?;
-        let current = self.inner.clone();
-        self.inner = detached(py, (current, h, d), |(mut cur, h, d)| {
-            cur.add_population(&h, &d)?;
-            Ok(cur)
-        })?;
-        Ok(())
+        // Validated before anything is added.
+        detached(py, (&self.inner, h, d), |(state, h, d)| lock(state).add_population(&h, &d))
     }
 
     /// Add `count` population units to cell (stratum, domain).
-    fn add_population_count(
-        &mut self,
-        py: Python<'_>,
-        stratum: u32,
-        domain: u32,
-        count: f64,
-    ) -> PyResult<()> {
-        let current = self.inner.clone();
-        self.inner = detached(py, current, move |mut cur| {
-            cur.add_population_count(stratum, domain, count)?;
-            Ok(cur)
-        })?;
-        Ok(())
+    fn add_population_count(&self, py: Python<'_>, stratum: u32, domain: u32, count: f64) -> PyResult<()> {
+        detached(py, &self.inner, move |state| lock(state).add_population_count(stratum, domain, count))
     }
 
-    /// Merge another aggregate into this one.
-    fn merge(&mut self, py: Python<'_>, other: &StatsAggregate) -> PyResult<()> {
-        let inputs = (self.inner.clone(), other.inner.clone());
-        self.inner = detached(py, inputs, |(mut a, b)| {
-            a.merge(&b);
-            Ok(a)
-        })?;
-        Ok(())
+    /// Merge another aggregate (or this one) into this one, in place.
+    fn merge(&self, py: Python<'_>, other: &StatsAggregate) -> PyResult<()> {
+        detached(py, (&self.inner, &other.inner), |(a, b)| {
+            if std::ptr::eq(a, b) {
+                let mut g = lock(a);
+                let snapshot = g.clone();
+                g.merge(&snapshot);
+            } else {
+                let (mut ga, gb) = lock_pair(a, b);
+                ga.merge(&gb);
+            }
+            Ok(())
+        })
+    }
+
+    /// A new aggregate: this one merged with `other` (neither changes).
+    fn merged(&self, py: Python<'_>, other: &StatsAggregate) -> PyResult<Self> {
+        let out = detached(py, (&self.inner, &other.inner), |(a, b)| Ok(merged_state(a, b)))?;
+        Ok(Self { inner: Mutex::new(out) })
+    }
+
+    /// An independent copy.
+    fn __copy__(&self, py: Python<'_>) -> PyResult<Self> {
+        let out = detached(py, &self.inner, |state| Ok(lock(state).clone()))?;
+        Ok(Self { inner: Mutex::new(out) })
+    }
+
+    /// An independent copy (the state holds no Python objects).
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<Self> {
+        self.__copy__(py)
     }
 
     /// JSON text of the state.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
-        detached(py, self.inner.clone(), |a| a.to_json())
+        detached(py, &self.inner, |state| lock(state).to_json())
     }
 
     /// Restore from JSON text.
     #[staticmethod]
     fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
-        Ok(Self { inner: detached(py, text, |t| Aggregate::from_json(&t))? })
+        Ok(Self { inner: Mutex::new(detached(py, text, |t| Aggregate::from_json(&t))?) })
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self, py: Python<'_>) -> usize {
+        read(py, &self.inner, Aggregate::len)
     }
 
     /// Per-domain estimates (list of dicts).
@@ -429,9 +463,9 @@ impl StatsAggregate {
         level: f64,
         domains: Option<Vec<u32>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let inputs = (self.inner.clone(), design.to_string(), domains);
-        let est = detached(py, inputs, move |(a, design, domains)| {
-            domain_estimates(&a, design_of(&design)?, level, domains.as_deref())
+        let inputs = (&self.inner, design.to_string(), domains);
+        let est = detached(py, inputs, move |(state, design, domains)| {
+            domain_estimates(&lock(state), design_of(&design)?, level, domains.as_deref())
         })?;
         let out = PyList::empty(py);
         for e in &est {
@@ -448,8 +482,10 @@ impl StatsAggregate {
         design: &str,
         level: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let inputs = (self.inner.clone(), design.to_string());
-        let e = detached(py, inputs, move |(a, design)| population_estimate(&a, design_of(&design)?, level))?;
+        let inputs = (&self.inner, design.to_string());
+        let e = detached(py, inputs, move |(state, design)| {
+            population_estimate(&lock(state), design_of(&design)?, level)
+        })?;
         estimate_dict(py, &e)
     }
 
@@ -461,8 +497,10 @@ impl StatsAggregate {
         design: &str,
         level: f64,
     ) -> PyResult<Bound<'py, PyList>> {
-        let inputs = (self.inner.clone(), design.to_string());
-        let est = detached(py, inputs, move |(a, design)| stratum_estimates(&a, design_of(&design)?, level))?;
+        let inputs = (&self.inner, design.to_string());
+        let est = detached(py, inputs, move |(state, design)| {
+            stratum_estimates(&lock(state), design_of(&design)?, level)
+        })?;
         let out = PyList::empty(py);
         for e in &est {
             out.append(estimate_dict(py, e)?)?;
@@ -479,9 +517,9 @@ impl StatsAggregate {
         totals: Vec<(u32, f64)>,
         level: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let inputs = (self.inner.clone(), design.to_string(), totals);
-        let e = detached(py, inputs, move |(a, design, totals)| {
-            post_stratified_estimate(&a, design_of(&design)?, &totals, level)
+        let inputs = (&self.inner, design.to_string(), totals);
+        let e = detached(py, inputs, move |(state, design, totals)| {
+            post_stratified_estimate(&lock(state), design_of(&design)?, &totals, level)
         })?;
         estimate_dict(py, &e)
     }
@@ -496,9 +534,9 @@ impl StatsAggregate {
         domain_b: u32,
         level: f64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let inputs = (self.inner.clone(), design.to_string());
-        let g = detached(py, inputs, move |(a, design)| {
-            design_gap(&a, design_of(&design)?, domain_a, domain_b, level)
+        let inputs = (&self.inner, design.to_string());
+        let g = detached(py, inputs, move |(state, design)| {
+            design_gap(&lock(state), design_of(&design)?, domain_a, domain_b, level)
         })?;
         let d = PyDict::new(py);
         d.set_item("estimate", g.estimate)?;
@@ -573,11 +611,10 @@ fn stats_mcnemar(py: Python<'_>, b: u64, c: u64) -> PyResult<(f64, f64)> {
 
 // ---------------------------------------------------------------- sequential
 
-/// Anytime-valid monitor for one tier or paired gap.
-#[pyclass(module = "tierscope._core", name = "StatsMonitor", from_py_object)]
-#[derive(Clone)]
+/// Anytime-valid monitor for one tier or paired gap (thread-safe like [`StatsAggregate`]).
+#[pyclass(frozen, module = "tierscope._core", name = "StatsMonitor")]
 struct StatsMonitor {
-    inner: Monitor,
+    inner: Mutex<Monitor>,
 }
 
 #[pymethods]
@@ -598,44 +635,44 @@ impl StatsMonitor {
     ) -> PyResult<Self> {
         let method = alarm_method(arl);
         let config = MonitorConfig { baseline, tolerance, alpha, lo, hi, max_weight, restart_every, method };
-        Ok(Self { inner: detached(py, config, Monitor::new)? })
+        Ok(Self { inner: Mutex::new(detached(py, config, Monitor::new)?) })
     }
 
     /// Absorb one day's reviews; returns the day's status dict.
     #[pyo3(signature = (y, pi=None, population=None))]
     fn update<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         y: F64Array<'py>,
         pi: Option<F64Array<'py>>,
         population: Option<u64>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let inputs = (self.inner.clone(), owned(&y), pi.as_ref().map(owned));
-        let (m, status) = detached(py, inputs, move |(mut m, y, pi)| {
-            let s = m.update(&y, pi.as_deref(), population)?;
-            Ok((m, s))
-        })?;
-        self.inner = m;
+        let inputs = (&self.inner, owned(&y), pi.as_ref().map(owned));
+        // Monitor::update validates the day before it changes anything.
+        let status =
+            detached(py, inputs, move |(state, y, pi)| lock(state).update(&y, pi.as_deref(), population))?;
         day_dict(py, &status)
     }
 
     /// Days absorbed.
     #[getter]
-    fn day(&self) -> u32 {
-        self.inner.day
+    fn day(&self, py: Python<'_>) -> u32 {
+        read(py, &self.inner, |m| m.day)
     }
 
     /// Day the alarm first fired (None if it has not).
     #[getter]
-    fn alarm_day(&self) -> Option<u32> {
-        self.inner.alarm_day
+    fn alarm_day(&self, py: Python<'_>) -> Option<u32> {
+        read(py, &self.inner, |m| m.alarm_day)
     }
 
     /// Per-day statuses.
     #[getter]
     fn history<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        // Copied under the lock, converted after it is released.
+        let history = read(py, &self.inner, |m| m.history.clone());
         let out = PyList::empty(py);
-        for s in &self.inner.history {
+        for s in &history {
             out.append(day_dict(py, s)?)?;
         }
         Ok(out)
@@ -643,21 +680,20 @@ impl StatsMonitor {
 
     /// JSON state.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
-        detached(py, self.inner.clone(), |m| m.to_json())
+        detached(py, &self.inner, |state| lock(state).to_json())
     }
 
     /// Restore from JSON state.
     #[staticmethod]
     fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
-        Ok(Self { inner: detached(py, text, |t| Monitor::from_json(&t))? })
+        Ok(Self { inner: Mutex::new(detached(py, text, |t| Monitor::from_json(&t))?) })
     }
 }
 
-/// One-sided (downward) CUSUM chart.
-#[pyclass(module = "tierscope._core", name = "StatsCusum", from_py_object)]
-#[derive(Clone)]
+/// One-sided (downward) CUSUM chart (thread-safe like [`StatsAggregate`]).
+#[pyclass(frozen, module = "tierscope._core", name = "StatsCusum")]
 struct StatsCusum {
-    inner: Cusum,
+    inner: Mutex<Cusum>,
 }
 
 #[pymethods]
@@ -665,54 +701,50 @@ impl StatsCusum {
     /// Bernoulli CUSUM from p0 to p1 < p0 with threshold h.
     #[staticmethod]
     fn bernoulli(py: Python<'_>, p0: f64, p1: f64, threshold: f64) -> PyResult<Self> {
-        Ok(Self { inner: detached(py, (), move |_| Cusum::new(CusumKind::Bernoulli { p0, p1 }, threshold))? })
+        let c = detached(py, (), move |_| Cusum::new(CusumKind::Bernoulli { p0, p1 }, threshold))?;
+        Ok(Self { inner: Mutex::new(c) })
     }
 
     /// Normal CUSUM for a downward shift of `shift` SDs.
     #[staticmethod]
     fn normal(py: Python<'_>, mean0: f64, sd: f64, shift: f64, threshold: f64) -> PyResult<Self> {
-        Ok(Self {
-            inner: detached(py, (), move |_| Cusum::new(CusumKind::Normal { mean0, sd, shift }, threshold))?,
-        })
+        let c = detached(py, (), move |_| Cusum::new(CusumKind::Normal { mean0, sd, shift }, threshold))?;
+        Ok(Self { inner: Mutex::new(c) })
     }
 
     /// Absorb one day's observations; returns whether the chart has signalled.
-    fn update(&mut self, py: Python<'_>, x: F64Array<'_>) -> PyResult<bool> {
-        let (c, alarm) = detached(py, (self.inner.clone(), owned(&x)), |(mut c, x)| {
-            let a = c.update(&x)?;
-            Ok((c, a))
-        })?;
-        self.inner = c;
-        Ok(alarm)
+    fn update(&self, py: Python<'_>, x: F64Array<'_>) -> PyResult<bool> {
+        // Cusum::update validates the day before it changes anything.
+        detached(py, (&self.inner, owned(&x)), |(state, x)| lock(state).update(&x))
     }
 
     /// Current statistic.
     #[getter]
-    fn statistic(&self) -> f64 {
-        self.inner.statistic
+    fn statistic(&self, py: Python<'_>) -> f64 {
+        read(py, &self.inner, |c| c.statistic)
     }
 
     /// Days absorbed.
     #[getter]
-    fn day(&self) -> u32 {
-        self.inner.day
+    fn day(&self, py: Python<'_>) -> u32 {
+        read(py, &self.inner, |c| c.day)
     }
 
     /// Day the chart first signalled.
     #[getter]
-    fn alarm_day(&self) -> Option<u32> {
-        self.inner.alarm_day
+    fn alarm_day(&self, py: Python<'_>) -> Option<u32> {
+        read(py, &self.inner, |c| c.alarm_day)
     }
 
     /// JSON state.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
-        detached(py, self.inner.clone(), |c| c.to_json())
+        detached(py, &self.inner, |state| lock(state).to_json())
     }
 
     /// Restore from JSON state.
     #[staticmethod]
     fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
-        Ok(Self { inner: detached(py, text, |t| Cusum::from_json(&t))? })
+        Ok(Self { inner: Mutex::new(detached(py, text, |t| Cusum::from_json(&t))?) })
     }
 }
 

@@ -1,9 +1,11 @@
-//! Tokenization and ONNX inference: a pool of ONNX Runtime sessions driven by a private rayon pool.
+//! Tokenization and ONNX inference: a pool of ONNX Runtime sessions driven by a rayon pool.
 //!
-//! Threads are sized explicitly: `sessions × intra_threads ≤ cores`. Each rayon worker owns one
-//! session (indexed by worker number), so batches run in parallel without lock contention. The
-//! pool and sessions are rebuilt lazily in a forked child, whose copies of the parent's threads
-//! and locks are unusable (the classic rayon/ORT-after-fork deadlock).
+//! Threads are sized explicitly: `sessions × intra_threads ≤ cores`. Batches run on the
+//! process's `sessions`-worker pool from [`crate::pool`]; worker `i` (its
+//! `rayon::current_thread_index()`) uses session `i`, so batches run in parallel without lock
+//! contention. The sessions are rebuilt lazily in a forked child, as is the pool (by
+//! [`crate::pool`]), whose copies of the parent's threads and locks are unusable (the classic
+//! rayon/ORT-after-fork deadlock).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -108,7 +110,8 @@ pub type RowResult = std::result::Result<Vec<f32>, String>;
 
 struct Engine {
     pid: u32,
-    pool: rayon::ThreadPool,
+    /// `sessions.len()` workers, shared with every other user of that thread count.
+    pool: Arc<rayon::ThreadPool>,
     sessions: Vec<Mutex<Session>>,
 }
 
@@ -297,10 +300,7 @@ impl Encoder {
             // dropping it could block forever joining them. Leak it instead.
             std::mem::forget(stale);
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.threads.sessions)
-            .thread_name(|i| format!("tierscope-{i}"))
-            .build()
+        let pool = crate::pool::pool(self.threads.sessions)
             .map_err(|e| TierscopeError::Inference(format!("cannot start the worker pool: {e}")))?;
         let sessions = (0..self.threads.sessions)
             .map(|_| {

@@ -161,28 +161,31 @@ impl Aggregate {
         Ok(a)
     }
 
-    /// Like [`Aggregate::from_sample`], built in parallel over chunks that are then merged (the
-    /// merge is exact up to floating-point summation order).
+    /// Like [`Aggregate::from_sample`], built in parallel (on the default pool of
+    /// [`crate::pool`]) over chunks that are then merged in order (the merge is exact up to
+    /// floating-point summation order; the result does not depend on the thread count).
     pub fn from_sample_par(y: &[f64], pi: &[f64], strata: &[u32], domains: &[u32]) -> Result<Self> {
         use rayon::prelude::*;
         check_same_len("pi", pi.len(), "y", y.len())?;
         check_same_len("strata", strata.len(), "y", y.len())?;
         check_same_len("domains", domains.len(), "y", y.len())?;
         const CHUNK: usize = 1 << 18;
-        let parts: Vec<Result<Aggregate>> = (0..y.len().div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| {
-                let (a, b) = (c * CHUNK, ((c + 1) * CHUNK).min(y.len()));
-                Aggregate::from_sample(&y[a..b], &pi[a..b], &strata[a..b], &domains[a..b]).map_err(
-                    |e| match e {
-                        TierscopeError::InvalidInput { argument, expected } => {
-                            TierscopeError::InvalidInput { argument: shift_index(&argument, a), expected }
-                        }
-                        other => other,
-                    },
-                )
+        let chunks = y.len().div_ceil(CHUNK);
+        let build = |c: usize| {
+            let (a, b) = (c * CHUNK, ((c + 1) * CHUNK).min(y.len()));
+            Aggregate::from_sample(&y[a..b], &pi[a..b], &strata[a..b], &domains[a..b]).map_err(|e| match e {
+                TierscopeError::InvalidInput { argument, expected } => {
+                    TierscopeError::InvalidInput { argument: shift_index(&argument, a), expected }
+                }
+                other => other,
             })
-            .collect();
+        };
+        // One chunk needs no workers (and no pool hand-off); more run on the default pool.
+        let parts: Vec<Result<Aggregate>> = if chunks <= 1 {
+            (0..chunks).map(build).collect()
+        } else {
+            crate::pool::install(0, || (0..chunks).into_par_iter().map(build).collect())?
+        };
         let mut out = Aggregate::new();
         for p in parts {
             out.merge(&p?);

@@ -104,25 +104,26 @@ pub fn drift_by_group(
     if !(eps.is_finite() && eps > 0.0) {
         return Err(TierscopeError::invalid("eps", format!("a small positive floor, got {eps}")));
     }
-    let jobs = group_jobs(reference, reference_groups, production, production_groups);
-    let results: Vec<(u32, Result<Option<DriftReport>>)> = jobs
-        .into_par_iter()
-        .map(|(k, a, b)| match (a, b) {
-            (Some(mut a), Some(mut b)) => {
-                rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
-                let (hr, hp) = histograms_sorted_reference(&a, &b, bins);
-                let report = psi(&hr, &hp, eps).and_then(|psi_value| {
-                    Ok(Some(DriftReport {
-                        ks: ks_sorted(&a, &b, method),
-                        psi: psi_value,
-                        js: jensen_shannon(&hr, &hp, base)?,
-                    }))
-                });
-                (k, report)
-            }
-            _ => (k, Ok(None)),
-        })
-        .collect();
+    let results: Vec<(u32, Result<Option<DriftReport>>)> = crate::pool::install(0, || {
+        group_jobs(reference, reference_groups, production, production_groups)
+            .into_par_iter()
+            .map(|(k, a, b)| match (a, b) {
+                (Some(mut a), Some(mut b)) => {
+                    rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+                    let (hr, hp) = histograms_sorted_reference(&a, &b, bins);
+                    let report = psi(&hr, &hp, eps).and_then(|psi_value| {
+                        Ok(Some(DriftReport {
+                            ks: ks_sorted(&a, &b, method),
+                            psi: psi_value,
+                            js: jensen_shannon(&hr, &hp, base)?,
+                        }))
+                    });
+                    (k, report)
+                }
+                _ => (k, Ok(None)),
+            })
+            .collect()
+    })?;
     let mut out = BTreeMap::new();
     for (k, v) in results {
         out.insert(k, v?);
@@ -130,7 +131,8 @@ pub fn drift_by_group(
     Ok(out)
 }
 
-/// Owned (group, reference values, production values) triples for every group key.
+/// Owned (group, reference values, production values) triples for every group key (call on a
+/// pool worker: the two sides are split in parallel).
 #[allow(clippy::type_complexity)]
 fn group_jobs(
     reference: &[f64],
@@ -283,21 +285,26 @@ pub fn ks_2samp(x: &[f64], y: &[f64], method: KsMethod) -> Result<KsResult> {
     Ok(ks_unsorted(x, y, method))
 }
 
-/// KS on unsorted samples (copies and sorts both).
+/// KS on unsorted samples (copies and sorts both, in parallel on the caller's pool or else the
+/// default one; sequentially if no pool can be started).
 pub fn ks_unsorted(x: &[f64], y: &[f64], method: KsMethod) -> KsResult {
     let (mut a, mut b) = (x.to_vec(), y.to_vec());
-    rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b));
+    let sorted = crate::pool::current_or_default(|| rayon::join(|| sort_f64(&mut a), || sort_f64(&mut b)));
+    if sorted.is_err() {
+        sort_f64(&mut a);
+        sort_f64(&mut b);
+    }
     ks_sorted(&a, &b, method)
 }
 
-/// Sort finite floats ascending (pdqsort; in parallel for large inputs). On the shared,
-/// memory-bound machines this runs on, a comparison sort beat LSD-radix, bucket and
-/// gap-counting variants that were measured.
+/// Sort finite floats ascending (pdqsort; in parallel for large inputs, on the caller's pool or
+/// else the default one, sequentially if no pool can be started; the order is the same either
+/// way). On the shared, memory-bound machines this runs on, a comparison sort beat LSD-radix,
+/// bucket and gap-counting variants that were measured.
 pub fn sort_f64(v: &mut [f64]) {
-    if v.len() >= 1 << 20 {
-        v.par_sort_unstable_by(|p, q| p.total_cmp(q));
-    } else {
-        v.sort_unstable_by(|p, q| p.total_cmp(q));
+    let cmp = |p: &f64, q: &f64| p.total_cmp(q);
+    if v.len() < 1 << 20 || crate::pool::current_or_default(|| v.par_sort_unstable_by(cmp)).is_err() {
+        v.sort_unstable_by(cmp);
     }
 }
 
@@ -706,7 +713,7 @@ pub fn ks_by_group(
     super::check_same_len("production_groups", production_groups.len(), "production", production.len())?;
     check_finite("reference", reference)?;
     check_finite("production", production)?;
-    let results: Vec<(u32, Option<KsResult>)> =
+    let results: Vec<(u32, Option<KsResult>)> = crate::pool::install(0, || {
         group_jobs(reference, reference_groups, production, production_groups)
             .into_par_iter()
             .map(|(k, a, b)| match (a, b) {
@@ -716,7 +723,8 @@ pub fn ks_by_group(
                 }
                 _ => (k, None),
             })
-            .collect();
+            .collect()
+    })?;
     Ok(results.into_iter().collect())
 }
 

@@ -187,7 +187,7 @@ pub struct BootstrapOptions {
     pub replicates: usize,
     /// Seed; results are identical for a given seed whatever the thread count.
     pub seed: u64,
-    /// Worker threads (0 = rayon's default).
+    /// Worker threads (0 = the available cores; see [`crate::pool`]).
     pub threads: usize,
     /// Confidence level.
     pub level: f64,
@@ -262,13 +262,6 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| TierscopeError::invalid("threads", format!("a usable thread count: {e}")))
-}
-
 /// The bootstrap replicate statistics (unsorted), one per replicate.
 pub fn bootstrap_replicates(
     values: &[f64],
@@ -297,9 +290,8 @@ pub fn bootstrap_replicates(
     };
     // Fixed order so results depend only on the seed.
     distinct.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let pool = pool(opts.threads)?;
     let weighted = weights.is_some();
-    let out = pool.install(|| {
+    let out = crate::pool::install(opts.threads, || {
         (0..opts.replicates)
             .into_par_iter()
             .map(|r| {
@@ -313,7 +305,7 @@ pub fn bootstrap_replicates(
                 }
             })
             .collect::<Vec<f64>>()
-    });
+    })?;
     Ok(out)
 }
 

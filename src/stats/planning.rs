@@ -66,7 +66,7 @@ pub struct SequentialPlanOptions {
     pub sims: usize,
     /// Seed (common random numbers across candidates).
     pub seed: u64,
-    /// Threads (0 = default).
+    /// Threads (0 = the available cores).
     pub threads: usize,
     /// Largest daily count considered.
     pub max_per_day: usize,

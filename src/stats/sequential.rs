@@ -466,13 +466,16 @@ impl Cusum {
     /// Absorb one day's observations in order; returns whether the chart has signalled.
     pub fn update(&mut self, x: &[f64]) -> Result<bool> {
         check_finite("x", x)?;
+        if let CusumKind::Bernoulli { .. } = self.kind {
+            // Validated before anything changes: a bad day leaves the chart as it was.
+            if let Some(v) = x.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+                return Err(TierscopeError::invalid("x", format!("observations in [0, 1], got {v}")));
+            }
+        }
         self.day += 1;
         for &v in x {
             let inc = match self.kind {
                 CusumKind::Bernoulli { p0, p1 } => {
-                    if !(0.0..=1.0).contains(&v) {
-                        return Err(TierscopeError::invalid("x", format!("observations in [0, 1], got {v}")));
-                    }
                     v * (p1 / p0).ln() + (1.0 - v) * ((1.0 - p1) / (1.0 - p0)).ln()
                 }
                 CusumKind::Normal { mean0, sd, shift } => (mean0 - v) / sd - shift / 2.0,
@@ -670,5 +673,21 @@ mod tests {
         assert!(Cusum::new(CusumKind::Bernoulli { p0: 0.5, p1: 0.6 }, 4.0).is_err());
         let back = Cusum::from_json(&c.to_json().unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn failed_updates_change_nothing() {
+        let mut c = Cusum::new(CusumKind::Bernoulli { p0: 0.85, p1: 0.75 }, 4.0).unwrap();
+        c.update(&[0.0, 1.0]).unwrap();
+        let before = c.clone();
+        assert!(c.update(&[0.0, 0.0, 2.0]).is_err());
+        assert!(c.update(&[0.0, f64::NAN]).is_err());
+        assert_eq!(c, before);
+        let mut m = Monitor::new(cfg()).unwrap();
+        m.update(&[1.0; 10], None, None).unwrap();
+        let before = m.clone();
+        assert!(m.update(&[1.0, 2.0], None, None).is_err());
+        assert!(m.update(&[1.0, 1.0], Some(&[1.0]), None).is_err());
+        assert_eq!(m, before);
     }
 }

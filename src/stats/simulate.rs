@@ -1,7 +1,7 @@
 //! Seeded Monte-Carlo loops used to check the statistics (interval coverage under stratified
 //! and Poisson designs, monitor false-alarm rate and detection delay) and to plan review volumes.
-//! They run in Rust, in parallel, with one random stream per run so results do not depend on the
-//! thread count.
+//! They run in Rust, in parallel on [`crate::pool`]'s pools (`threads`, 0 = the available cores),
+//! with one random stream per run so results do not depend on the thread count.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -40,13 +40,6 @@ pub enum SimDesign {
     Stratified(Vec<usize>),
     /// Poisson sampling with these per-unit inclusion probabilities.
     Poisson(Vec<f64>),
-}
-
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| TierscopeError::invalid("threads", format!("a usable thread count: {e}")))
 }
 
 /// Draw `runs` samples of the population (`y`, `strata`, `domains`) under `design`, estimate
@@ -96,8 +89,7 @@ pub fn coverage(
         }
     };
     let k = dom_codes.len() + 1;
-    let pool = pool(threads)?;
-    let per_run: Vec<Vec<(bool, bool, bool, f64)>> = pool.install(|| {
+    let per_run: Vec<Vec<(bool, bool, bool, f64)>> = crate::pool::install(threads, || {
         (0..runs)
             .into_par_iter()
             .map(|r| {
@@ -135,7 +127,7 @@ pub fn coverage(
                     .collect()
             })
             .collect()
-    });
+    })?;
     let mut defined = vec![0u64; k];
     let mut covered = vec![0u64; k];
     let mut covered_wald = vec![0u64; k];
@@ -191,8 +183,7 @@ pub fn monitor_runs(
     if reviews_per_day == 0 || days == 0 {
         return Err(TierscopeError::invalid("reviews_per_day", "at least one review on at least one day"));
     }
-    let pool = pool(threads)?;
-    Ok(pool.install(|| {
+    crate::pool::install(threads, || {
         (0..runs)
             .into_par_iter()
             .map(|r| {
@@ -214,5 +205,5 @@ pub fn monitor_runs(
                 m.alarm_day
             })
             .collect()
-    }))
+    })
 }

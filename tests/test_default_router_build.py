@@ -1,0 +1,24 @@
+"""The default-router build is reproducible: the same lock, seed and machine give the same router."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from tierscope.default_router import build
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_rebuild_with_the_same_seed_is_byte_identical(default_dir: Path, tmp_path: Path) -> None:
+    made = json.loads((default_dir / "router.json").read_text())
+    seed = int(made["provenance"]["trainer"].rsplit("seed=", 1)[1].rstrip(")"))
+    build(tmp_path / "int8", fp32_out=None, seed=seed, log=lambda _m: None)
+    again = json.loads((tmp_path / "int8" / "router.json").read_text())
+    assert json.dumps(again["metrics"], sort_keys=True) == json.dumps(made["metrics"], sort_keys=True)
+    assert (tmp_path / "int8" / "router.json").read_bytes() == (default_dir / "router.json").read_bytes()
+    for name in ("model.onnx", "tokenizer.json", "guard.json", "guard/model.onnx", "guard/router.json"):
+        assert _sha256(tmp_path / "int8" / name) == _sha256(default_dir / name), name

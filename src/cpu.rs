@@ -1,9 +1,9 @@
 //! Which SIMD instruction set this CPU offers, as ONNX Runtime's int8 kernels see it.
 //!
-//! The int8 maths of the default router is exact on every x86-64 class only because its weights
-//! are quantised to 7 bits (see `encoder_export.quantize_encoder_int8`): without VNNI, u8×s8
-//! products are summed in pairs into saturating 16-bit lanes. Benchmarks, `router.json` and the
-//! decision log record the class so a figure or a model can be traced to the CPU it came from.
+//! Without VNNI, ONNX Runtime sums u8×s8 products in pairs into saturating 16-bit lanes; the
+//! default router's int8 weights are made saturation-free for that reason (see
+//! `encoder_export.make_weights_saturation_free`). Benchmarks and `router.json` record the class
+//! so a figure or a model can be traced to the CPU it came from.
 
 /// The instruction-set features that select ONNX Runtime's CPU kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,7 +6,6 @@
 //!   allocation, estimators, sequential alarms, drift and planning.
 //! - [`pool`]: the rayon worker pools every parallel computation runs on (per process, rebuilt
 //!   after `fork()`; rayon's global pool is never used).
-//!
 //! - [`cpu`]: the x86-64 instruction-set class (AVX2, AVX-512, VNNI, AMX) recorded with models and
 //!   benchmarks.
 //!

@@ -3,8 +3,9 @@
 //! Every function copies its inputs into owned Rust values, runs the core with the GIL released
 //! through [`detached`], and converts the result afterwards. The stateful classes (aggregate,
 //! monitor, CUSUM) are `frozen` with their state in a `Mutex`, locked only inside [`detached`]
-//! (getters: [`read`]), so threads may share one object; updates validate before they change it. Names carry a `stats_` prefix (classes
-//! a `Stats` prefix) because `_core` registration is flat.
+//! (getters: [`read`]), so threads may share one object; updates validate before they change
+//! it. Names carry a `stats_` prefix (classes a `Stats` prefix) because `_core` registration is
+//! flat.
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;

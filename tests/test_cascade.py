@@ -437,6 +437,15 @@ def test_real_default_router_pre_routes() -> None:
     assert d.route_tier == "cheap" and d.answered_by == "cheap" and d.latency_router_s is not None
     ad = asyncio.run(cascade.arun("How do I activate my new card? conf=0.99")).decision
     assert ad.outcome_key() == d.outcome_key()  # the router runs in a worker thread under arun
+    assert d.route_guarded is False
+    # A close call is decided by the router's fp32 precision guard, and the decision says so.
+    from tierscope.default_router import banking77
+
+    texts = [f"{t} conf=0.99" for t in banking77("test")[0][:800]]
+    batch = router.route_batch(texts)
+    assert batch.guarded is not None and batch.guarded.any()
+    _, d = cascade(texts[int(np.flatnonzero(batch.guarded)[0])])
+    assert d.route_guarded is True
 
 
 def test_logging_failure_never_breaks_the_answer() -> None:

@@ -125,6 +125,8 @@ class CascadeDecision:
     route_confidence: float | None = None
     route_tail_score: float | None = None
     route_fallback: bool | None = None
+    route_guarded: bool | None = None
+    """The router's fp32 precision guard made the routing decision (int8 margin within int8 error)."""
     confidence_raw: float | None = None
     confidence_calibrated: float | None = None
     threshold: float | None = None
@@ -590,6 +592,7 @@ class Cascade:
                     d["route_confidence"] = float(rd.confidence)
                     d["route_tail_score"] = float(rd.tail_score)
                     d["route_fallback"] = bool(rd.fallback)
+                    d["route_guarded"] = bool(getattr(rd, "guarded", False))
                 except Exception as err:  # noqa: BLE001
                     escalate("router_error", f"unreadable router decision: {_fmt_exc(err)}")
                 else:

@@ -116,11 +116,17 @@ def _evaluate(router: Any, texts: list[str], tiers: list[str]) -> dict[str, Any]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
-    """Hard-link (same file system: no second 90 MB copy of the fp32 model), else copy."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    """Hard-link ONNX files (no second 90 MB copy of the fp32 model on one file system), else copy.
+
+    Only the model is linked: it is never rewritten in place, while a JSON file could be.
+    """
+    if src.endswith(".onnx"):
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
 
 
 def _attach_precision_guard(int8_dir: Path, fp32_dir: Path, texts: list[str]) -> dict[str, Any]:

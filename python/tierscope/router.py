@@ -372,7 +372,8 @@ class Router:
         self, texts: Sequence[str], raw: dict[str, Any], with_embeddings: bool
     ) -> dict[str, Any]:
         """Re-decide with the fp32 guard the rows whose top-two gap is within int8 error."""
-        assert self._guard is not None and self._guard_spec is not None
+        if self._guard is None or self._guard_spec is None:
+            return raw
         probabilities = raw["probabilities"]
         n = probabilities.shape[0]
         guarded = np.zeros(n, dtype=bool)

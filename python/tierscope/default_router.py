@@ -129,34 +129,28 @@ def _link_or_copy(src: str, dst: str) -> None:
     shutil.copy2(src, dst)
 
 
-def _attach_precision_guard(int8_dir: Path, fp32_dir: Path, texts: list[str]) -> dict[str, Any]:
-    """Give the int8 router its fp32 precision guard (``guard/`` + ``guard.json``).
+def _measure_precision_guard(int8: Any, fp32: Any, texts: list[str]) -> dict[str, Any]:
+    """The ``guard.json`` description of the int8 router's fp32 precision guard.
 
     The margin is the :data:`GUARD_QUANTILE` quantile, over ``texts`` (training queries, never the
     test split), of the largest per-tier difference between the int8 and the fp32 router's
     calibrated probabilities. A decision whose top-two gap is at least twice the margin cannot be
     changed by an int8 error up to the margin.
     """
-    from .router import GUARD_FILE, Router
-
-    int8 = Router.load(int8_dir, guard=False).route_batch(texts).probabilities
-    fp32 = Router.load(fp32_dir, guard=False).route_batch(texts).probabilities
-    error = np.nan_to_num(np.abs(int8.astype(np.float64) - fp32).max(axis=1), nan=0.0)
-    margin = float(np.quantile(error, GUARD_QUANTILE))
-    guard_dir = "guard"
-    spec: dict[str, Any] = {
+    error = np.abs(
+        int8.route_batch(texts).probabilities.astype(np.float64) - fp32.route_batch(texts).probabilities
+    ).max(axis=1)
+    error = np.nan_to_num(error, nan=0.0)
+    return {
         "format_version": 1,
-        "router": guard_dir,
-        "margin": margin,
+        "router": "guard",
+        "margin": float(np.quantile(error, GUARD_QUANTILE)),
         "measured_on": f"BANKING77 train ({len(texts)} queries)",
         "quantile": GUARD_QUANTILE,
         "max_error": float(error.max()),
         "mean_error": float(error.mean()),
         "rule": "re-decide with the guard router when top1 - top2 probability < 2 * margin",
     }
-    shutil.copytree(fp32_dir, int8_dir / guard_dir, copy_function=_link_or_copy)
-    (int8_dir / GUARD_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")
-    return spec
 
 
 def build(
@@ -178,7 +172,7 @@ def build(
     """
     from . import encoder_export as ex
     from ._runtime import cpu_info
-    from .router import Router
+    from .router import GUARD_FILE, Router
 
     t0 = time.perf_counter()
     weights = ex.find_minilm_dir()
@@ -254,12 +248,13 @@ def build(
             )
 
         log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
-        guard = _attach_precision_guard(work / "router-int8", work / "router-fp32", train_texts)
-        int8_unguarded = Router.load(work / "router-int8", guard=False)
-        routers = {"int8": Router.load(work / "router-int8"), "fp32": routers["fp32"]}
+        guard = _measure_precision_guard(routers["int8"], routers["fp32"], train_texts)
+        unguarded = _evaluate(routers["int8"], test_texts, test_tiers)
+        # The shipped router: the same int8 sessions, with the fp32 router attached as its guard.
+        guarded_int8 = Router(routers["int8"]._core)
+        guarded_int8._attach_guard(routers["fp32"], guard)
+        routers["int8"] = guarded_int8
         evaluations = {name: _evaluate(r, test_texts, test_tiers) for name, r in routers.items()}
-        unguarded = _evaluate(int8_unguarded, test_texts, test_tiers)
-        del int8_unguarded
         fp32_pred = evaluations["fp32"]["pred"]
         agreement = float((evaluations["int8"]["pred"] == fp32_pred).mean())
         unguarded_agreement = float((unguarded["pred"] == fp32_pred).mean())
@@ -308,11 +303,11 @@ def build(
                 "holdout": router.metrics
             }
         del routers
-        # The guard inside the int8 router is the fp32 router with the same metrics.
-        shutil.rmtree(work / "router-int8" / guard["router"])
+        # The guard inside the int8 router is the fp32 router, final metrics included.
         shutil.copytree(
             work / "router-fp32", work / "router-int8" / guard["router"], copy_function=_link_or_copy
         )
+        (work / "router-int8" / GUARD_FILE).write_text(json.dumps(guard, indent=2), encoding="utf-8")
         failures = []
         if agreement < MIN_TIER_AGREEMENT:
             failures.append(

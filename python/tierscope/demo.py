@@ -1400,7 +1400,8 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
-    (out / "summary.json").write_text(json.dumps(summary_record(res), indent=2) + "\n", encoding="utf-8")
+    record = json.dumps(summary_record(res), indent=2, default=_numpy_to_json)
+    (out / "summary.json").write_text(record + "\n", encoding="utf-8")
     if args.html:
         path = out / args.html
         path.write_text(render_html(res, text), encoding="utf-8")
@@ -1408,20 +1409,16 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numpy_to_json(value: Any) -> Any:
+    """``json.dumps`` hook for the numpy scalars and arrays in the demo's results."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def summary_record(res: DemoResult) -> dict[str, Any]:
     """The summary's figures as JSON (``summary.json``; the README's demo table is made from it)."""
     from ._runtime import cpu_info
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, np.ndarray):
-            return plain(value.tolist())
-        if isinstance(value, (np.integer, np.floating, np.bool_)):
-            return value.item()
-        return value
 
     cfg = res.config
     return {
@@ -1431,7 +1428,7 @@ def summary_record(res: DemoResult) -> dict[str, Any]:
         "shift": cfg.shift,
         "onset": cfg.onset,
         "cpu": cpu_info(),
-        "arms": plain(arm_rows(res)),
+        "arms": arm_rows(res),
     }
 
 

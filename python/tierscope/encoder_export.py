@@ -922,7 +922,7 @@ def make_weights_saturation_free(model_path: str | pathlib.Path, mode: str = "re
                 w = np.clip(np.rint(w_float / new_scale), -127, 127).astype(np.int64)
                 scale = new_scale
                 rescaled += int((grow > 1.0).sum())
-                growth.extend(grow.tolist())
+                growth.extend(grow[grow > 1.0].tolist())
         # Rounding after a rescale can leave a pair at 129: shrink whatever still overflows.
         k = w.shape[0] - w.shape[0] % 2
         excess = _same_sign_pair_sums(w) - PAIR_SUM_LIMIT
@@ -943,7 +943,7 @@ def make_weights_saturation_free(model_path: str | pathlib.Path, mode: str = "re
     return {
         "weight_channels": channels,
         "channels_rescaled": rescaled,
-        "mean_scale_growth_of_rescaled": float(np.mean([g for g in growth if g > 1.0])) if rescaled else 1.0,
+        "mean_scale_growth_of_rescaled": float(np.mean(growth)) if growth else 1.0,
         "pairs_clipped": clipped,
     }
 

@@ -364,14 +364,13 @@ class Router:
             return RouteBatch._all_fallback(
                 self._tiers, self._fallback_index, len(texts), f"{type(err).__name__}: {err}"
             )
-        if self._guard is not None and self._guard_spec is not None:
-            raw = self._apply_guard(texts, raw, with_embeddings)
-        return RouteBatch._from_core(self._tiers, raw)
+        return RouteBatch._from_core(self._tiers, self._apply_guard(texts, raw, with_embeddings))
 
     def _apply_guard(
         self, texts: Sequence[str], raw: dict[str, Any], with_embeddings: bool
     ) -> dict[str, Any]:
-        """Re-decide with the fp32 guard the rows whose top-two gap is within int8 error."""
+        """Re-decide with the fp32 guard the rows whose top-two gap is within int8 error (a router
+        without a guard returns ``raw`` as it is)."""
         if self._guard is None or self._guard_spec is None:
             return raw
         probabilities = raw["probabilities"]

@@ -44,14 +44,14 @@ lint: venv ## cargo fmt --check, clippy -D warnings, ruff, mypy on the stubs and
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
-	$(VENV)/bin/ruff check python tests benches scripts
-	$(VENV)/bin/ruff format --check python tests benches scripts
+	$(VENV)/bin/ruff check python tests benches scripts evals
+	$(VENV)/bin/ruff format --check python tests benches scripts evals
 	$(VENV)/bin/mypy python/tierscope
 
 fmt: venv ## Format Rust and Python sources
 	cargo fmt
-	$(VENV)/bin/ruff format python tests benches scripts
-	$(VENV)/bin/ruff check --fix python tests benches scripts
+	$(VENV)/bin/ruff format python tests benches scripts evals
+	$(VENV)/bin/ruff check --fix python tests benches scripts evals
 
 bench: model ## Benchmarks (router and statistics vs Python baselines) -> bench-results/results.md
 	$(PY) benches/run_all.py --out bench-results/results.md
@@ -66,8 +66,8 @@ $(CPU_STAMP): | $(VENV_STAMP)
 	rm -f $(VENV)/.cpu-*
 	touch $@
 
-$(MODEL_STAMP): $(BUILD_STAMP) $(CPU_STAMP) requirements-lock.txt python/tierscope/default_router.py python/tierscope/encoder_export.py python/tierscope/router.py
-	$(PY) -m tierscope.default_router build --out $(DEFAULT_DIR) --fp32-out $(FP32_DIR)
+$(MODEL_STAMP): $(BUILD_STAMP) $(CPU_STAMP) requirements-lock.txt python/tierscope/models/default_router.py python/tierscope/models/encoder_export.py python/tierscope/routing/router.py python/tierscope/data/banking77_tiers.csv
+	$(PY) -m tierscope.models.default_router build --out $(DEFAULT_DIR) --fp32-out $(FP32_DIR)
 
 model-seeds: build ## Build the default router with 5 seeds on this CPU; print the agreement table
 	$(PY) scripts/check_default_router_seeds.py --seeds 0 1 2 3 4

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from tierscope.default_router import banking77
+from tierscope.data import banking77
 
 ROWS = int(os.environ.get("TIERSCOPE_BENCH_ROWS", "1000000"))
 
@@ -31,7 +31,7 @@ def _make_csv(path: Path, rows: int) -> None:
 def _score(model: str, src: Path, out: Path) -> tuple[float, float]:
     code = (
         "import resource, sys\n"
-        "from tierscope.batch_io import route_file\n"
+        "from tierscope.batch import route_file\n"
         "route_file(sys.argv[1], sys.argv[2], sys.argv[3], progress=False)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from python_baseline import PythonPipeline  # noqa: E402
 from tierscope import Router  # noqa: E402
 from tierscope._runtime import cpu_info  # noqa: E402
-from tierscope.default_router import banking77  # noqa: E402
+from tierscope.data import banking77  # noqa: E402
 
 
 def _best_throughput(fn: Any, n: int, repeats: int = 3) -> float:

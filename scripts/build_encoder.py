@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 
 try:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 except ImportError:  # the Rust extension is not built yet: load the (pure-Python) module by path
     import importlib.util
 

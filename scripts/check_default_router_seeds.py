@@ -3,7 +3,7 @@
     python scripts/check_default_router_seeds.py --seeds 0 1 2 3 4
 
 The seed picks the calibration queries (and the head's train/holdout split, the same for the int8
-and the fp32 router). Each build runs every check of ``tierscope.default_router.build``, so a seed
+and the fp32 router). Each build runs every check of ``tierscope.models.default_router.build``, so a seed
 below the bar fails loudly; this script reports every seed either way, with the minimum, as a
 Markdown table. Routers are built into a temporary directory and discarded.
 """
@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from tierscope._runtime import cpu_info
-from tierscope.default_router import MIN_TIER_AGREEMENT, build
 from tierscope.exceptions import ModelLoadError
+from tierscope.models.default_router import MIN_TIER_AGREEMENT, build
 
 
 def main() -> int:

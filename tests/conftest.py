@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from tierscope import Router
-from tierscope.default_router import banking77, ensure_default_router
+from tierscope.data import banking77
+from tierscope.models.default_router import ensure_default_router
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from tierscope.audit import ALL_TRAFFIC, BLENDED, AuditReport, audit
-from tierscope.decision_log import DecisionLog
 from tierscope.exceptions import InvalidInputError
-from tierscope.review_plan import plan_reviews
+from tierscope.log.decision_log import DecisionLog
+from tierscope.quality.audit.run import ALL_TRAFFIC, BLENDED, AuditReport, audit
+from tierscope.quality.review_plan import plan_reviews
 
 START = date(2026, 5, 4)
 T0 = datetime(START.year, START.month, START.day, tzinfo=timezone.utc)

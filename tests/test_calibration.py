@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from scipy.optimize import isotonic_regression
-from tierscope.calibration import (
+from tierscope.exceptions import InvalidInputError
+from tierscope.routing.calibration import (
     CostAwareRule,
     IsotonicCalibrator,
     PlattCalibrator,
@@ -22,7 +23,6 @@ from tierscope.calibration import (
     plot_reliability_diagram,
     reliability_diagram,
 )
-from tierscope.exceptions import InvalidInputError
 
 # Simulation with a known failure curve: confidence c ~ U(0, 1), P(fail | c) = 0.4 (1 - c)^1.5, so the
 # failure rate among accepted queries at threshold t is R(t) = E[q(c) | c >= t] = 0.16 (1 - t)^1.5.

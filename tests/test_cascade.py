@@ -14,17 +14,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tierscope.calibration import CostAwareRule, IsotonicCalibrator, choose_threshold
-from tierscope.cascade import (
-    FALLBACK_REASONS,
-    Cascade,
-    CascadeDecision,
-    CascadeError,
-    CascadeResult,
-    TierAnswer,
-)
-from tierscope.decision_log import DecisionLog
-from tierscope.exceptions import InvalidInputError, TierscopeError
+from tierscope.exceptions import CascadeError, InvalidInputError, TierscopeError
+from tierscope.log.decision_log import DecisionLog
+from tierscope.routing.calibration import CostAwareRule, IsotonicCalibrator, choose_threshold
+from tierscope.routing.cascade import Cascade
+from tierscope.routing.records import FALLBACK_REASONS, CascadeDecision, CascadeResult, TierAnswer
 
 
 # -- fakes -------------------------------------------------------------------------------------
@@ -439,7 +433,7 @@ def test_real_default_router_pre_routes() -> None:
     assert ad.outcome_key() == d.outcome_key()  # the router runs in a worker thread under arun
     assert d.route_guarded is False
     # A close call is decided by the router's fp32 precision guard, and the decision says so.
-    from tierscope.default_router import banking77
+    from tierscope.data import banking77
 
     texts = [f"{t} conf=0.99" for t in banking77("test")[0][:800]]
     batch = router.route_batch(texts)

@@ -77,7 +77,7 @@ def test_route_missing_input_and_bad_jsonl(default_dir: Path, tmp_path: Path) ->
 
 
 def test_fit_trains_and_reports(default_dir: Path, tmp_path: Path) -> None:
-    from tierscope.default_router import banking77, tier_map
+    from tierscope.data import banking77, tier_map
 
     texts, intents = banking77("train")
     mapping = tier_map()

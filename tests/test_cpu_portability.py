@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tierscope import encoder_export as ee
 from tierscope._runtime import cpu_info
-from tierscope.default_router import banking77
+from tierscope.data import banking77
+from tierscope.models import encoder_export as ee
 
 QEMU = shutil.which("qemu-x86_64")
 EMULATED_CPU = "EPYC-Rome"  # AMD Zen 2: AVX2 + FMA, no AVX-512, no VNNI
@@ -27,7 +27,7 @@ EMULATED_CPU = "EPYC-Rome"  # AMD Zen 2: AVX2 + FMA, no AVX-512, no VNNI
 _CHILD = """
 import json, sys
 import numpy as np
-from tierscope import encoder_export as ee
+from tierscope.models import encoder_export as ee
 from tierscope._runtime import cpu_info
 texts = json.loads(open(sys.argv[1]).read())
 out = {"isa": cpu_info()["isa"]}

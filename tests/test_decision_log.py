@@ -18,22 +18,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tierscope.cascade import Cascade, CascadeDecision, TierAnswer
-from tierscope.decision_log import (
-    SCHEMA_VERSION,
-    DecisionLog,
+from tierscope.exceptions import (
     DecisionLogError,
+    InvalidInputError,
     LogDirectoryError,
     SegmentWarning,
-    join_outcomes,
-    to_polars,
+    TierscopeError,
 )
-from tierscope.exceptions import InvalidInputError, TierscopeError
+from tierscope.log.decision_log import SCHEMA_VERSION, DecisionLog, join_outcomes, to_polars
+from tierscope.routing.cascade import Cascade
+from tierscope.routing.records import CascadeDecision, TierAnswer
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from tierscope.decision_log import DecisionLog
+    from tierscope.log.decision_log import DecisionLog
 
     root, wid, flush_every, progress = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     log = DecisionLog(root, flush_every=flush_every, flush_interval_s=None)
@@ -333,7 +332,7 @@ def test_forked_child_does_not_flush_the_parents_buffer(tmp_path: Path) -> None:
 EXIT_SCRIPT = textwrap.dedent(
     """
     import gc, sys
-    from tierscope.decision_log import DecisionLog
+    from tierscope.log.decision_log import DecisionLog
     a = DecisionLog(sys.argv[1], flush_every=1000)
     for i in range(3):
         a.log_decision({"request_id": f"gc-{i}"})

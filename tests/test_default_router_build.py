@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from tierscope.default_router import build
+from tierscope.models.default_router import build
 
 
 def _sha256(path: Path) -> str:

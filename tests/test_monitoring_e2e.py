@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 import tierscope.stats as ts
-from tierscope.audit import audit
-from tierscope.decision_log import DecisionLog
-from tierscope.review_plan import plan_reviews
+from tierscope.log.decision_log import DecisionLog
+from tierscope.quality.audit.run import audit
+from tierscope.quality.review_plan import plan_reviews
 
 DAYS = 60
 PER_DAY = 1500

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import tierscope.stats as ts
-from tierscope.decision_log import DecisionLog
-from tierscope.exceptions import InvalidInputError
-from tierscope.review_plan import ReviewPlanWarning, plan_reviews
+from tierscope.exceptions import InvalidInputError, ReviewPlanWarning
+from tierscope.log.decision_log import DecisionLog
+from tierscope.quality.review_plan import plan_reviews
 
 DAY = date(2026, 5, 4)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tierscope import routellm
+
+from evals.routellm import routellm
 
 REPO = Path(__file__).resolve().parents[1]
 N_MMLU, N_GSM8K = 600, 300

@@ -15,7 +15,7 @@ import tierscope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tierscope import Decision, RouteBatch, Router, _core
-from tierscope.default_router import banking77, tier_map
+from tierscope.data import banking77, tier_map
 
 
 def test_route_returns_a_calibrated_decision(router: Router) -> None:
@@ -360,7 +360,7 @@ def test_a_failing_query_falls_back_alone(default_dir: Path, tmp_path: Path) -> 
 
 
 def test_sequence_classification_model_matches_the_encoder_router(fp32_dir: Path, tmp_path: Path) -> None:
-    from tierscope.encoder_export import build_sequence_classification_onnx
+    from tierscope.models.encoder_export import build_sequence_classification_onnx
 
     enc = Router.load(fp32_dir)
     config = enc.config

@@ -17,9 +17,9 @@ __all__ = ["main"]
 
 
 def _routing_demo(args: argparse.Namespace) -> int:
-    from .calibration import reliability_diagram
-    from .default_router import banking77, tier_map
-    from .router import Router
+    from .data import banking77, tier_map
+    from .routing.calibration import reliability_diagram
+    from .routing.router import Router
 
     router = Router.default()
     texts, intents = banking77("test")
@@ -93,15 +93,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
-    from .batch_io import route_file
+    from .batch import route_file
 
     route_file(args.model_dir, args.input, args.output, text_col=args.text_col, chunk_size=args.chunk_size)
     return 0
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .batch_io import read_table_columns
-    from .router import Router
+    from .batch import read_table_columns
+    from .routing.router import Router
 
     texts, tiers = read_table_columns(args.train_file, [args.text_col, args.tier_col])
     encoder = args.encoder or Router.default().path
@@ -119,7 +119,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _build_default(args: argparse.Namespace) -> int:
-    from .default_router import main as build_main
+    from .models.default_router import main as build_main
 
     extra = ["--out", str(args.out)] if args.out else []
     return build_main(["build", *extra])
@@ -127,7 +127,8 @@ def _build_default(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from .exceptions import InvalidInputError
-    from .review_plan import load_decisions, plan_reviews
+    from .log.reader import load_decisions
+    from .quality.review_plan import plan_reviews
 
     if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise InvalidInputError(f"invalid `--out`: a .csv or .parquet file name, got {args.out.name!r}")
@@ -159,8 +160,8 @@ def _plan(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     import json
 
-    from .audit import audit
     from .exceptions import InvalidInputError
+    from .quality.audit.run import audit
 
     if not args.log_dir.is_dir():
         raise InvalidInputError(f"invalid `LOG_DIR`: a decision-log directory, {args.log_dir} does not exist")

@@ -13,9 +13,17 @@ catches them all, and each also derives from the built-in exception a caller wou
 - :class:`InferenceError`: inference ran but failed or produced invalid output.
 
 A Rust panic never reaches Python: it surfaces as :class:`InternalError`.
+
+Component errors, all :class:`TierscopeError` subclasses: :class:`CascadeError` (the capable tier
+failed, no answer), :class:`DecisionLogError` and its :class:`LogDirectoryError` (the log cannot be
+written). Warnings: :class:`SegmentWarning` (a log segment was skipped while reading) and
+:class:`ReviewPlanWarning` (a review plan deserves attention). Every tierscope error and warning is
+defined here, and the Rust extension raises these very classes.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "TierscopeError",
@@ -25,6 +33,11 @@ __all__ = [
     "RuntimeUnavailableError",
     "InferenceError",
     "InternalError",
+    "CascadeError",
+    "DecisionLogError",
+    "LogDirectoryError",
+    "SegmentWarning",
+    "ReviewPlanWarning",
 ]
 
 
@@ -54,3 +67,28 @@ class InferenceError(TierscopeError):
 
 class InternalError(TierscopeError):
     """A bug inside tierscope (a caught Rust panic). Please report it."""
+
+
+class CascadeError(TierscopeError):
+    """The capable tier failed, so no answer can be returned. ``decision`` is the partial
+    :class:`~tierscope.routing.CascadeDecision`."""
+
+    def __init__(self, message: str, decision: Any) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+class DecisionLogError(TierscopeError):
+    """A decision log could not be written."""
+
+
+class LogDirectoryError(DecisionLogError, PermissionError):
+    """The log directory cannot be created or written; the message names the path."""
+
+
+class SegmentWarning(UserWarning):
+    """A segment file was skipped while reading (corrupt, partial or an uncommitted temporary file)."""
+
+
+class ReviewPlanWarning(UserWarning):
+    """A review plan was built but something about it deserves attention (e.g. budget > traffic)."""

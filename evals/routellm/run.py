@@ -2,9 +2,9 @@
 """Cost–quality curves of pre-routing, a cascade and random routing on RouteLLM's MMLU/GSM8K outcomes.
 
 Prints a Markdown table (cost saved vs all-GPT-4 at 90/95/99% of GPT-4's accuracy, with bootstrap
-intervals) and optionally writes a PNG of the curves. See :mod:`tierscope.routellm` for the method.
+intervals) and optionally writes a PNG of the curves. See :mod:`evals.routellm.routellm` for the method.
 
-    TIERSCOPE_DEFAULT_ROUTER=models/default-minilm-int8-v1 python scripts/routellm_eval.py --png curves.png
+    TIERSCOPE_DEFAULT_ROUTER=models/default-minilm-int8-v1 python -m evals.routellm.run --png curves.png
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from tierscope import routellm
+from evals.routellm import routellm
 
 # RouteLLM (Ong et al., arXiv:2406.18665): on MMLU their best routers needed roughly half of the calls on
 # GPT-4 to reach 95% of GPT-4's quality. Approximate figure from the paper; not re-derived here.

@@ -643,12 +643,12 @@ def router_scores(
     cached under ``cache_dir`` (default ``~/.cache/tierscope/routellm``; ``False`` disables) keyed by a
     SHA-256 of the encoder files, texts, labels and seed.
     """
-    from . import __version__
-    from .router import Router, default_router_dir
+    from tierscope import __version__
+    from tierscope.routing.router import Router, default_router_dir
 
     enc = Path(encoder) if encoder is not None else default_router_dir()
     if not (enc / "model.onnx").is_file():
-        from .default_router import ensure_default_router
+        from tierscope.models.default_router import ensure_default_router
 
         enc = ensure_default_router()
     labels = routing_labels(train)

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
-from .exceptions import InvalidInputError
+from .. import _core
+from ..exceptions import InvalidInputError
 
 __all__ = [
     "Aggregate",

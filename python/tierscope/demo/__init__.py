@@ -97,12 +97,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import stats
-from .calibration import IsotonicCalibrator, ThresholdReport, choose_threshold, fit_calibrator
+from .. import stats
+from ..data import DATA_DIR, banking77
+from ..routing.calibration import (
+    IsotonicCalibrator,
+    ThresholdReport,
+    choose_threshold,
+    fit_calibrator,
+)
 
 __all__ = ["DemoConfig", "DemoResult", "main", "run_demo"]
 
-DATA_DIR = Path(__file__).parent / "data"
 DISCLAIMER = (
     "NOTE: the queries and the router are real (BANKING77 + DSTC11 texts, the embedded default router); "
     "the answer outcomes, support contacts and thumbs-down are SIMULATED from data/demo_intents.csv."
@@ -209,7 +214,6 @@ def load_intents() -> dict[str, dict[str, Any]]:
 
 def load_texts(quick: bool) -> tuple[list[str], list[str], list[str]]:
     """(texts, intents, sources): BANKING77 (test only when ``quick``) + DSTC11 banking turns, unique."""
-    from .default_router import banking77
 
     texts: list[str] = []
     intents: list[str] = []
@@ -409,7 +413,8 @@ def calibrate_cascade(corpus: Corpus, cfg: DemoConfig) -> CascadeSetup:
 def check_cascade_equivalence(corpus: Corpus, setup: CascadeSetup, traffic: Traffic, n: int = 300) -> int:
     """Run :class:`~tierscope.cascade.Cascade` itself on ``n`` real queries of day 0; returns how many
     of its accept/escalate decisions differ from the vectorised rule (expected 0)."""
-    from .cascade import Cascade, TierAnswer
+    from ..routing.cascade import Cascade
+    from ..routing.records import TierAnswer
 
     idx = traffic.idx[0][:n]
     sig = traffic.signal[0][:n]
@@ -541,7 +546,7 @@ def _tierscope_day(
             "capable_tier": "capable",
         }
     )
-    from .review_plan import plan_reviews
+    from ..quality.review_plan import plan_reviews
 
     plan = plan_reviews(
         frame,
@@ -588,7 +593,7 @@ def _tierscope_day(
 def _audit(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:
     import pandas as pd
 
-    from .audit import audit
+    from ..quality.audit.run import audit
 
     dec = pd.concat(mon.decisions, ignore_index=True)
     cols = ["request_id", "kind", "timestamp", "tier", "score", "label", "reviewer", "inclusion_prob",
@@ -947,7 +952,7 @@ def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = p
     """
     from tqdm import tqdm
 
-    from .router import Router
+    from ..routing.router import Router
 
     started = time.perf_counter()
     if corpus is None:
@@ -1177,7 +1182,7 @@ def summary(res: DemoResult) -> str:
 
 
 def _png(fig: Any) -> str:
-    from .report import png_data_uri
+    from ..quality.report import png_data_uri
 
     return png_data_uri(fig)
 
@@ -1418,7 +1423,7 @@ def _numpy_to_json(value: Any) -> Any:
 
 def summary_record(res: DemoResult) -> dict[str, Any]:
     """The summary's figures as JSON (``summary.json``; the README's demo table is made from it)."""
-    from ._runtime import cpu_info
+    from .._runtime import cpu_info
 
     cfg = res.config
     return {

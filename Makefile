@@ -18,7 +18,7 @@ MODEL_STAMP := $(DEFAULT_DIR)/router.json
 RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
 
-.PHONY: help demo test test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock clean
+.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock clean
 
 help: ## Show this help
 	@echo "tierscope — make targets:"
@@ -40,13 +40,17 @@ test-rust: venv ## Rust unit + integration tests (cargo test --no-default-featur
 test-python: build model ## pytest (API, statistics references, coverage simulations, notebooks)
 	$(PY) -m pytest -q
 
-lint: venv ## cargo fmt --check, clippy -D warnings, ruff, mypy on the stubs and façade
+test-fast: build model ## The inner loop: pytest without the `slow` marker (notebooks, coverage simulations, rebuilds)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest on _core, the one-way import check
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
 	$(VENV)/bin/ruff check python tests benches scripts evals
 	$(VENV)/bin/ruff format --check python tests benches scripts evals
 	$(VENV)/bin/mypy python/tierscope
+	$(PY) scripts/check_imports.py
 
 fmt: venv ## Format Rust and Python sources
 	cargo fmt

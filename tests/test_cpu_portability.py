@@ -24,11 +24,14 @@ from tierscope.models import encoder_export as ee
 QEMU = shutil.which("qemu-x86_64")
 EMULATED_CPU = "EPYC-Rome"  # AMD Zen 2: AVX2 + FMA, no AVX-512, no VNNI
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 _CHILD = """
 import json, sys
 import numpy as np
 from tierscope.models import encoder_export as ee
 from tierscope._runtime import cpu_info
+
 texts = json.loads(open(sys.argv[1]).read())
 out = {"isa": cpu_info()["isa"]}
 for i, model in enumerate(sys.argv[3:]):

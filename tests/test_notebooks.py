@@ -22,6 +22,8 @@ pytest.importorskip("ipykernel")
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # noqa: E402
 from jupyter_client.manager import KernelManager  # noqa: E402
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # jupyter_client replaces these argv[0] names with sys.executable when launching a kernel.

@@ -8,6 +8,8 @@ import pytest
 from tierscope import stats as ts
 from tierscope.exceptions import InvalidInputError
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 RUNS = 4000
 LOW, HIGH = 0.935, 0.965
 

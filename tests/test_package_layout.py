@@ -14,7 +14,8 @@ CHECKER = REPO / "scripts" / "check_imports.py"
 
 
 def _check(package_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(CHECKER)] + ([] if package_dir is None else ["--package-dir", str(package_dir)])
+    extra = [] if package_dir is None else ["--package-dir", str(package_dir)]
+    cmd = [sys.executable, str(CHECKER), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
@@ -43,7 +44,9 @@ def test_import_tierscope_is_light() -> None:
         "import sys, tierscope; heavy = [m for m in ('pyarrow', 'pandas', 'matplotlib', 'polars') "
         "if m in sys.modules]; print(heavy); tierscope.Router; print(tierscope.__version__)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     heavy, version = out.stdout.splitlines()
     assert heavy == "[]"
     assert version.count(".") >= 2
@@ -83,7 +86,8 @@ def test_old_import_paths_warn_and_still_work(old: str, name: str, new: str) -> 
         f"    old = importlib.import_module({old!r})\n"
         f"new = importlib.import_module({new!r})\n"
         f"assert getattr(old, {name!r}) is getattr(new, {name!r})\n"
-        "assert any(issubclass(x.category, DeprecationWarning) and 'deprecated' in str(x.message) for x in w)\n"
+        "assert any(issubclass(x.category, DeprecationWarning) and 'deprecated' in str(x.message)\n"
+        "           for x in w)\n"
         "import tierscope\n"
         "assert callable(tierscope.audit)\n"
     )

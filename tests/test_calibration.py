@@ -23,6 +23,7 @@ from tierscope.routing.calibration import (
     plot_reliability_diagram,
     reliability_diagram,
 )
+from tierscope.stats.logistic import fit_logistic, sigmoid
 
 # Simulation with a known failure curve: confidence c ~ U(0, 1), P(fail | c) = 0.4 (1 - c)^1.5, so the
 # failure rate among accepted queries at threshold t is R(t) = E[q(c) | c >= t] = 0.16 (1 - t)^1.5.
@@ -200,3 +201,117 @@ def test_plot_reliability_diagram_is_optional() -> None:
     matplotlib.use("Agg")
     ax = plot_reliability_diagram(diagram)
     assert ax.get_xlabel() == "calibrated confidence"
+
+
+# -- the shared logistic fit (tierscope.stats.logistic) ----------------------------------------
+def _logistic_data(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 20, d) + rng.normal(0, 5, d)
+    beta = rng.normal(size=d) / x.std(axis=0)
+    logit = 0.3 + (x - x.mean(axis=0)) @ beta
+    return x, (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(float), beta
+
+
+def test_logistic_fit_matches_statsmodels_without_penalty() -> None:
+    import statsmodels.api as sm
+
+    x, y, _ = _logistic_data(3000, 3, seed=1)
+    ref = sm.Logit(y, sm.add_constant(x)).fit(disp=0, tol=1e-12, maxiter=100).params
+    for standardize in (False, True):
+        fit = fit_logistic(x, y, standardize=standardize)
+        assert fit.converged and 1 <= fit.n_iter < 20
+        raw_coef = fit.coef / fit.scale
+        raw_intercept = fit.intercept - float(raw_coef @ fit.mean)
+        np.testing.assert_allclose(np.r_[raw_intercept, raw_coef], ref, rtol=1e-6, atol=1e-8)
+        p = sigmoid(sm.add_constant(x) @ ref)
+        np.testing.assert_allclose(fit.predict_proba(x), p, atol=1e-8)
+    # standardisation changes the parameterisation, not the unpenalised fit
+    np.testing.assert_allclose(
+        fit_logistic(x, y).predict_proba(x), fit_logistic(x, y, standardize=True).predict_proba(x), atol=1e-9
+    )
+
+
+def test_logistic_fit_l2_is_the_penalised_optimum() -> None:
+    from scipy.optimize import minimize
+
+    x, y, _ = _logistic_data(400, 4, seed=2)
+    x[:, 2] = 7.0  # a constant feature: centred to 0, scale 1, coefficient 0
+    n, norms = len(y), []
+    for l2 in (1e-4, 1e-2, 1.0):
+        fit = fit_logistic(x, y, l2=l2, standardize=True)
+        assert fit.converged and fit.scale[2] == 1.0 and fit.mean[2] == 7.0 and fit.coef[2] == 0.0
+        z = (x - fit.mean) / fit.scale
+
+        def objective(theta: np.ndarray, z: np.ndarray = z, l2: float = l2) -> float:
+            eta = theta[0] + z @ theta[1:]
+            return float(np.sum(np.logaddexp(0, eta) - y * eta) + 0.5 * l2 * n * theta[1:] @ theta[1:])
+
+        ref = minimize(objective, np.zeros(5), method="BFGS", options={"gtol": 1e-10}).x
+        np.testing.assert_allclose(np.r_[fit.intercept, fit.coef], ref, atol=1e-5)
+        assert fit.objective == pytest.approx(objective(np.r_[fit.intercept, fit.coef]), rel=1e-12)
+        # the gradient of the penalised objective vanishes at the fit
+        p = fit.predict_proba(x)
+        grad = np.r_[np.sum(p - y), z.T @ (p - y) + l2 * n * fit.coef]
+        assert np.max(np.abs(grad)) < 1e-6
+        norms.append(float(np.linalg.norm(fit.coef)))
+    assert norms[0] > norms[1] > norms[2]  # a stronger penalty shrinks the coefficients
+
+
+def test_logistic_fit_separable_soft_and_edge_cases() -> None:
+    x = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    free = fit_logistic(x, y)  # no finite maximum: stops at a steep, finite fit
+    ridge = fit_logistic(x, y, l2=1e-3)
+    for fit in (free, ridge):
+        assert fit.converged and np.all(np.isfinite(fit.coef)) and math.isfinite(fit.intercept)
+        assert np.all(fit.predict_proba(x[:3]) < 0.5) and np.all(fit.predict_proba(x[3:]) > 0.5)
+    assert free.objective < 1e-6 and abs(free.coef[0]) > abs(ridge.coef[0]) > 5
+    # soft targets: a constant target is its own log-odds, with no slope
+    soft = fit_logistic(np.linspace(0, 1, 50), np.full(50, 0.3), l2=1e-6)
+    assert soft.intercept == pytest.approx(math.log(0.3 / 0.7), abs=1e-9) and abs(soft.coef[0]) < 1e-9
+    # one class only: finite, and predicts that class
+    ones = fit_logistic(x, np.ones(6))
+    assert np.all(np.isfinite(ones.coef)) and np.all(ones.predict_proba(x) > 0.99)
+    # max_iter bounds the work; 0 returns the starting point
+    start = fit_logistic(x, y, max_iter=0)
+    assert start.n_iter == 0 and not start.converged and start.coef[0] == 0.0 and start.intercept == 0.0
+    capped = fit_logistic(x, y, max_iter=2)
+    assert capped.n_iter == 2 and not capped.converged
+    with np.errstate(over="raise"):
+        np.testing.assert_array_equal(sigmoid([-1e6, 0.0, 1e6]), [0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "arg"),
+    [
+        ({"x": np.zeros((2, 2, 2)), "y": [0, 1]}, "x"),
+        ({"x": [0.0, np.nan], "y": [0, 1]}, "x"),
+        ({"x": ["a", "b"], "y": [0, 1]}, "x"),
+        ({"x": np.zeros((0, 1)), "y": []}, "x"),
+        ({"x": [0.0, 1.0], "y": [0, 1, 1]}, "y"),
+        ({"x": [0.0, 1.0], "y": [0, 2]}, "y"),
+        ({"x": [0.0, 1.0], "y": [0, 1], "l2": -1.0}, "l2"),
+        ({"x": [0.0, 1.0], "y": [0, 1], "max_iter": -1}, "max_iter"),
+        ({"x": [0.0, 1.0], "y": [0, 1], "tol": -1e-3}, "tol"),
+        ({"x": [0.0, 1.0], "y": [0, 1], "step_tol": math.nan}, "step_tol"),
+    ],
+)
+def test_logistic_fit_bad_input_names_the_argument(kwargs: dict[str, object], arg: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"^{arg}:"):
+        fit_logistic(**kwargs)  # type: ignore[arg-type]
+
+
+def test_platt_calibrator_is_the_shared_logistic_fit() -> None:
+    x, y, _ = _logistic_data(500, 1, seed=5)
+    x = (x[:, 0] - x.min()) / (x.max() - x.min())
+    cal = PlattCalibrator().fit(x, y)
+    fit = fit_logistic(x, y, l2=1e-6)
+    assert (cal.a, cal.b, cal.n_iter_, cal.converged_) == (
+        fit.coef[0],
+        fit.intercept,
+        fit.n_iter,
+        fit.converged,
+    )
+    np.testing.assert_array_equal(cal.predict(x), fit.predict_proba(x))
+    with pytest.raises(InvalidInputError, match="x: expected 1 feature"):
+        fit.predict_proba(np.zeros((3, 2)))

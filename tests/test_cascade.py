@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import re
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from tierscope.exceptions import CascadeError, InvalidInputError, TierscopeError
 from tierscope.log.decision_log import DecisionLog
 from tierscope.routing.calibration import CostAwareRule, IsotonicCalibrator, choose_threshold
 from tierscope.routing.cascade import Cascade
+from tierscope.routing.cascade_config import HardRules, Tier, build_cascade_config
 from tierscope.routing.records import FALLBACK_REASONS, CascadeDecision, CascadeResult, TierAnswer
 
 
@@ -92,6 +94,94 @@ def make(**kw: Any) -> tuple[Cascade, FakeTier, FakeTier]:
     kw.setdefault("threshold", 0.7)
     kw.setdefault("confidence", conf_from_query)
     return Cascade(cheap, capable, **kw), cheap, capable
+
+
+# -- the validated configuration ---------------------------------------------------------------
+# Bad arguments in the order the cascade reports them (one per validator, then within them).
+_BAD_IN_ORDER: list[tuple[dict[str, Any], str]] = [
+    ({"cheap": "not callable"}, "cheap: expected a callable"),
+    ({"confidence": 3}, "confidence: expected a callable"),
+    ({"capable_name": "cheap"}, "cheap_name/capable_name"),
+    ({"threshold": 1.5}, "threshold: expected a number"),
+    ({"cost_rule": "cheap first"}, "cost_rule: expected a CostAwareRule"),
+    ({"calibrator": 0.5}, "calibrator: expected a Calibrator"),
+    ({"router_escalate_tiers": {"capable"}}, "router_escalate_tiers: given without a router"),
+    ({"never_cheap_categories": "fraud"}, "never_cheap_categories"),
+    ({"never_cheap_patterns": ["(unclosed"]}, "never_cheap_patterns"),
+    ({"never_cheap_predicates": {"p": 1}}, "never_cheap_predicates"),
+    ({"shadow_rate": 1.5}, "shadow_rate"),
+    ({"review_rate": {"gold": 0.5}}, "review_rate: unknown tier"),
+    ({"shadow_mode": "forked"}, "shadow_mode"),
+    ({"shadow_workers": 0}, "shadow_workers"),
+    ({"shadow_judge": "judge"}, "shadow_judge"),
+    ({"decision_log": object()}, "decision_log"),
+]
+
+
+def test_bad_arguments_are_reported_in_a_fixed_order() -> None:
+    """With several bad arguments the first in the documented order is the one reported."""
+    valid: dict[str, Any] = {
+        "cheap": FakeTier("cheap", 0.001),
+        "capable": FakeTier("capable", 0.004),
+        "confidence": conf_from_query,
+        "threshold": 0.7,
+    }
+    for first in range(len(_BAD_IN_ORDER)):
+        kwargs = dict(valid)
+        for bad, _ in _BAD_IN_ORDER[first:]:
+            kwargs.update(bad)
+        expected = _BAD_IN_ORDER[first][1]
+        with pytest.raises(InvalidInputError, match=re.escape(expected)):
+            Cascade(**kwargs)
+        with pytest.raises(InvalidInputError, match=re.escape(expected)):
+            build_cascade_config(**kwargs)
+    with pytest.raises(InvalidInputError, match="threshold: required"):
+        build_cascade_config(FakeTier("a", 0), FakeTier("b", 0), confidence=conf_from_query, shadow_rate=2.0)
+
+
+def test_config_normalises_the_arguments() -> None:
+    report = choose_threshold(np.linspace(0, 1, 50), np.zeros(50), epsilon=0.01, delta=0.01)
+    config = build_cascade_config(
+        FakeTier("cheap", 0.001),
+        lambda q, ctx: "capable",
+        confidence=conf_from_query,
+        threshold=report,
+        router=FakeRouter(),
+        never_cheap_categories=["fraud", "fraud"],
+        never_cheap_patterns=r"\brefund\b",
+        never_cheap_predicates=[len],
+        review_rate=0.25,
+        seed=3,
+    )
+    assert not report.feasible and config.acceptance.threshold is None and config.acceptance.report is report
+    assert config.cheap == Tier("cheap", config.cheap.fn, False) and config.capable.takes_context
+    assert config.cheap.args("q", "ctx") == ("q",) and config.capable.args("q", "ctx") == ("q", "ctx")
+    assert config.hard_rules.router_escalate == {"capable"} and config.hard_rules.categories == {"fraud"}
+    assert [p.pattern for p in config.hard_rules.patterns] == [r"\brefund\b"]
+    assert [name for name, _ in config.hard_rules.predicates] == ["len"]
+    assert dict(config.sampling.review) == {"cheap": 0.25, "capable": 0.25} and config.sampling.seed == 3
+    with pytest.raises(TypeError):
+        config.sampling.review["cheap"] = 1.0  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.sampling = config.sampling  # type: ignore[misc]
+
+
+def test_hard_rules_match_categories_then_patterns_then_predicates() -> None:
+    def boom(query: str, category: str | None) -> bool:
+        raise KeyError("tenant")
+
+    rules = HardRules(
+        router=None,
+        router_escalate=frozenset(),
+        categories=frozenset({"fraud"}),
+        patterns=(re.compile("refund"),),
+        predicates=(("long", lambda q, c: len(q) > 10), ("boom", boom)),
+    )
+    assert rules.match("refund", "fraud") == ("category:fraud", None)
+    assert rules.match("refund", "billing") == ("pattern:refund", None)
+    assert rules.match("a much longer query", None) == ("predicate:long", None)
+    assert rules.match("short", None) == ("predicate:boom", "predicate 'boom' raised KeyError: 'tenant'")
+    assert HardRules(None, frozenset(), frozenset(), (), ()).match("anything", None) == (None, None)
 
 
 # -- accept / escalate / hard rules ------------------------------------------------------------

@@ -234,3 +234,35 @@ def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["plan", "--help"])
     assert exc.value.code == 0 and "--budget" in capsys.readouterr().out
+
+
+def test_plan_steps() -> None:
+    """The named steps of plan_reviews: option checks, strata, per-method allocation inputs, selection."""
+    from tierscope.quality import review_plan as rp
+
+    budget, conf_cuts, tail_cuts = rp._check_options(np.int64(40), "neyman", 2, 0, 0.95, (0.7,), [0.9], None)
+    assert (budget, conf_cuts, tail_cuts) == (40, (0.7,), (0.9,)) and type(budget) is int
+    df = decisions(500)
+    tier = rp.tier_column(df)
+    frame = rp._decisions_frame(df, tier, conf_cuts, tail_cuts, {"low_confidence": 2.0, "tail": 1.0})
+    strata = rp._strata(frame, {"cheap": 0.2}, {"cheap", "capable"})
+    assert strata.labels == sorted(set(frame["stratum"])) and int(strata.population.sum()) == 500
+    assert set(strata.domains()) == {"cheap", "capable"}
+    assert all(
+        sd == (0.2 if t == "cheap" else 0.5) for sd, t in zip(strata.sd, strata.domains(), strict=True)
+    )
+    # the lowest confidence band is scored 2, the rest 1 (the tail factor is 1 here)
+    low_band = np.array(["conf[0.00,0.70)" in lab for lab in strata.labels])
+    assert np.all(strata.mean_score[low_band] == 2.0) and np.all(strata.mean_score[~low_band] == 1.0)
+    specs = {m: rp._stratum_specs(strata, m, floor=3) for m in ("neyman", "proportional", "precision")}
+    for h in range(len(strata.labels)):
+        assert specs["precision"][h].sd == strata.sd[h]
+        assert specs["proportional"][h].sd == strata.mean_score[h]
+        assert specs["neyman"][h].sd == pytest.approx(strata.sd[h] * strata.mean_score[h])
+        assert specs["neyman"][h].minimum == min(3, strata.population[h])
+    design = rp._allocate_budget(strata, 40, "neyman", 2, None, 0.95)
+    assert int(design.sizes.sum()) == 40 and not design.pi.any()
+    rp._poisson_design(strata, design, frame["oversample_score"].to_numpy())
+    assert design.pi.sum() == pytest.approx(40)
+    assert np.array_equal(rp._select(design.pi, 4), rp._select(design.pi, 4))
+    assert not rp._select(np.zeros(10), 4).any()

@@ -147,3 +147,38 @@ def test_response_features_arithmetic_check() -> None:
     assert col["final_is_integer"].tolist() == [1, 0, 0]
     assert col["hedging"].tolist() == [0, 1, 0]
     assert all(math.isfinite(v) for v in col["log_chars"])
+
+
+def _newton_reference(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 50) -> np.ndarray:
+    """The evaluation's former L2 Newton fit (intercept first), kept as a reference."""
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd == 0] = 1.0
+    z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
+    w, reg = np.zeros(z.shape[1]), np.r_[0.0, np.full(x.shape[1], l2 * len(x))]
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -35, 35)))
+        step = np.linalg.solve(
+            (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg) + 1e-9 * np.eye(len(w)), z.T @ (p - y) + reg * w
+        )
+        w -= step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return np.concatenate([mu, sd, w])
+
+
+def test_cascade_confidence_model_is_the_shared_logistic_fit() -> None:
+    """routellm.fit_logistic packs tierscope.stats.logistic.fit_logistic; same fit as before."""
+    from tierscope.stats.logistic import fit_logistic
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)) * [1.0, 10.0, 0.1, 1.0]
+    x[:, 3] = 2.0  # a constant feature
+    y = (rng.uniform(size=300) < 1 / (1 + np.exp(-(x[:, 0] - 0.1 * x[:, 1])))).astype(float)
+    for l2 in (1e-2, 1e-4):
+        params = routellm.fit_logistic(x, y, l2=l2)
+        fit = fit_logistic(x, y, l2=l2, standardize=True, max_iter=50, tol=0.0, step_tol=1e-10)
+        np.testing.assert_array_equal(params, np.r_[fit.mean, fit.scale, fit.intercept, fit.coef])
+        np.testing.assert_allclose(params, _newton_reference(x, y, l2), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            routellm.predict_logistic(params, x), fit.predict_proba(x), rtol=0, atol=1e-15
+        )

@@ -378,36 +378,24 @@ def response_features(responses: Sequence[str]) -> FloatArray:
 
 
 def fit_logistic(x: npt.ArrayLike, y: npt.ArrayLike, l2: float = 1e-2, iters: int = 50) -> FloatArray:
-    """L2 logistic regression by Newton's method on standardised features; returns packed parameters."""
-    X = np.asarray(x, dtype=np.float64)
-    t = np.asarray(y, dtype=np.float64)
-    mu = X.mean(axis=0)
-    sd = X.std(axis=0)
-    sd[sd == 0] = 1.0
-    Z = np.hstack([np.ones((X.shape[0], 1)), (X - mu) / sd])
-    w = np.zeros(Z.shape[1])
-    reg = np.full(Z.shape[1], l2 * X.shape[0])
-    reg[0] = 0.0
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(Z @ w, -35, 35)))
-        grad = Z.T @ (p - t) + reg * w
-        hess = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(reg) + 1e-9 * np.eye(Z.shape[1])
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if float(np.max(np.abs(step))) < 1e-10:
-            break
-    packed: FloatArray = np.concatenate([mu, sd, w])
+    """L2 logistic regression by Newton's method on standardised features; returns packed parameters
+    ``[mean, sd, intercept, coef]`` (the fit is :func:`tierscope.stats.logistic.fit_logistic`)."""
+    from tierscope.stats.logistic import fit_logistic as fit_binary_logistic
+
+    # Converged once the Newton step is below 1e-10 in every coordinate (no objective criterion).
+    fit = fit_binary_logistic(x, y, l2=l2, standardize=True, max_iter=iters, tol=0.0, step_tol=1e-10)
+    packed: FloatArray = np.concatenate([fit.mean, fit.scale, [fit.intercept], fit.coef])
     return packed
 
 
 def predict_logistic(params: FloatArray, x: npt.ArrayLike) -> FloatArray:
     """P(y=1) for :func:`fit_logistic`'s parameters."""
+    from tierscope.stats.logistic import sigmoid
+
     X = np.asarray(x, dtype=np.float64)
     d = X.shape[1]
     mu, sd, w = params[:d], params[d : 2 * d], params[2 * d :]
-    z = w[0] + ((X - mu) / sd) @ w[1:]
-    out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
-    return out
+    return sigmoid(w[0] + ((X - mu) / sd) @ w[1:])
 
 
 # -- curves --------------------------------------------------------------------------------------

@@ -288,6 +288,275 @@ def _hashable_targets(targets: Mapping[str, float]) -> dict[Hashable, float]:
     return {str(k): float(v) for k, v in targets.items()}
 
 
+# ----------------------------------------------------------------------------- plan_reviews' steps
+
+
+def _check_options(
+    budget: int,
+    method: str,
+    min_per_stratum: int,
+    seed: int,
+    level: float,
+    confidence_bands: Sequence[float],
+    tail_bands: Sequence[float],
+    targets: Mapping[str, float] | None,
+) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
+    """Check the arguments that need no data; returns the budget and the two band cut lists."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise InvalidInputError(f"invalid `budget`: a positive integer, got {budget!r}")
+    if method not in ("neyman", "proportional", "precision"):
+        raise InvalidInputError(f"invalid `method`: 'neyman', 'proportional' or 'precision', got {method!r}")
+    if isinstance(min_per_stratum, bool) or not isinstance(min_per_stratum, int) or min_per_stratum < 0:
+        raise InvalidInputError(f"invalid `min_per_stratum`: a non-negative integer, got {min_per_stratum!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"invalid `seed`: a non-negative integer, got {seed!r}")
+    if not 0.0 < level < 1.0:
+        raise InvalidInputError(f"invalid `level`: a confidence level in (0, 1), got {level!r}")
+    conf_cuts = _check_bands("confidence_bands", confidence_bands)
+    tail_cuts = _check_bands("tail_bands", tail_bands)
+    if method == "precision" and not targets:
+        raise InvalidInputError("invalid `targets`: method 'precision' needs {tier: half_width}")
+    return int(budget), conf_cuts, tail_cuts
+
+
+def _load_period(log: Any, day: Any, since: Any, until: Any) -> tuple[Any, datetime | None, datetime | None]:
+    """The period's decisions (the first of each request id) and the window ``[since, until)``."""
+    s, u = window(day, since, until)
+    df = load_decisions(log, s, u)
+    if len(df) == 0:
+        raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
+    return df.drop_duplicates("request_id", keep="first").reset_index(drop=True), s, u
+
+
+def _known_tiers(
+    present: list[str], tiers: Sequence[str] | None, targets: Mapping[str, float] | None
+) -> set[str]:
+    """The log's tiers plus the expected ones; checks ``tiers`` and ``targets`` against them."""
+    known = set(present) | set(tiers or [])
+    if tiers is not None:
+        extra = sorted(set(present) - set(tiers) - {"<none>"})
+        if extra:
+            raise InvalidInputError(f"invalid `tiers`: the log has tiers not listed: {extra}")
+    for k, v in (targets or {}).items():
+        if k not in known:
+            raise InvalidInputError(f"invalid `targets`: unknown tier {k!r} (tiers: {sorted(known)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
+            raise InvalidInputError(f"invalid `targets`: half-widths in (0, 1), got {k!r}: {v!r}")
+    return known
+
+
+def _decisions_frame(
+    df: Any,
+    tier: Any,
+    conf_cuts: tuple[float, ...],
+    tail_cuts: tuple[float, ...],
+    oversample: Mapping[str, float] | ScoreFunction | None,
+) -> Any:
+    """One row per answer: its tier, bands, stratum (tier|confidence band|tail band) and score."""
+    import pandas as pd
+
+    conf = _numeric(df, "route_confidence")
+    tail = _numeric(df, "route_tail_score")
+    conf_idx = _band_index(conf, conf_cuts)
+    tail_idx = _band_index(tail, tail_cuts)
+    conf_names = band_labels(conf_cuts, "conf")
+    tail_names = band_labels(tail_cuts, "tail")
+    conf_band = np.array([conf_names[i] if i >= 0 else "conf[na]" for i in conf_idx], dtype=object)
+    tail_band = np.array([tail_names[i] if i >= 0 else "tail[na]" for i in tail_idx], dtype=object)
+    score = _oversample_scores(
+        df, conf_idx, tail_idx, len(tail_names), DEFAULT_OVERSAMPLE if oversample is None else oversample
+    )
+    return pd.DataFrame(
+        {
+            "request_id": df["request_id"].astype(str),
+            "timestamp": df["timestamp"],
+            "tier": tier.to_numpy(),
+            "stratum": tier.to_numpy(dtype=object) + "|" + conf_band + "|" + tail_band,
+            "confidence_band": conf_band,
+            "tail_band": tail_band,
+            "route_confidence": conf,
+            "route_tail_score": tail,
+            "oversample_score": score,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class _Strata:
+    """The period's strata (sorted labels) and, per stratum, what the allocation needs."""
+
+    codes: npt.NDArray[np.intp]
+    """Stratum index of each answer."""
+    labels: list[str]
+    population: npt.NDArray[np.int64]
+    mean_score: npt.NDArray[np.float64]
+    """f_h: the stratum's mean oversampling score."""
+    sd: npt.NDArray[np.float64]
+    """S_h: the previous period's review-score SD (0.5 when unknown)."""
+    tier: dict[str, str]
+    """Stratum label -> tier."""
+
+    def domains(self) -> list[str]:
+        """The tier of each stratum, in label order."""
+        return [self.tier[lab] for lab in self.labels]
+
+
+def _strata(frame: Any, previous: Any, known: set[str]) -> _Strata:
+    import pandas as pd
+
+    codes, uniques = pd.factorize(frame["stratum"], sort=True)
+    labels = [str(x) for x in uniques]
+    pop = np.bincount(codes, minlength=len(labels)).astype(np.int64)
+    score = frame["oversample_score"].to_numpy()
+    mean_score = np.bincount(codes, weights=score, minlength=len(labels)) / pop
+    stratum_tier = {lab: lab.split("|", 1)[0] for lab in labels}
+    prev = _previous_sd(previous, labels, stratum_tier, known)
+    sd = np.array([prev.get(lab, 0.5) for lab in labels], dtype=np.float64)
+    return _Strata(codes, labels, pop, mean_score, sd, stratum_tier)
+
+
+@dataclass
+class _Design:
+    """Integer allocation n_h per stratum, inclusion probability π per answer, and what to report."""
+
+    sizes: npt.NDArray[np.int64]
+    pi: npt.NDArray[np.float64]
+    targets: list[stats.TargetReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _census_design(
+    strata: _Strata, budget: int, targets: Mapping[str, float] | None, level: float
+) -> _Design:
+    """A budget at least the traffic reviews every answer (π = 1)."""
+    n_total = int(strata.population.sum())
+    design = _Design(
+        sizes=strata.population.copy(),
+        pi=np.ones(n_total),
+        notes=[f"budget {budget} >= traffic {n_total}: every answer is reviewed (pi = 1)"],
+    )
+    if targets:
+        # Everything is reviewed: report the targets against the full census.
+        specs = [
+            stats.StratumSpec(float(pop), float(sd), domain=domain)
+            for pop, sd, domain in zip(strata.population, strata.sd, strata.domains(), strict=True)
+        ]
+        alloc = stats.allocate(
+            specs, n_total, method="precision", level=level, targets=_hashable_targets(targets)
+        )
+        design.targets = list(alloc.targets)
+    return design
+
+
+def _stratum_specs(strata: _Strata, method: str, floor: int) -> list[stats.StratumSpec]:
+    """Allocation inputs: the S_h that gives each method's shape, with [floor, N_h] bounds."""
+    specs = []
+    for h, domain in enumerate(strata.domains()):
+        if method == "precision":
+            weight_sd = float(strata.sd[h])
+        elif method == "proportional":
+            weight_sd = float(strata.mean_score[h])
+        else:
+            weight_sd = float(strata.sd[h] * strata.mean_score[h])
+        pop = strata.population[h]
+        specs.append(
+            stats.StratumSpec(
+                population=float(pop),
+                sd=weight_sd,
+                minimum=int(min(floor, pop)),
+                maximum=int(pop),
+                domain=domain,
+            )
+        )
+    return specs
+
+
+def _allocate_budget(
+    strata: _Strata,
+    budget: int,
+    method: str,
+    min_per_stratum: int,
+    targets: Mapping[str, float] | None,
+    level: float,
+) -> _Design:
+    """Split the budget into integer n_h (exactly ``budget`` in all); π comes later."""
+    notes: list[str] = []
+    n_strata = len(strata.labels)
+    floor = min(min_per_stratum, budget // n_strata)
+    if floor < min_per_stratum:
+        notes.append(
+            f"min_per_stratum {min_per_stratum} x {n_strata} strata exceeds the budget {budget}: "
+            f"lowered to {floor}"
+        )
+    specs = _stratum_specs(strata, method, floor)
+    try:
+        if method == "precision":
+            alloc = stats.allocate(
+                specs, budget, method="precision", level=level, targets=_hashable_targets(targets or {})
+            )
+        else:
+            # proportional-with-oversampling is Neyman's shape with S_h = f_h.
+            alloc = stats.allocate(specs, budget, method="neyman", sd_floor=1e-9)
+    except InvalidInputError as err:
+        raise InvalidInputError(f"invalid `budget`: cannot allocate ({err})") from None
+    reports = list(alloc.targets)
+    notes.extend(
+        f"precision target ±{t.target:.3f} for tier {t.domain!r} is unreachable with this "
+        f"budget: achieved ±{t.achieved:.3f}, needs {t.required} reviews"
+        for t in reports
+        if not t.reached
+    )
+    sizes = np.asarray(alloc.sizes, dtype=np.int64)
+    return _Design(sizes, np.zeros(len(strata.codes)), reports, notes)
+
+
+def _poisson_design(strata: _Strata, design: _Design, score: npt.NDArray[np.float64]) -> None:
+    """Within each stratum π ∝ the oversampling score, capped at 1, Σπ = n_h (in place)."""
+    for h, size in enumerate(design.sizes):
+        members = np.flatnonzero(strata.codes == h)
+        if size <= 0:
+            continue
+        if size >= len(members):
+            design.pi[members] = 1.0
+        else:
+            design.pi[members] = stats.poisson_inclusion_probabilities(score[members], float(size))
+    unsampled = [lab for lab, size in zip(strata.labels, design.sizes, strict=True) if size == 0]
+    if unsampled:
+        design.notes.append(
+            f"{len(unsampled)} strata get no reviews (their quality is not estimable today): "
+            + ", ".join(unsampled[:5])
+        )
+
+
+def _select(pi: npt.NDArray[np.float64], seed: int) -> npt.NDArray[np.bool_]:
+    """The seeded Poisson sample: True for each answer sent to review."""
+    selected = np.zeros(len(pi), dtype=bool)
+    if np.any(pi > 0):  # always with budget >= 1
+        sample = stats.poisson_sample(np.where(pi > 0, pi, 0.0), seed=int(seed))
+        selected[np.asarray(sample.indices, dtype=np.int64)] = True
+    return selected
+
+
+def _allocation_table(strata: _Strata, design: _Design, selected: npt.NDArray[np.bool_]) -> Any:
+    import pandas as pd
+
+    n = len(strata.labels)
+    return pd.DataFrame(
+        {
+            "stratum": strata.labels,
+            "tier": strata.domains(),
+            "confidence_band": [lab.split("|")[1] for lab in strata.labels],
+            "tail_band": [lab.split("|")[2] for lab in strata.labels],
+            "population": strata.population,
+            "sd": strata.sd,
+            "oversample": strata.mean_score,
+            "allocated": design.sizes,
+            "expected": np.bincount(strata.codes, weights=design.pi, minlength=n),
+            "selected": np.bincount(strata.codes, weights=selected.astype(float), minlength=n).astype(int),
+        }
+    )
+
+
 def plan_reviews(
     log: Any,
     budget: int = 200,
@@ -323,187 +592,33 @@ def plan_reviews(
     A budget at least the period's traffic reviews everything (π = 1) with a
     :class:`ReviewPlanWarning`. Bad input raises :class:`InvalidInputError` naming the argument.
     """
-    import pandas as pd
-
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise InvalidInputError(f"invalid `budget`: a positive integer, got {budget!r}")
-    budget = int(budget)
-    if method not in ("neyman", "proportional", "precision"):
-        raise InvalidInputError(f"invalid `method`: 'neyman', 'proportional' or 'precision', got {method!r}")
-    if isinstance(min_per_stratum, bool) or not isinstance(min_per_stratum, int) or min_per_stratum < 0:
-        raise InvalidInputError(f"invalid `min_per_stratum`: a non-negative integer, got {min_per_stratum!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"invalid `seed`: a non-negative integer, got {seed!r}")
-    if not 0.0 < level < 1.0:
-        raise InvalidInputError(f"invalid `level`: a confidence level in (0, 1), got {level!r}")
-    conf_cuts = _check_bands("confidence_bands", confidence_bands)
-    tail_cuts = _check_bands("tail_bands", tail_bands)
-    if method == "precision" and not targets:
-        raise InvalidInputError("invalid `targets`: method 'precision' needs {tier: half_width}")
-    s, u = window(day, since, until)
-    df = load_decisions(log, s, u)
-    if len(df) == 0:
-        raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
-    df = df.drop_duplicates("request_id", keep="first").reset_index(drop=True)
+    budget, conf_cuts, tail_cuts = _check_options(
+        budget, method, min_per_stratum, seed, level, confidence_bands, tail_bands, targets
+    )
+    df, s, u = _load_period(log, day, since, until)
     tier = tier_column(df)
-    present = sorted(set(tier.tolist()))
-    known = set(present) | set(tiers or [])
-    if tiers is not None:
-        extra = sorted(set(present) - set(tiers) - {"<none>"})
-        if extra:
-            raise InvalidInputError(f"invalid `tiers`: the log has tiers not listed: {extra}")
-    for k, v in (targets or {}).items():
-        if k not in known:
-            raise InvalidInputError(f"invalid `targets`: unknown tier {k!r} (tiers: {sorted(known)})")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
-            raise InvalidInputError(f"invalid `targets`: half-widths in (0, 1), got {k!r}: {v!r}")
-
-    conf = _numeric(df, "route_confidence")
-    tail = _numeric(df, "route_tail_score")
-    conf_idx = _band_index(conf, conf_cuts)
-    tail_idx = _band_index(tail, tail_cuts)
-    conf_names = band_labels(conf_cuts, "conf")
-    tail_names = band_labels(tail_cuts, "tail")
-    conf_band = np.array([conf_names[i] if i >= 0 else "conf[na]" for i in conf_idx], dtype=object)
-    tail_band = np.array([tail_names[i] if i >= 0 else "tail[na]" for i in tail_idx], dtype=object)
-    stratum = tier.to_numpy(dtype=object) + "|" + conf_band + "|" + tail_band
-    score = _oversample_scores(
-        df, conf_idx, tail_idx, len(tail_names), DEFAULT_OVERSAMPLE if oversample is None else oversample
-    )
-
-    frame = pd.DataFrame(
-        {
-            "request_id": df["request_id"].astype(str),
-            "timestamp": df["timestamp"],
-            "tier": tier.to_numpy(),
-            "stratum": stratum,
-            "confidence_band": conf_band,
-            "tail_band": tail_band,
-            "route_confidence": conf,
-            "route_tail_score": tail,
-            "oversample_score": score,
-        }
-    )
-    notes: list[str] = []
-    n_total = len(frame)
-    codes, labels = pd.factorize(frame["stratum"], sort=True)
-    labels = [str(x) for x in labels]
-    pop = np.bincount(codes, minlength=len(labels)).astype(np.int64)
-    mean_score = np.bincount(codes, weights=score, minlength=len(labels)) / pop
-    stratum_tier = {lab: lab.split("|", 1)[0] for lab in labels}
-    prev = _previous_sd(previous, labels, stratum_tier, known)
-    sd = np.array([prev.get(lab, 0.5) for lab in labels], dtype=np.float64)
-    target_reports: list[stats.TargetReport] = []
-
-    if budget >= n_total:
-        notes.append(f"budget {budget} >= traffic {n_total}: every answer is reviewed (pi = 1)")
-        sizes = pop.copy()
-        pi = np.ones(n_total)
-        if targets:
-            # Everything is reviewed: report the targets against the full census.
-            alloc = stats.allocate(
-                [
-                    stats.StratumSpec(float(pop[h]), float(sd[h]), domain=stratum_tier[lab])
-                    for h, lab in enumerate(labels)
-                ],
-                n_total,
-                method="precision",
-                level=level,
-                targets=_hashable_targets(targets),
-            )
-            target_reports = list(alloc.targets)
+    known = _known_tiers(sorted(set(tier.tolist())), tiers, targets)
+    frame = _decisions_frame(df, tier, conf_cuts, tail_cuts, oversample)
+    strata = _strata(frame, previous, known)
+    if budget >= len(frame):
+        design = _census_design(strata, budget, targets, level)
     else:
-        n_strata = len(labels)
-        floor = min(min_per_stratum, budget // n_strata)
-        if floor < min_per_stratum:
-            notes.append(
-                f"min_per_stratum {min_per_stratum} x {n_strata} strata exceeds the budget {budget}: "
-                f"lowered to {floor}"
-            )
-        specs = []
-        for h, lab in enumerate(labels):
-            weight_sd = (
-                float(sd[h])
-                if method == "precision"
-                else (float(mean_score[h]) if method == "proportional" else float(sd[h] * mean_score[h]))
-            )
-            specs.append(
-                stats.StratumSpec(
-                    population=float(pop[h]),
-                    sd=weight_sd,
-                    minimum=int(min(floor, pop[h])),
-                    maximum=int(pop[h]),
-                    domain=stratum_tier[lab],
-                )
-            )
-        try:
-            if method == "precision":
-                alloc = stats.allocate(
-                    specs, budget, method="precision", level=level, targets=_hashable_targets(targets or {})
-                )
-            else:
-                # proportional-with-oversampling is Neyman's shape with S_h = f_h.
-                alloc = stats.allocate(specs, budget, method="neyman", sd_floor=1e-9)
-        except InvalidInputError as err:
-            raise InvalidInputError(f"invalid `budget`: cannot allocate ({err})") from None
-        sizes = np.asarray(alloc.sizes, dtype=np.int64)
-        target_reports = list(alloc.targets)
-        for t in target_reports:
-            if not t.reached:
-                notes.append(
-                    f"precision target ±{t.target:.3f} for tier {t.domain!r} is unreachable with this "
-                    f"budget: achieved ±{t.achieved:.3f}, needs {t.required} reviews"
-                )
-        pi = np.zeros(n_total)
-        for h in range(len(labels)):
-            members = np.flatnonzero(codes == h)
-            if sizes[h] <= 0:
-                continue
-            if sizes[h] >= len(members):
-                pi[members] = 1.0
-            else:
-                pi[members] = stats.poisson_inclusion_probabilities(score[members], float(sizes[h]))
-        unsampled = [labels[h] for h in range(len(labels)) if sizes[h] == 0]
-        if unsampled:
-            notes.append(
-                f"{len(unsampled)} strata get no reviews (their quality is not estimable today): "
-                + ", ".join(unsampled[:5])
-            )
-
-    if np.any(pi > 0):
-        sample = stats.poisson_sample(np.where(pi > 0, pi, 0.0), seed=int(seed))
-        selected = np.zeros(n_total, dtype=bool)
-        selected[np.asarray(sample.indices, dtype=np.int64)] = True
-    else:  # pragma: no cover - budget >= 1 always gives some pi > 0
-        selected = np.zeros(n_total, dtype=bool)
-    frame["pi"] = pi
+        design = _allocate_budget(strata, budget, method, min_per_stratum, targets, level)
+        _poisson_design(strata, design, frame["oversample_score"].to_numpy())
+    selected = _select(design.pi, int(seed))
+    frame["pi"] = design.pi
     frame["selected"] = selected
-    allocation = pd.DataFrame(
-        {
-            "stratum": labels,
-            "tier": [stratum_tier[lab] for lab in labels],
-            "confidence_band": [lab.split("|")[1] for lab in labels],
-            "tail_band": [lab.split("|")[2] for lab in labels],
-            "population": pop,
-            "sd": sd,
-            "oversample": mean_score,
-            "allocated": sizes,
-            "expected": np.bincount(codes, weights=pi, minlength=len(labels)),
-            "selected": np.bincount(codes, weights=selected.astype(float), minlength=len(labels)).astype(int),
-        }
-    )
-    for msg in notes:
+    for msg in design.notes:
         warnings.warn(f"tierscope.plan_reviews: {msg}", ReviewPlanWarning, stacklevel=2)
-    table = frame.loc[selected].drop(columns=["selected"]).reset_index(drop=True)
     return ReviewPlan(
-        table=table,
+        table=frame.loc[selected].drop(columns=["selected"]).reset_index(drop=True),
         frame=frame,
-        allocation=allocation,
+        allocation=_allocation_table(strata, design, selected),
         budget=budget,
         method=method,
         seed=int(seed),
         since=s,
         until=u,
-        targets=target_reports,
-        warnings=notes,
+        targets=design.targets,
+        warnings=design.notes,
     )

@@ -6,7 +6,8 @@ score, a log-prob, a verifier's output) into that probability from labelled revi
 acceptance threshold:
 
 - :class:`IsotonicCalibrator` (pool-adjacent-violators, numpy) and :class:`PlattCalibrator`
-  (a logistic fit by Newton's method, numpy); :func:`fit_calibrator` picks one by name.
+  (a logistic fit by Newton's method, :func:`tierscope.stats.logistic.fit_logistic`);
+  :func:`fit_calibrator` picks one by name.
 - :func:`reliability_diagram` (data) and :func:`plot_reliability_diagram` (matplotlib, optional).
 - :func:`choose_threshold`: the lowest threshold (largest cheap-acceptance region) whose failure
   rate among accepted queries is at most ``epsilon`` with probability at least ``1 - delta``,
@@ -28,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import InvalidInputError
+from ..stats.logistic import fit_logistic, sigmoid
 
 __all__ = [
     "Calibrator",
@@ -157,15 +159,6 @@ class IsotonicCalibrator:
         return float(self.predict(np.array([raw]))[0])
 
 
-def _sigmoid(z: FloatArray) -> FloatArray:
-    out: FloatArray = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
-
-
 @dataclass
 class PlattCalibrator:
     """``P(acceptable) = sigmoid(a * raw + b)``, the maximum-likelihood logistic fit (Newton's method).
@@ -189,52 +182,14 @@ class PlattCalibrator:
             n_pos = float((y > 0.5).sum())
             n_neg = float(y.size - n_pos)
             y = np.where(y > 0.5, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-        X = np.column_stack([x, np.ones_like(x)])
-        ybar = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-        theta = np.array([0.0, math.log(ybar / (1.0 - ybar))])
-        reg = np.array([self.l2 * x.size, 0.0])
-
-        def nll(t: FloatArray) -> float:
-            z = X @ t
-            # log(1 + e^z) - y z, stably
-            return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * float(reg @ (t * t)))
-
-        current = nll(theta)
-        self.converged_ = False
-        for it in range(1, max_iter + 1):
-            p = _sigmoid(X @ theta)
-            grad = X.T @ (p - y) + reg * theta
-            hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(reg + 1e-12)
-            try:
-                step = np.linalg.solve(hess, grad)
-            except np.linalg.LinAlgError:
-                step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            self.n_iter_ = it
-            scale = 1.0
-            improved = False
-            while scale > 1e-10:
-                cand = theta - scale * step
-                value = nll(cand)
-                if value <= current + 1e-12:
-                    improved = True
-                    break
-                scale *= 0.5
-            if not improved:
-                self.converged_ = True
-                break
-            theta, previous, current = cand, current, value
-            if (
-                abs(previous - current) <= tol * max(1.0, abs(current))
-                or float(np.max(np.abs(scale * step))) < 1e-9
-            ):
-                self.converged_ = True
-                break
-        self.a, self.b = float(theta[0]), float(theta[1])
+        fit = fit_logistic(x, y, l2=self.l2, max_iter=max_iter, tol=tol)
+        self.a, self.b = float(fit.coef[0]), fit.intercept
+        self.n_iter_, self.converged_ = fit.n_iter, fit.converged
         return self
 
     def predict(self, raw: npt.ArrayLike) -> FloatArray:
         r = np.asarray(raw, dtype=np.float64)
-        return _sigmoid(np.atleast_1d(self.a * r + self.b)).reshape(r.shape)
+        return sigmoid(np.atleast_1d(self.a * r + self.b)).reshape(r.shape)
 
     def __call__(self, raw: float) -> float:
         return float(self.predict(np.array([raw]))[0])

@@ -59,6 +59,8 @@ from typing import Any, Literal
 
 from ..exceptions import CascadeError, InvalidInputError, TierscopeError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
+from .cascade_config import CascadeConfig, build_cascade_config
+from .cascade_config import format_exception as _fmt_exc
 from .records import (
     FALLBACK_REASONS,
     CascadeDecision,
@@ -94,23 +96,26 @@ class _Plan:
     context: Any = None
 
 
-def _fmt_exc(err: BaseException) -> str:
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+@dataclass
+class _Trace:
+    """One call's decision as it is being made: its inputs, the record's fields, the first escalation."""
 
+    query: str
+    context: Any
+    category: str | None
+    started: float
+    u_shadow: float
+    u_review: float
+    fields: dict[str, Any]
+    reason: str | None = None
+    detail: str | None = None
+    cheap_answer: Any = None
+    accepted: bool = False
 
-def _accepts_context(fn: Callable[..., Any]) -> bool:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    positional = 0
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            positional += 1
-    return positional >= 2
+    def escalate(self, code: str, why: str) -> None:
+        """Record why the query goes to the capable tier; only the first reason counts."""
+        if self.reason is None:
+            self.reason, self.detail = code, why
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
@@ -130,10 +135,23 @@ def _meta(answer: Any) -> tuple[str | None, int | None, int | None, float | None
     return get("model_id", str), get("input_tokens", int), get("output_tokens", int), get("cost", float)
 
 
-def _check_unit(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise InvalidInputError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
+def _check_call(query: str, category: str | None, request_id: str | None) -> None:
+    if not isinstance(query, str):
+        raise InvalidInputError(f"query: expected a str, got {type(query).__name__}")
+    if category is not None and not isinstance(category, str):
+        raise InvalidInputError(f"category: expected a str or None, got {type(category).__name__}")
+    if request_id is not None and (not isinstance(request_id, str) or not request_id):
+        raise InvalidInputError(f"request_id: expected a non-empty str, got {request_id!r}")
+
+
+def _read_route(fields: dict[str, Any], rd: Any) -> None:
+    """Copy the router decision's fields; may raise midway (earlier fields then stay recorded)."""
+    fields["route_tier"] = str(rd.tier)
+    fields["route_probabilities"] = {str(k): float(v) for k, v in dict(rd.probabilities).items()}
+    fields["route_confidence"] = float(rd.confidence)
+    fields["route_tail_score"] = float(rd.tail_score)
+    fields["route_fallback"] = bool(rd.fallback)
+    fields["route_guarded"] = bool(getattr(rd, "guarded", False))
 
 
 class Cascade:
@@ -205,125 +223,38 @@ class Cascade:
         seed: int | None = None,
         decision_log: DecisionSink | None = None,
     ) -> None:
-        for name, fn in (("cheap", cheap), ("capable", capable), ("confidence", confidence)):
-            if not callable(fn):
-                raise InvalidInputError(f"{name}: expected a callable, got {type(fn).__name__}")
-        if not isinstance(cheap_name, str) or not isinstance(capable_name, str) or cheap_name == capable_name:
-            raise InvalidInputError(
-                f"cheap_name/capable_name: expected two different names, got {cheap_name!r}, {capable_name!r}"
-            )
-        self.cheap_name, self.capable_name = cheap_name, capable_name
-        self._cheap, self._capable, self._confidence = cheap, capable, confidence
-        self._cheap_ctx, self._capable_ctx = _accepts_context(cheap), _accepts_context(capable)
-
-        if threshold is None and cost_rule is None:
-            raise InvalidInputError(
-                "threshold: required unless cost_rule is given (a float in [0, 1] or a ThresholdReport)"
-            )
-        self._report: ThresholdReport | None = None
-        if isinstance(threshold, ThresholdReport):
-            self._report = threshold
-            self._threshold: float | None = threshold.threshold if threshold.feasible else None
-        elif threshold is not None:
-            self._threshold = _check_unit("threshold", threshold)
-        else:
-            self._threshold = None
-        if cost_rule is not None and not isinstance(cost_rule, CostAwareRule):
-            raise InvalidInputError(f"cost_rule: expected a CostAwareRule, got {type(cost_rule).__name__}")
-        self._cost_rule = cost_rule
-        if calibrator is not None and not callable(calibrator):
-            raise InvalidInputError(
-                f"calibrator: expected a Calibrator (callable raw -> P), got {type(calibrator).__name__}"
-            )
-        self._calibrator = calibrator
-
-        # pre-routing and hard rules
-        self._router = router
-        self._router_escalate: frozenset[str] = frozenset()
-        if router is not None:
-            if not hasattr(router, "route") or not hasattr(router, "tiers"):
-                raise InvalidInputError(f"router: expected a tierscope.Router, got {type(router).__name__}")
-            rtiers = tuple(router.tiers)
-            if router_escalate_tiers is None:
-                if cheap_name not in rtiers:
-                    raise InvalidInputError(
-                        f"router_escalate_tiers: required because the router's tiers {rtiers} do not include "
-                        f"the cascade's cheap tier {cheap_name!r}"
-                    )
-                self._router_escalate = frozenset(t for t in rtiers if t != cheap_name)
-            else:
-                if isinstance(router_escalate_tiers, str):
-                    raise InvalidInputError(
-                        "router_escalate_tiers: expected a collection of tier names, not a str"
-                    )
-                unknown = sorted(set(router_escalate_tiers) - set(rtiers))
-                if unknown:
-                    raise InvalidInputError(
-                        f"router_escalate_tiers: unknown tier(s) {unknown}; router tiers: {list(rtiers)}"
-                    )
-                self._router_escalate = frozenset(router_escalate_tiers)
-        elif router_escalate_tiers:
-            raise InvalidInputError("router_escalate_tiers: given without a router")
-        if isinstance(never_cheap_categories, str):
-            raise InvalidInputError("never_cheap_categories: expected a collection of str, not a str")
-        self._never_categories = frozenset(never_cheap_categories)
-        if isinstance(never_cheap_patterns, (str, re.Pattern)):
-            never_cheap_patterns = [never_cheap_patterns]
-        patterns: list[re.Pattern[str]] = []
-        for p in never_cheap_patterns:
-            try:
-                patterns.append(p if isinstance(p, re.Pattern) else re.compile(p))
-            except (re.error, TypeError) as err:
-                raise InvalidInputError(
-                    f"never_cheap_patterns: invalid regular expression {p!r} ({err})"
-                ) from err
-        self._patterns = patterns
-        if isinstance(never_cheap_predicates, Mapping):
-            preds = list(never_cheap_predicates.items())
-        else:
-            preds = [
-                (getattr(f, "__name__", f"predicate{i}"), f) for i, f in enumerate(never_cheap_predicates)
-            ]
-        for name, f in preds:
-            if not callable(f):
-                raise InvalidInputError(f"never_cheap_predicates[{name!r}]: expected a callable")
-        self._predicates = preds
-
-        # sampling
-        self.shadow_rate = _check_unit("shadow_rate", shadow_rate)
-        if isinstance(review_rate, Mapping):
-            unknown = sorted(set(review_rate) - {cheap_name, capable_name})
-            if unknown:
-                raise InvalidInputError(
-                    f"review_rate: unknown tier(s) {unknown}; expected {cheap_name!r} and/or {capable_name!r}"
-                )
-            self._review = {t: _check_unit(f"review_rate[{t!r}]", float(v)) for t, v in review_rate.items()}
-        else:
-            r = _check_unit("review_rate", review_rate)
-            self._review = {cheap_name: r, capable_name: r}
-        if shadow_mode not in ("thread", "inline"):
-            raise InvalidInputError(f"shadow_mode: expected 'thread' or 'inline', got {shadow_mode!r}")
-        if not isinstance(shadow_workers, int) or shadow_workers < 1:
-            raise InvalidInputError(f"shadow_workers: expected a positive int, got {shadow_workers!r}")
-        if shadow_judge is not None and not callable(shadow_judge):
-            raise InvalidInputError(
-                "shadow_judge: expected a callable (query, cheap_answer, capable_answer) -> score"
-            )
-        self._judge = shadow_judge
-        self._shadow_mode = shadow_mode
-        self._shadow_workers = shadow_workers
-        self._rng = random.Random(seed)
+        self._config: CascadeConfig = build_cascade_config(
+            cheap,
+            capable,
+            confidence=confidence,
+            threshold=threshold,
+            calibrator=calibrator,
+            cost_rule=cost_rule,
+            router=router,
+            router_escalate_tiers=router_escalate_tiers,
+            never_cheap_categories=never_cheap_categories,
+            never_cheap_patterns=never_cheap_patterns,
+            never_cheap_predicates=never_cheap_predicates,
+            cheap_name=cheap_name,
+            capable_name=capable_name,
+            shadow_rate=shadow_rate,
+            shadow_judge=shadow_judge,
+            shadow_mode=shadow_mode,
+            shadow_workers=shadow_workers,
+            review_rate=review_rate,
+            seed=seed,
+            decision_log=decision_log,
+        )
+        # Public attributes, as before the settings moved into the config; the flow reads them.
+        self.cheap_name, self.capable_name = self._config.cheap.name, self._config.capable.name
+        self.shadow_rate = self._config.sampling.shadow_rate
+        self._rng = random.Random(self._config.sampling.seed)
         self._rng_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._futures: set[Future[Any]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        if decision_log is not None and not isinstance(decision_log, DecisionSink):
-            raise InvalidInputError(
-                "decision_log: expected a DecisionLog (log_decision and log_outcome methods), "
-                f"got {type(decision_log).__name__}"
-            )
-        self._log = decision_log
+        self._log = self._config.decision_log
         self.log_errors = 0
         """Events the decision log failed to write (each also raised a ``RuntimeWarning``)."""
 
@@ -331,7 +262,7 @@ class Cascade:
     @property
     def threshold(self) -> float | None:
         """The acceptance threshold on calibrated confidence (None: cost rule only, or infeasible)."""
-        return self._threshold
+        return self._config.acceptance.threshold
 
     def __call__(
         self, query: str, context: Any = None, *, category: str | None = None, request_id: str | None = None
@@ -425,165 +356,150 @@ class Cascade:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the flow --------------------------------------------------------------------------
+    # -- the flow: stages of one call, each a generator yielding the tier calls it needs ---------
     def _flow(
         self, query: str, context: Any, category: str | None, request_id: str | None
     ) -> Generator[_Call, _Done, _Plan]:
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query: expected a str, got {type(query).__name__}")
-        if category is not None and not isinstance(category, str):
-            raise InvalidInputError(f"category: expected a str or None, got {type(category).__name__}")
-        if request_id is not None and (not isinstance(request_id, str) or not request_id):
-            raise InvalidInputError(f"request_id: expected a non-empty str, got {request_id!r}")
-        t_start = time.perf_counter()
+        _check_call(query, category, request_id)
+        trace = self._start(query, context, category, request_id)
+        if self._config.hard_rules.router is not None:
+            yield from self._route(trace)
+        if trace.reason is None:
+            self._check_hard_rules(trace)
+        if trace.reason is None and (yield from self._call_cheap(trace)):
+            calibrated = yield from self._score_confidence(trace)
+            if calibrated is not None:
+                trace.fields["confidence_calibrated"] = calibrated
+                trace.accepted = self._accept(calibrated, category, trace.escalate)
+        answer = trace.cheap_answer
+        if not trace.accepted:
+            answer = yield from self._call_capable(trace)
+        return self._finish(trace, answer)
+
+    def _start(self, query: str, context: Any, category: str | None, request_id: str | None) -> _Trace:
+        started = time.perf_counter()
         with self._rng_lock:  # drawn first, so draws follow call order in sync and async runs alike
             u_shadow, u_review = self._rng.random(), self._rng.random()
-        d: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "request_id": request_id or uuid.uuid4().hex,
             "timestamp": datetime.now(timezone.utc),
             "cheap_tier": self.cheap_name,
             "capable_tier": self.capable_name,
             "category": category,
             "hard_rule": None,
-            "threshold": self._threshold,
+            "threshold": self._config.acceptance.threshold,
         }
-        reason: str | None = None
-        detail: str | None = None
+        return _Trace(query, context, category, started, u_shadow, u_review, fields)
 
-        def escalate(code: str, why: str) -> None:
-            nonlocal reason, detail
-            if reason is None:
-                reason, detail = code, why
+    def _route(self, trace: _Trace) -> Generator[_Call, _Done, None]:
+        """1. Pre-routing: a router failure or fallback, or a never-cheap router tier, escalates."""
+        rules = self._config.hard_rules
+        done = yield _Call("router", rules.router.route, (trace.query,))
+        fields = trace.fields
+        fields["latency_router_s"] = done.elapsed
+        if not done.ok:
+            trace.escalate("router_error", _fmt_exc(done.value))
+            return
+        decision = done.value
+        try:
+            _read_route(fields, decision)
+        except Exception as err:  # noqa: BLE001
+            trace.escalate("router_error", f"unreadable router decision: {_fmt_exc(err)}")
+            return
+        if decision.fallback:
+            trace.escalate("router_fallback", f"router fell back to {decision.tier!r}: {decision.reason}")
+        elif fields["route_tier"] in rules.router_escalate:
+            fields["hard_rule"] = f"router_tier:{fields['route_tier']}"
+            trace.escalate(
+                "hard_rule", f"router tier {fields['route_tier']!r} is never eligible for the cheap tier"
+            )
 
-        # 1. pre-routing
-        if self._router is not None:
-            done = yield _Call("router", self._router.route, (query,))
-            d["latency_router_s"] = done.elapsed
-            if not done.ok:
-                escalate("router_error", _fmt_exc(done.value))
-            else:
-                rd = done.value
-                try:
-                    d["route_tier"] = str(rd.tier)
-                    d["route_probabilities"] = {str(k): float(v) for k, v in dict(rd.probabilities).items()}
-                    d["route_confidence"] = float(rd.confidence)
-                    d["route_tail_score"] = float(rd.tail_score)
-                    d["route_fallback"] = bool(rd.fallback)
-                    d["route_guarded"] = bool(getattr(rd, "guarded", False))
-                except Exception as err:  # noqa: BLE001
-                    escalate("router_error", f"unreadable router decision: {_fmt_exc(err)}")
-                else:
-                    if rd.fallback:
-                        escalate("router_fallback", f"router fell back to {rd.tier!r}: {rd.reason}")
-                    elif d["route_tier"] in self._router_escalate:
-                        d["hard_rule"] = f"router_tier:{d['route_tier']}"
-                        escalate(
-                            "hard_rule",
-                            f"router tier {d['route_tier']!r} is never eligible for the cheap tier",
-                        )
+    def _check_hard_rules(self, trace: _Trace) -> None:
+        """2. Categories, patterns and predicates; then an infeasible threshold report escalates all."""
+        started = time.perf_counter()
+        rule, err_text = self._config.hard_rules.match(trace.query, trace.category)
+        trace.fields["latency_rules_s"] = time.perf_counter() - started
+        if err_text is not None:
+            trace.fields["hard_rule"] = rule
+            trace.escalate("hard_rule_error", err_text)
+        elif rule is not None:
+            trace.fields["hard_rule"] = rule
+            trace.escalate("hard_rule", f"{rule} is never eligible for the cheap tier")
+        report = self._config.acceptance.report
+        if trace.reason is None and report is not None and not report.feasible:
+            trace.escalate("threshold_infeasible", report.message)
 
-        # 2. hard rules
-        if reason is None:
-            t0 = time.perf_counter()
-            rule, err_text = self._hard_rule(query, category)
-            d["latency_rules_s"] = time.perf_counter() - t0
-            if err_text is not None:
-                d["hard_rule"] = rule
-                escalate("hard_rule_error", err_text)
-            elif rule is not None:
-                d["hard_rule"] = rule
-                escalate("hard_rule", f"{rule} is never eligible for the cheap tier")
-        if reason is None and self._report is not None and not self._report.feasible:
-            escalate("threshold_infeasible", self._report.message)
+    def _call_cheap(self, trace: _Trace) -> Generator[_Call, _Done, bool]:
+        """3. The cheap tier's answer (its failure escalates); True when it answered."""
+        cheap = self._config.cheap
+        done = yield _Call("cheap", cheap.fn, cheap.args(trace.query, trace.context))
+        trace.fields["latency_cheap_s"] = done.elapsed
+        if not done.ok:
+            trace.escalate("cheap_error", _fmt_exc(done.value))
+            return False
+        trace.cheap_answer = done.value
+        mid, tin, tout, cost = _meta(done.value)
+        trace.fields.update(
+            cheap_model_id=mid, cheap_input_tokens=tin, cheap_output_tokens=tout, cheap_cost=cost
+        )
+        return True
 
-        # 3. cheap tier, confidence, calibration, acceptance
-        cheap_answer: Any = None
-        accepted = False
-        if reason is None:
-            args = (query, context) if self._cheap_ctx else (query,)
-            done = yield _Call("cheap", self._cheap, args)
-            d["latency_cheap_s"] = done.elapsed
-            if not done.ok:
-                escalate("cheap_error", _fmt_exc(done.value))
-            else:
-                cheap_answer = done.value
-                mid, tin, tout, cost = _meta(cheap_answer)
-                d.update(
-                    cheap_model_id=mid, cheap_input_tokens=tin, cheap_output_tokens=tout, cheap_cost=cost
-                )
-                done = yield _Call("confidence", self._confidence, (query, cheap_answer))
-                d["latency_confidence_s"] = done.elapsed
-                raw = self._valid_unit(done, "confidence", escalate)
-                if raw is not None:
-                    d["confidence_raw"] = raw
-                    cal: float | None = raw
-                    if self._calibrator is not None:
-                        try:
-                            value = self._calibrator(raw)
-                        except Exception as err:  # noqa: BLE001
-                            escalate("calibration_error", _fmt_exc(err))
-                            cal = None
-                        else:
-                            cal = self._valid_unit(_Done(True, value, 0.0), "calibration", escalate)
-                    if cal is not None:
-                        d["confidence_calibrated"] = cal
-                        accepted = self._accept(cal, category, escalate)
+    def _score_confidence(self, trace: _Trace) -> Generator[_Call, _Done, float | None]:
+        """4. Raw confidence in [0, 1], then calibrated; None (escalated) when either step fails."""
+        acceptance = self._config.acceptance
+        done = yield _Call("confidence", acceptance.confidence, (trace.query, trace.cheap_answer))
+        trace.fields["latency_confidence_s"] = done.elapsed
+        raw = self._valid_unit(done, "confidence", trace.escalate)
+        if raw is None:
+            return None
+        trace.fields["confidence_raw"] = raw
+        if acceptance.calibrator is None:
+            return raw
+        try:
+            value = acceptance.calibrator(raw)
+        except Exception as err:  # noqa: BLE001
+            trace.escalate("calibration_error", _fmt_exc(err))
+            return None
+        return self._valid_unit(_Done(True, value, 0.0), "calibration", trace.escalate)
 
-        # 4. capable tier when escalated
-        answer: Any = cheap_answer
-        d["escalated"] = not accepted
+    def _call_capable(self, trace: _Trace) -> Generator[_Call, _Done, Any]:
+        """6. The capable tier answers an escalated query; its failure leaves no answer (and an error)."""
+        capable = self._config.capable
+        done = yield _Call("capable", capable.fn, capable.args(trace.query, trace.context))
+        fields = trace.fields
+        fields["latency_capable_s"] = done.elapsed
+        if not done.ok:
+            fields["answered_by"] = None
+            fields["error"] = f"capable tier failed: {_fmt_exc(done.value)}"
+            return None
+        fields["answered_by"] = self.capable_name
+        mid, tin, tout, cost = _meta(done.value)
+        fields.update(
+            capable_model_id=mid, capable_input_tokens=tin, capable_output_tokens=tout, capable_cost=cost
+        )
+        return done.value
+
+    def _finish(self, trace: _Trace, answer: Any) -> _Plan:
+        """7. Bookkeeping: reasons, shadow and review sampling, cost, latency; the final decision."""
+        fields, accepted = trace.fields, trace.accepted
+        fields["escalated"] = not accepted
         if accepted:
-            d["answered_by"] = self.cheap_name
-        else:
-            args = (query, context) if self._capable_ctx else (query,)
-            done = yield _Call("capable", self._capable, args)
-            d["latency_capable_s"] = done.elapsed
-            if done.ok:
-                answer = done.value
-                d["answered_by"] = self.capable_name
-                mid, tin, tout, cost = _meta(answer)
-                d.update(
-                    capable_model_id=mid,
-                    capable_input_tokens=tin,
-                    capable_output_tokens=tout,
-                    capable_cost=cost,
-                )
-            else:
-                answer = None
-                d["answered_by"] = None
-                d["error"] = f"capable tier failed: {_fmt_exc(done.value)}"
-
-        # 5. bookkeeping: reasons, sampling, cost, latency
-        d["escalation_reason"], d["escalation_detail"] = reason, detail
-        d["fallback"] = reason in FALLBACK_REASONS
-        d["fallback_reason"] = detail if d["fallback"] else None
-        shadow = accepted and u_shadow < self.shadow_rate
-        d["shadowed"] = shadow
-        d["shadow_inclusion_prob"] = self.shadow_rate if accepted else None
-        if d["answered_by"] is not None:
-            pi = self._review.get(d["answered_by"], 0.0)
-            d["review_inclusion_prob"] = pi
-            d["review_sampled"] = u_review < pi
-        costs = [c for c in (d.get("cheap_cost"), d.get("capable_cost")) if c is not None]
-        d["cost"] = float(sum(costs)) if costs else None
-        d["latency_total_s"] = time.perf_counter() - t_start
-        decision = CascadeDecision(**d)
-        return _Plan(answer, decision, shadow, cheap_answer, query, context)
-
-    def _hard_rule(self, query: str, category: str | None) -> tuple[str | None, str | None]:
-        if category is not None and category in self._never_categories:
-            return f"category:{category}", None
-        for pat in self._patterns:
-            if pat.search(query):
-                return f"pattern:{pat.pattern}", None
-        for name, pred in self._predicates:
-            try:
-                hit = pred(query, category)
-            except Exception as err:  # noqa: BLE001
-                return f"predicate:{name}", f"predicate {name!r} raised {_fmt_exc(err)}"
-            if hit:
-                return f"predicate:{name}", None
-        return None, None
+            fields["answered_by"] = self.cheap_name
+        fields["escalation_reason"], fields["escalation_detail"] = trace.reason, trace.detail
+        fields["fallback"] = trace.reason in FALLBACK_REASONS
+        fields["fallback_reason"] = trace.detail if fields["fallback"] else None
+        shadow = accepted and trace.u_shadow < self.shadow_rate
+        fields["shadowed"] = shadow
+        fields["shadow_inclusion_prob"] = self.shadow_rate if accepted else None
+        if fields["answered_by"] is not None:
+            pi = self._config.sampling.review.get(fields["answered_by"], 0.0)
+            fields["review_inclusion_prob"] = pi
+            fields["review_sampled"] = trace.u_review < pi
+        costs = [c for c in (fields.get("cheap_cost"), fields.get("capable_cost")) if c is not None]
+        fields["cost"] = float(sum(costs)) if costs else None
+        fields["latency_total_s"] = time.perf_counter() - trace.started
+        decision = CascadeDecision(**fields)
+        return _Plan(answer, decision, shadow, trace.cheap_answer, trace.query, trace.context)
 
     @staticmethod
     def _valid_unit(done: _Done, what: str, escalate: Callable[[str, str], None]) -> float | None:
@@ -606,11 +522,12 @@ class Cascade:
         return f
 
     def _accept(self, cal: float, category: str | None, escalate: Callable[[str, str], None]) -> bool:
-        if self._threshold is not None and cal < self._threshold:
-            escalate("low_confidence", f"calibrated confidence {cal:.4g} < threshold {self._threshold:.4g}")
+        """5. Decide: accept the cheap answer unless below the threshold or refused by the cost rule."""
+        threshold, rule = self._config.acceptance.threshold, self._config.acceptance.cost_rule
+        if threshold is not None and cal < threshold:
+            escalate("low_confidence", f"calibrated confidence {cal:.4g} < threshold {threshold:.4g}")
             return False
-        if self._cost_rule is not None and not self._cost_rule.accept(1.0 - cal, category):
-            rule = self._cost_rule
+        if rule is not None and not rule.accept(1.0 - cal, category):
             escalate(
                 "cost_rule",
                 f"price_cheap + P(fail)*error_cost = "
@@ -646,13 +563,15 @@ class Cascade:
     def _finish_sync(self, plan: _Plan) -> CascadeResult:
         if not plan.shadow:
             return self._result(plan, None)
-        if self._shadow_mode == "inline":
+        if self._config.shadow.mode == "inline":
             fut: Future[Any] = Future()
             fut.set_result(self._shadow_sync(plan))
             return self._result(plan, fut)
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._shadow_workers, thread_name_prefix="tierscope-shadow")
+                self._pool = ThreadPoolExecutor(
+                    self._config.shadow.workers, thread_name_prefix="tierscope-shadow"
+                )
             fut = self._pool.submit(self._shadow_sync, plan)
         self._futures.add(fut)
         self._prune(self._futures)
@@ -670,8 +589,8 @@ class Cascade:
     def _shadow_sync(self, plan: _Plan) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
-            args = (plan.query, plan.context) if self._capable_ctx else (plan.query,)
-            value = self._capable(*args)
+            capable = self._config.capable
+            value = capable.fn(*capable.args(plan.query, plan.context))
             if inspect.isawaitable(value):
                 value = _run_coro(value)
             ok, err = True, None
@@ -679,9 +598,10 @@ class Cascade:
             value, ok, err = None, False, e
         elapsed = time.perf_counter() - t0
         judged: Any = None
-        if ok and self._judge is not None:
+        judge = self._config.shadow.judge
+        if ok and judge is not None:
             try:
-                judged = self._judge(plan.query, plan.cheap_answer, value)
+                judged = judge(plan.query, plan.cheap_answer, value)
                 if inspect.isawaitable(judged):
                     judged = _run_coro(judged)
             except Exception as e:  # noqa: BLE001
@@ -691,11 +611,12 @@ class Cascade:
     async def _ashadow(self, plan: _Plan) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
-            args = (plan.query, plan.context) if self._capable_ctx else (plan.query,)
-            if _is_async(self._capable):
-                value = await self._capable(*args)
+            capable = self._config.capable
+            args = capable.args(plan.query, plan.context)
+            if _is_async(capable.fn):
+                value = await capable.fn(*args)
             else:
-                value = await asyncio.to_thread(self._capable, *args)
+                value = await asyncio.to_thread(capable.fn, *args)
                 if inspect.isawaitable(value):
                     value = await value
             ok, err = True, None
@@ -703,9 +624,10 @@ class Cascade:
             value, ok, err = None, False, e
         elapsed = time.perf_counter() - t0
         judged: Any = None
-        if ok and self._judge is not None:
+        judge = self._config.shadow.judge
+        if ok and judge is not None:
             try:
-                judged = self._judge(plan.query, plan.cheap_answer, value)
+                judged = judge(plan.query, plan.cheap_answer, value)
                 if inspect.isawaitable(judged):
                     judged = await judged
             except Exception as e:  # noqa: BLE001

@@ -1,0 +1,354 @@
+"""The validated settings of a :class:`~tierscope.routing.cascade.Cascade`, built once per cascade.
+
+:func:`build_cascade_config` checks and normalises the cascade's constructor arguments with one
+small validator per concern (tiers, acceptance, router rules, hard rules, sampling, shadow
+execution, decision log) and returns frozen dataclasses the flow reads. The validators run in a
+fixed order, so that with several bad arguments the first one reported never changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ..exceptions import InvalidInputError
+from .calibration import Calibrator, CostAwareRule, ThresholdReport
+from .records import DecisionSink
+
+__all__ = [
+    "AcceptanceRule",
+    "CascadeConfig",
+    "HardRules",
+    "Sampling",
+    "ShadowExecution",
+    "Tier",
+    "build_cascade_config",
+]
+
+Predicate = Callable[..., bool]
+
+
+def format_exception(err: BaseException) -> str:
+    """``Type: message`` (just ``Type`` when the message is empty), as recorded in decisions."""
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def check_unit(name: str, value: float) -> float:
+    """``value`` as a float in [0, 1]; bools and non-numbers are rejected."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise InvalidInputError(f"{name}: expected a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def accepts_context(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` can be called as ``fn(query, context)`` (two positional parameters or ``*args``)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    positional = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 2
+
+
+# -- the settings ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tier:
+    """One tier: its name and callable, and whether the callable takes the call's context."""
+
+    name: str
+    fn: Callable[..., Any]
+    takes_context: bool
+
+    def args(self, query: str, context: Any) -> tuple[Any, ...]:
+        """The positional arguments of a call to this tier."""
+        return (query, context) if self.takes_context else (query,)
+
+
+@dataclass(frozen=True)
+class AcceptanceRule:
+    """When a cheap answer is accepted: the confidence signal, its calibration, threshold and cost rule."""
+
+    confidence: Callable[..., Any]
+    threshold: float | None
+    """None: no threshold (cost rule only), or an infeasible report."""
+    report: ThresholdReport | None
+    cost_rule: CostAwareRule | None
+    calibrator: Calibrator | Callable[[float], float] | None
+
+
+@dataclass(frozen=True)
+class HardRules:
+    """What is never eligible for the cheap tier: router tiers, categories, patterns, predicates."""
+
+    router: Any
+    router_escalate: frozenset[str]
+    categories: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...]
+    predicates: tuple[tuple[str, Predicate], ...]
+
+    def match(self, query: str, category: str | None) -> tuple[str | None, str | None]:
+        """``(rule, error)``: the first rule that keeps ``query`` off the cheap tier (None if none),
+        and the error text when a predicate raised (the query then escalates as a fallback)."""
+        if category is not None and category in self.categories:
+            return f"category:{category}", None
+        for pat in self.patterns:
+            if pat.search(query):
+                return f"pattern:{pat.pattern}", None
+        for name, pred in self.predicates:
+            try:
+                hit = pred(query, category)
+            except Exception as err:  # noqa: BLE001 - a failing rule escalates, never raises
+                return f"predicate:{name}", f"predicate {name!r} raised {format_exception(err)}"
+            if hit:
+                return f"predicate:{name}", None
+        return None, None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Shadow and human-review inclusion probabilities."""
+
+    shadow_rate: float
+    review: Mapping[str, float]
+    """Tier name -> review inclusion probability (read-only)."""
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class ShadowExecution:
+    """How shadow calls run: where (sync calls), with how many workers, and who judges them."""
+
+    mode: Literal["thread", "inline"]
+    workers: int
+    judge: Callable[..., Any] | None
+
+
+@dataclass(frozen=True)
+class CascadeConfig:
+    """Every validated setting of a cascade (see :class:`~tierscope.routing.cascade.Cascade`)."""
+
+    cheap: Tier
+    capable: Tier
+    acceptance: AcceptanceRule
+    hard_rules: HardRules
+    sampling: Sampling
+    shadow: ShadowExecution
+    decision_log: DecisionSink | None
+
+
+# -- one validator per concern -----------------------------------------------------------------
+def _tiers(
+    cheap: Callable[..., Any],
+    capable: Callable[..., Any],
+    confidence: Callable[..., Any],
+    cheap_name: str,
+    capable_name: str,
+) -> tuple[Tier, Tier]:
+    for name, fn in (("cheap", cheap), ("capable", capable), ("confidence", confidence)):
+        if not callable(fn):
+            raise InvalidInputError(f"{name}: expected a callable, got {type(fn).__name__}")
+    if not isinstance(cheap_name, str) or not isinstance(capable_name, str) or cheap_name == capable_name:
+        raise InvalidInputError(
+            f"cheap_name/capable_name: expected two different names, got {cheap_name!r}, {capable_name!r}"
+        )
+    return (
+        Tier(cheap_name, cheap, accepts_context(cheap)),
+        Tier(capable_name, capable, accepts_context(capable)),
+    )
+
+
+def _threshold(
+    threshold: float | ThresholdReport | None, cost_rule: CostAwareRule | None
+) -> tuple[float | None, ThresholdReport | None]:
+    if threshold is None and cost_rule is None:
+        raise InvalidInputError(
+            "threshold: required unless cost_rule is given (a float in [0, 1] or a ThresholdReport)"
+        )
+    if isinstance(threshold, ThresholdReport):
+        return (threshold.threshold if threshold.feasible else None), threshold
+    if threshold is not None:
+        return check_unit("threshold", threshold), None
+    return None, None
+
+
+def _cost_rule(cost_rule: CostAwareRule | None) -> CostAwareRule | None:
+    if cost_rule is not None and not isinstance(cost_rule, CostAwareRule):
+        raise InvalidInputError(f"cost_rule: expected a CostAwareRule, got {type(cost_rule).__name__}")
+    return cost_rule
+
+
+def _calibrator(
+    calibrator: Calibrator | Callable[[float], float] | None,
+) -> Calibrator | Callable[[float], float] | None:
+    if calibrator is not None and not callable(calibrator):
+        raise InvalidInputError(
+            f"calibrator: expected a Calibrator (callable raw -> P), got {type(calibrator).__name__}"
+        )
+    return calibrator
+
+
+def _router_escalate(router: Any, escalate_tiers: Collection[str] | None, cheap_name: str) -> frozenset[str]:
+    """Router tiers that are hard rules; by default every router tier but the cheap one."""
+    if router is None:
+        if escalate_tiers:
+            raise InvalidInputError("router_escalate_tiers: given without a router")
+        return frozenset()
+    if not hasattr(router, "route") or not hasattr(router, "tiers"):
+        raise InvalidInputError(f"router: expected a tierscope.Router, got {type(router).__name__}")
+    router_tiers = tuple(router.tiers)
+    if escalate_tiers is None:
+        if cheap_name not in router_tiers:
+            raise InvalidInputError(
+                f"router_escalate_tiers: required because the router's tiers {router_tiers} do not include "
+                f"the cascade's cheap tier {cheap_name!r}"
+            )
+        return frozenset(t for t in router_tiers if t != cheap_name)
+    if isinstance(escalate_tiers, str):
+        raise InvalidInputError("router_escalate_tiers: expected a collection of tier names, not a str")
+    unknown = sorted(set(escalate_tiers) - set(router_tiers))
+    if unknown:
+        raise InvalidInputError(
+            f"router_escalate_tiers: unknown tier(s) {unknown}; router tiers: {list(router_tiers)}"
+        )
+    return frozenset(escalate_tiers)
+
+
+def _categories(categories: Iterable[str]) -> frozenset[str]:
+    if isinstance(categories, str):
+        raise InvalidInputError("never_cheap_categories: expected a collection of str, not a str")
+    return frozenset(categories)
+
+
+def _patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
+    if isinstance(patterns, (str, re.Pattern)):
+        patterns = [patterns]  # one pattern, not an iterable of characters
+    compiled: list[re.Pattern[str]] = []
+    for p in patterns:
+        try:
+            compiled.append(p if isinstance(p, re.Pattern) else re.compile(p))
+        except (re.error, TypeError) as err:
+            raise InvalidInputError(
+                f"never_cheap_patterns: invalid regular expression {p!r} ({err})"
+            ) from err
+    return tuple(compiled)
+
+
+def _predicates(
+    predicates: Mapping[str, Predicate] | Iterable[Predicate],
+) -> tuple[tuple[str, Predicate], ...]:
+    if isinstance(predicates, Mapping):
+        named = list(predicates.items())
+    else:
+        named = [(getattr(f, "__name__", f"predicate{i}"), f) for i, f in enumerate(predicates)]
+    for name, f in named:
+        if not callable(f):
+            raise InvalidInputError(f"never_cheap_predicates[{name!r}]: expected a callable")
+    return tuple(named)
+
+
+def _review_rates(
+    review_rate: float | Mapping[str, float], cheap_name: str, capable_name: str
+) -> dict[str, float]:
+    if not isinstance(review_rate, Mapping):
+        rate = check_unit("review_rate", review_rate)
+        return {cheap_name: rate, capable_name: rate}
+    unknown = sorted(set(review_rate) - {cheap_name, capable_name})
+    if unknown:
+        raise InvalidInputError(
+            f"review_rate: unknown tier(s) {unknown}; expected {cheap_name!r} and/or {capable_name!r}"
+        )
+    return {t: check_unit(f"review_rate[{t!r}]", float(v)) for t, v in review_rate.items()}
+
+
+def _shadow_execution(
+    mode: Literal["thread", "inline"], workers: int, judge: Callable[..., Any] | None
+) -> ShadowExecution:
+    if mode not in ("thread", "inline"):
+        raise InvalidInputError(f"shadow_mode: expected 'thread' or 'inline', got {mode!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise InvalidInputError(f"shadow_workers: expected a positive int, got {workers!r}")
+    if judge is not None and not callable(judge):
+        raise InvalidInputError(
+            "shadow_judge: expected a callable (query, cheap_answer, capable_answer) -> score"
+        )
+    return ShadowExecution(mode, workers, judge)
+
+
+def _decision_log(decision_log: DecisionSink | None) -> DecisionSink | None:
+    if decision_log is not None and not isinstance(decision_log, DecisionSink):
+        raise InvalidInputError(
+            "decision_log: expected a DecisionLog (log_decision and log_outcome methods), "
+            f"got {type(decision_log).__name__}"
+        )
+    return decision_log
+
+
+def build_cascade_config(
+    cheap: Callable[..., Any],
+    capable: Callable[..., Any],
+    *,
+    confidence: Callable[..., Any],
+    threshold: float | ThresholdReport | None = None,
+    calibrator: Calibrator | Callable[[float], float] | None = None,
+    cost_rule: CostAwareRule | None = None,
+    router: Any = None,
+    router_escalate_tiers: Collection[str] | None = None,
+    never_cheap_categories: Iterable[str] = (),
+    never_cheap_patterns: Iterable[str | re.Pattern[str]] = (),
+    never_cheap_predicates: Mapping[str, Predicate] | Iterable[Predicate] = (),
+    cheap_name: str = "cheap",
+    capable_name: str = "capable",
+    shadow_rate: float = 0.0,
+    shadow_judge: Callable[..., Any] | None = None,
+    shadow_mode: Literal["thread", "inline"] = "thread",
+    shadow_workers: int = 2,
+    review_rate: float | Mapping[str, float] = 0.0,
+    seed: int | None = None,
+    decision_log: DecisionSink | None = None,
+) -> CascadeConfig:
+    """Validate a cascade's arguments (those of :class:`~tierscope.routing.cascade.Cascade`).
+
+    Raises :class:`InvalidInputError` naming the first bad argument, in this order: the tier
+    callables and names, the threshold, the cost rule, the calibrator, the router, the hard rules,
+    the shadow and review rates, the shadow execution, the decision log.
+    """
+    cheap_tier, capable_tier = _tiers(cheap, capable, confidence, cheap_name, capable_name)
+    threshold_value, report = _threshold(threshold, cost_rule)
+    acceptance = AcceptanceRule(
+        confidence=confidence,
+        threshold=threshold_value,
+        report=report,
+        cost_rule=_cost_rule(cost_rule),
+        calibrator=_calibrator(calibrator),
+    )
+    hard_rules = HardRules(
+        router=router,
+        router_escalate=_router_escalate(router, router_escalate_tiers, cheap_name),
+        categories=_categories(never_cheap_categories),
+        patterns=_patterns(never_cheap_patterns),
+        predicates=_predicates(never_cheap_predicates),
+    )
+    sampling = Sampling(
+        shadow_rate=check_unit("shadow_rate", shadow_rate),
+        review=MappingProxyType(_review_rates(review_rate, cheap_name, capable_name)),
+        seed=seed,
+    )
+    return CascadeConfig(
+        cheap=cheap_tier,
+        capable=capable_tier,
+        acceptance=acceptance,
+        hard_rules=hard_rules,
+        sampling=sampling,
+        shadow=_shadow_execution(shadow_mode, shadow_workers, shadow_judge),
+        decision_log=_decision_log(decision_log),
+    )

@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 from tierscope.exceptions import InvalidInputError
 from tierscope.log.decision_log import DecisionLog
-from tierscope.quality.audit.run import ALL_TRAFFIC, BLENDED, AuditReport, audit
+from tierscope.quality.audit import audit
+from tierscope.quality.audit.quality import ALL_TRAFFIC, BLENDED
+from tierscope.quality.report import AuditReport
 from tierscope.quality.review_plan import plan_reviews
 
 START = date(2026, 5, 4)
@@ -164,6 +166,27 @@ def test_per_tier_estimates_cover_the_truth() -> None:
     daily = rep.quality_daily
     assert set(daily["tier"]) == {"cheap", "capable", BLENDED} and daily["day"].max() == 9
     assert len(rep.quality_weekly[rep.quality_weekly["tier"] == "cheap"]) == 2
+
+
+def test_audit_and_the_joined_log_share_one_per_tier_quality(tmp_path: Path) -> None:
+    """With one scored review per request, JoinedLog.per_tier and audit() report the same number."""
+    d, o, _ = synthetic(days=3, per_day=300, seed=5, budget=80)
+    with DecisionLog(tmp_path / "log", flush_every=10_000) as log:
+        for row in d.to_dict("records"):
+            log.log_decision(
+                {**{k: row[k] for k in ("request_id", "answered_by", "cost")}, "timestamp": row["timestamp"]}
+            )
+        for row in o[o["kind"] == "review"].to_dict("records"):
+            log.log_review(
+                row["request_id"], float(row["score"]), inclusion_prob=float(row["inclusion_prob"])
+            )
+        view = log.joined().per_tier().set_index("tier")
+        rep = audit(log)
+    q = rep.quality.set_index("tier")
+    for tier in ("cheap", "capable"):
+        assert view.loc[tier, "reviews"] == q.loc[tier, "reviews"]
+        # the same estimate; the units are summed in another order (join order vs request id)
+        assert view.loc[tier, "acceptable_rate"] == pytest.approx(q.loc[tier, "mean"], rel=1e-12)
 
 
 def test_feedback_support_and_shadow_gap() -> None:

@@ -26,6 +26,7 @@ from tierscope.exceptions import (
     TierscopeError,
 )
 from tierscope.log.decision_log import SCHEMA_VERSION, DecisionLog, join_outcomes, to_polars
+from tierscope.log.quality import quality_by, review_units
 from tierscope.routing.cascade import Cascade
 from tierscope.routing.records import CascadeDecision, TierAnswer
 
@@ -255,6 +256,44 @@ def test_per_tier_quality_view(tmp_path: Path) -> None:
     )
     assert cheap.shadowed == 1 and cheap.shadow_cheap_score == 0.0 and capable.shadowed == 0
     assert cheap.support_contact_rate == pytest.approx(1 / 8) and capable.support_contact_rate == 0.0
+
+
+def test_review_units_make_the_unit_and_unscored_reviews_explicit() -> None:
+    import pandas as pd
+
+    reviews = pd.DataFrame(
+        {
+            "request_id": ["b", "a", "a", "c"],
+            "tier": ["cheap", "cheap", "cheap", "capable"],
+            "score": [1.0, 0.0, 1.0, None],
+            "inclusion_prob": [0.5, None, 0.25, 1.0],
+        }
+    )
+    per_review = review_units(reviews, unit="review", unscored="unacceptable")
+    assert per_review["request_id"].tolist() == ["b", "a", "a", "c"]
+    assert per_review["score"].tolist() == [1.0, 0.0, 1.0, 0.0]  # the unscored review counts as 0
+    assert per_review["pi"].tolist() == [0.5, 1.0, 0.25, 1.0]  # a missing pi is a census draw
+    per_request = review_units(reviews, unit="request", unscored="drop")
+    assert per_request["request_id"].tolist() == ["a", "b"]  # sorted; c had no score
+    assert per_request["score"].tolist() == [0.5, 1.0] and per_request["pi"].tolist() == [1.0, 0.5]
+    assert list(review_units(reviews.head(0), unit="request", unscored="drop").columns) == [
+        "request_id",
+        "score",
+        "pi",
+        "tier",
+    ]
+
+
+def test_quality_by_is_the_hajek_mean_per_group() -> None:
+    import pandas as pd
+
+    units = pd.DataFrame({"score": [0.0, 1.0, 1.0, 1.0], "pi": [0.5, 0.5, 1.0, 0.25]})
+    est = quality_by(units, ["cheap", "cheap", "cheap", "capable"], ["capable", "cheap", "fast"])
+    assert est["cheap"] is not None and est["cheap"].mean == pytest.approx((0 * 2 + 1 * 2 + 1 * 1) / 5)
+    assert est["cheap"].n == 3 and est["cheap"].lower < est["cheap"].mean < est["cheap"].upper
+    assert est["capable"] is not None and est["capable"].mean == 1.0
+    assert est["fast"] is not None and not est["fast"].defined  # expected but never reviewed
+    assert quality_by(units.head(0), [], ["cheap"]) == {"cheap": None}
 
 
 def test_corrupt_and_partial_segments_are_skipped_with_a_warning(tmp_path: Path) -> None:

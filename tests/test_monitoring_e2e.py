@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import tierscope.stats as ts
 from tierscope.log.decision_log import DecisionLog
-from tierscope.quality.audit.run import audit
+from tierscope.quality.audit import audit
 from tierscope.quality.review_plan import plan_reviews
 
 DAYS = 60

@@ -72,6 +72,7 @@ from ..exceptions import (
     TierscopeFileNotFoundError,
 )
 from ..routing.records import CascadeDecision
+from .quality import UNANSWERED, quality_by, review_units
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -481,27 +482,32 @@ class JoinedLog:
         ``shadow_cheap_score`` (mean shadow verdict on the cheap answer); ``support_contact_rate``
         (share of decisions followed by a human-support contact within ``within_days`` days).
         Decisions with no answer (capable-tier failure) are grouped under ``"<none>"``.
+
+        ``acceptable_rate`` is :func:`tierscope.log.quality.quality_by` (the audit's per-tier
+        quality) with every review a unit and a review logged without a score counted as
+        unacceptable.
         """
         if not isinstance(within_days, (int, float)) or within_days < 0:
             raise InvalidInputError(f"within_days: expected a non-negative number, got {within_days!r}")
         import pandas as pd
 
         df = self.table.to_pandas()
+        tier = df["answered_by"].fillna(UNANSWERED)
+        quality = self._review_quality(df, tier)
         nan = float("nan")
         rows = []
-        for tier, g in df.groupby(df["answered_by"].fillna("<none>"), sort=True):
+        for name, g in df.groupby(tier, sort=True):
             n = int(g["request_id"].nunique())
-            rev = g[g["outcome_kind"] == "review"]
-            w = 1.0 / rev["outcome_inclusion_prob"].fillna(1.0)
+            estimate = quality.get(name)
             fb = g[g["outcome_kind"] == "feedback"]
             sh = g[g["outcome_kind"] == "shadow"]
             sc = g[(g["outcome_kind"] == "support_contact") & (g["outcome_days_after"] <= within_days)]
             rows.append(
                 {
-                    "tier": tier,
+                    "tier": name,
                     "decisions": n,
-                    "reviews": len(rev),
-                    "acceptable_rate": float((rev["outcome_score"] * w).sum() / w.sum()) if len(rev) else nan,
+                    "reviews": 0 if estimate is None else estimate.n,
+                    "acceptable_rate": nan if estimate is None or not estimate.n else estimate.mean,
                     "feedback": len(fb),
                     "thumbs_down_rate": float(1.0 - fb["outcome_score"].mean()) if len(fb) else nan,
                     "shadowed": len(sh),
@@ -510,6 +516,23 @@ class JoinedLog:
                 }
             )
         return pd.DataFrame(rows)
+
+    @staticmethod
+    def _review_quality(df: Any, tier: Any) -> dict[Any, Any]:
+        """Per-tier review quality of the joined rows ``df`` (``tier``: each row's tier)."""
+        import pandas as pd
+
+        is_review = df["outcome_kind"] == "review"
+        reviews = pd.DataFrame(
+            {
+                "request_id": df["request_id"][is_review],
+                "tier": tier[is_review],
+                "score": df["outcome_score"][is_review],
+                "inclusion_prob": df["outcome_inclusion_prob"][is_review],
+            }
+        )
+        units = review_units(reviews, unit="review", unscored="unacceptable")
+        return quality_by(units, units["tier"], sorted(set(tier.tolist())))
 
 
 def join_outcomes(decisions: pa.Table, outcomes: pa.Table, *, known_request_ids: Any = None) -> JoinedLog:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..exceptions import InvalidInputError
 from .decision_log import OUTCOME_SCHEMA, DecisionLog
+from .quality import UNANSWERED
 
 __all__ = ["decisions_source", "load_decisions", "load_outcomes", "table_to_pandas", "tier_column", "window"]
 
@@ -101,7 +102,7 @@ def tier_column(df: Any) -> Any:
     tier = df["answered_by"] if "answered_by" in df.columns else pd.Series([None] * len(df), index=df.index)
     if "route_tier" in df.columns:
         tier = tier.where(tier.notna(), df["route_tier"])
-    return tier.fillna("<none>").astype(str)
+    return tier.fillna(UNANSWERED).astype(str)
 
 
 def load_outcomes(log: Any) -> Any:

@@ -57,18 +57,10 @@ def png_data_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def make_figures(report: AuditReport) -> dict[str, str]:
-    """The report's figures as ``data:image/png;base64,...`` URIs by title."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    out: dict[str, str] = {}
-    qd = report.quality_daily
-    # per-tier quality over time with intervals
+def _quality_figure(report: AuditReport, plt: Any) -> str:
+    """Per-tier quality over time with intervals, and the alarm days."""
     fig, ax = plt.subplots(figsize=(10, 4))
-    for tier, g in qd.groupby("tier", sort=False):
+    for tier, g in report.quality_daily.groupby("tier", sort=False):
         g = g[g["reviews"] > 0]
         if not len(g):
             continue
@@ -90,72 +82,91 @@ def make_figures(report: AuditReport) -> dict[str, str]:
     ax.set_ylabel("acceptable rate (Hájek, 95% interval)")
     ax.set_title("Per-tier quality over time vs the blended number")
     ax.legend(fontsize=8)
-    out["Per-tier quality over time"] = png_data_uri(fig)
+    return png_data_uri(fig)
 
-    # alarm timeline: monitor upper bounds vs thresholds
+
+def _alarm_figure(report: AuditReport, plt: Any) -> str:
+    """Monitor upper bounds against their thresholds, day by day."""
     mh = report.monitor_history
-    if len(mh):
-        fig, ax = plt.subplots(figsize=(10, 3.5))
-        for r in report.monitors.itertuples(index=False):
-            h = mh[mh["monitor"] == r.monitor]
-            # the plotted quantity: margin of the tightest upper bound over the alarm threshold
-            (line,) = ax.plot(
-                h["day"], h["min_upper"].clip(upper=r.baseline + 0.5) - r.threshold, label=str(r.monitor)
-            )
-            if not _nan(r.alarm_day):
-                ax.plot([r.alarm_day], [0.0], marker="X", ms=10, color=line.get_color())
-        ax.axhline(0.0, color="#b00020", lw=1)
-        ax.set_xlabel("day")
-        ax.set_ylabel("tightest upper bound − threshold")
-        ax.set_title("Sequential monitors (alarm when the curve crosses 0)")
-        ax.legend(fontsize=8)
-        out["Alarm timeline"] = png_data_uri(fig)
-
-    dr = report.drift
-    if len(dr):
-        daily = dr[(dr["period"] == "day")]
-        fig, ax = plt.subplots(figsize=(10, 3.5))
-        for (scope, ref), g in daily.groupby(["scope", "reference"], sort=False):
-            ax.plot(g["index"], g["psi"], marker=".", label=f"{scope} vs {ref}")
-        ax.axhline(0.1, color="#999", ls=":", lw=1)
-        ax.axhline(0.25, color="#b00020", ls=":", lw=1)
-        ax.set_xlabel("day")
-        ax.set_ylabel("PSI")
-        ax.set_title("Routing-confidence drift (PSI; 0.1 watch, 0.25 act)")
-        ax.legend(fontsize=7)
-        out["Confidence drift"] = png_data_uri(fig)
-
-    c = report.costs
-    if len(c):
-        keep = c[
-            c["component"].isin(
-                [
-                    "inference (routed)",
-                    "support contacts",
-                    "total (routed)",
-                    "inference (all capable)",
-                    "support contacts (all capable)",
-                    "total (all capable)",
-                ]
-            )
-        ]
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        est = keep["estimate"].to_numpy(dtype=float)
-        lo = keep["lower"].to_numpy(dtype=float)
-        hi = keep["upper"].to_numpy(dtype=float)
-        err = [
-            [max(0.0, v) if math.isfinite(v) else 0.0 for v in est - lo],
-            [max(0.0, v) if math.isfinite(v) else 0.0 for v in hi - est],
-        ]
-        ax.barh(
-            list(keep["component"]),
-            [v if math.isfinite(v) else 0.0 for v in est],
-            xerr=err,
-            color=["#1f77b4"] * 3 + ["#ff7f0e"] * 3,
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for r in report.monitors.itertuples(index=False):
+        h = mh[mh["monitor"] == r.monitor]
+        # the plotted quantity: margin of the tightest upper bound over the alarm threshold
+        (line,) = ax.plot(
+            h["day"], h["min_upper"].clip(upper=r.baseline + 0.5) - r.threshold, label=str(r.monitor)
         )
-        ax.invert_yaxis()
-        ax.set_title("Total cost: routed vs everything on the capable tier")
-        out["Cost view"] = png_data_uri(fig)
+        if not _nan(r.alarm_day):
+            ax.plot([r.alarm_day], [0.0], marker="X", ms=10, color=line.get_color())
+    ax.axhline(0.0, color="#b00020", lw=1)
+    ax.set_xlabel("day")
+    ax.set_ylabel("tightest upper bound − threshold")
+    ax.set_title("Sequential monitors (alarm when the curve crosses 0)")
+    ax.legend(fontsize=8)
+    return png_data_uri(fig)
+
+
+def _drift_figure(report: AuditReport, plt: Any) -> str:
+    """Daily PSI of the routing confidence per scope and reference."""
+    daily = report.drift[(report.drift["period"] == "day")]
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for (scope, ref), g in daily.groupby(["scope", "reference"], sort=False):
+        ax.plot(g["index"], g["psi"], marker=".", label=f"{scope} vs {ref}")
+    ax.axhline(0.1, color="#999", ls=":", lw=1)
+    ax.axhline(0.25, color="#b00020", ls=":", lw=1)
+    ax.set_xlabel("day")
+    ax.set_ylabel("PSI")
+    ax.set_title("Routing-confidence drift (PSI; 0.1 watch, 0.25 act)")
+    ax.legend(fontsize=7)
+    return png_data_uri(fig)
+
+
+_COST_COMPONENTS = [
+    "inference (routed)",
+    "support contacts",
+    "total (routed)",
+    "inference (all capable)",
+    "support contacts (all capable)",
+    "total (all capable)",
+]
+
+
+def _cost_figure(report: AuditReport, plt: Any) -> str:
+    """Routed against all-capable cost components, with their intervals."""
+    c = report.costs
+    keep = c[c["component"].isin(_COST_COMPONENTS)]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    est = keep["estimate"].to_numpy(dtype=float)
+    lo = keep["lower"].to_numpy(dtype=float)
+    hi = keep["upper"].to_numpy(dtype=float)
+    err = [
+        [max(0.0, v) if math.isfinite(v) else 0.0 for v in est - lo],
+        [max(0.0, v) if math.isfinite(v) else 0.0 for v in hi - est],
+    ]
+    ax.barh(
+        list(keep["component"]),
+        [v if math.isfinite(v) else 0.0 for v in est],
+        xerr=err,
+        color=["#1f77b4"] * 3 + ["#ff7f0e"] * 3,
+    )
+    ax.invert_yaxis()
+    ax.set_title("Total cost: routed vs everything on the capable tier")
+    return png_data_uri(fig)
+
+
+def make_figures(report: AuditReport) -> dict[str, str]:
+    """The report's figures as ``data:image/png;base64,...`` URIs by title."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out: dict[str, str] = {"Per-tier quality over time": _quality_figure(report, plt)}
+    if len(report.monitor_history):
+        out["Alarm timeline"] = _alarm_figure(report, plt)
+    if len(report.drift):
+        out["Confidence drift"] = _drift_figure(report, plt)
+    if len(report.costs):
+        out["Cost view"] = _cost_figure(report, plt)
     return out
 
 

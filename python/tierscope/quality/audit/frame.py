@@ -1,0 +1,244 @@
+"""Step 1 of the audit: check the arguments, then load the window's decisions and join their outcomes.
+
+Every argument error is raised here, before any statistic is computed, in a fixed order: the
+numeric settings, the time window, the reference, then what depends on the log (tiers,
+baseline, capable tier, prices).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ... import stats
+from ...exceptions import InvalidInputError
+from ...log.quality import UNANSWERED
+from ...log.reader import decisions_source, load_decisions, load_outcomes, tier_column
+
+__all__ = ["AuditFrame", "check_settings", "load_frame"]
+
+
+@dataclass
+class AuditFrame:
+    """The audit window as pandas frames, and what every later step needs to know about it."""
+
+    since: datetime | None
+    until: datetime | None
+    decisions: Any
+    """One row per request of the window (first logged decision), with ``tier``, ``day``, ``week``."""
+    outcomes: Any
+    """Outcome events of the window's decisions, with the decision's ``dtier``, ``day``, ``week``, ``dts``."""
+    orphans: Any
+    """Outcome events whose request id has no logged decision (counted, not used)."""
+    tiers: list[str]
+    present: list[str]
+    """The tiers that answered in the window."""
+    capable_tier: str | None
+    day_labels: list[str]
+    week_labels: list[str]
+    baseline_days: int
+    """Days of the baseline window (at most the window's length)."""
+    answers: Any
+    """Decisions per tier (a pandas Series)."""
+
+    @property
+    def n_days(self) -> int:
+        return len(self.day_labels)
+
+    def orphan_table(self) -> Any:
+        """Orphan outcome events per kind."""
+        import pandas as pd
+
+        if not len(self.orphans):
+            return pd.DataFrame({"kind": [], "orphans": []})
+        return self.orphans.groupby("kind").size().rename("orphans").reset_index()
+
+    def notes(self) -> list[str]:
+        """What the report should say about the loaded data."""
+        if not len(self.orphans):
+            return []
+        return [f"{len(self.orphans)} outcome events have no logged decision (orphans; counted, not used)"]
+
+
+def _check_open_unit(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+        raise InvalidInputError(f"invalid `{name}`: a number in (0.0, 1.0), got {value!r}")
+
+
+def check_settings(
+    *,
+    tolerance: float,
+    alpha: float,
+    level: float,
+    cost_per_contact: float,
+    support_window_days: float,
+    baseline_days: int,
+    monitor_method: str,
+    arl: float,
+    monitor_target: str,
+) -> None:
+    """Raise :class:`InvalidInputError` for the first invalid numeric or named setting."""
+    for name, value in (("tolerance", tolerance), ("alpha", alpha), ("level", level)):
+        _check_open_unit(name, value)
+    if (
+        not isinstance(cost_per_contact, (int, float))
+        or cost_per_contact < 0
+        or not math.isfinite(cost_per_contact)
+    ):
+        raise InvalidInputError(
+            f"invalid `cost_per_contact`: a non-negative number, got {cost_per_contact!r}"
+        )
+    if not isinstance(support_window_days, (int, float)) or support_window_days < 0:
+        raise InvalidInputError(
+            f"invalid `support_window_days`: a non-negative number, got {support_window_days!r}"
+        )
+    if not isinstance(baseline_days, int) or baseline_days < 1:
+        raise InvalidInputError(f"invalid `baseline_days`: a positive integer, got {baseline_days!r}")
+    if monitor_method not in stats.MONITOR_METHODS:
+        raise InvalidInputError(
+            f"invalid `monitor_method`: one of {stats.MONITOR_METHODS}, got {monitor_method!r}"
+        )
+    if isinstance(arl, bool) or not isinstance(arl, (int, float)) or not 1.0 < float(arl) < math.inf:
+        raise InvalidInputError(f"invalid `arl`: an average run length in days > 1, got {arl!r}")
+    if monitor_target not in ("tail_weighted", "traffic"):
+        raise InvalidInputError(
+            f"invalid `monitor_target`: 'tail_weighted' or 'traffic', got {monitor_target!r}"
+        )
+
+
+def _window_decisions(all_decisions: Any, since: datetime | None, until: datetime | None) -> Any:
+    """The decisions in ``[since, until)``, one per request id (the first logged), with ``tier``."""
+    import pandas as pd
+
+    dec = all_decisions
+    if since is not None:
+        dec = dec[dec["timestamp"] >= pd.Timestamp(since)]
+    if until is not None:
+        dec = dec[dec["timestamp"] < pd.Timestamp(until)]
+    dec = dec.drop_duplicates("request_id", keep="first").reset_index(drop=True)
+    if len(dec) == 0:
+        raise InvalidInputError(f"invalid `since`: no decisions in [{since}, {until})")
+    dec["tier"] = tier_column(dec).to_numpy()
+    return dec
+
+
+def _expected_tiers(tiers: Sequence[str] | None, present: list[str]) -> list[str]:
+    if tiers is None:
+        return present
+    unknown = sorted(set(tiers) - set(present))
+    if unknown:
+        raise InvalidInputError(f"invalid `tiers`: not in the log: {unknown} (log has {present})")
+    return [str(t) for t in tiers]
+
+
+def _check_baseline(baseline: float | Mapping[str, float] | None, present: list[str]) -> None:
+    if isinstance(baseline, Mapping):
+        bad = [k for k in baseline if k not in present]
+        if bad:
+            raise InvalidInputError(f"invalid `baseline`: unknown tiers {bad} (log has {present})")
+
+
+def _capable_tier(dec: Any, capable_tier: str | None, present: list[str]) -> str | None:
+    """The tier of the all-capable counterfactual: as given, else the logged one, else "capable"."""
+    import pandas as pd
+
+    if capable_tier is not None:
+        if capable_tier not in present:
+            raise InvalidInputError(
+                f"invalid `capable_tier`: a tier of the log, got {capable_tier!r} ({present})"
+            )
+        return capable_tier
+    logged = dec["capable_tier"].dropna() if "capable_tier" in dec.columns else pd.Series([], dtype=object)
+    if len(logged):
+        return str(logged.mode().iloc[0])
+    return "capable" if "capable" in present else None
+
+
+def _check_prices(prices: Mapping[str, float] | None, present: list[str], capable_tier: str | None) -> None:
+    for k in prices or {}:
+        if k not in present and k != capable_tier:
+            raise InvalidInputError(f"invalid `prices`: unknown tier {k!r} (log has {present})")
+
+
+def _add_calendar(dec: Any, since: datetime | None, until: datetime | None) -> tuple[list[str], list[str]]:
+    """Add ``day``/``week`` indices (0 = the window's first UTC day) to ``dec``; return their labels.
+
+    The window runs to ``until`` when given, so trailing days without traffic still get a label.
+    """
+    import pandas as pd
+
+    day0 = (pd.Timestamp(since) if since is not None else dec["timestamp"].min()).floor("D")
+    dec["day"] = ((dec["timestamp"] - day0) // pd.Timedelta(days=1)).astype(int)
+    n_days = int(dec["day"].max()) + 1
+    if until is not None:
+        n_days = max(n_days, int(math.ceil((pd.Timestamp(until) - day0) / pd.Timedelta(days=1))))
+    day_labels = [(day0 + pd.Timedelta(days=i)).strftime("%Y-%m-%d") for i in range(n_days)]
+    dec["week"] = dec["day"] // 7
+    n_weeks = (n_days + 6) // 7
+    return day_labels, [day_labels[7 * w] for w in range(n_weeks)]
+
+
+def _join_outcomes(log: Any, all_decisions: Any, dec: Any) -> tuple[Any, Any]:
+    """(outcomes of the window's decisions joined to them, orphan outcomes).
+
+    Orphans are judged against every logged decision, not only the window's: an outcome of a
+    decision outside the window is neither joined nor an orphan.
+    """
+    import pandas as pd
+
+    out = load_outcomes(log)
+    known_ids = pd.Index(all_decisions["request_id"].astype(str).to_numpy(dtype=object))
+    if len(out):
+        out["request_id"] = out["request_id"].astype(str)
+        is_orphan = pd.Series(
+            known_ids.get_indexer(out["request_id"].to_numpy(dtype=object)) < 0, index=out.index
+        )
+    else:
+        is_orphan = pd.Series([], dtype=bool)
+    cols = ["request_id", "tier", "day", "week", "timestamp"]
+    joined = out[~is_orphan].merge(
+        dec[cols].rename(columns={"tier": "dtier", "timestamp": "dts"}), on="request_id"
+    )
+    return joined, out[is_orphan]
+
+
+def load_frame(
+    log: Any,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    tiers: Sequence[str] | None,
+    baseline: float | Mapping[str, float] | None,
+    capable_tier: str | None,
+    prices: Mapping[str, float] | None,
+    baseline_days: int,
+) -> AuditFrame:
+    """Load ``log``'s decisions in ``[since, until)`` and their outcomes; check the tier arguments."""
+    all_decisions = load_decisions(decisions_source(log))
+    if len(all_decisions) == 0:
+        raise InvalidInputError("invalid `log`: the log has no decisions")
+    dec = _window_decisions(all_decisions, since, until)
+    present = sorted(set(dec["tier"].tolist()) - {UNANSWERED})
+    tier_list = _expected_tiers(tiers, present)
+    _check_baseline(baseline, present)
+    capable = _capable_tier(dec, capable_tier, present)
+    _check_prices(prices, present, capable)
+    day_labels, week_labels = _add_calendar(dec, since, until)
+    joined, orphans = _join_outcomes(log, all_decisions, dec)
+    return AuditFrame(
+        since=since,
+        until=until,
+        decisions=dec,
+        outcomes=joined,
+        orphans=orphans,
+        tiers=tier_list,
+        present=present,
+        capable_tier=capable,
+        day_labels=day_labels,
+        week_labels=week_labels,
+        baseline_days=min(baseline_days, len(day_labels)),
+        answers=dec.groupby("tier").size(),
+    )

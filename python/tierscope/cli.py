@@ -161,7 +161,7 @@ def _audit(args: argparse.Namespace) -> int:
     import json
 
     from .exceptions import InvalidInputError
-    from .quality.audit.run import audit
+    from .quality.audit import audit
 
     if not args.log_dir.is_dir():
         raise InvalidInputError(f"invalid `LOG_DIR`: a decision-log directory, {args.log_dir} does not exist")

@@ -220,6 +220,13 @@ def load_frame(
     all_decisions = load_decisions(decisions_source(log))
     if len(all_decisions) == 0:
         raise InvalidInputError("invalid `log`: the log has no decisions")
+    repeated = all_decisions["request_id"][all_decisions["request_id"].duplicated()]
+    if len(repeated):
+        # Outcomes join to decisions by request_id: a repeated id would make the join ambiguous.
+        raise InvalidInputError(
+            f"invalid `log`: one decision per request_id, but {repeated.nunique()} ids repeat "
+            f"(e.g. {str(repeated.iloc[0])!r})"
+        )
     dec = _window_decisions(all_decisions, since, until)
     present = sorted(set(dec["tier"].tolist()) - {UNANSWERED})
     tier_list = _expected_tiers(tiers, present)

@@ -463,5 +463,6 @@ def test_cli_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_repeated_request_ids_are_a_clear_error() -> None:
     decisions, outcomes, _ = synthetic(days=2, per_day=200)
     doubled = pd.concat([decisions, decisions.iloc[:3]], ignore_index=True)
-    with pytest.raises(InvalidInputError, match=r"one decision per request_id, but 3 ids repeat \(e.g. 'd0-0'\)"):
+    expected = r"one decision per request_id, but 3 ids repeat \(e.g. 'd0-0'\)"
+    with pytest.raises(InvalidInputError, match=expected):
         audit((doubled, outcomes))

@@ -118,14 +118,8 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--graph", action="store_true", help="print every module's imports")
-    parser.add_argument("--package-dir", type=Path, default=None, help=argparse.SUPPRESS)  # for tests
-    args = parser.parse_args(argv)
-    global PACKAGE_DIR
-    if args.package_dir is not None:
-        PACKAGE_DIR = args.package_dir.resolve()
+def build_graph() -> tuple[dict[str, set[str]], set[str]]:
+    """(module -> package modules it imports, the deprecated alias modules)."""
     files = sorted(PACKAGE_DIR.rglob("*.py"))
     aliases = {module_name(f) for f in files if is_deprecated_alias(f)}
     modules = {module_name(f) for f in files} | {"tierscope._core"}
@@ -134,39 +128,53 @@ def main(argv: list[str] | None = None) -> int:
         name = module_name(f)
         if name not in aliases:
             graph[name] = imports_of(f, modules)
-    problems: list[str] = []
-    for cycle in strongly_connected({m: deps - aliases for m, deps in graph.items()}):
-        problems.append("import cycle: " + " -> ".join(cycle))
-    layer_edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    return graph, aliases
+
+
+def edge_problem(module: str, dep: str, aliases: set[str]) -> str | None:
+    """What is wrong with ``module`` importing ``dep``, if anything."""
+    if dep in aliases:
+        return f"{module} imports the deprecated alias {dep}"
+    if module == ROOT:
+        return None
+    if dep == ROOT:
+        return f"{module} imports the top-level namespace (import the defining module)"
+    src, dst = layer_of(module), layer_of(dep)
+    if src is None:
+        return None if dst is None else f"base module {module} imports {dep}"
+    if dst is None or dst == src or dst in ALLOWED.get(src, set()):
+        return None
+    return f"layer violation: {module} ({src}) imports {dep} ({dst})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--graph", action="store_true", help="print every module's imports")
+    parser.add_argument("--package-dir", type=Path, default=None, help=argparse.SUPPRESS)  # for tests
+    args = parser.parse_args(argv)
+    global PACKAGE_DIR
+    if args.package_dir is not None:
+        PACKAGE_DIR = args.package_dir.resolve()
+    graph, aliases = build_graph()
+    cycles = strongly_connected({m: deps - aliases for m, deps in graph.items()})
+    problems = ["import cycle: " + " -> ".join(cycle) for cycle in cycles]
+    layer_edges: dict[tuple[str, str], int] = defaultdict(int)
     for module, deps in sorted(graph.items()):
         for dep in sorted(deps):
-            if dep in aliases:
-                problems.append(f"{module} imports the deprecated alias {dep}")
-                continue
-            if module == ROOT:
-                continue
-            if dep == ROOT:
-                problems.append(f"{module} imports the top-level namespace (import the defining module)")
-                continue
+            problem = edge_problem(module, dep, aliases)
+            if problem:
+                problems.append(problem)
             src, dst = layer_of(module), layer_of(dep)
-            if src is None:
-                if dst is not None:
-                    problems.append(f"base module {module} imports {dep}")
-                continue
-            if dst is None or dst == src:
-                continue
-            layer_edges[(src, dst)].append(f"{module} -> {dep}")
-            if dst not in ALLOWED.get(src, set()):
-                problems.append(f"layer violation: {module} ({src}) imports {dep} ({dst})")
-    if args.graph:
-        for module, deps in sorted(graph.items()):
+            if module != ROOT and src and dst and src != dst:
+                layer_edges[(src, dst)] += 1
+        if args.graph:
             print(f"{module}: {', '.join(sorted(deps)) or '-'}")
     print(f"{len(graph)} modules ({len(aliases)} deprecated aliases skipped); layer edges:")
-    for (src, dst), edges in sorted(layer_edges.items()):
-        print(f"  {src:8s} -> {dst:8s} {len(edges):3d} imports")
+    for (src, dst), count in sorted(layer_edges.items()):
+        print(f"  {src:8s} -> {dst:8s} {count:3d} imports")
     for problem in problems:
         print("ERROR:", problem, file=sys.stderr)
-    print("import cycles: none" if not any(p.startswith("import cycle") for p in problems) else "")
+    print("import cycles: none" if not cycles else f"import cycles: {len(cycles)}")
     return 1 if problems else 0
 
 

@@ -9,8 +9,6 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DemoConfig"]
-
 PRICE_CAPABLE = 0.12  # $ per query on the capable tier (six-figure monthly bill at ~1.2M queries/month)
 PRICE_CHEAP = PRICE_CAPABLE / 4  # "about 1/4 of the price per token"
 COST_PER_CONTACT = 6.0  # $ per human-support contact

@@ -39,12 +39,12 @@ from .simulation import LAUNCH_FLAGGED_WEIGHT, Corpus, Traffic, sampling_mix
 __all__ = [
     "ContactMonitors",
     "DayMonitoring",
+    "audit_monitoring",
     "blended_monitoring",
     "daily_interval_alarms",
     "drift",
     "first_counted_alarm",
     "record_tierscope_day",
-    "audit_monitoring",
 ]
 
 # ----------------------------------------------------------------------------- tierscope's reviews

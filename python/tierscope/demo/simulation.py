@@ -31,15 +31,21 @@ from .config import (
 )
 
 __all__ = [
+    "LAUNCH_FLAGGED_WEIGHT",
     "Corpus",
     "Counterfactual",
     "Traffic",
+    "answer_outcomes",
     "build_corpus",
     "counterfactual",
+    "dstc_share",
     "generate_traffic",
     "ground_truth",
+    "launch_mix",
     "load_intents",
     "load_texts",
+    "sampling_mix",
+    "self_evaluation_score",
     "shift_progress",
     "solve_shift",
 ]

@@ -26,7 +26,7 @@ from .config import (
 from .monitoring import daily_interval_alarms
 from .run import DemoResult
 
-__all__ = ["DISCLAIMER", "arm_rows", "summary", "summary_record"]
+__all__ = ["DISCLAIMER", "arm_rows", "numpy_to_json", "summary", "summary_record"]
 
 DISCLAIMER = (
     "NOTE: the queries and the router are real (BANKING77 + DSTC11 texts, the embedded default router); "

@@ -97,3 +97,20 @@ def test_every_command_has_help() -> None:
     for command in ["route", "fit", "demo", "build-default-router"]:
         proc = _run(command, "--help")
         assert proc.returncode == 0 and "usage" in proc.stdout
+
+
+def test_parser_lists_every_command_in_order() -> None:
+    """``build_parser`` assembles the sub-commands in ``--help`` order; the demo keeps its
+    routing-only options."""
+    import argparse
+
+    from tierscope.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = ["demo", "route-demo", "route", "fit", "build-default-router", "plan", "audit"]
+    assert list(sub.choices) == commands
+    args = parser.parse_args(["demo", "--routing-only", "--top", "3"])
+    assert args.routing_only and args.top == 3 and args.latency_samples == 500
+    assert args.html == "demo_report.html" and args.days is None and not args.no_shift
+    assert parser.parse_args(["audit", "LOG"]).monitor_method == "e_detector"

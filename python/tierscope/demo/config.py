@@ -1,0 +1,66 @@
+"""The demo's knobs: a run's sizes (:class:`DemoConfig`) and the fixed constants of the outcome model,
+the prices, the monitors and the response policy (described in :mod:`tierscope.demo`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+PRICE_CAPABLE = 0.12  # $ per query on the capable tier (six-figure monthly bill at ~1.2M queries/month)
+PRICE_CHEAP = PRICE_CAPABLE / 4  # "about 1/4 of the price per token"
+COST_PER_CONTACT = 6.0  # $ per human-support contact
+SUPPORT_GIVEN_GOOD = 0.01
+THUMBS_DOWN_GIVEN_GOOD = 0.001
+CONFIDENT_FAILURE = 0.15
+EPSILON = 0.07
+CONSERVATIVE_EPSILON = 0.05
+MIN_ACCEPTED = 500  # the fixed sequence starts at the highest threshold accepting >= 500 calibration answers
+DELTA = 0.1
+SHADOW_RATE = 0.02
+TOLERANCE = 0.03  # a 3-point drop in any monitored quality number is material (all arms)
+ALPHA = 0.05
+REVIEWS_PER_DAY = 200
+OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
+# The default router is confident on most traffic (median 0.99 on its cheap tier), so the generic
+# 0.7 / 0.85 cuts leave ~4% of the cheap tier in the low-confidence band; the demo cuts at 0.85 / 0.95
+# (about the cheap tier's 10% and 20% launch quantiles) so that oversampling reaches the uncertain edge.
+CONFIDENCE_BANDS = (0.85, 0.95)
+MONITOR_TARGET = "tail_weighted"
+# Every monitor in every arm (blended, per-tier reviews, shadow gap, support contacts) alarms by the
+# e-detector: at least ARL days between false alarms per monitor on average.
+MONITOR_METHOD = "e_detector"
+ARL = 1000.0
+RESTART_EVERY = 7
+RESPONSE_LAG = 3
+CONSERVATIVE_MIN_CONFIDENCE = 0.97
+PSI_WARN = 0.1
+# A tier's support-contact rate is materially worse once its extra contacts eat a quarter of the
+# inference saving per cheap answer: 0.25 x ($0.12 - $0.03) / $6 = 0.375 points.
+CONTACT_SAVINGS_SHARE = 0.25
+CONTACT_TOLERANCE = CONTACT_SAVINGS_SHARE * (PRICE_CAPABLE - PRICE_CHEAP) / COST_PER_CONTACT
+SUPPORT_LAG_DAYS = 3  # a support contact is joined to its routing decision this many days after the answer
+FLAGGED_CHEAP_SHARE_AFTER = 0.20
+START = date(2026, 3, 2)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes and knobs of a run (the defaults are the full-size demo)."""
+
+    days: int = 84
+    per_day: int = 40_000
+    seed: int = 20260627
+    onset: int = 14
+    ramp_days: int = 21
+    reviews: int = REVIEWS_PER_DAY
+    suite_size: int = 12_000
+    calibration_size: int = 6_000
+    quick: bool = False
+    shift: bool = True  # False: the launch mix all run (a false-alarm check)

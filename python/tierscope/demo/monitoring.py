@@ -1,0 +1,326 @@
+"""The arms' instruments: tierscope's monitoring (stratified review plans, the audit's per-tier
+monitors and shadow gap, per-tier support-contact monitors, confidence drift) and the playbook's
+(a blended number, a blended monitor and a static regression suite)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import stats
+from .config import (
+    ALPHA,
+    ARL,
+    CONFIDENCE_BANDS,
+    CONTACT_TOLERANCE,
+    MONITOR_METHOD,
+    MONITOR_TARGET,
+    OVERSAMPLE,
+    PRICE_CAPABLE,
+    PRICE_CHEAP,
+    PSI_WARN,
+    RESTART_EVERY,
+    SHADOW_RATE,
+    START,
+    SUPPORT_LAG_DAYS,
+    TOLERANCE,
+    BoolArray,
+    DemoConfig,
+    FloatArray,
+)
+from .simulation import LAUNCH_FLAGGED_WEIGHT, Corpus, Traffic, sampling_mix
+
+__all__ = [
+    "ContactMonitors",
+    "DayMonitoring",
+    "audit_monitoring",
+    "blended_monitoring",
+    "daily_interval_alarms",
+    "drift",
+    "first_counted_alarm",
+    "record_tierscope_day",
+]
+
+# ----------------------------------------------------------------------------- tierscope's reviews
+
+
+def _request_ids(d: int, n: int) -> npt.NDArray[np.object_]:
+    return np.char.add(f"d{d:03d}-", np.char.zfill(np.arange(n).astype(str), 6)).astype(object)
+
+
+@dataclass
+class DayMonitoring:
+    """What tierscope's monitoring keeps per day (reviewed/shadowed rows only)."""
+
+    decisions: list[Any] = field(default_factory=list)
+    outcomes: list[Any] = field(default_factory=list)
+
+
+def record_tierscope_day(
+    mon: DayMonitoring,
+    cfg: DemoConfig,
+    d: int,
+    corpus: Corpus,
+    traffic: Traffic,
+    cheap: BoolArray,
+    escalated: BoolArray,
+    bad: BoolArray,
+    shadow: BoolArray | None,
+    cheap_called: bool = True,
+) -> None:
+    """Plan day ``d``'s reviews from its full decisions table and keep the reviewed (and shadowed)
+    decisions with their outcomes in ``mon``."""
+    import pandas as pd
+
+    idx = traffic.idx[d]
+    n = len(idx)
+    rng = np.random.default_rng([cfg.seed, 3, d])
+    t0 = pd.Timestamp(START + timedelta(days=d), tz="UTC")
+    ts = t0 + pd.to_timedelta(np.sort(rng.uniform(0, 86_399, n)), unit="s")
+    ids = _request_ids(d, n)
+    tier = np.where(cheap, "cheap", "capable").astype(object)
+    frame = pd.DataFrame(
+        {
+            "request_id": ids,
+            "timestamp": ts,
+            "answered_by": tier,
+            "route_tier": np.where(corpus.routed_cheap[idx], "cheap", "capable").astype(object),
+            "route_confidence": corpus.confidence[idx],
+            "route_tail_score": corpus.tail[idx],
+            "escalated": escalated,
+            "cost": np.where(cheap, PRICE_CHEAP, PRICE_CAPABLE)
+            + np.where(escalated & cheap_called, PRICE_CHEAP, 0.0),
+            "cheap_tier": "cheap",
+            "capable_tier": "capable",
+        }
+    )
+    from ..quality.review_plan import plan_reviews
+
+    plan = plan_reviews(
+        frame,
+        budget=cfg.reviews,
+        oversample=OVERSAMPLE,
+        confidence_bands=CONFIDENCE_BANDS,
+        seed=cfg.seed % 100_000 * 100 + d,
+    )
+    pos = np.searchsorted(ids.astype(str), plan.table["request_id"].to_numpy(dtype=str))
+    keep = np.zeros(n, bool)
+    keep[pos] = True
+    rev = pd.DataFrame(
+        {
+            "request_id": ids[pos],
+            "kind": "review",
+            "score": (~bad[pos]).astype(float),
+            "inclusion_prob": plan.table["pi"].to_numpy(float),
+            "detail": [
+                json.dumps({"stratum": s, "oversample": float(g)})
+                for s, g in zip(plan.table["stratum"], plan.table["oversample_score"], strict=True)
+            ],
+        }
+    )
+    mon.outcomes.append(rev)
+    if shadow is not None and shadow.any():
+        sh = np.flatnonzero(shadow)
+        keep[sh] = True
+        cheap_bad = traffic.u[d][sh] < corpus.cheap_fail[idx[sh]]
+        cap_bad = traffic.u_capable[d][sh] < corpus.capable_fail[idx[sh]]
+        mon.outcomes.append(
+            pd.DataFrame(
+                {
+                    "request_id": ids[sh],
+                    "kind": "shadow",
+                    "cheap_score": (~cheap_bad).astype(float),
+                    "capable_score": (~cap_bad).astype(float),
+                    "inclusion_prob": SHADOW_RATE,
+                }
+            )
+        )
+    mon.decisions.append(frame.loc[keep])
+
+
+def audit_monitoring(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:
+    """Run :func:`~tierscope.quality.audit.run.audit` on the reviewed and shadowed decisions."""
+    import pandas as pd
+
+    from ..quality.audit.run import audit
+
+    dec = pd.concat(mon.decisions, ignore_index=True)
+    cols = ["request_id", "kind", "timestamp", "tier", "score", "label", "reviewer", "inclusion_prob",
+            "cheap_score", "capable_score", "days_after", "detail"]  # fmt: skip
+    out = pd.concat(mon.outcomes, ignore_index=True).reindex(columns=cols)
+    since = datetime(START.year, START.month, START.day, tzinfo=timezone.utc)
+    reference = {
+        "confidence_edges": corpus.reference_edges.tolist(),
+        "confidence_counts": corpus.reference_counts.tolist(),
+    }
+    return audit(
+        (dec, out),
+        since=since,
+        until=since + timedelta(days=cfg.days),
+        reference=reference,
+        tolerance=TOLERANCE,
+        alpha=ALPHA,
+        baseline_days=min(cfg.onset, cfg.days),
+        monitor_target=MONITOR_TARGET,
+        restart_every=RESTART_EVERY,
+        monitor_method=MONITOR_METHOD,
+        arl=ARL,
+        tiers=sorted(set(dec["answered_by"])),
+    )
+
+
+# ----------------------------------------------------------------------------- support contacts
+
+
+class ContactMonitors:
+    """Per-tier support-contact monitors: every answer's contact outcome (a census, not a sample) joined
+    to its routing decision, ``SUPPORT_LAG_DAYS`` later. A :class:`~tierscope.stats.Monitor` per tier
+    follows the contact-free rate against its launch-window baseline minus ``CONTACT_TOLERANCE``."""
+
+    def __init__(self, onset: int, days: int) -> None:
+        self.onset = onset
+        self.days = days
+        self.launch: dict[str, list[float]] = {"cheap": [0.0, 0.0], "capable": [0.0, 0.0]}
+        self.monitors: dict[str, stats.Monitor] = {}
+        # per tier: (day joined, lower, upper, ln evidence, the day's contact rate)
+        self.history: dict[str, list[tuple[int, float, float, float, float]]] = {"cheap": [], "capable": []}
+        self.alarms: dict[str, int | None] = {"cheap": None, "capable": None}
+        self.baselines: dict[str, float] = {}
+
+    def update(self, d: int, cheap: BoolArray, contact: BoolArray) -> None:
+        """Join day ``d``'s contacts (``contact``; ``cheap``: answered by the cheap tier) to the monitors."""
+        for tier, mask in (("cheap", cheap), ("capable", ~cheap)):
+            y = (~contact[mask]).astype(np.float64)
+            if d < self.onset:
+                self.launch[tier][0] += float(y.sum())
+                self.launch[tier][1] += float(len(y))
+                continue
+            if tier not in self.monitors:
+                k, n = self.launch[tier]
+                if n == 0:
+                    continue
+                self.baselines[tier] = k / n
+                self.monitors[tier] = stats.Monitor(
+                    k / n, CONTACT_TOLERANCE, alpha=ALPHA, method=MONITOR_METHOD, arl=ARL
+                )
+            st = self.monitors[tier].update(y)
+            ev = st.log_evidence if st.log_evidence is not None else math.nan
+            rate = 1.0 - float(y.mean()) if len(y) else math.nan
+            self.history[tier].append((d + SUPPORT_LAG_DAYS, st.lower, st.upper, ev, rate))
+            if st.alarm and self.alarms[tier] is None and d + SUPPORT_LAG_DAYS < self.days:
+                self.alarms[tier] = d + SUPPORT_LAG_DAYS
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+def daily_interval_alarms(report: Any, onset: int) -> dict[str, int | None]:
+    """Per tier: the first day after the launch window whose 95% design-based interval lies entirely
+    below the tier's launch quality minus the tolerance (the same rule as arm (a)'s dashboard,
+    applied per tier; like it, no guarantee against false alarms over many days)."""
+    qd = report.quality_daily
+    out: dict[str, int | None] = {}
+    for tier in report.tiers:
+        sub = qd[qd["tier"] == tier].sort_values("day")
+        launch = sub[sub["day"] < onset]
+        w = launch["reviews"].to_numpy(float)
+        m = launch["mean"].to_numpy(float)
+        ok = np.isfinite(m) & (w > 0)
+        if not ok.any():
+            out[str(tier)] = None
+            continue
+        base = float(np.sum(w[ok] * m[ok]) / np.sum(w[ok]))
+        late = sub[(sub["day"] >= onset) & (sub["upper"] < base - TOLERANCE)]
+        out[str(tier)] = int(late["day"].iloc[0]) if len(late) else None
+    return out
+
+
+def first_counted_alarm(report: Any, onset: int, contacts: ContactMonitors) -> tuple[int | None, str]:
+    """The earliest alarm of the monitors with a false-alarm guarantee (e-detectors): the
+    audit's per-tier review monitors (and shadow gap), then the support-contact monitors. The
+    per-tier daily-interval rule (:func:`daily_interval_alarms`) is reported, not counted."""
+    best: tuple[int | None, str] = (None, "")
+    cands = [(day, f"{name} review monitor") for name, day in report.alarms().items()]
+    cands += [(day, f"{name} support-contact monitor") for name, day in contacts.alarms.items()]
+    for day, name in cands:
+        if day is not None and (best[0] is None or day < best[0]):
+            best = (day, name)
+    return best
+
+
+# ----------------------------------------------------------------------------- the playbook's instruments
+
+
+def blended_monitoring(ys: list[FloatArray], cfg: DemoConfig, corpus: Corpus) -> dict[str, Any]:
+    """The playbook's instruments: a daily blended number, a blended monitor, a static suite.
+
+    ``ys``: each day's simple-random review scores (1 = acceptable answer)."""
+    base_days = min(cfg.onset, cfg.days)
+    base = float(np.mean(np.concatenate(ys[:base_days])))
+    daily = [stats.proportion_interval(float(y.sum()), float(len(y))) for y in ys]
+    dashboard = next((d for d in range(base_days, cfg.days) if daily[d].upper < base - TOLERANCE), None)
+    monitor = stats.Monitor(base, TOLERANCE, alpha=ALPHA, method=MONITOR_METHOD, arl=ARL)
+    seq_day = None
+    for d in range(base_days, cfg.days):
+        st = monitor.update(ys[d])
+        if st.alarm and seq_day is None:
+            seq_day = d
+    # the static regression suite: curated before routing, from the launch mix, on the cheap tier
+    rng = np.random.default_rng([cfg.seed, 6])
+    suite = rng.choice(len(corpus.texts), cfg.suite_size, p=sampling_mix(corpus, LAUNCH_FLAGGED_WEIGHT, 0.0))
+    weekly = []
+    for w in range((cfg.days + 6) // 7):
+        wr = np.random.default_rng([cfg.seed, 7, w])
+        weekly.append(float(np.mean(wr.random(len(suite)) >= corpus.cheap_fail[suite])))
+    suite_day = next((7 * w + 6 for w in range(1, len(weekly)) if weekly[w] < weekly[0] - TOLERANCE), None)
+    # Counted like arms (b)/(c): only instruments with a false-alarm guarantee (the monitor) and
+    # the fixed suite; the daily-interval rule is reported, not counted.
+    counted = ((seq_day, "blended monitor"), (suite_day, "regression suite"))
+    cands = [(d, r) for d, r in counted if d is not None]
+    first = min(cands) if cands else (None, "")
+    return {
+        "baseline": base,
+        "daily": daily,
+        "dashboard_day": dashboard,
+        "monitor_day": seq_day,
+        "suite_weekly": weekly,
+        "suite_day": suite_day,
+        "alarm_day": first[0],
+        "alarm_rule": first[1],
+    }
+
+
+# ----------------------------------------------------------------------------- drift
+
+
+def drift(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
+    """Daily and weekly PSI of the router's confidence vs its training histogram and the launch weeks."""
+    edges = corpus.reference_edges
+    ref = corpus.reference_counts
+    inner = edges[1:-1]
+
+    def hist(d0: int, d1: int) -> FloatArray:
+        c = np.concatenate([corpus.confidence[traffic.idx[d]] for d in range(d0, d1)])
+        return np.bincount(np.searchsorted(inner, c, side="right"), minlength=len(ref)).astype(float)
+
+    base_days = min(cfg.onset, cfg.days)
+    launch = hist(0, base_days)
+    daily_train = [stats.psi(ref, hist(d, d + 1)) for d in range(cfg.days)]
+    daily_launch = [stats.psi(launch, hist(d, d + 1)) for d in range(cfg.days)]
+    weeks = (cfg.days + 6) // 7
+    weekly_train = [stats.psi(ref, hist(7 * w, min(7 * w + 7, cfg.days))) for w in range(weeks)]
+    weekly_launch = [stats.psi(launch, hist(7 * w, min(7 * w + 7, cfg.days))) for w in range(weeks)]
+    warn = next((d for d in range(base_days, cfg.days) if daily_launch[d] >= PSI_WARN), None)
+    return {
+        "daily_train": daily_train,
+        "daily_launch": daily_launch,
+        "weekly_train": weekly_train,
+        "weekly_launch": weekly_launch,
+        "warn_day": warn,
+    }

@@ -435,7 +435,7 @@ def build(
 def main(argv: list[str] | None = None) -> int:
     """``python -m tierscope.models.default_router build``: build, then print the report's summary."""
     parser = argparse.ArgumentParser(
-        prog="python -m tierscope.default_router", description=__doc__.split("\n")[0]
+        prog="python -m tierscope.models.default_router", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build the default router")

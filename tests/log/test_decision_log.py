@@ -28,7 +28,9 @@ from tierscope.exceptions import (
 from tierscope.log.decision_log import SCHEMA_VERSION, DecisionLog, join_outcomes, to_polars
 from tierscope.log.quality import quality_by, review_units
 from tierscope.routing.cascade import Cascade
-from tierscope.routing.records import CascadeDecision, TierAnswer
+from tierscope.routing.records import TierAnswer
+
+from tests.factories import cascade_decision
 
 WRITER = textwrap.dedent(
     """
@@ -119,35 +121,11 @@ def test_concurrent_writers_survive_sigkill(tmp_path: Path) -> None:
     print("\n" + "\n".join(report) + f"\nsegments {len(segments)}, leftover temp files {len(temp_warnings)}")
 
 
-def _decision(rid: str, **kw: object) -> CascadeDecision:
-    base: dict[str, object] = dict(
-        request_id=rid,
-        timestamp=datetime.now(timezone.utc),
-        cheap_tier="cheap",
-        capable_tier="capable",
-        answered_by="cheap",
-        escalated=False,
-        escalation_reason=None,
-        escalation_detail=None,
-        hard_rule=None,
-        fallback=False,
-        fallback_reason=None,
-        category="card_arrival",
-        route_probabilities={"cheap": 0.75, "capable": 0.25},
-        confidence_raw=0.9,
-        cheap_input_tokens=12,
-        cost=0.001,
-        latency_total_s=0.2,
-    )
-    base.update(kw)
-    return CascadeDecision(**base)  # type: ignore[arg-type]
-
-
 def test_roundtrip_schema_filters_and_formats(tmp_path: Path) -> None:
     t0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
     with DecisionLog(tmp_path / "log", flush_every=4) as log:
         for i in range(5):
-            log.log_decision(_decision(f"r{i}", timestamp=t0 + timedelta(days=i)))
+            log.log_decision(cascade_decision(f"r{i}", timestamp=t0 + timedelta(days=i)))
         log.log_decision({"request_id": "manual", "answered_by": "capable", "my_field": 3})
         assert log.stats["decisions_committed"] == 4 and log.stats["decisions_buffered"] == 2
     table = DecisionLog.read(tmp_path / "log")
@@ -182,7 +160,7 @@ def test_duckdb_queries_the_directory_and_outcomes_join(tmp_path: Path) -> None:
     root = tmp_path / "log"
     with DecisionLog(root, flush_every=3) as log:
         for i in range(10):
-            log.log_decision(_decision(f"r{i}", answered_by="cheap" if i < 6 else "capable"))
+            log.log_decision(cascade_decision(f"r{i}", answered_by="cheap" if i < 6 else "capable"))
         log.log_review("r0", False, reviewer="ana", inclusion_prob=0.05, tier="cheap")
         log.log_review("r1", 0.9, reviewer="ana", inclusion_prob=0.05, tier="cheap")
         log.log_feedback("r7", thumbs_up=False)
@@ -221,7 +199,7 @@ def test_joined_time_window_does_not_turn_old_outcomes_into_orphans(tmp_path: Pa
     t0 = datetime(2026, 6, 1, tzinfo=timezone.utc)
     with DecisionLog(tmp_path / "log") as log:
         for i in range(4):
-            log.log_decision(_decision(f"r{i}", timestamp=t0 + timedelta(days=i)))
+            log.log_decision(cascade_decision(f"r{i}", timestamp=t0 + timedelta(days=i)))
         for i in range(4):
             log.log_feedback(f"r{i}", thumbs_up=bool(i % 2))
         log.log_feedback("ghost", thumbs_up=True)
@@ -234,9 +212,9 @@ def test_joined_time_window_does_not_turn_old_outcomes_into_orphans(tmp_path: Pa
 def test_per_tier_quality_view(tmp_path: Path) -> None:
     with DecisionLog(tmp_path / "log", flush_every=100) as log:
         for i in range(8):
-            log.log_decision(_decision(f"c{i}", answered_by="cheap"))
+            log.log_decision(cascade_decision(f"c{i}", answered_by="cheap"))
         for i in range(4):
-            log.log_decision(_decision(f"k{i}", answered_by="capable"))
+            log.log_decision(cascade_decision(f"k{i}", answered_by="capable"))
         # cheap tier reviewed at pi = 0.5 (one bad, one good), capable tier at pi = 0.25 (good)
         log.log_review("c0", False, inclusion_prob=0.5)
         log.log_review("c1", True, inclusion_prob=0.5)
@@ -300,7 +278,7 @@ def test_corrupt_and_partial_segments_are_skipped_with_a_warning(tmp_path: Path)
     root = tmp_path / "log"
     with DecisionLog(root, flush_every=2) as log:
         for i in range(4):
-            log.log_decision(_decision(f"r{i}"))
+            log.log_decision(cascade_decision(f"r{i}"))
     d = root / "decisions"
     good = sorted(d.glob("*.parquet"))[0]
     (d / "decisions-garbage.parquet").write_bytes(b"\x00garbage, not parquet" * 20)
@@ -342,12 +320,12 @@ def test_forked_child_does_not_flush_the_parents_buffer(tmp_path: Path) -> None:
     root = tmp_path / "log"
     log = DecisionLog(root, flush_every=100, flush_interval_s=None)
     for i in range(3):
-        log.log_decision(_decision(f"parent-{i}"))
+        log.log_decision(cascade_decision(f"parent-{i}"))
     pid = os.fork()
     if pid == 0:  # child
         code = 0
         try:
-            log.log_decision(_decision("child-0"))
+            log.log_decision(cascade_decision("child-0"))
             log.close()
         except BaseException:
             code = 1
@@ -396,13 +374,13 @@ def test_buffer_is_flushed_on_gc_and_at_exit(tmp_path: Path) -> None:
 def test_time_based_flush_and_thread_safety(tmp_path: Path) -> None:
     root = tmp_path / "log"
     log = DecisionLog(root, flush_every=50, flush_interval_s=0.2)
-    log.log_decision(_decision("early"))
+    log.log_decision(cascade_decision("early"))
     time.sleep(0.8)  # the background thread flushes a stale buffer
     assert DecisionLog.read(root).column("request_id").to_pylist() == ["early"]
 
     def work(t: int) -> None:
         for i in range(300):
-            log.log_decision(_decision(f"t{t}-{i}"))
+            log.log_decision(cascade_decision(f"t{t}-{i}"))
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
     for t in threads:
@@ -413,7 +391,7 @@ def test_time_based_flush_and_thread_safety(tmp_path: Path) -> None:
     ids = DecisionLog.read(root).column("request_id").to_pylist()
     assert len(ids) == len(set(ids)) == 1 + 6 * 300
     with pytest.raises(DecisionLogError, match="closed"):
-        log.log_decision(_decision("late"))
+        log.log_decision(cascade_decision("late"))
 
 
 def test_outcome_validation_and_cascade_integration(tmp_path: Path) -> None:

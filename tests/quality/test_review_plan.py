@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,30 +15,11 @@ from tierscope.exceptions import InvalidInputError, ReviewPlanWarning
 from tierscope.log.decision_log import DecisionLog
 from tierscope.quality.review_plan import plan_reviews
 
-DAY = date(2026, 5, 4)
-
-
-def decisions(n: int = 4000, seed: int = 0, day: date = DAY) -> pd.DataFrame:
-    """A day of routed traffic: 65% cheap; a low-confidence, high-tail segment in each tier."""
-    rng = np.random.default_rng(seed)
-    cheap = rng.random(n) < 0.65
-    hard = rng.random(n) < 0.15
-    conf = np.where(hard, 0.5 + 0.5 * rng.beta(2, 4, n), 0.5 + 0.5 * rng.beta(6, 1.2, n))
-    tail = np.where(hard, rng.beta(6, 1, n), rng.beta(2, 5, n))
-    t0 = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    return pd.DataFrame(
-        {
-            "request_id": [f"r{seed}-{i}" for i in range(n)],
-            "timestamp": [t0 + timedelta(seconds=float(s)) for s in np.sort(rng.uniform(0, 86_399, n))],
-            "answered_by": np.where(cheap, "cheap", "capable"),
-            "route_confidence": conf,
-            "route_tail_score": tail,
-        }
-    )
+from tests.factories import REVIEW_DAY, routed_day
 
 
 def test_allocation_sums_exactly_to_the_budget_and_pi_is_recorded() -> None:
-    df = decisions()
+    df = routed_day()
     for method in ("neyman", "proportional"):
         for budget in (200, 57, 999):
             plan = plan_reviews(df, budget=budget, method=method, seed=1)
@@ -56,7 +37,7 @@ def test_allocation_sums_exactly_to_the_budget_and_pi_is_recorded() -> None:
 
 
 def test_low_confidence_and_tail_strata_are_oversampled() -> None:
-    plan = plan_reviews(decisions(), budget=200, seed=0)
+    plan = plan_reviews(routed_day(), budget=200, seed=0)
     f = plan.frame
     cheap = f[f["tier"] == "cheap"]
     centre = cheap[(cheap["route_confidence"] >= 0.85) & (cheap["route_tail_score"] < 0.9)]
@@ -67,13 +48,13 @@ def test_low_confidence_and_tail_strata_are_oversampled() -> None:
     assert tail["pi"].mean() > 2.5 * centre["pi"].mean()
     assert both["pi"].mean() > low["pi"].mean()
     # turning oversampling off flattens π within the tier
-    flat = plan_reviews(decisions(), budget=200, oversample={"low_confidence": 1.0, "tail": 1.0}).frame
+    flat = plan_reviews(routed_day(), budget=200, oversample={"low_confidence": 1.0, "tail": 1.0}).frame
     fc = flat[flat["tier"] == "cheap"]
     q05, q95 = np.quantile(fc["pi"], [0.05, 0.95])
     assert q95 / q05 < 1.2  # (tiny strata filled to min_per_stratum are the exception)
     # a custom score function: π follows it inside each stratum
     scored = plan_reviews(
-        decisions(), budget=200, oversample=lambda d: 1.0 + 10.0 * (1 - d["route_confidence"])
+        routed_day(), budget=200, oversample=lambda d: 1.0 + 10.0 * (1 - d["route_confidence"])
     )
     s = scored.frame
     one = s[s["stratum"] == s["stratum"].value_counts().index[0]]
@@ -82,7 +63,7 @@ def test_low_confidence_and_tail_strata_are_oversampled() -> None:
 
 def test_weighted_estimates_are_design_unbiased_with_the_plan_pi() -> None:
     """Hájek intervals with the plan's π cover each tier's true mean (Rust coverage simulation)."""
-    df = decisions(3000, seed=3)
+    df = routed_day(3000, seed=3)
     plan = plan_reviews(df, budget=200, seed=0)
     rng = np.random.default_rng(5)
     hard = plan.frame["route_confidence"].to_numpy() < 0.7
@@ -100,7 +81,7 @@ def test_weighted_estimates_are_design_unbiased_with_the_plan_pi() -> None:
 
 
 def test_reproducible_with_a_seed_and_different_with_another() -> None:
-    df = decisions()
+    df = routed_day()
     a = plan_reviews(df, budget=200, seed=11)
     b = plan_reviews(df, budget=200, seed=11)
     c = plan_reviews(df, budget=200, seed=12)
@@ -110,7 +91,7 @@ def test_reproducible_with_a_seed_and_different_with_another() -> None:
 
 
 def test_budget_above_traffic_reviews_everything_with_a_warning() -> None:
-    df = decisions(150)
+    df = routed_day(150)
     with pytest.warns(ReviewPlanWarning, match="every answer is reviewed"):
         plan = plan_reviews(df, budget=200)
     assert len(plan) == 150 and (plan.table["pi"] == 1.0).all()
@@ -118,7 +99,7 @@ def test_budget_above_traffic_reviews_everything_with_a_warning() -> None:
 
 
 def test_precision_targets_report_unreachable() -> None:
-    df = decisions()
+    df = routed_day()
     with pytest.warns(ReviewPlanWarning, match="unreachable"):
         plan = plan_reviews(df, budget=60, method="precision", targets={"cheap": 0.01, "capable": 0.2})
     rep = {t.domain: t for t in plan.targets}
@@ -130,7 +111,7 @@ def test_precision_targets_report_unreachable() -> None:
 
 
 def test_previous_sds_shift_the_neyman_allocation() -> None:
-    df = decisions()
+    df = routed_day()
     base = plan_reviews(df, budget=200, oversample={"low_confidence": 1, "tail": 1})
     prev = {"cheap": 0.1, "capable": 0.45}
     shifted = plan_reviews(df, budget=200, previous=prev, oversample={"low_confidence": 1, "tail": 1})
@@ -146,7 +127,7 @@ def test_previous_sds_shift_the_neyman_allocation() -> None:
 
 
 def test_log_sources_and_logging_reviews(tmp_path: Path) -> None:
-    df = decisions(800)
+    df = routed_day(800)
     with DecisionLog(tmp_path / "log", fsync=False) as log:
         for rec in df.to_dict("records"):
             log.log_decision(rec)
@@ -157,9 +138,9 @@ def test_log_sources_and_logging_reviews(tmp_path: Path) -> None:
                 "timestamp": df.timestamp[0] + timedelta(days=1),
             }
         )
-        from_log = plan_reviews(log, budget=50, day=DAY, seed=2)
-        from_dir = plan_reviews(tmp_path / "log", budget=50, day=DAY, seed=2)
-        from_arrow = plan_reviews(pa.Table.from_pandas(df), budget=50, day=DAY.isoformat(), seed=2)
+        from_log = plan_reviews(log, budget=50, day=REVIEW_DAY, seed=2)
+        from_dir = plan_reviews(tmp_path / "log", budget=50, day=REVIEW_DAY, seed=2)
+        from_arrow = plan_reviews(pa.Table.from_pandas(df), budget=50, day=REVIEW_DAY.isoformat(), seed=2)
         assert from_log.request_ids == from_dir.request_ids == from_arrow.request_ids
         assert "next-day" not in set(from_log.frame["request_id"])
         n = from_log.log_reviews(log, {rid: True for rid in from_log.request_ids}, reviewer="amy")
@@ -192,7 +173,7 @@ def test_log_sources_and_logging_reviews(tmp_path: Path) -> None:
         ({"oversample": {"tail": 0.5}}, "oversample"),
         ({"tiers": ["cheap"]}, "tiers"),
         ({"since": datetime(2026, 6, 1), "until": datetime(2026, 5, 1)}, "since"),
-        ({"day": DAY, "since": DAY}, "day"),
+        ({"day": REVIEW_DAY, "since": REVIEW_DAY}, "day"),
         ({"day": date(2027, 1, 1)}, "log"),
         ({"seed": -1}, "seed"),
         ({"min_per_stratum": -2}, "min_per_stratum"),
@@ -200,7 +181,7 @@ def test_log_sources_and_logging_reviews(tmp_path: Path) -> None:
 )
 def test_bad_input_names_the_argument(kwargs: dict[str, object], arg: str) -> None:
     with pytest.raises(InvalidInputError, match=f"`{arg}`"):
-        plan_reviews(decisions(300), **kwargs)  # type: ignore[arg-type]
+        plan_reviews(routed_day(300), **kwargs)  # type: ignore[arg-type]
 
 
 def test_bad_log_argument(tmp_path: Path) -> None:
@@ -215,7 +196,7 @@ def test_bad_log_argument(tmp_path: Path) -> None:
 def test_cli_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tierscope.cli import main
 
-    df = decisions(600)
+    df = routed_day(600)
     with DecisionLog(tmp_path / "log", fsync=False) as log:
         for rec in df.to_dict("records"):
             log.log_decision(rec)
@@ -242,7 +223,7 @@ def test_plan_steps() -> None:
 
     budget, conf_cuts, tail_cuts = rp._check_options(np.int64(40), "neyman", 2, 0, 0.95, (0.7,), [0.9], None)
     assert (budget, conf_cuts, tail_cuts) == (40, (0.7,), (0.9,)) and type(budget) is int
-    df = decisions(500)
+    df = routed_day(500)
     tier = rp.tier_column(df)
     frame = rp._decisions_frame(df, tier, conf_cuts, tail_cuts, {"low_confidence": 2.0, "tail": 1.0})
     strata = rp._strata(frame, {"cheap": 0.2}, {"cheap", "capable"})

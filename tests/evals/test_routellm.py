@@ -14,7 +14,7 @@ import pytest
 
 from evals.routellm import routellm
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_MMLU, N_GSM8K = 600, 300
 
 

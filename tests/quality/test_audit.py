@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,136 +16,15 @@ from tierscope.log.decision_log import DecisionLog
 from tierscope.quality.audit import audit
 from tierscope.quality.audit.quality import ALL_TRAFFIC, BLENDED
 from tierscope.quality.report import AuditReport
-from tierscope.quality.review_plan import plan_reviews
 
-START = date(2026, 5, 4)
-T0 = datetime(START.year, START.month, START.day, tzinfo=timezone.utc)
-OUTCOME_COLS = [
-    "request_id",
-    "kind",
-    "timestamp",
-    "tier",
-    "score",
-    "label",
-    "reviewer",
-    "inclusion_prob",
-    "cheap_score",
-    "capable_score",
-    "days_after",
-    "detail",
-]
-
-
-def training_reference(rng: np.random.Generator, n: int = 20_000) -> dict[str, Any]:
-    conf = 0.5 + 0.5 * rng.beta(5.0, 1.5, n)
-    edges = np.linspace(0.0, 1.0, 21)
-    counts, _ = np.histogram(conf, bins=edges)
-    return {"confidence_edges": edges.tolist(), "confidence_counts": counts.tolist()}
-
-
-def synthetic(
-    days: int = 10,
-    per_day: int = 1000,
-    seed: int = 0,
-    cheap_fail: float = 0.12,
-    capable_fail: float = 0.04,
-    shift_from: int | None = None,
-    budget: int = 150,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Decisions + outcomes (reviews planned by plan_reviews, shadow, feedback, support) + truth."""
-    rng = np.random.default_rng(seed)
-    decs, outs = [], []
-    ok_all, tier_all = [], []
-    for d in range(days):
-        cheap = rng.random(per_day) < 0.65
-        hard = rng.random(per_day) < 0.2
-        a, b = (2.0, 1.5) if shift_from is not None and d >= shift_from else (5.0, 1.5)
-        conf = 0.5 + 0.5 * rng.beta(a, b, per_day)
-        tail = np.where(hard, rng.beta(5, 1, per_day), rng.beta(2, 5, per_day))
-        fail = np.where(cheap, np.where(hard, 3 * cheap_fail, cheap_fail * 0.5), capable_fail)
-        ok = rng.random(per_day) >= np.clip(fail, 0, 1)
-        ids = [f"d{d}-{i}" for i in range(per_day)]
-        df = pd.DataFrame(
-            {
-                "request_id": ids,
-                "timestamp": [
-                    T0 + timedelta(days=d, seconds=float(s)) for s in np.sort(rng.uniform(0, 86_000, per_day))
-                ],
-                "answered_by": np.where(cheap, "cheap", "capable"),
-                "route_confidence": conf,
-                "route_tail_score": tail,
-                "escalated": rng.random(per_day) < 0.1,
-                "cost": np.where(cheap, 0.002, 0.01),
-                "capable_cost": np.where(cheap, np.nan, 0.01),
-            }
-        )
-        decs.append(df)
-        ok_all.append(ok)
-        tier_all.append(np.where(cheap, "cheap", "capable"))
-        plan = plan_reviews(df, budget=budget, seed=seed * 1000 + d)
-        okmap = dict(zip(ids, ok.tolist(), strict=True))
-        t = plan.table
-        outs.append(
-            pd.DataFrame(
-                {
-                    "request_id": t["request_id"],
-                    "kind": "review",
-                    "score": [float(okmap[r]) for r in t["request_id"]],
-                    "inclusion_prob": t["pi"],
-                    "detail": [json.dumps({"oversample": float(g)}) for g in t["oversample_score"]],
-                }
-            )
-        )
-        # shadow: 10% of cheap answers judged on both tiers (capable fails 4%)
-        sh = np.flatnonzero(cheap & (rng.random(per_day) < 0.1))
-        outs.append(
-            pd.DataFrame(
-                {
-                    "request_id": [ids[i] for i in sh],
-                    "kind": "shadow",
-                    "cheap_score": ok[sh].astype(float),
-                    "capable_score": (rng.random(len(sh)) >= 0.04).astype(float),
-                    "score": ok[sh].astype(float),
-                }
-            )
-        )
-        # feedback: thumbs-down on 3% of failures, thumbs-up on 1% of the rest
-        down = np.flatnonzero(~ok & (rng.random(per_day) < 0.03))
-        up = np.flatnonzero(ok & (rng.random(per_day) < 0.01))
-        outs.append(
-            pd.DataFrame(
-                {
-                    "request_id": [ids[i] for i in [*down, *up]],
-                    "kind": "feedback",
-                    "score": [0.0] * len(down) + [1.0] * len(up),
-                }
-            )
-        )
-        # support: 30% of failures call support within 0-10 days
-        sc = np.flatnonzero(~ok & (rng.random(per_day) < 0.3))
-        outs.append(
-            pd.DataFrame(
-                {
-                    "request_id": [ids[i] for i in sc],
-                    "kind": "support_contact",
-                    "days_after": rng.uniform(0, 10, len(sc)),
-                }
-            )
-        )
-    decisions = pd.concat(decs, ignore_index=True)
-    outcomes = pd.concat(outs, ignore_index=True).reindex(columns=OUTCOME_COLS)
-    ok = np.concatenate(ok_all)
-    tiers = np.concatenate(tier_all)
-    truth = {t: float(ok[tiers == t].mean()) for t in ("cheap", "capable")}
-    truth["all"] = float(ok.mean())
-    return decisions, outcomes, truth
+from tests.factories import OUTCOME_COLS, START, T0, synthetic_log, training_reference
 
 
 def test_per_tier_estimates_cover_the_truth() -> None:
     covered = {"cheap": 0, "capable": 0, "all": 0}
     runs = 40
     for seed in range(runs):
-        d, o, truth = synthetic(days=2, per_day=600, seed=seed, budget=120)
+        d, o, truth = synthetic_log(days=2, per_day=600, seed=seed, budget=120)
         rep = audit((d, o), reference=None)
         q = rep.quality.set_index("tier")
         for t in ("cheap", "capable"):
@@ -156,7 +34,7 @@ def test_per_tier_estimates_cover_the_truth() -> None:
     print(f"\naudit interval coverage over {runs} synthetic logs (nominal 0.95): {rates}")
     assert all(r >= 0.85 for r in rates.values()), rates
     # one bigger log: the per-tier view separates the tiers, the blended row is in between
-    d, o, truth = synthetic(days=10, seed=99)
+    d, o, truth = synthetic_log(days=10, seed=99)
     rep = audit((d, o))
     q = rep.quality.set_index("tier")
     assert q.loc["cheap", "upper"] < q.loc["capable", "lower"]
@@ -170,7 +48,7 @@ def test_per_tier_estimates_cover_the_truth() -> None:
 
 def test_audit_and_the_joined_log_share_one_per_tier_quality(tmp_path: Path) -> None:
     """With one scored review per request, JoinedLog.per_tier and audit() report the same number."""
-    d, o, _ = synthetic(days=3, per_day=300, seed=5, budget=80)
+    d, o, _ = synthetic_log(days=3, per_day=300, seed=5, budget=80)
     with DecisionLog(tmp_path / "log", flush_every=10_000) as log:
         for row in d.to_dict("records"):
             log.log_decision(
@@ -190,7 +68,7 @@ def test_audit_and_the_joined_log_share_one_per_tier_quality(tmp_path: Path) -> 
 
 
 def test_feedback_support_and_shadow_gap() -> None:
-    d, o, truth = synthetic(days=10, seed=1, cheap_fail=0.15)
+    d, o, truth = synthetic_log(days=10, seed=1, cheap_fail=0.15)
     rep = audit((d, o), support_window_days=7)
     s = rep.shadow.set_index("tier").loc["cheap"]
     assert s["gap"] < 0 and s["upper"] < 0  # the cheap tier is worse than the capable one on the same queries
@@ -233,7 +111,7 @@ def test_feedback_support_and_shadow_gap() -> None:
 
 
 def test_orphans_are_counted_and_since_until_filter() -> None:
-    d, o, _ = synthetic(days=4, seed=2)
+    d, o, _ = synthetic_log(days=4, seed=2)
     extra = pd.DataFrame(
         {
             "request_id": ["ghost-1", "ghost-2", "ghost-3"],
@@ -256,9 +134,9 @@ def test_orphans_are_counted_and_since_until_filter() -> None:
 def test_confidence_drift_detected_only_when_it_happens() -> None:
     rng = np.random.default_rng(3)
     ref = training_reference(rng)
-    d, o, _ = synthetic(days=14, seed=3)
+    d, o, _ = synthetic_log(days=14, seed=3)
     stable = audit((d, o), reference=ref).drift
-    ds, os_, _ = synthetic(days=14, seed=3, shift_from=7)
+    ds, os_, _ = synthetic_log(days=14, seed=3, shift_from=7)
     shifted = audit((ds, os_), reference=ref, baseline_days=7).drift
 
     def window(df: pd.DataFrame, scope: str) -> pd.Series:
@@ -294,8 +172,8 @@ def test_confidence_drift_detected_only_when_it_happens() -> None:
 
 
 def test_monitors_alarm_on_a_degraded_tier_only() -> None:
-    d1, o1, _ = synthetic(days=14, seed=4, cheap_fail=0.06)
-    d2, o2, _ = synthetic(days=14, seed=5, cheap_fail=0.3)
+    d1, o1, _ = synthetic_log(days=14, seed=4, cheap_fail=0.06)
+    d2, o2, _ = synthetic_log(days=14, seed=5, cheap_fail=0.3)
     d2["timestamp"] = d2["timestamp"] + pd.Timedelta(days=14)
     d2["request_id"] = "late-" + d2["request_id"]
     o2["request_id"] = "late-" + o2["request_id"]
@@ -312,7 +190,7 @@ def test_monitors_alarm_on_a_degraded_tier_only() -> None:
 
 
 def test_html_is_self_contained_and_valid(tmp_path: Path) -> None:
-    d, o, _ = synthetic(days=8, seed=6)
+    d, o, _ = synthetic_log(days=8, seed=6)
     with DecisionLog(tmp_path / "log", fsync=False, flush_every=100_000) as log:
         for rec in d.to_dict("records"):
             log.log_decision(rec)
@@ -374,7 +252,7 @@ def test_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="`log`"):
         audit(empty)
     empty.close()
-    d, o, _ = synthetic(days=2, seed=7, per_day=300)
+    d, o, _ = synthetic_log(days=2, seed=7, per_day=300)
     with pytest.raises(InvalidInputError, match="`tiers`"):
         audit((d, o), tiers=["cheap", "gold"])
     with pytest.raises(InvalidInputError, match="`baseline`"):
@@ -430,7 +308,7 @@ def test_real_router_reference(tmp_path: Path) -> None:
 def test_cli_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tierscope.cli import main
 
-    d, o, _ = synthetic(days=3, seed=8, per_day=300)
+    d, o, _ = synthetic_log(days=3, seed=8, per_day=300)
     with DecisionLog(tmp_path / "log", fsync=False, flush_every=100_000) as log:
         for rec in d.to_dict("records"):
             log.log_decision(rec)
@@ -461,7 +339,7 @@ def test_cli_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_repeated_request_ids_are_a_clear_error() -> None:
-    decisions, outcomes, _ = synthetic(days=2, per_day=200)
+    decisions, outcomes, _ = synthetic_log(days=2, per_day=200)
     doubled = pd.concat([decisions, decisions.iloc[:3]], ignore_index=True)
     expected = r"one decision per request_id, but 3 ids repeat \(e.g. 'd0-0'\)"
     with pytest.raises(InvalidInputError, match=expected):

@@ -506,7 +506,7 @@ def test_real_default_router_pre_routes() -> None:
 
     candidates = [
         default_router_dir(),
-        Path(__file__).resolve().parents[1] / "models" / "default-minilm-int8-v1",
+        Path(__file__).resolve().parents[2] / "models" / "default-minilm-int8-v1",
     ]
     path = next((p for p in candidates if (p / "router.json").is_file()), None)
     if path is None:

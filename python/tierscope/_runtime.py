@@ -1,9 +1,14 @@
-"""Where the ONNX Runtime shared library comes from (the PyPI ``onnxruntime`` wheel)."""
+"""Where the ONNX Runtime shared library comes from (the PyPI ``onnxruntime`` wheel), and the build
+facts for bug reports (:func:`build_info`)."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._core import BuildInfo
 
 
 def ort_search_dirs() -> list[str]:
@@ -16,6 +21,20 @@ def ort_search_dirs() -> list[str]:
     if spec is None or not spec.submodule_search_locations:
         return []
     return [str(Path(p)) for p in spec.submodule_search_locations]
+
+
+def build_info() -> BuildInfo:
+    """How this tierscope was built and what it runs on, for bug reports: package version, build
+    profile and target, rustc and pyo3 versions, the Python ABI, the ONNX Runtime library loaded
+    (or the one that would be, or why none is found) and its version, and the CPU's
+    instruction-set class and features. ``print(build_info())`` gives one line to paste.
+
+    ``tierscope._core.build_info`` with the installed ``onnxruntime`` package as the search
+    directory, as the router uses; it never loads the runtime itself.
+    """
+    from . import _core
+
+    return _core.build_info(ort_search_dirs())
 
 
 def cpu_info() -> dict[str, object]:

@@ -1,56 +1,20 @@
-//! Bindings for the router core: argument conversion and result columns. No logic lives here.
+//! Bindings for [`crate::router`]: loading, routing, saving and fitting a router.
 
 use std::path::PathBuf;
 
 use numpy::ndarray::Array2;
 use numpy::{PyArray1, PyArray2};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::PyList;
 
+use super::convert;
 use super::errors;
 use super::gil::detached;
 use crate::router::{self, BatchConfig, FitOptions, RouteOutput, Router, ThreadConfig};
 use crate::runtime;
 
-/// Copy a Python list/tuple of `str` into Rust, naming the first bad item.
-pub(crate) fn extract_texts(
-    py: Python<'_>,
-    texts: &Bound<'_, PyAny>,
-    argument: &str,
-) -> PyResult<Vec<String>> {
-    let items: Vec<Bound<'_, PyAny>> = if let Ok(list) = texts.cast::<PyList>() {
-        list.iter().collect()
-    } else if let Ok(tuple) = texts.cast::<PyTuple>() {
-        tuple.iter().collect()
-    } else {
-        let type_name = texts.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        return Err(errors::invalid(py, argument, &format!("a list of str, got {type_name}")));
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        match item.cast::<PyString>() {
-            Ok(s) => out.push(s.to_str().map(str::to_owned).map_err(|_| {
-                errors::invalid(
-                    py,
-                    &format!("{argument}[{i}]"),
-                    "valid Unicode text (lone surrogates cannot be encoded)",
-                )
-            })?),
-            Err(_) => {
-                let type_name = item.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-                return Err(errors::invalid(
-                    py,
-                    &format!("{argument}[{i}]"),
-                    &format!("a str, got {type_name}"),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn threads(py: Python<'_>, sessions: Option<usize>, intra_threads: Option<usize>) -> PyResult<ThreadConfig> {
-    ThreadConfig::resolve(sessions, intra_threads).map_err(|e| errors::to_py(py, e))
+fn threads(sessions: Option<usize>, intra_threads: Option<usize>) -> PyResult<ThreadConfig> {
+    ThreadConfig::resolve(sessions, intra_threads).map_err(errors::to_py)
 }
 
 fn init_runtime(py: Python<'_>, search_dirs: Vec<PathBuf>) -> PyResult<()> {
@@ -63,28 +27,54 @@ pub struct RouterCore {
     inner: Router,
 }
 
-fn output_to_dict<'py>(py: Python<'py>, out: RouteOutput) -> PyResult<Bound<'py, PyDict>> {
-    let n = out.tier_index.len();
-    let dict = PyDict::new(py);
-    let probabilities = Array2::from_shape_vec((n, out.k), out.probabilities)
-        .map_err(|e| errors::raise(py, "InternalError", e.to_string()))?;
-    dict.set_item("tier_index", PyArray1::from_vec(py, out.tier_index))?;
-    dict.set_item("probabilities", PyArray2::from_owned_array(py, probabilities))?;
-    dict.set_item("confidence", PyArray1::from_vec(py, out.confidence))?;
-    dict.set_item("tail_score", PyArray1::from_vec(py, out.tail_score))?;
-    dict.set_item("fallback", PyArray1::from_vec(py, out.fallback))?;
-    dict.set_item("truncated", PyArray1::from_vec(py, out.truncated))?;
-    dict.set_item("tokens", PyArray1::from_vec(py, out.tokens))?;
-    dict.set_item("reason", PyList::new(py, out.reason)?)?;
-    match out.embeddings {
-        Some(e) => {
-            let embeddings = Array2::from_shape_vec((n, out.embedding_dim), e)
-                .map_err(|e| errors::raise(py, "InternalError", e.to_string()))?;
-            dict.set_item("embeddings", PyArray2::from_owned_array(py, embeddings))?;
-        }
-        None => dict.set_item("embeddings", py.None())?,
+/// A batch's routing results as numpy columns, one row per text ([`RouteOutput`]); the
+/// façade's `tierscope.RouteBatch` is built from them.
+#[pyclass(frozen, get_all, module = "tierscope._core")]
+pub(crate) struct RouteColumns {
+    tier_index: Py<PyArray1<u32>>,
+    probabilities: Py<PyArray2<f32>>,
+    confidence: Py<PyArray1<f32>>,
+    tail_score: Py<PyArray1<f32>>,
+    fallback: Py<PyArray1<bool>>,
+    truncated: Py<PyArray1<bool>>,
+    tokens: Py<PyArray1<u32>>,
+    reason: Py<PyList>,
+    embeddings: Option<Py<PyArray2<f32>>>,
+}
+
+impl RouteColumns {
+    fn new(py: Python<'_>, out: RouteOutput) -> PyResult<Self> {
+        let RouteOutput {
+            k,
+            tier_index,
+            probabilities,
+            confidence,
+            tail_score,
+            fallback,
+            reason,
+            truncated,
+            tokens,
+            embeddings,
+            embedding_dim,
+        } = out;
+        let n = tier_index.len();
+        let matrix = |values: Vec<f32>, width: usize| -> PyResult<Py<PyArray2<f32>>> {
+            let array =
+                Array2::from_shape_vec((n, width), values).map_err(|e| errors::internal(e.to_string()))?;
+            Ok(PyArray2::from_owned_array(py, array).unbind())
+        };
+        Ok(Self {
+            tier_index: PyArray1::from_vec(py, tier_index).unbind(),
+            probabilities: matrix(probabilities, k)?,
+            confidence: PyArray1::from_vec(py, confidence).unbind(),
+            tail_score: PyArray1::from_vec(py, tail_score).unbind(),
+            fallback: PyArray1::from_vec(py, fallback).unbind(),
+            truncated: PyArray1::from_vec(py, truncated).unbind(),
+            tokens: PyArray1::from_vec(py, tokens).unbind(),
+            reason: PyList::new(py, reason)?.unbind(),
+            embeddings: embeddings.map(|e| matrix(e, embedding_dim)).transpose()?,
+        })
     }
-    Ok(dict)
 }
 
 #[pymethods]
@@ -101,27 +91,24 @@ impl RouterCore {
         max_batch: usize,
         ort_search_dirs: Vec<PathBuf>,
     ) -> PyResult<Self> {
-        if token_budget == 0 || max_batch == 0 {
-            return Err(errors::invalid(py, "token_budget/max_batch", "positive integers"));
-        }
+        let batch = BatchConfig::new(token_budget, max_batch).map_err(errors::to_py)?;
         init_runtime(py, ort_search_dirs)?;
-        let threads = threads(py, sessions, intra_threads)?;
-        let batch = BatchConfig { token_budget, max_batch };
+        let threads = threads(sessions, intra_threads)?;
         let inner = detached(py, path, move |path| Router::load(&path, threads, batch))?;
         Ok(Self { inner })
     }
 
-    /// Route texts; returns a dict of numpy columns (see `tierscope.RouteBatch`).
+    /// Route texts; returns the numpy columns of a `tierscope.RouteBatch`.
     #[pyo3(signature = (texts, *, with_embeddings=false))]
-    fn route_batch<'py>(
+    fn route_batch(
         &self,
-        py: Python<'py>,
-        texts: &Bound<'py, PyAny>,
+        py: Python<'_>,
+        texts: &Bound<'_, PyAny>,
         with_embeddings: bool,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let texts = extract_texts(py, texts, "texts")?;
+    ) -> PyResult<RouteColumns> {
+        let texts = convert::texts(texts, "texts")?;
         let out = detached(py, texts, |texts| self.inner.route_batch(&texts, with_embeddings))?;
-        output_to_dict(py, out)
+        RouteColumns::new(py, out)
     }
 
     /// Write the router directory.
@@ -130,9 +117,8 @@ impl RouterCore {
     }
 
     /// `router.json` as a JSON string.
-    fn config_json(&self, py: Python<'_>) -> PyResult<String> {
-        serde_json::to_string(self.inner.config())
-            .map_err(|e| errors::raise(py, "InternalError", e.to_string()))
+    fn config_json(&self) -> PyResult<String> {
+        serde_json::to_string(self.inner.config()).map_err(|e| errors::internal(e.to_string()))
     }
 
     /// Tier names, cheapest first.
@@ -148,7 +134,8 @@ impl RouterCore {
         (t.sessions, t.intra_threads)
     }
 
-    /// The directory the router was loaded from, or None for a freshly fitted router.
+    /// The directory the router was loaded from (a `pathlib.Path`), or None for a freshly
+    /// fitted router.
     #[getter]
     fn source(&self) -> Option<PathBuf> {
         self.inner.source().map(PathBuf::from)
@@ -178,23 +165,9 @@ fn fit_router(
     intra_threads: Option<usize>,
     ort_search_dirs: Vec<PathBuf>,
 ) -> PyResult<RouterCore> {
-    let texts = extract_texts(py, texts, "texts")?;
-    let tiers = extract_texts(py, tiers, "tiers")?;
-    if !(l2.is_finite() && l2 >= 0.0) {
-        return Err(errors::invalid(py, "l2", &format!("a non-negative number, got {l2}")));
-    }
-    if !(shrinkage.is_finite() && shrinkage > 0.0 && shrinkage <= 1.0) {
-        return Err(errors::invalid(py, "shrinkage", &format!("a value in (0, 1], got {shrinkage}")));
-    }
-    let provenance = match provenance_json {
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            errors::invalid(py, "provenance", &format!("a JSON object of strings/numbers: {e}"))
-        })?,
-        None => Default::default(),
-    };
-    init_runtime(py, ort_search_dirs)?;
-    let threads = threads(py, sessions, intra_threads)?;
-    let options = FitOptions {
+    let texts = convert::texts(texts, "texts")?;
+    let tiers = convert::texts(tiers, "tiers")?;
+    let mut options = FitOptions {
         tier_order,
         holdout_fraction,
         l2,
@@ -202,53 +175,25 @@ fn fit_router(
         shrinkage,
         min_confidence,
         max_length,
-        provenance,
+        ..Default::default()
     };
+    // Checked before the runtime is loaded: a bad option is reported even without one.
+    options.validate().map_err(errors::to_py)?;
+    if let Some(text) = provenance_json {
+        options.provenance = serde_json::from_str(&text)
+            .map_err(|e| errors::invalid("provenance", &format!("a JSON object of strings/numbers: {e}")))?;
+    }
+    init_runtime(py, ort_search_dirs)?;
+    let threads = threads(sessions, intra_threads)?;
     let inner = detached(py, (encoder_dir, texts, tiers), move |(dir, texts, tiers)| {
         router::fit(&dir, &texts, &tiers, &options, threads)
     })?;
     Ok(RouterCore { inner })
 }
 
-/// Load ONNX Runtime now; returns `(library path, version)`.
-#[pyfunction]
-#[pyo3(signature = (search_dirs=Vec::new()))]
-fn onnxruntime_info(py: Python<'_>, search_dirs: Vec<PathBuf>) -> PyResult<(PathBuf, String)> {
-    detached(py, search_dirs, |dirs| runtime::init(&dirs))
-}
-
-/// This CPU's instruction-set class and the features behind it: `(class, {feature: present})`.
-#[pyfunction]
-fn cpu_features(py: Python<'_>) -> PyResult<(String, Bound<'_, PyDict>)> {
-    let features = crate::cpu::CpuFeatures::detect();
-    let flags = PyDict::new(py);
-    for (name, present) in features.flags() {
-        flags.set_item(name, present)?;
-    }
-    Ok((features.isa_class().to_string(), flags))
-}
-
-/// Sleep in Rust with the GIL released (used by the tests that prove the GIL is released).
-#[pyfunction]
-fn _sleep_detached(py: Python<'_>, seconds: f64) -> PyResult<()> {
-    detached(py, seconds, |s| {
-        std::thread::sleep(std::time::Duration::from_secs_f64(s.max(0.0)));
-        Ok(())
-    })
-}
-
-/// Panic inside the core (used by the test proving panics never reach Python as panics).
-#[pyfunction]
-fn _panic_for_test(py: Python<'_>) -> PyResult<()> {
-    detached(py, (), |_| -> crate::Result<()> { panic!("deliberate test panic") })
-}
-
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouterCore>()?;
+    m.add_class::<RouteColumns>()?;
     m.add_function(wrap_pyfunction!(fit_router, m)?)?;
-    m.add_function(wrap_pyfunction!(onnxruntime_info, m)?)?;
-    m.add_function(wrap_pyfunction!(cpu_features, m)?)?;
-    m.add_function(wrap_pyfunction!(_sleep_detached, m)?)?;
-    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())
 }

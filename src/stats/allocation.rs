@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check_level;
 use super::special::norm_ppf;
+use super::{check_level, check_same_len};
 use crate::error::{Result, TierscopeError};
 
 /// One stratum of the allocation problem.
@@ -109,6 +109,47 @@ pub struct Allocation {
     pub total_cost: f64,
     /// One report per precision target (empty for other methods).
     pub targets: Vec<TargetReport>,
+}
+
+/// Per-stratum columns, as the Python façade passes them, to [`StratumSpec`]s: every column as
+/// long as `population`, minimums non-negative, a negative maximum meaning "no cap" (the
+/// stratum population).
+pub fn strata_from_columns(
+    population: &[f64],
+    sd: &[f64],
+    cost: &[f64],
+    minimum: &[i64],
+    maximum: &[i64],
+    domain: &[u32],
+) -> Result<Vec<StratumSpec>> {
+    let k = population.len();
+    for (name, len) in [
+        ("sd", sd.len()),
+        ("cost", cost.len()),
+        ("minimum", minimum.len()),
+        ("maximum", maximum.len()),
+        ("domain", domain.len()),
+    ] {
+        check_same_len(name, len, "population", k)?;
+    }
+    (0..k)
+        .map(|h| {
+            let min = usize::try_from(minimum[h]).map_err(|_| {
+                TierscopeError::invalid(
+                    format!("minimum[{h}]"),
+                    format!("a non-negative minimum, got {}", minimum[h]),
+                )
+            })?;
+            Ok(StratumSpec {
+                population: population[h],
+                sd: sd[h],
+                cost: cost[h],
+                min,
+                max: usize::try_from(maximum[h]).ok(),
+                domain: domain[h],
+            })
+        })
+        .collect()
 }
 
 /// Allocate `budget` reviews over `strata` with `method`.
@@ -421,6 +462,25 @@ mod tests {
 
     fn spec(pop: f64, sd: f64, domain: u32) -> StratumSpec {
         StratumSpec { population: pop, sd, cost: 1.0, min: 0, max: None, domain }
+    }
+
+    #[test]
+    fn strata_from_columns_checks_lengths_and_minimums() {
+        let specs =
+            strata_from_columns(&[10.0, 20.0], &[0.1, f64::NAN], &[1.0, 2.0], &[0, 3], &[-1, 5], &[0, 1])
+                .unwrap();
+        assert_eq!(
+            specs[0],
+            StratumSpec { population: 10.0, sd: 0.1, cost: 1.0, min: 0, max: None, domain: 0 }
+        );
+        assert_eq!((specs[1].min, specs[1].max, specs[1].domain), (3, Some(5), 1));
+        let err = strata_from_columns(&[10.0], &[0.1], &[1.0], &[-2], &[-1], &[0]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid `minimum[0]`: a non-negative minimum, got -2");
+        let err = strata_from_columns(&[10.0, 20.0], &[0.1, 0.2], &[1.0], &[0, 0], &[-1, -1], &[0, 0]);
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "invalid `cost`: the same length as `population` (2), got 1"
+        );
     }
 
     #[test]

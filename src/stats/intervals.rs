@@ -117,6 +117,50 @@ pub fn proportion_interval(successes: f64, n: f64, level: f64, method: Proportio
     Ok(Interval { lower, upper, estimate, method: method.name().to_string(), level })
 }
 
+/// Many intervals as columns: `lower[i]`, `upper[i]`, `estimate[i]` belong together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalColumns {
+    /// Lower bounds.
+    pub lower: Vec<f64>,
+    /// Upper bounds.
+    pub upper: Vec<f64>,
+    /// Point estimates.
+    pub estimate: Vec<f64>,
+}
+
+/// [`proportion_interval`] for every `(successes[i], n[i])`, as columns. An invalid count is
+/// reported with its index (`successes[3]`).
+pub fn proportion_intervals(
+    successes: &[f64],
+    n: &[f64],
+    level: f64,
+    method: ProportionMethod,
+) -> Result<IntervalColumns> {
+    check_same_len("n", n.len(), "successes", successes.len())?;
+    let mut columns = IntervalColumns {
+        lower: Vec::with_capacity(successes.len()),
+        upper: Vec::with_capacity(successes.len()),
+        estimate: Vec::with_capacity(successes.len()),
+    };
+    for (i, (&x, &trials)) in successes.iter().zip(n).enumerate() {
+        let interval = proportion_interval(x, trials, level, method).map_err(|e| at_index(e, i))?;
+        columns.lower.push(interval.lower);
+        columns.upper.push(interval.upper);
+        columns.estimate.push(interval.estimate);
+    }
+    Ok(columns)
+}
+
+/// `argument` → `argument[i]` in a bad-input error about element `i`.
+fn at_index(err: TierscopeError, i: usize) -> TierscopeError {
+    match err {
+        TierscopeError::InvalidInput { argument, expected } => {
+            TierscopeError::InvalidInput { argument: format!("{argument}[{i}]"), expected }
+        }
+        other => other,
+    }
+}
+
 /// Wilson score interval.
 pub fn wilson(successes: f64, n: f64, level: f64) -> Result<Interval> {
     proportion_interval(successes, n, level, ProportionMethod::Wilson)
@@ -420,6 +464,27 @@ fn replicate_blocks_weighted(values: &[f64], weights: &[f64], rng: &mut Xoshiro2
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proportion_interval_columns_match_the_scalar_intervals_and_name_the_index() {
+        let x = [0.0, 7.0, 20.0];
+        let n = [10.0, 20.0, 20.0];
+        let cols = proportion_intervals(&x, &n, 0.9, ProportionMethod::Jeffreys).unwrap();
+        for i in 0..3 {
+            let one = proportion_interval(x[i], n[i], 0.9, ProportionMethod::Jeffreys).unwrap();
+            assert_eq!(cols.lower[i].to_bits(), one.lower.to_bits());
+            assert_eq!(cols.upper[i].to_bits(), one.upper.to_bits());
+            assert_eq!(cols.estimate[i].to_bits(), one.estimate.to_bits());
+        }
+        let err = proportion_intervals(&[1.0, 15.0], &[10.0, 10.0], 0.95, ProportionMethod::Wilson);
+        assert_eq!(err.unwrap_err().to_string(), "invalid `successes[1]`: a count in [0, n = 10], got 15");
+        let err = proportion_intervals(&[1.0, 5.0], &[10.0, 10.0, 10.0], 0.95, ProportionMethod::Wilson);
+        assert_eq!(err.unwrap_err().to_string(), "invalid `n`: the same length as `successes` (2), got 3");
+        assert_eq!(
+            proportion_intervals(&[], &[], 0.95, ProportionMethod::Wilson).unwrap(),
+            Default::default()
+        );
+    }
 
     #[test]
     fn wilson_matches_known_value() {

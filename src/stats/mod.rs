@@ -33,6 +33,23 @@ pub(crate) fn check_finite(name: &str, values: &[f64]) -> Result<()> {
     }
 }
 
+/// Integer labels (numpy's `int64`) as the `u32` codes the core works on; a negative or too
+/// large code is an error naming `name[i]`.
+pub fn codes(name: &str, values: &[i64]) -> Result<Vec<u32>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &code)| {
+            u32::try_from(code).map_err(|_| {
+                TierscopeError::invalid(
+                    format!("{name}[{i}]"),
+                    format!("a non-negative integer code, got {code}"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Reject a confidence level outside (0, 1).
 pub(crate) fn check_level(level: f64) -> Result<()> {
     if level.is_finite() && level > 0.0 && level < 1.0 {
@@ -59,5 +76,18 @@ pub(crate) fn check_pi(name: &str, pi: &[f64]) -> Result<()> {
             format!("an inclusion probability in (0, 1], got {}", pi[i]),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_accept_the_u32_range_and_name_the_first_bad_one() {
+        assert_eq!(codes("strata", &[0, 7, u32::MAX as i64]).unwrap(), vec![0, 7, u32::MAX]);
+        let err = codes("strata", &[1, -2, -3]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid `strata[1]`: a non-negative integer code, got -2");
+        assert!(codes("domains", &[1 << 40]).is_err());
     }
 }

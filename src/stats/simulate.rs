@@ -33,13 +33,30 @@ pub struct CoverageReport {
     pub runs: u64,
 }
 
-/// Which design to simulate.
+/// Which design to simulate. The Poisson probabilities are borrowed: they are population-sized.
 #[derive(Clone, Debug)]
-pub enum SimDesign {
+pub enum SimDesign<'a> {
     /// Stratified SRSWOR with these per-stratum sample sizes.
     Stratified(Vec<usize>),
     /// Poisson sampling with these per-unit inclusion probabilities.
-    Poisson(Vec<f64>),
+    Poisson(&'a [f64]),
+}
+
+impl<'a> SimDesign<'a> {
+    /// The simulated design for `design`, with what it needs: per-stratum `sizes` for stratified
+    /// SRSWOR, per-unit `pi` for Poisson sampling (the other one is ignored).
+    pub fn new(design: Design, sizes: Option<Vec<usize>>, pi: Option<&'a [f64]>) -> Result<Self> {
+        match (design, sizes, pi) {
+            (Design::StratifiedSrswor, Some(sizes), _) => Ok(Self::Stratified(sizes)),
+            (Design::StratifiedSrswor, None, _) => {
+                Err(TierscopeError::invalid("sizes", "per-stratum sample sizes for design 'srswor'"))
+            }
+            (Design::Poisson, _, Some(pi)) => Ok(Self::Poisson(pi)),
+            (Design::Poisson, _, None) => {
+                Err(TierscopeError::invalid("pi", "per-unit inclusion probabilities for design 'poisson'"))
+            }
+        }
+    }
 }
 
 /// Draw `runs` samples of the population (`y`, `strata`, `domains`) under `design`, estimate
@@ -49,7 +66,7 @@ pub fn coverage(
     y: &[f64],
     strata: &[u32],
     domains: &[u32],
-    design: &SimDesign,
+    design: &SimDesign<'_>,
     runs: usize,
     level: f64,
     seed: u64,
@@ -206,4 +223,25 @@ pub fn monitor_runs(
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_design_needs_its_own_parameters() {
+        let pi = [0.5, 0.5];
+        assert!(matches!(
+            SimDesign::new(Design::StratifiedSrswor, Some(vec![1]), None),
+            Ok(SimDesign::Stratified(s)) if s == vec![1]
+        ));
+        assert!(
+            matches!(SimDesign::new(Design::Poisson, None, Some(&pi)), Ok(SimDesign::Poisson(p)) if p == pi)
+        );
+        let err = SimDesign::new(Design::StratifiedSrswor, None, Some(&pi)).unwrap_err();
+        assert_eq!(err.to_string(), "invalid `sizes`: per-stratum sample sizes for design 'srswor'");
+        let err = SimDesign::new(Design::Poisson, Some(vec![1]), None).unwrap_err();
+        assert_eq!(err.to_string(), "invalid `pi`: per-unit inclusion probabilities for design 'poisson'");
+    }
 }

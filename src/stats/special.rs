@@ -7,6 +7,9 @@
 
 use std::f64::consts::PI;
 
+use super::check_same_len;
+use crate::error::Result;
+
 const EPS: f64 = 1e-16;
 const FPMIN: f64 = 1e-300;
 /// ln(sqrt(pi)) = ln Γ(1/2).
@@ -431,6 +434,24 @@ pub fn t_ppf(p: f64, df: f64) -> f64 {
     }
 }
 
+/// [`beta_ppf`] element-wise over equal-length `p`, `a`, `b`.
+pub fn beta_ppf_each(p: &[f64], a: &[f64], b: &[f64]) -> Result<Vec<f64>> {
+    check_same_len("a", a.len(), "p", p.len())?;
+    check_same_len("b", b.len(), "p", p.len())?;
+    Ok(p.iter().zip(a).zip(b).map(|((&p, &a), &b)| beta_ppf(p, a, b)).collect())
+}
+
+/// [`t_ppf`] element-wise over equal-length `p`, `df`.
+pub fn t_ppf_each(p: &[f64], df: &[f64]) -> Result<Vec<f64>> {
+    check_same_len("df", df.len(), "p", p.len())?;
+    Ok(p.iter().zip(df).map(|(&p, &df)| t_ppf(p, df)).collect())
+}
+
+/// [`norm_ppf`] element-wise.
+pub fn norm_ppf_each(p: &[f64]) -> Vec<f64> {
+    p.iter().map(|&p| norm_ppf(p)).collect()
+}
+
 /// Binomial CDF P(X <= k) for X ~ Bin(n, p).
 pub fn binom_cdf(k: u64, n: u64, p: f64) -> f64 {
     if k >= n {
@@ -455,6 +476,25 @@ pub fn binom_pmf(k: u64, n: u64, p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::TierscopeError;
+
+    #[test]
+    fn element_wise_quantiles_match_the_scalar_ones_and_check_lengths() {
+        let p = [0.1, 0.5, 0.975];
+        let a = [2.0, 3.0, 0.5];
+        let b = [4.0, 5.0, 0.5];
+        let each = beta_ppf_each(&p, &a, &b).unwrap();
+        for i in 0..3 {
+            assert_eq!(each[i].to_bits(), beta_ppf(p[i], a[i], b[i]).to_bits());
+        }
+        assert_eq!(t_ppf_each(&p, &a).unwrap()[2].to_bits(), t_ppf(0.975, 0.5).to_bits());
+        assert_eq!(norm_ppf_each(&p)[0].to_bits(), norm_ppf(0.1).to_bits());
+        let err = beta_ppf_each(&p, &a[..2], &b).unwrap_err();
+        assert!(matches!(err, TierscopeError::InvalidInput { ref argument, .. } if argument == "a"));
+        assert_eq!(err.to_string(), "invalid `a`: the same length as `p` (3), got 2");
+        let err = t_ppf_each(&p, &a[..1]).unwrap_err();
+        assert_eq!(err.to_string(), "invalid `df`: the same length as `p` (3), got 1");
+    }
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
         (a - b).abs() <= rel * b.abs().max(1e-300)

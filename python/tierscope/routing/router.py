@@ -45,6 +45,22 @@ def default_router_dir() -> Path:
     return cache / "tierscope" / "routers" / "default-minilm-int8-v1"
 
 
+def _columns(core: _core.RouteColumns) -> dict[str, Any]:
+    """The core's routing columns as the keyword arguments of :class:`RouteBatch` (a dict, so the
+    precision guard can overwrite rows in place)."""
+    return {
+        "tier_index": core.tier_index,
+        "probabilities": core.probabilities,
+        "confidence": core.confidence,
+        "tail_score": core.tail_score,
+        "fallback": core.fallback,
+        "truncated": core.truncated,
+        "tokens": core.tokens,
+        "reason": core.reason,
+        "embeddings": core.embeddings,
+    }
+
+
 class Router:
     """A loaded router. Thread-safe: share one instance across threads.
 
@@ -226,7 +242,7 @@ class Router:
             else:
                 raise InvalidInputError(f"texts: expected a list of str, got {type(texts).__name__}")
         try:
-            raw = self._core.route_batch(texts, with_embeddings=with_embeddings)
+            raw = _columns(self._core.route_batch(texts, with_embeddings=with_embeddings))
         except InvalidInputError:
             raise
         except TierscopeError as err:
@@ -254,8 +270,10 @@ class Router:
         rows = np.flatnonzero(guarded)
         if rows.size:
             try:
-                again = self._guard._core.route_batch(
-                    [texts[int(i)] for i in rows], with_embeddings=with_embeddings
+                again = _columns(
+                    self._guard._core.route_batch(
+                        [texts[int(i)] for i in rows], with_embeddings=with_embeddings
+                    )
                 )
             except InvalidInputError:
                 raise

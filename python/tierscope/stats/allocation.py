@@ -1,0 +1,98 @@
+"""Review-budget allocation across strata (mirrors ``src/stats/allocation.rs``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _core
+from ..exceptions import InvalidInputError
+from ._convert import IntArray, _f64
+
+__all__ = ["Allocation", "StratumSpec", "TargetReport", "allocate"]
+
+
+@dataclass(frozen=True)
+class StratumSpec:
+    """A stratum for :func:`allocate`.
+
+    ``sd`` is the prior-period SD of the quality score (NaN = unknown, the floor is used),
+    ``cost`` the cost of a review, ``minimum``/``maximum`` per-stratum bounds (``maximum`` None =
+    the population) and ``domain`` the tier the stratum belongs to.
+    """
+
+    population: float
+    sd: float = math.nan
+    cost: float = 1.0
+    minimum: int = 0
+    maximum: int | None = None
+    domain: Hashable = 0
+
+
+@dataclass(frozen=True)
+class TargetReport:
+    """Whether a domain's precision target is reached by the allocation."""
+
+    domain: Hashable
+    target: float
+    achieved: float
+    required: int
+    reached: bool
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Integer reviews per stratum (summing exactly to the budget)."""
+
+    sizes: IntArray
+    method: str
+    total_cost: float
+    targets: list[TargetReport] = field(default_factory=list)
+
+
+def allocate(
+    strata: Sequence[StratumSpec],
+    budget: int,
+    method: str = "neyman",
+    sd_floor: float = 0.05,
+    level: float = 0.95,
+    targets: Mapping[Hashable, float] | None = None,
+) -> Allocation:
+    """Allocate ``budget`` reviews over ``strata``.
+
+    Methods: ``"proportional"`` (∝ N_h), ``"neyman"`` (∝ N_h·max(S_h, floor)), ``"optimal"``
+    (∝ N_h·S_h/√c_h, the cost-optimal shape) and ``"precision"`` (each domain in ``targets``
+    reaches its half-width at ``level`` if the budget allows; leftover is spread Neyman-style;
+    the report says which targets are unreachable). Minimums and caps are respected and rounding
+    is largest-remainder, so the sizes sum exactly to ``budget``.
+    """
+    if len(strata) == 0:
+        raise InvalidInputError("invalid `strata`: at least one stratum")
+    domain_labels = sorted({s.domain for s in strata}, key=repr)
+    code_of = {lab: i for i, lab in enumerate(domain_labels)}
+    target_list: list[tuple[int, float]] = []
+    for dom, half in (targets or {}).items():
+        if dom not in code_of:
+            raise InvalidInputError(f"invalid `targets`: domains that have strata, got {dom!r}")
+        target_list.append((code_of[dom], float(half)))
+    out = _core.stats_allocate(
+        _f64("population", [s.population for s in strata]),
+        _f64("sd", [s.sd for s in strata]),
+        _f64("cost", [s.cost for s in strata]),
+        np.array([s.minimum for s in strata], dtype=np.int64),
+        np.array([-1 if s.maximum is None else s.maximum for s in strata], dtype=np.int64),
+        np.array([code_of[s.domain] for s in strata], dtype=np.int64),
+        int(budget),
+        method,
+        sd_floor,
+        level,
+        target_list,
+    )
+    reports = [
+        TargetReport(domain_labels[t.domain], t.target, t.achieved, t.required, t.reached)
+        for t in out.targets
+    ]
+    return Allocation(np.asarray(out.sizes, dtype=np.int64), out.method, out.total_cost, reports)

@@ -1,0 +1,165 @@
+"""Anytime-valid monitoring: the e-detector / confidence-sequence :class:`Monitor` and the
+:class:`Cusum` chart (mirrors ``src/stats/sequential.rs``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy.typing as npt
+
+from .. import _core
+from ..exceptions import InvalidInputError
+from ._convert import _f64
+
+__all__ = ["MONITOR_METHODS", "Cusum", "DayStatus", "Monitor"]
+
+
+@dataclass(frozen=True)
+class DayStatus:
+    """A monitor's status after a day: full-history bounds, tightest upper bound, alarm."""
+
+    day: int
+    lower: float
+    upper: float
+    min_upper: float
+    alarm: bool
+    alarm_day: int | None
+    log_evidence: float | None = None
+    """ln of the e-detector statistic (``method="e_detector"``; alarm at ln ``arl``), else None."""
+
+
+def _day(core: _core.StatsDayStatus) -> DayStatus:
+    return DayStatus(
+        core.day, core.lower, core.upper, core.min_upper, core.alarm, core.alarm_day, core.log_evidence
+    )
+
+
+MONITOR_METHODS = ("confidence_sequence", "e_detector")
+
+
+def _arl(method: str, arl: float) -> float | None:
+    """The core's ``arl`` argument for a monitor method (None: confidence sequences)."""
+    if method not in MONITOR_METHODS:
+        raise InvalidInputError(f"invalid `method`: one of {MONITOR_METHODS}, got {method!r}")
+    return float(arl) if method == "e_detector" else None
+
+
+class Monitor:
+    """Sequential alarm for one tier's quality (or one paired gap, with ``lo=-1``).
+
+    Runs empirical-Bernstein confidence sequences (Waudby-Smith & Ramdas) restarted every
+    ``restart_every`` days with error budgets α·6/(π²j²). ``method`` picks the alarm:
+
+    * ``"confidence_sequence"`` (default): the first day any upper bound falls below
+      ``baseline - tolerance``; P(any false alarm, ever) <= ``alpha``.
+    * ``"e_detector"``: a Shiryaev–Roberts e-detector (Shin, Ramdas & Rinaldo 2024) of betting
+      e-values against "mean >= baseline - tolerance", mixed over 16 bets; the expected number of
+      days to a false alarm is at least ``arl``. It is not diluted by data from before a change, so
+      it detects a drop sooner (days instead of weeks when reviews are few); ``alpha`` then only
+      sets the reported bounds. Use it for standing production monitors, where a false-alarm rate
+      (one per ``arl`` days at most, on average) is the meaningful guarantee.
+
+    Weighted reviews: give ``max_weight`` = the largest possible 1/π and pass each day's ``pi``
+    and the tier's traffic ``population``; the day then contributes a Horvitz–Thompson stream
+    (reviewed units (y − lo)/π, unreviewed zeros) bounded by (hi − lo)·max_weight.
+    """
+
+    def __init__(
+        self,
+        baseline: float,
+        tolerance: float,
+        alpha: float = 0.05,
+        lo: float = 0.0,
+        hi: float = 1.0,
+        max_weight: float = 1.0,
+        restart_every: int = 7,
+        method: str = "confidence_sequence",
+        arl: float = 1000.0,
+        _inner: _core.StatsMonitor | None = None,
+    ) -> None:
+        if restart_every < 0:
+            raise InvalidInputError(
+                f"invalid `restart_every`: a non-negative number of days, got {restart_every}"
+            )
+        core_arl = _arl(method, arl)
+        self._inner = (
+            _inner
+            if _inner is not None
+            else _core.StatsMonitor(baseline, tolerance, alpha, lo, hi, max_weight, restart_every, core_arl)
+        )
+
+    def update(
+        self, y: npt.ArrayLike, pi: npt.ArrayLike | None = None, population: int | None = None
+    ) -> DayStatus:
+        """Absorb one day's reviews and return the day's status."""
+        if population is not None and population < 0:
+            raise InvalidInputError(f"invalid `population`: a non-negative traffic count, got {population}")
+        p = None if pi is None else _f64("pi", pi)
+        return _day(self._inner.update(_f64("y", y), p, population))
+
+    @property
+    def day(self) -> int:
+        """Days absorbed."""
+        return self._inner.day
+
+    @property
+    def alarm_day(self) -> int | None:
+        """Day the alarm first fired, or None."""
+        return self._inner.alarm_day
+
+    @property
+    def history(self) -> list[DayStatus]:
+        """Status of every day so far."""
+        return [_day(d) for d in self._inner.history]
+
+    def to_json(self) -> str:
+        """JSON state (persist between days)."""
+        return self._inner.to_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> Monitor:
+        """Restore from :meth:`to_json` text."""
+        return cls(0.0, 0.0, _inner=_core.StatsMonitor.from_json(text))
+
+
+class Cusum:
+    """One-sided (downward) CUSUM chart, Bernoulli or normal, for comparison with :class:`Monitor`.
+
+    Controls the average run length, not the probability of any false alarm.
+    """
+
+    def __init__(self, _inner: _core.StatsCusum) -> None:
+        self._inner = _inner
+
+    @classmethod
+    def bernoulli(cls, p0: float, p1: float, threshold: float) -> Cusum:
+        """Log-likelihood-ratio CUSUM from rate ``p0`` to ``p1 < p0``; signal when S > threshold."""
+        return cls(_core.StatsCusum.bernoulli(p0, p1, threshold))
+
+    @classmethod
+    def normal(cls, mean0: float, sd: float, shift: float, threshold: float) -> Cusum:
+        """Normal CUSUM for a downward shift of ``shift`` SDs."""
+        return cls(_core.StatsCusum.normal(mean0, sd, shift, threshold))
+
+    def update(self, x: npt.ArrayLike) -> bool:
+        """Absorb one day's observations; True once the chart has signalled."""
+        return self._inner.update(_f64("x", x))
+
+    @property
+    def statistic(self) -> float:
+        """Current CUSUM statistic."""
+        return self._inner.statistic
+
+    @property
+    def alarm_day(self) -> int | None:
+        """Day the chart first signalled, or None."""
+        return self._inner.alarm_day
+
+    def to_json(self) -> str:
+        """JSON state."""
+        return self._inner.to_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> Cusum:
+        """Restore from JSON state."""
+        return cls(_core.StatsCusum.from_json(text))

@@ -1,0 +1,219 @@
+//! Bindings for [`crate::stats::aggregate`]: the mergeable sufficient statistics as a
+//! thread-safe Python class, with the design-based estimators ([`crate::stats::estimators`]) and
+//! the domain gap ([`crate::stats::gaps::design_gap`]) that run on them as its methods.
+
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::prelude::*;
+
+use super::estimators::StatsDomainEstimate;
+use super::gaps::StatsDomainGap;
+use crate::python::convert::{codes, f64_slice, i64_slice, F64Array, I64Array};
+use crate::python::gil::{detached, lock, read};
+use crate::stats::aggregate::Aggregate;
+use crate::stats::estimators::{
+    domain_estimates, population_estimate, post_stratified_estimate, stratum_estimates, Design,
+};
+use crate::stats::gaps::design_gap;
+
+/// Mergeable per-(stratum, domain) sufficient statistics with design-based estimators.
+///
+/// Safe to share between threads: the state sits behind a mutex that is locked with the GIL
+/// released; an update that fails validation changes nothing.
+#[pyclass(frozen, module = "tierscope._core", name = "StatsAggregate")]
+#[derive(Default)]
+pub(crate) struct StatsAggregate {
+    inner: Mutex<Aggregate>,
+}
+
+/// Lock two aggregates in a fixed (address) order, so two threads merging `a` into `b` and `b`
+/// into `a` cannot deadlock. `a` and `b` must be different mutexes. Returns (a's, b's) guard.
+fn lock_pair<'a>(
+    a: &'a Mutex<Aggregate>,
+    b: &'a Mutex<Aggregate>,
+) -> (MutexGuard<'a, Aggregate>, MutexGuard<'a, Aggregate>) {
+    if std::ptr::from_ref(a) < std::ptr::from_ref(b) {
+        let ga = lock(a);
+        (ga, lock(b))
+    } else {
+        let gb = lock(b);
+        (lock(a), gb)
+    }
+}
+
+/// `a` merged with `b` as a new aggregate (`a` and `b` may be the same object).
+fn merged_state(a: &Mutex<Aggregate>, b: &Mutex<Aggregate>) -> Aggregate {
+    if std::ptr::eq(a, b) {
+        let g = lock(a);
+        Aggregate::merged(&g, &g)
+    } else {
+        let (ga, gb) = lock_pair(a, b);
+        Aggregate::merged(&ga, &gb)
+    }
+}
+
+#[pymethods]
+impl StatsAggregate {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add sampled units (scores, inclusion probabilities, stratum and domain codes).
+    fn add_sample(
+        &self,
+        py: Python<'_>,
+        y: F64Array<'_>,
+        pi: F64Array<'_>,
+        strata: I64Array<'_>,
+        domains: I64Array<'_>,
+    ) -> PyResult<()> {
+        let inputs = (&self.inner, f64_slice(&y), f64_slice(&pi), i64_slice(&strata), i64_slice(&domains));
+        detached(py, inputs, |(state, y, pi, strata, domains)| {
+            let (h, d) = (codes("strata", &strata)?, codes("domains", &domains)?);
+            // Built (and validated) without the lock, then added under it.
+            let add = Aggregate::from_sample_par(&y, &pi, &h, &d)?;
+            lock(state).merge(&add);
+            Ok(())
+        })
+    }
+
+    /// Count population units (one per entry) into (stratum, domain) cells.
+    fn add_population(&self, py: Python<'_>, strata: I64Array<'_>, domains: I64Array<'_>) -> PyResult<()> {
+        detached(py, (&self.inner, i64_slice(&strata), i64_slice(&domains)), |(state, strata, domains)| {
+            let (h, d) = (codes("population_strata", &strata)?, codes("population_domains", &domains)?);
+            // Validated before anything is added.
+            lock(state).add_population(&h, &d)
+        })
+    }
+
+    /// Add `count` population units to cell (stratum, domain).
+    fn add_population_count(&self, py: Python<'_>, stratum: u32, domain: u32, count: f64) -> PyResult<()> {
+        detached(py, &self.inner, move |state| lock(state).add_population_count(stratum, domain, count))
+    }
+
+    /// Merge another aggregate (or this one) into this one, in place.
+    fn merge(&self, py: Python<'_>, other: &StatsAggregate) -> PyResult<()> {
+        detached(py, (&self.inner, &other.inner), |(a, b)| {
+            if std::ptr::eq(a, b) {
+                let mut g = lock(a);
+                let snapshot = g.clone();
+                g.merge(&snapshot);
+            } else {
+                let (mut ga, gb) = lock_pair(a, b);
+                ga.merge(&gb);
+            }
+            Ok(())
+        })
+    }
+
+    /// A new aggregate: this one merged with `other` (neither changes).
+    fn merged(&self, py: Python<'_>, other: &StatsAggregate) -> PyResult<Self> {
+        let out = detached(py, (&self.inner, &other.inner), |(a, b)| Ok(merged_state(a, b)))?;
+        Ok(Self { inner: Mutex::new(out) })
+    }
+
+    /// An independent copy.
+    fn __copy__(&self, py: Python<'_>) -> PyResult<Self> {
+        let out = detached(py, &self.inner, |state| Ok(lock(state).clone()))?;
+        Ok(Self { inner: Mutex::new(out) })
+    }
+
+    /// An independent copy (the state holds no Python objects).
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<Self> {
+        self.__copy__(py)
+    }
+
+    /// JSON text of the state.
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        detached(py, &self.inner, |state| lock(state).to_json())
+    }
+
+    /// Restore from JSON text.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
+        Ok(Self { inner: Mutex::new(detached(py, text, |t| Aggregate::from_json(&t))?) })
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        read(py, &self.inner, Aggregate::len)
+    }
+
+    /// Per-domain estimates (list of dicts).
+    #[pyo3(signature = (design, level=0.95, domains=None))]
+    fn estimate_domains(
+        &self,
+        py: Python<'_>,
+        design: &str,
+        level: f64,
+        domains: Option<Vec<u32>>,
+    ) -> PyResult<Vec<StatsDomainEstimate>> {
+        let inputs = (&self.inner, design, domains);
+        let estimates = detached(py, inputs, move |(state, design, domains)| {
+            domain_estimates(&lock(state), Design::parse(design)?, level, domains.as_deref())
+        })?;
+        Ok(estimates.into_iter().map(Into::into).collect())
+    }
+
+    /// Estimate over all traffic.
+    #[pyo3(signature = (design, level=0.95))]
+    fn estimate_population(&self, py: Python<'_>, design: &str, level: f64) -> PyResult<StatsDomainEstimate> {
+        let inputs = (&self.inner, design);
+        let estimate = detached(py, inputs, move |(state, design)| {
+            population_estimate(&lock(state), Design::parse(design)?, level)
+        })?;
+        Ok(estimate.into())
+    }
+
+    /// Per-stratum estimates (the `domain` key holds the stratum code).
+    #[pyo3(signature = (design, level=0.95))]
+    fn estimate_strata(
+        &self,
+        py: Python<'_>,
+        design: &str,
+        level: f64,
+    ) -> PyResult<Vec<StatsDomainEstimate>> {
+        let inputs = (&self.inner, design);
+        let estimates = detached(py, inputs, move |(state, design)| {
+            stratum_estimates(&lock(state), Design::parse(design)?, level)
+        })?;
+        Ok(estimates.into_iter().map(Into::into).collect())
+    }
+
+    /// Post-stratified mean with known post-stratum sizes [(domain, N_g)].
+    #[pyo3(signature = (design, totals, level=0.95))]
+    fn post_stratified(
+        &self,
+        py: Python<'_>,
+        design: &str,
+        totals: Vec<(u32, f64)>,
+        level: f64,
+    ) -> PyResult<StatsDomainEstimate> {
+        let inputs = (&self.inner, design, totals);
+        let estimate = detached(py, inputs, move |(state, design, totals)| {
+            post_stratified_estimate(&lock(state), Design::parse(design)?, &totals, level)
+        })?;
+        Ok(estimate.into())
+    }
+
+    /// Design-based Wald interval for the gap between two domains' Hájek means.
+    #[pyo3(signature = (design, domain_a, domain_b, level=0.95))]
+    fn domain_gap(
+        &self,
+        py: Python<'_>,
+        design: &str,
+        domain_a: u32,
+        domain_b: u32,
+        level: f64,
+    ) -> PyResult<StatsDomainGap> {
+        let inputs = (&self.inner, design);
+        let gap = detached(py, inputs, move |(state, design)| {
+            design_gap(&lock(state), Design::parse(design)?, domain_a, domain_b, level)
+        })?;
+        Ok(gap.into())
+    }
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StatsAggregate>()
+}

@@ -1,0 +1,168 @@
+//! Bindings for [`crate::stats::sequential`]: the anytime-valid monitor and the CUSUM chart as
+//! thread-safe Python classes (state behind a mutex locked with the GIL released).
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+
+use crate::python::convert::{f64_slice, opt_f64_slice, result_class, F64Array};
+use crate::python::gil::{detached, lock, read};
+use crate::stats::sequential::{AlarmMethod, Cusum, CusumKind, DayStatus, Monitor, MonitorConfig};
+
+result_class! {
+    /// A monitor's status after a day ([`DayStatus`]).
+    StatsDayStatus from DayStatus {
+        day: u32,
+        lower: f64,
+        upper: f64,
+        min_upper: f64,
+        alarm: bool,
+        alarm_day: Option<u32>,
+        log_evidence: Option<f64>,
+    }
+}
+
+/// Anytime-valid monitor for one tier or paired gap (thread-safe like [`super::aggregate::StatsAggregate`]).
+#[pyclass(frozen, module = "tierscope._core", name = "StatsMonitor")]
+struct StatsMonitor {
+    inner: Mutex<Monitor>,
+}
+
+#[pymethods]
+impl StatsMonitor {
+    #[new]
+    #[pyo3(signature = (baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7, arl=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        baseline: f64,
+        tolerance: f64,
+        alpha: f64,
+        lo: f64,
+        hi: f64,
+        max_weight: f64,
+        restart_every: u32,
+        arl: Option<f64>,
+    ) -> PyResult<Self> {
+        let method = alarm_method(arl);
+        let config = MonitorConfig { baseline, tolerance, alpha, lo, hi, max_weight, restart_every, method };
+        Ok(Self { inner: Mutex::new(detached(py, config, Monitor::new)?) })
+    }
+
+    /// Absorb one day's reviews; returns the day's status.
+    #[pyo3(signature = (y, pi=None, population=None))]
+    fn update(
+        &self,
+        py: Python<'_>,
+        y: F64Array<'_>,
+        pi: Option<F64Array<'_>>,
+        population: Option<u64>,
+    ) -> PyResult<StatsDayStatus> {
+        let inputs = (&self.inner, f64_slice(&y), opt_f64_slice(&pi));
+        // Monitor::update validates the day before it changes anything.
+        let status =
+            detached(py, inputs, move |(state, y, pi)| lock(state).update(&y, pi.as_deref(), population))?;
+        Ok(status.into())
+    }
+
+    /// Days absorbed.
+    #[getter]
+    fn day(&self, py: Python<'_>) -> u32 {
+        read(py, &self.inner, |m| m.day)
+    }
+
+    /// Day the alarm first fired (None if it has not).
+    #[getter]
+    fn alarm_day(&self, py: Python<'_>) -> Option<u32> {
+        read(py, &self.inner, |m| m.alarm_day)
+    }
+
+    /// Per-day statuses.
+    #[getter]
+    fn history(&self, py: Python<'_>) -> Vec<StatsDayStatus> {
+        // Copied under the lock, converted after it is released.
+        let history = read(py, &self.inner, |m| m.history.clone());
+        history.into_iter().map(Into::into).collect()
+    }
+
+    /// JSON state.
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        detached(py, &self.inner, |state| lock(state).to_json())
+    }
+
+    /// Restore from JSON state.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
+        Ok(Self { inner: Mutex::new(detached(py, text, |t| Monitor::from_json(&t))?) })
+    }
+}
+
+/// One-sided (downward) CUSUM chart (thread-safe like [`super::aggregate::StatsAggregate`]).
+#[pyclass(frozen, module = "tierscope._core", name = "StatsCusum")]
+struct StatsCusum {
+    inner: Mutex<Cusum>,
+}
+
+#[pymethods]
+impl StatsCusum {
+    /// Bernoulli CUSUM from p0 to p1 < p0 with threshold h.
+    #[staticmethod]
+    fn bernoulli(py: Python<'_>, p0: f64, p1: f64, threshold: f64) -> PyResult<Self> {
+        let c = detached(py, (), move |_| Cusum::new(CusumKind::Bernoulli { p0, p1 }, threshold))?;
+        Ok(Self { inner: Mutex::new(c) })
+    }
+
+    /// Normal CUSUM for a downward shift of `shift` SDs.
+    #[staticmethod]
+    fn normal(py: Python<'_>, mean0: f64, sd: f64, shift: f64, threshold: f64) -> PyResult<Self> {
+        let c = detached(py, (), move |_| Cusum::new(CusumKind::Normal { mean0, sd, shift }, threshold))?;
+        Ok(Self { inner: Mutex::new(c) })
+    }
+
+    /// Absorb one day's observations; returns whether the chart has signalled.
+    fn update(&self, py: Python<'_>, x: F64Array<'_>) -> PyResult<bool> {
+        // Cusum::update validates the day before it changes anything.
+        detached(py, (&self.inner, f64_slice(&x)), |(state, x)| lock(state).update(&x))
+    }
+
+    /// Current statistic.
+    #[getter]
+    fn statistic(&self, py: Python<'_>) -> f64 {
+        read(py, &self.inner, |c| c.statistic)
+    }
+
+    /// Days absorbed.
+    #[getter]
+    fn day(&self, py: Python<'_>) -> u32 {
+        read(py, &self.inner, |c| c.day)
+    }
+
+    /// Day the chart first signalled.
+    #[getter]
+    fn alarm_day(&self, py: Python<'_>) -> Option<u32> {
+        read(py, &self.inner, |c| c.alarm_day)
+    }
+
+    /// JSON state.
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        detached(py, &self.inner, |state| lock(state).to_json())
+    }
+
+    /// Restore from JSON state.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
+        Ok(Self { inner: Mutex::new(detached(py, text, |t| Cusum::from_json(&t))?) })
+    }
+}
+
+/// `arl` given: the e-detector alarm; None: restarted confidence sequences.
+pub(super) fn alarm_method(arl: Option<f64>) -> AlarmMethod {
+    arl.map_or(AlarmMethod::ConfidenceSequence, |arl| AlarmMethod::EDetector { arl })
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StatsDayStatus>()?;
+    m.add_class::<StatsMonitor>()?;
+    m.add_class::<StatsCusum>()?;
+    Ok(())
+}

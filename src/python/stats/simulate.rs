@@ -1,0 +1,93 @@
+//! Bindings for [`crate::stats::simulate`]: seeded Monte-Carlo checks of the monitors and of
+//! interval coverage.
+
+use pyo3::prelude::*;
+
+use super::sequential::alarm_method;
+use crate::python::convert::{codes, f64_slice, i64_slice, opt_f64_slice, result_class, F64Array, I64Array};
+use crate::python::gil::detached;
+use crate::stats::estimators::Design;
+use crate::stats::sequential::MonitorConfig;
+use crate::stats::simulate::{coverage, monitor_runs, CoverageReport, SimDesign};
+
+result_class! {
+    /// Interval coverage over simulated audits ([`CoverageReport`]; first target = all traffic).
+    StatsCoverageReport from CoverageReport {
+        targets: Vec<Option<u32>>,
+        truth: Vec<f64>,
+        defined: Vec<u64>,
+        covered: Vec<u64>,
+        covered_wald: Vec<u64>,
+        mean_width: Vec<f64>,
+        runs: u64,
+    }
+}
+
+/// Simulated alarm days of Bernoulli monitors (None = no alarm).
+#[pyfunction]
+#[pyo3(signature = (baseline, tolerance, alpha, restart_every, days, reviews_per_day, p_before, p_after, change_day, runs, seed=0, threads=0, arl=None))]
+#[allow(clippy::too_many_arguments)]
+fn stats_simulate_monitor(
+    py: Python<'_>,
+    baseline: f64,
+    tolerance: f64,
+    alpha: f64,
+    restart_every: u32,
+    days: u32,
+    reviews_per_day: usize,
+    p_before: f64,
+    p_after: f64,
+    change_day: u32,
+    runs: usize,
+    seed: u64,
+    threads: usize,
+    arl: Option<f64>,
+) -> PyResult<Vec<Option<u32>>> {
+    let method = alarm_method(arl);
+    let config = MonitorConfig {
+        baseline,
+        tolerance,
+        alpha,
+        lo: 0.0,
+        hi: 1.0,
+        max_weight: 1.0,
+        restart_every,
+        method,
+    };
+    detached(py, config, move |c| {
+        monitor_runs(&c, days, reviews_per_day, p_before, p_after, change_day, runs, seed, threads)
+    })
+}
+
+/// Coverage simulation of design-based intervals over repeated samples of a population.
+#[pyfunction]
+#[pyo3(signature = (y, strata, domains, design, sizes=None, pi=None, runs=2000, level=0.95, seed=0, threads=0))]
+#[allow(clippy::too_many_arguments)]
+fn stats_simulate_coverage(
+    py: Python<'_>,
+    y: F64Array<'_>,
+    strata: I64Array<'_>,
+    domains: I64Array<'_>,
+    design: &str,
+    sizes: Option<Vec<usize>>,
+    pi: Option<F64Array<'_>>,
+    runs: usize,
+    level: f64,
+    seed: u64,
+    threads: usize,
+) -> PyResult<StatsCoverageReport> {
+    let inputs = (f64_slice(&y), i64_slice(&strata), i64_slice(&domains), design, sizes, opt_f64_slice(&pi));
+    let report = detached(py, inputs, move |(y, strata, domains, design, sizes, pi)| {
+        let (h, d) = (codes("strata", &strata)?, codes("domains", &domains)?);
+        let design = SimDesign::new(Design::parse(design)?, sizes, pi.as_deref())?;
+        coverage(&y, &h, &d, &design, runs, level, seed, threads)
+    })?;
+    Ok(report.into())
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StatsCoverageReport>()?;
+    m.add_function(wrap_pyfunction!(stats_simulate_monitor, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_simulate_coverage, m)?)?;
+    Ok(())
+}

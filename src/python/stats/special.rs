@@ -1,0 +1,46 @@
+//! Bindings for [`crate::stats::special`]: element-wise quantile functions (reference checks).
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+
+use crate::python::convert::{f64_slice, F64Array};
+use crate::python::gil::detached;
+use crate::stats::special::{beta_ppf_each, norm_ppf_each, t_ppf_each};
+
+/// Element-wise beta quantile.
+#[pyfunction]
+fn stats_beta_ppf<'py>(
+    py: Python<'py>,
+    p: F64Array<'py>,
+    a: F64Array<'py>,
+    b: F64Array<'py>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let inputs = (f64_slice(&p), f64_slice(&a), f64_slice(&b));
+    let out = detached(py, inputs, |(p, a, b)| beta_ppf_each(&p, &a, &b))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Element-wise Student t quantile.
+#[pyfunction]
+fn stats_t_ppf<'py>(
+    py: Python<'py>,
+    p: F64Array<'py>,
+    df: F64Array<'py>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let out = detached(py, (f64_slice(&p), f64_slice(&df)), |(p, df)| t_ppf_each(&p, &df))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// Element-wise standard normal quantile.
+#[pyfunction]
+fn stats_norm_ppf<'py>(py: Python<'py>, p: F64Array<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let out = detached(py, f64_slice(&p), |p| Ok(norm_ppf_each(&p)))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(stats_beta_ppf, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_t_ppf, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_norm_ppf, m)?)?;
+    Ok(())
+}

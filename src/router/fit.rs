@@ -1,0 +1,486 @@
+//! Training a router head without torch.
+//!
+//! [`fit`] runs named steps, in this order: check the labels ([`label_indices`]), embed the texts
+//! ([`embed`]), split off a stratified held-out set ([`split_holdout`]), train the L2 logistic
+//! head ([`train_head`]), temperature-scale it on the held-out set and measure it there
+//! ([`temperature_scale`]), fit the tail-score statistics ([`tail_statistics`]), build the
+//! training reference distributions ([`reference_histogram`]) and write the router description
+//! ([`write_router`]). Deterministic given [`FitOptions::seed`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::config::{self, Calibration, Head, ModelKind, ModelSpec, Pooling, Reference, RouterConfig};
+use super::config::{TailStats, Thresholds};
+use super::encoder::{BatchConfig, Encoder, ThreadConfig};
+use super::train::{self, LinearHead, LogisticOptions};
+use super::{argmax, linalg, Router};
+use crate::error::{Result, TierscopeError};
+
+/// Bins of the training confidence histogram stored in `router.json`.
+const CONFIDENCE_BINS: usize = 20;
+/// Quantiles of the training confidence stored in `router.json`.
+const CONFIDENCE_QUANTILES: usize = 1001;
+/// Bins of the expected calibration error.
+const ECE_BINS: usize = 15;
+
+/// Options for [`fit`].
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    /// Tier names from the cheapest to the most capable; every label must be one of them.
+    pub tier_order: Vec<String>,
+    /// Share of each tier held out for calibration and metrics.
+    pub holdout_fraction: f64,
+    /// L2 penalty of the logistic regression.
+    pub l2: f64,
+    /// Seed for the held-out split.
+    pub seed: u64,
+    /// Covariance shrinkage for the tail score.
+    pub shrinkage: f64,
+    /// Optional decision threshold stored in the router.
+    pub min_confidence: Option<f64>,
+    /// Max sequence length (used when the encoder directory has no router.json).
+    pub max_length: usize,
+    /// Free-form provenance stored in router.json.
+    pub provenance: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        Self {
+            tier_order: vec![],
+            holdout_fraction: 0.2,
+            l2: 1e-4,
+            seed: 0,
+            shrinkage: 0.1,
+            min_confidence: None,
+            max_length: 128,
+            provenance: BTreeMap::new(),
+        }
+    }
+}
+
+impl FitOptions {
+    /// Check the numeric options that need no data: `l2` >= 0 and `shrinkage` in (0, 1].
+    /// [`fit`] checks them first; callers may check them earlier (before loading a runtime).
+    pub fn validate(&self) -> Result<()> {
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return Err(TierscopeError::invalid("l2", format!("a non-negative number, got {}", self.l2)));
+        }
+        if !(self.shrinkage.is_finite() && self.shrinkage > 0.0 && self.shrinkage <= 1.0) {
+            return Err(TierscopeError::invalid(
+                "shrinkage",
+                format!("a value in (0, 1], got {}", self.shrinkage),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Train a router head on `texts` labelled with `tiers` using the encoder in `encoder_dir`:
+/// embed, split off a stratified held-out set, fit an L2 multinomial logistic regression,
+/// temperature-scale it on the held-out set, record held-out accuracy/ECE, the tail statistics
+/// and the training confidence histogram. Deterministic given `options.seed`.
+pub fn fit(
+    encoder_dir: &Path,
+    texts: &[String],
+    tiers: &[String],
+    options: &FitOptions,
+    threads: ThreadConfig,
+) -> Result<Router> {
+    options.validate()?;
+    let labels = label_indices(texts, tiers, options)?;
+    let k = options.tier_order.len();
+    let (encoder, embeddings) = embed(encoder_dir, texts, options.max_length, threads)?;
+    let split = split_holdout(&labels, k, options.holdout_fraction, options.seed);
+    let train_set = embeddings.gather(&split.train, &labels);
+    let holdout_set = embeddings.gather(&split.holdout, &labels);
+    let head = train_head(&train_set, k, options.l2);
+    let calibrated = temperature_scale(&head, &holdout_set, k);
+    let reference = reference_histogram(&head, &embeddings, &labels, k, calibrated.temperature);
+    let tail = tail_statistics(&embeddings, &labels, k, options.shrinkage)?;
+    write_router(encoder, options, head, calibrated, &split, tail, reference)
+}
+
+/// Each label's index in `options.tier_order`, after checking there is one label per text, at
+/// least two tiers, a held-out fraction in (0, 1) and at least two examples of every tier.
+fn label_indices(texts: &[String], tiers: &[String], options: &FitOptions) -> Result<Vec<usize>> {
+    if texts.len() != tiers.len() {
+        return Err(TierscopeError::invalid(
+            "tiers",
+            format!("one tier label per text: got {} texts and {} labels", texts.len(), tiers.len()),
+        ));
+    }
+    if texts.is_empty() {
+        return Err(TierscopeError::invalid("texts", "at least 2 labelled texts per tier, got none"));
+    }
+    let order = &options.tier_order;
+    if order.len() < 2 {
+        return Err(TierscopeError::invalid("tier_order", "at least 2 tier names, cheapest first"));
+    }
+    if !(0.0..1.0).contains(&options.holdout_fraction) || options.holdout_fraction <= 0.0 {
+        return Err(TierscopeError::invalid(
+            "holdout_fraction",
+            format!("a value in (0, 1), got {}", options.holdout_fraction),
+        ));
+    }
+    let labels = tiers
+        .iter()
+        .enumerate()
+        .map(|(i, tier)| {
+            order.iter().position(|t| t == tier).ok_or_else(|| {
+                TierscopeError::invalid(format!("tiers[{i}]"), format!("one of {order:?}, got {tier:?}"))
+            })
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    for (c, members) in members_by_tier(&labels, order.len()).iter().enumerate() {
+        if members.len() < 2 {
+            return Err(TierscopeError::invalid(
+                "tiers",
+                format!("at least 2 examples of every tier, but tier {:?} has {}", order[c], members.len()),
+            ));
+        }
+    }
+    Ok(labels)
+}
+
+/// The example indices of each tier, ascending.
+fn members_by_tier(labels: &[usize], k: usize) -> Vec<Vec<usize>> {
+    let mut by_tier: Vec<Vec<usize>> = vec![vec![]; k];
+    for (i, &c) in labels.iter().enumerate() {
+        by_tier[c].push(i);
+    }
+    by_tier
+}
+
+/// Row-major embeddings, `dim` values per text.
+struct Embeddings {
+    values: Vec<f32>,
+    dim: usize,
+}
+
+impl Embeddings {
+    /// The rows at `indices` (in that order) with their labels.
+    fn gather(&self, indices: &[usize], labels: &[usize]) -> Examples {
+        let d = self.dim;
+        let mut x = Vec::with_capacity(indices.len() * d);
+        for &i in indices {
+            x.extend_from_slice(&self.values[i * d..(i + 1) * d]);
+        }
+        Examples { x, y: indices.iter().map(|&i| labels[i]).collect(), dim: d }
+    }
+}
+
+/// Labelled examples: row-major `x` (`dim` values per row) and labels `y`.
+struct Examples {
+    x: Vec<f32>,
+    y: Vec<usize>,
+    dim: usize,
+}
+
+/// The model spec for an encoder directory: its router.json's, or the mean-pooling default.
+fn encoder_spec(encoder_dir: &Path, max_length: usize) -> Result<ModelSpec> {
+    let config_path = encoder_dir.join("router.json");
+    if config_path.is_file() {
+        let config = RouterConfig::from_file(&config_path)?;
+        if config.model.kind != ModelKind::Encoder {
+            return Err(TierscopeError::invalid(
+                "encoder",
+                format!(
+                    "an encoder model (last_hidden_state output); {} holds a sequence-classification model",
+                    encoder_dir.display()
+                ),
+            ));
+        }
+        return Ok(config.model);
+    }
+    Ok(ModelSpec {
+        file: "model.onnx".into(),
+        tokenizer: "tokenizer.json".into(),
+        kind: ModelKind::Encoder,
+        output: "last_hidden_state".into(),
+        pooling: Pooling::Mean,
+        normalize: true,
+        max_length,
+        embedding_dim: None,
+        vocab_size: None,
+    })
+}
+
+/// Load the encoder in `encoder_dir` and embed every text; any failed text is an error.
+fn embed(
+    encoder_dir: &Path,
+    texts: &[String],
+    max_length: usize,
+    threads: ThreadConfig,
+) -> Result<(Encoder, Embeddings)> {
+    let spec = encoder_spec(encoder_dir, max_length)?;
+    let encoder = Encoder::load(encoder_dir, &spec, threads, BatchConfig::default())?;
+    let dim = encoder.output_width();
+    let rows = encoder.infer(texts)?;
+    let mut values = Vec::with_capacity(texts.len() * dim);
+    for (i, (row, _)) in rows.into_iter().enumerate() {
+        let embedding = row.map_err(|reason| TierscopeError::Inference(format!("texts[{i}]: {reason}")))?;
+        values.extend_from_slice(&embedding);
+    }
+    Ok((encoder, Embeddings { values, dim }))
+}
+
+/// Example indices on each side of the held-out split, ascending.
+struct Split {
+    train: Vec<usize>,
+    holdout: Vec<usize>,
+}
+
+/// Stratified held-out split: `fraction` of each tier (rounded, at least one example on both
+/// sides), drawn with a ChaCha8 generator seeded with `seed`, tier by tier in tier order.
+fn split_holdout(labels: &[usize], k: usize, fraction: f64, seed: u64) -> Split {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut train = Vec::new();
+    let mut holdout = Vec::new();
+    for members in &mut members_by_tier(labels, k) {
+        members.shuffle(&mut rng);
+        let n_hold = ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1);
+        holdout.extend_from_slice(&members[..n_hold]);
+        train.extend_from_slice(&members[n_hold..]);
+    }
+    train.sort_unstable();
+    holdout.sort_unstable();
+    Split { train, holdout }
+}
+
+/// The L2 multinomial logistic regression head over `k` tiers.
+fn train_head(train_set: &Examples, k: usize, l2: f64) -> LinearHead {
+    let logistic = LogisticOptions { l2, ..Default::default() };
+    train::fit_logistic(&train_set.x, &train_set.y, k, train_set.dim, &logistic)
+}
+
+/// The head's logits for every row of `x`, row-major `rows × k`.
+fn logits_of(head: &LinearHead, x: &[f32], dim: usize, k: usize) -> Vec<f64> {
+    let mut all = Vec::with_capacity(x.len() / dim * k);
+    let mut row = vec![0.0; k];
+    for chunk in x.chunks(dim) {
+        head.logits(chunk, &mut row);
+        all.extend_from_slice(&row);
+    }
+    all
+}
+
+/// How the head does on labelled logits at one temperature.
+struct Evaluation {
+    accuracy: f64,
+    ece: f64,
+    /// Top probability per row.
+    confidence: Vec<f64>,
+    /// `confusion[label][predicted]`.
+    confusion: Vec<Vec<u64>>,
+}
+
+fn evaluate(logits: &[f64], y: &[usize], k: usize, temperature: f64) -> Evaluation {
+    let mut probs = vec![0.0; k];
+    let mut confidence = Vec::with_capacity(y.len());
+    let mut correct = Vec::with_capacity(y.len());
+    let mut confusion = vec![vec![0u64; k]; k];
+    for (i, &label) in y.iter().enumerate() {
+        linalg::softmax_scaled(&logits[i * k..(i + 1) * k], temperature, &mut probs);
+        let (pred, conf) = argmax(&probs);
+        confidence.push(conf);
+        correct.push(pred == label);
+        confusion[label][pred] += 1;
+    }
+    let accuracy = correct.iter().filter(|&&c| c).count() as f64 / y.len() as f64;
+    let ece = train::expected_calibration_error(&confidence, &correct, ECE_BINS);
+    Evaluation { accuracy, ece, confidence, confusion }
+}
+
+/// The fitted temperature and the held-out metrics before and after it.
+struct Calibrated {
+    temperature: f64,
+    accuracy: f64,
+    ece: f64,
+    ece_uncalibrated: f64,
+    nll: f64,
+    nll_uncalibrated: f64,
+    confusion: Vec<Vec<u64>>,
+}
+
+/// Fit the softmax temperature on the held-out logits and measure the head there.
+fn temperature_scale(head: &LinearHead, holdout_set: &Examples, k: usize) -> Calibrated {
+    let logits = logits_of(head, &holdout_set.x, holdout_set.dim, k);
+    let y = &holdout_set.y;
+    let temperature = train::fit_temperature(&logits, y, k);
+    let raw = evaluate(&logits, y, k, 1.0);
+    let scaled = evaluate(&logits, y, k, temperature);
+    Calibrated {
+        temperature,
+        accuracy: raw.accuracy,
+        ece: scaled.ece,
+        ece_uncalibrated: raw.ece,
+        nll: train::nll_at_temperature(&logits, y, k, temperature),
+        nll_uncalibrated: train::nll_at_temperature(&logits, y, k, 1.0),
+        confusion: scaled.confusion,
+    }
+}
+
+/// Training reference distributions over every example at the fitted temperature: the
+/// confidence histogram and quantiles and each tier's share of the predictions.
+fn reference_histogram(
+    head: &LinearHead,
+    embeddings: &Embeddings,
+    labels: &[usize],
+    k: usize,
+    temperature: f64,
+) -> Reference {
+    let logits = logits_of(head, &embeddings.values, embeddings.dim, k);
+    let confidence = evaluate(&logits, labels, k, temperature).confidence;
+    let mut tier_counts = vec![0u64; k];
+    let mut probs = vec![0.0; k];
+    for i in 0..labels.len() {
+        linalg::softmax_scaled(&logits[i * k..(i + 1) * k], temperature, &mut probs);
+        tier_counts[argmax(&probs).0] += 1;
+    }
+    let bins = CONFIDENCE_BINS;
+    let edges: Vec<f64> = (0..=bins).map(|i| i as f64 / bins as f64).collect();
+    let mut counts = vec![0u64; bins];
+    for &c in &confidence {
+        counts[((c * bins as f64) as usize).min(bins - 1)] += 1;
+    }
+    Reference {
+        confidence_edges: edges,
+        confidence_counts: counts,
+        confidence_quantiles: train::quantiles(&confidence, CONFIDENCE_QUANTILES),
+        tier_shares: tier_counts.iter().map(|&c| c as f64 / labels.len() as f64).collect(),
+        n: labels.len() as u64,
+    }
+}
+
+/// Per-tier centroids and the shrunk covariance behind the tail score.
+fn tail_statistics(embeddings: &Embeddings, labels: &[usize], k: usize, shrinkage: f64) -> Result<TailStats> {
+    train::fit_tail(&embeddings.values, labels, k, embeddings.dim, shrinkage).ok_or_else(|| {
+        TierscopeError::Inference(
+            "the embeddings' covariance is not positive definite; raise `shrinkage`".into(),
+        )
+    })
+}
+
+/// The held-out metrics stored in `router.json` (`Router.metrics` in Python).
+fn metrics(calibrated: &Calibrated, split: &Split, head: &LinearHead) -> BTreeMap<String, serde_json::Value> {
+    let confusion = serde_json::to_value(&calibrated.confusion).unwrap_or_default();
+    [
+        ("holdout_accuracy", calibrated.accuracy.into()),
+        ("holdout_ece", calibrated.ece.into()),
+        ("holdout_ece_uncalibrated", calibrated.ece_uncalibrated.into()),
+        ("holdout_nll", calibrated.nll.into()),
+        ("holdout_nll_uncalibrated", calibrated.nll_uncalibrated.into()),
+        ("holdout_confusion", confusion),
+        ("n_train", split.train.len().into()),
+        ("n_holdout", split.holdout.len().into()),
+        ("lbfgs_iterations", head.iterations.into()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect()
+}
+
+/// The router description (head, calibration, thresholds, tail, reference, metrics,
+/// provenance), validated, assembled with `encoder` into a [`Router`].
+fn write_router(
+    encoder: Encoder,
+    options: &FitOptions,
+    head: LinearHead,
+    calibrated: Calibrated,
+    split: &Split,
+    tail: TailStats,
+    reference: Reference,
+) -> Result<Router> {
+    let d = encoder.output_width();
+    let metrics = metrics(&calibrated, split, &head);
+    let mut provenance = options.provenance.clone();
+    provenance.insert(
+        "trainer".into(),
+        format!(
+            "tierscope {} (multinomial logistic regression, L2={}, seed={})",
+            env!("CARGO_PKG_VERSION"),
+            options.l2,
+            options.seed
+        )
+        .into(),
+    );
+    let mut model = encoder.spec().clone();
+    model.vocab_size = Some(model.vocab_size.unwrap_or(encoder.vocab_size()));
+    let config = RouterConfig {
+        format_version: config::FORMAT_VERSION,
+        tiers: options.tier_order.clone(),
+        fallback_tier: None,
+        model,
+        head: Some(Head {
+            weights: head.weights.chunks(d).map(|r| r.iter().map(|&v| v as f32).collect()).collect(),
+            bias: head.bias.iter().map(|&v| v as f32).collect(),
+        }),
+        calibration: Calibration { method: "temperature".into(), temperature: calibrated.temperature },
+        thresholds: Thresholds { min_confidence: options.min_confidence, max_tail_score: None },
+        tail: Some(tail),
+        reference: Some(reference),
+        provenance,
+        metrics,
+    };
+    config
+        .validate()
+        .map_err(|reason| TierscopeError::Inference(format!("fitted router is invalid: {reason}")))?;
+    Router::assemble(config, encoder, None).map_err(TierscopeError::Inference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(order: &[&str]) -> FitOptions {
+        FitOptions { tier_order: order.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_are_checked_before_any_data() {
+        assert!(FitOptions::default().validate().is_ok());
+        let bad_l2 = FitOptions { l2: -1.0, ..Default::default() };
+        assert_eq!(bad_l2.validate().unwrap_err().to_string(), "invalid `l2`: a non-negative number, got -1");
+        let bad_shrinkage = FitOptions { shrinkage: 0.0, ..Default::default() };
+        assert_eq!(
+            bad_shrinkage.validate().unwrap_err().to_string(),
+            "invalid `shrinkage`: a value in (0, 1], got 0"
+        );
+    }
+
+    #[test]
+    fn labels_map_to_tier_indices_and_every_tier_needs_two_examples() {
+        let texts = strings(&["a", "b", "c", "d"]);
+        let order = options(&["cheap", "capable"]);
+        let labels = label_indices(&texts, &strings(&["capable", "cheap", "cheap", "capable"]), &order);
+        assert_eq!(labels.unwrap(), vec![1, 0, 0, 1]);
+        let err = label_indices(&texts, &strings(&["cheap", "cheap", "cheap", "capable"]), &order);
+        assert!(err.unwrap_err().to_string().contains("tier \"capable\" has 1"));
+        let err = label_indices(&texts, &strings(&["cheap", "capable", "cheap", "premium"]), &order);
+        assert!(err.unwrap_err().to_string().contains("tiers[3]"));
+        let err = label_indices(&texts, &strings(&["cheap"]), &order);
+        assert!(err.unwrap_err().to_string().contains("one tier label per text"));
+    }
+
+    #[test]
+    fn the_holdout_split_is_stratified_seeded_and_disjoint() {
+        let labels: Vec<usize> = (0..50).map(|i| usize::from(i % 5 == 0)).collect();
+        let split = split_holdout(&labels, 2, 0.2, 7);
+        assert_eq!(split.holdout.len() + split.train.len(), 50);
+        assert!(split.holdout.iter().all(|i| !split.train.contains(i)));
+        // 20% of 40 and of 10, each side keeping every tier.
+        assert_eq!(split.holdout.iter().filter(|&&i| labels[i] == 0).count(), 8);
+        assert_eq!(split.holdout.iter().filter(|&&i| labels[i] == 1).count(), 2);
+        let again = split_holdout(&labels, 2, 0.2, 7);
+        assert_eq!((again.train, again.holdout), (split.train, split.holdout));
+    }
+}

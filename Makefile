@@ -50,6 +50,7 @@ lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest on _c
 	$(VENV)/bin/ruff check python tests benches scripts evals
 	$(VENV)/bin/ruff format --check python tests benches scripts evals
 	$(VENV)/bin/mypy python/tierscope
+	PYTHONPATH=$(CURDIR)/python $(PY) -m mypy.stubtest tierscope._core --allowlist stubtest-allowlist.txt
 	$(PY) scripts/check_imports.py
 
 fmt: venv ## Format Rust and Python sources

@@ -8,7 +8,7 @@
 use std::f64::consts::PI;
 
 use super::check_same_len;
-use crate::error::Result;
+use crate::error::{Result, TierscopeError};
 
 const EPS: f64 = 1e-16;
 const FPMIN: f64 = 1e-300;
@@ -447,6 +447,41 @@ pub fn t_ppf_each(p: &[f64], df: &[f64]) -> Result<Vec<f64>> {
     Ok(p.iter().zip(df).map(|(&p, &df)| t_ppf(p, df)).collect())
 }
 
+/// `P(Bin(n, p) <= k)` with the arguments checked: `n >= 0`, `p` in [0, 1]; `k < 0` gives 0 and
+/// `k >= n` gives 1. The regularised incomplete beta keeps relative accuracy far into the tail, which the
+/// cascade's threshold test needs (its p-values are compared with `delta`).
+pub fn binom_cdf_checked(k: i64, n: i64, p: f64) -> Result<f64> {
+    if n < 0 || !(0.0..=1.0).contains(&p) {
+        return Err(TierscopeError::invalid("n, p", format!("n >= 0 and p in [0, 1], got n={n}, p={p}")));
+    }
+    if k < 0 {
+        return Ok(0.0);
+    }
+    if k >= n || p == 0.0 {
+        return Ok(1.0);
+    }
+    if p == 1.0 {
+        return Ok(0.0);
+    }
+    Ok(binom_cdf(k as u64, n as u64, p).clamp(0.0, 1.0))
+}
+
+/// The one-sided `1 - delta` Clopper–Pearson upper bound on a rate with `k` events in `n` trials: the
+/// `p` solving `P(Bin(n, p) <= k) = delta`, i.e. the beta quantile `B(1 - delta; k + 1, n - k)`; 1 when
+/// `k >= n` or `n == 0`.
+pub fn clopper_pearson_upper(k: i64, n: i64, delta: f64) -> Result<f64> {
+    if !(delta > 0.0 && delta < 1.0) {
+        return Err(TierscopeError::invalid("delta", format!("a probability in (0, 1), got {delta}")));
+    }
+    if k < 0 || n < 0 {
+        return Err(TierscopeError::invalid("k, n", format!("k >= 0 and n >= 0, got k={k}, n={n}")));
+    }
+    if n == 0 || k >= n {
+        return Ok(1.0);
+    }
+    Ok(beta_ppf(1.0 - delta, k as f64 + 1.0, (n - k) as f64))
+}
+
 /// [`norm_ppf`] element-wise.
 pub fn norm_ppf_each(p: &[f64]) -> Vec<f64> {
     p.iter().map(|&p| norm_ppf(p)).collect()
@@ -476,6 +511,28 @@ pub fn binom_pmf(k: u64, n: u64, p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_binomial_tail_edges_and_a_scipy_value() {
+        assert_eq!(binom_cdf_checked(-1, 10, 0.3).unwrap(), 0.0);
+        assert_eq!(binom_cdf_checked(10, 10, 0.3).unwrap(), 1.0);
+        assert_eq!(binom_cdf_checked(3, 10, 0.0).unwrap(), 1.0);
+        assert_eq!(binom_cdf_checked(3, 10, 1.0).unwrap(), 0.0);
+        assert!(binom_cdf_checked(3, -1, 0.3).is_err());
+        assert!(binom_cdf_checked(3, 10, 1.5).is_err());
+        // scipy.stats.binom.cdf(17, 200, 0.05)
+        let v = binom_cdf_checked(17, 200, 0.05).unwrap();
+        assert!((v - 0.9879105562691104).abs() < 1e-12, "{v}");
+    }
+
+    #[test]
+    fn clopper_pearson_is_the_beta_quantile() {
+        // scipy.stats.beta.ppf(0.9, 4, 47)
+        let v = clopper_pearson_upper(3, 50, 0.1).unwrap();
+        assert!((v - 0.1287564225866019).abs() < 1e-10, "{v}");
+        assert_eq!(clopper_pearson_upper(5, 5, 0.1).unwrap(), 1.0);
+        assert!(clopper_pearson_upper(1, 5, 0.0).is_err());
+    }
     use crate::error::TierscopeError;
 
     #[test]

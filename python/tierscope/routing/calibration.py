@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from .. import _core
 from ..exceptions import InvalidInputError
 from ..stats.logistic import fit_logistic, sigmoid
 
@@ -267,60 +268,28 @@ def plot_reliability_diagram(diagram: ReliabilityDiagram, ax: Any = None, label:
 
 
 # -- exact binomial tail -----------------------------------------------------------------------
-def _logsumexp(v: FloatArray) -> float:
-    m = float(np.max(v))
-    if m == -math.inf:
-        return -math.inf
-    return m + math.log(float(np.sum(np.exp(v - m))))
-
-
-def _log_pmf_terms(k: int, n: int, p: float, lfact: FloatArray) -> FloatArray:
-    j = np.arange(k + 1)
-    return np.asarray(lfact[n] - lfact[j] - lfact[n - j] + j * math.log(p) + (n - j) * math.log1p(-p))
-
-
-def _log_factorials(n: int) -> FloatArray:
-    return np.array([math.lgamma(i + 1.0) for i in range(n + 1)])
-
-
 def binom_logcdf(k: int, n: int, p: float) -> float:
-    """``log P(Bin(n, p) <= k)``, exact in log space (``math.lgamma`` + log-sum-exp)."""
-    if n < 0 or not 0.0 <= p <= 1.0:
-        raise InvalidInputError(f"n, p: expected n >= 0 and p in [0, 1], got n={n}, p={p}")
-    if k < 0:
-        return -math.inf
-    if k >= n or p == 0.0:
-        return 0.0
-    if p == 1.0:
-        return -math.inf
-    return min(0.0, _logsumexp(_log_pmf_terms(k, n, p, _log_factorials(n))))
+    """``log P(Bin(n, p) <= k)`` (of :func:`binom_cdf`; ``-inf`` where the tail underflows)."""
+    value = binom_cdf(k, n, p)
+    return math.log(value) if value > 0.0 else -math.inf
 
 
 def binom_cdf(k: int, n: int, p: float) -> float:
-    """``P(Bin(n, p) <= k)`` (see :func:`binom_logcdf`)."""
-    return math.exp(binom_logcdf(k, n, p))
+    """``P(Bin(n, p) <= k)``, exact: the Rust core's regularised incomplete beta, which keeps relative
+    accuracy deep into the tail (tested against scipy)."""
+    return float(_core.stats_binom_cdf(int(k), int(n), float(p)))
 
 
 def clopper_pearson_upper(k: int, n: int, delta: float) -> float:
     """The one-sided ``1 - delta`` Clopper-Pearson upper bound on a rate with ``k`` events in ``n`` trials.
 
-    The ``p`` solving ``P(Bin(n, p) <= k) = delta`` (bisection on the exact CDF); 1 when ``k >= n``.
+    The ``p`` solving ``P(Bin(n, p) <= k) = delta``: the beta quantile ``B(1 - delta; k + 1, n - k)``
+    from the Rust core; 1 when ``k >= n``.
     """
     delta = _check_prob("delta", delta)
     if n <= 0 or k >= n:
         return 1.0
-    lfact = _log_factorials(n)
-    log_delta = math.log(delta)
-    lo, hi = k / n, 1.0
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if _logsumexp(_log_pmf_terms(k, n, mid, lfact)) > log_delta:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return hi
+    return float(_core.stats_clopper_pearson_upper(int(k), int(n), delta))
 
 
 # -- thresholds --------------------------------------------------------------------------------
@@ -426,8 +395,6 @@ def choose_threshold(
         if grid.size == 0:
             raise InvalidInputError("thresholds: expected at least one candidate threshold")
 
-    lfact = _log_factorials(n)
-    log_delta = math.log(delta)
     best: tuple[float, int, int, float] | None = None
     n_tested = 0
     stop_note = "every candidate threshold was rejected"
@@ -436,13 +403,11 @@ def choose_threshold(
         if m == 0:
             continue
         n_tested += 1
-        log_p = 0.0 if k >= m else min(0.0, _logsumexp(_log_pmf_terms(k, m, epsilon, lfact)))
-        if log_p <= log_delta:
-            best = (float(t), m, k, math.exp(log_p))
+        p_value = binom_cdf(k, m, epsilon)
+        if p_value <= delta:
+            best = (float(t), m, k, p_value)
         else:
-            stop_note = (
-                f"stopped at t={float(t):.6g}: {k} failures in {m} accepted, p={math.exp(log_p):.3g} > delta"
-            )
+            stop_note = f"stopped at t={float(t):.6g}: {k} failures in {m} accepted, p={p_value:.3g} > delta"
             break
 
     def cost(esc_rate: float, acc_rate: float) -> float | None:

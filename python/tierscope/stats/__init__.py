@@ -42,12 +42,15 @@ from .drift import (
 from .estimators import Aggregate, DomainEstimate, Estimates, estimate
 from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, paired_comparison, paired_wald
 from .intervals import Interval, bootstrap_interval, proportion_interval, proportion_intervals, t_interval
+from .logistic import LogisticFit, fit_logistic
 from .planning import DetectionPlan, fixed_sample_plan, sequential_plan
 from .sequential import MONITOR_METHODS as MONITOR_METHODS
 from .sequential import Cusum, DayStatus, Monitor
 from .simulate import CoverageReport, simulate_coverage, simulate_monitor
 
 __all__ = [
+    "LogisticFit",
+    "fit_logistic",
     "Aggregate",
     "Allocation",
     "CoverageReport",

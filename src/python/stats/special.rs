@@ -4,8 +4,11 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 
 use crate::python::convert::{f64_slice, F64Array};
+use crate::python::errors::to_py;
 use crate::python::gil::detached;
-use crate::stats::special::{beta_ppf_each, norm_ppf_each, t_ppf_each};
+use crate::stats::special::{
+    beta_ppf_each, binom_cdf_checked, clopper_pearson_upper, norm_ppf_each, t_ppf_each,
+};
 
 /// Element-wise beta quantile.
 #[pyfunction]
@@ -18,6 +21,18 @@ fn stats_beta_ppf<'py>(
     let inputs = (f64_slice(&p), f64_slice(&a), f64_slice(&b));
     let out = detached(py, inputs, |(p, a, b)| beta_ppf_each(&p, &a, &b))?;
     Ok(PyArray1::from_vec(py, out))
+}
+
+/// `P(Bin(n, p) <= k)` (a scalar: the cascade's exact threshold test).
+#[pyfunction]
+fn stats_binom_cdf(k: i64, n: i64, p: f64) -> PyResult<f64> {
+    binom_cdf_checked(k, n, p).map_err(to_py)
+}
+
+/// The one-sided `1 - delta` Clopper–Pearson upper bound (a scalar).
+#[pyfunction]
+fn stats_clopper_pearson_upper(k: i64, n: i64, delta: f64) -> PyResult<f64> {
+    clopper_pearson_upper(k, n, delta).map_err(to_py)
 }
 
 /// Element-wise Student t quantile.
@@ -40,6 +55,8 @@ fn stats_norm_ppf<'py>(py: Python<'py>, p: F64Array<'py>) -> PyResult<Bound<'py,
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stats_beta_ppf, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_binom_cdf, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_clopper_pearson_upper, m)?)?;
     m.add_function(wrap_pyfunction!(stats_t_ppf, m)?)?;
     m.add_function(wrap_pyfunction!(stats_norm_ppf, m)?)?;
     Ok(())

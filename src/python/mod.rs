@@ -4,6 +4,7 @@ mod errors;
 mod gil;
 mod router;
 mod stats;
+mod summary;
 
 use pyo3::prelude::*;
 
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     router::register(m)?;
     stats::register(m)?;
+    summary::register(m)?;
     Ok(())
 }

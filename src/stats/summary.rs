@@ -9,15 +9,16 @@
 //! [`domain_estimates`]/[`population_estimate`] (Poisson design, weights 1/π) on the merged cells,
 //! with each tier's row count as its known population size.
 //!
-//! KS: confidence values that are exactly representable as `f32` (a router's output is; also when
-//! stored as `f64`, as the decision log does) are gathered as order-preserving 32-bit keys and
-//! sorted per tier with an LSD radix sort (three 11/11/10-bit passes, trivial passes skipped),
-//! in parallel over tiers. Ties are exact: equal keys are equal values. Any value that is not
-//! `f32`-exact switches the whole computation to `f64` values and the core's comparison sort.
-//! The statistic is the merged-order walk of [`super::drift::ks_sorted`] and the p-value the
-//! core's ([`ks_from_distance`]: scipy `ks_2samp`'s `auto`/`exact`/`asymp`). A reference
-//! histogram instead gives the binned KS of the audit (cumulative bin proportions, asymptotic
-//! Kolmogorov p-value at n = round(n·m/(n + m))).
+//! KS is exact (the statistic and p-value of scipy's `ks_2samp`, through the core's
+//! [`ks_from_distance`]) without gathering or sorting the confidences: a second read pass counts
+//! them per (tier, side, bucket) — equal-width buckets over the range of all compared values, a
+//! monotone map, so the empirical CDFs at bucket boundaries are exact — and the KS distance
+//! max |i·n2 − j·n1| is walked over the boundaries. Only buckets whose interior could hold a
+//! larger distance (bounded by their counts) are refined: a third pass gathers their few values,
+//! sorts them and walks them with ties evaluated together. The passes re-read the inputs (fast)
+//! instead of writing large buffers (slow on fresh pages). A reference histogram instead gives the
+//! binned KS of the audit (cumulative bin proportions, asymptotic Kolmogorov p-value at
+//! n = round(n·m/(n + m))).
 
 use std::ops::Range;
 
@@ -25,7 +26,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::aggregate::{Aggregate, CellStats};
-use super::drift::{kolmogorov_sf, ks_from_distance, ks_sorted, sort_f64, KsMethod, KsResult};
+use super::drift::{kolmogorov_sf, ks_from_distance, KsMethod, KsResult};
 use super::estimators::{domain_estimates, population_estimate, Design, DomainEstimate};
 use super::intervals::{t_interval, wilson};
 use super::{check_level, check_same_len};
@@ -81,27 +82,29 @@ impl Codes<'_> {
         self.len() == 0
     }
 
-    /// Decode rows `range` into `out` (as u32), checking each code is below `limit`. On a bad
-    /// code returns its offset within `range` and its value in words.
+    /// Decode rows `range` into `out` (as u32), checking each code is below `limit`
+    /// (vectorised: widen and take the maximum, then look for the culprit only if it is too
+    /// large). On a bad code returns its offset within `range` and its value in words.
     fn decode(
         &self,
         range: Range<usize>,
         limit: usize,
         out: &mut [u32],
     ) -> std::result::Result<(), (usize, String)> {
-        fn run<T: Copy + std::fmt::Display>(
+        fn run<T: Wide>(
             src: &[T],
             limit: usize,
             out: &mut [u32],
-        ) -> std::result::Result<(), (usize, String)>
-        where
-            u32: TryFrom<T>,
-        {
-            for (j, (&c, o)) in src.iter().zip(out.iter_mut()).enumerate() {
-                match u32::try_from(c) {
-                    Ok(v) if (v as usize) < limit => *o = v,
-                    _ => return Err((j, c.to_string())),
-                }
+        ) -> std::result::Result<(), (usize, String)> {
+            let mut top = 0u64;
+            for (o, &c) in out.iter_mut().zip(src) {
+                let w = c.wide();
+                top = top.max(w);
+                *o = w as u32;
+            }
+            if top >= limit as u64 {
+                let j = src.iter().position(|c| c.wide() >= limit as u64).unwrap_or(0);
+                return Err((j, src[j].to_string()));
             }
             Ok(())
         }
@@ -117,6 +120,38 @@ impl Codes<'_> {
         }
     }
 }
+
+impl Codes<'_> {
+    /// Code of row `i`, widened as [`Wide::wide`].
+    #[inline]
+    fn at(&self, i: usize) -> u64 {
+        match self {
+            Codes::I8(s) => s[i].wide(),
+            Codes::I16(s) => s[i].wide(),
+            Codes::I32(s) => s[i].wide(),
+            Codes::I64(s) => s[i].wide(),
+            Codes::U8(s) => s[i].wide(),
+            Codes::U16(s) => s[i].wide(),
+            Codes::U32(s) => s[i].wide(),
+            Codes::U64(s) => s[i].wide(),
+        }
+    }
+}
+
+/// An integer code as u64, negative values sign-extended (so they compare above any limit).
+trait Wide: Copy + std::fmt::Display {
+    fn wide(self) -> u64;
+}
+
+macro_rules! wide {
+    ($($t:ty),*) => { $(impl Wide for $t {
+        #[inline]
+        fn wide(self) -> u64 {
+            self as i64 as u64
+        }
+    })* };
+}
+wide!(i8, i16, i32, i64, u8, u16, u32, u64);
 
 /// Floating-point values (router confidences) of either width, read in place.
 #[derive(Clone, Copy, Debug)]
@@ -203,11 +238,14 @@ pub struct SummaryOptions {
     /// Rows per chunk of the sweep (0 = [`DEFAULT_CHUNK_ROWS`]); results are the same for every
     /// chunk size up to floating-point summation order.
     pub chunk_rows: usize,
+    /// Buckets of the exact KS count (0 = automatic, up to 65,536); the results do not depend on
+    /// it, only the work of the refining pass does.
+    pub buckets: usize,
 }
 
 impl Default for SummaryOptions {
     fn default() -> Self {
-        Self { level: 0.95, ks_method: KsMethod::Auto, threads: 0, chunk_rows: 0 }
+        Self { level: 0.95, ks_method: KsMethod::Auto, threads: 0, chunk_rows: 0, buckets: 0 }
     }
 }
 
@@ -220,8 +258,8 @@ pub struct TierRow {
     pub rows: u64,
     /// Reviewed decisions (outcome not NaN).
     pub reviewed: u64,
-    /// Rows with a finite confidence (the KS sample; outside the reference window for
-    /// [`Reference::Window`]).
+    /// Rows with a finite confidence in the KS sample (outside the reference window for
+    /// [`Reference::Window`]); 0 without a reference.
     pub with_confidence: u64,
     /// Hájek estimate with its design-based interval (Poisson design, weights 1/π; `population`
     /// is the row count, so `ht_mean` is the Horvitz–Thompson mean over the tier's traffic).
@@ -259,143 +297,31 @@ pub struct TierSummary {
     pub blended: Blended,
     /// Confidence level.
     pub level: f64,
-    /// How KS was computed: "f32_radix", "f64_sort", "binned" or "none".
+    /// How KS was computed: "exact_counts" (reference sample or window), "binned" (reference
+    /// histogram) or "none".
     pub ks_path: String,
 }
 
-// ----------------------------------------------------------------------------- keys
-
-/// Order-preserving 32-bit key of a finite f32 (−0 and +0 share the key of +0).
-#[inline]
-fn key_of(x: f32) -> u32 {
-    let b = if x == 0.0 { 0 } else { x.to_bits() };
-    if b >> 31 == 1 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
-}
-
-/// The f32 behind a key.
-#[inline]
-fn value_of(k: u32) -> f32 {
-    f32::from_bits(if k >> 31 == 1 { k & 0x7FFF_FFFF } else { !k })
-}
-
-/// The key of a finite f64 when it is exactly an f32.
-#[inline]
-fn key_of_f64(x: f64) -> Option<u32> {
-    let f = x as f32;
-    (f as f64 == x).then(|| key_of(f))
-}
-
-/// Gathered confidence values of one tier in one chunk.
-#[derive(Clone, Debug)]
-enum Gathered {
-    /// f32-exact values as keys.
-    Keys(Vec<u32>),
-    /// Values as f64 (some value of the computation is not f32-exact).
-    Wide(Vec<f64>),
-}
-
-impl Default for Gathered {
-    fn default() -> Self {
-        Gathered::Keys(Vec::new())
-    }
-}
-
-impl Gathered {
-    fn len(&self) -> usize {
-        match self {
-            Gathered::Keys(k) => k.len(),
-            Gathered::Wide(w) => w.len(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn widen(&mut self) {
-        if let Gathered::Keys(k) = self {
-            *self = Gathered::Wide(k.iter().map(|&k| value_of(k) as f64).collect());
-        }
-    }
-
-    /// Push a finite value, widening when it is not f32-exact (returns whether it widened).
-    #[inline]
-    fn push_f64(&mut self, x: f64) -> bool {
-        match self {
-            Gathered::Keys(k) => match key_of_f64(x) {
-                Some(key) => {
-                    k.push(key);
-                    false
-                }
-                None => {
-                    self.widen();
-                    if let Gathered::Wide(w) = self {
-                        w.push(x);
-                    }
-                    true
-                }
-            },
-            Gathered::Wide(w) => {
-                w.push(x);
-                false
-            }
-        }
-    }
-
-    #[inline]
-    fn push_f32(&mut self, x: f32) {
-        match self {
-            Gathered::Keys(k) => k.push(key_of(x)),
-            Gathered::Wide(w) => w.push(x as f64),
-        }
-    }
-}
-
-// ----------------------------------------------------------------------------- the sweep
+// ----------------------------------------------------------------------------- pass 1: the sweep
 
 /// Per-tier accumulator of one chunk.
 #[derive(Clone, Debug, Default)]
 struct TierAcc {
     rows: u64,
     cell: CellStats,
-    /// Confidence values compared with the reference.
-    sample: Gathered,
-    /// Reference-window confidence values ([`Reference::Window`]).
-    window: Gathered,
 }
 
-/// What one chunk of rows produced.
-#[derive(Debug, Default)]
+/// What one chunk of rows produced: per-tier sums and the range of the finite confidences.
+#[derive(Clone, Debug)]
 struct ChunkAcc {
     tiers: Vec<TierAcc>,
-    /// Some gathered value is not f32-exact (every tier of the chunk holds f64 values).
-    wide: bool,
+    lo: f64,
+    hi: f64,
 }
 
-impl ChunkAcc {
-    fn widen(&mut self) {
-        if !self.wide {
-            self.wide = true;
-            for t in &mut self.tiers {
-                t.sample.widen();
-                t.window.widen();
-            }
-        }
-    }
-
-    fn tier(&mut self, t: usize) -> &mut TierAcc {
-        if t >= self.tiers.len() {
-            let wide = self.wide;
-            self.tiers.resize_with(t + 1, || {
-                let g = || if wide { Gathered::Wide(Vec::new()) } else { Gathered::Keys(Vec::new()) };
-                TierAcc { sample: g(), window: g(), ..TierAcc::default() }
-            });
-        }
-        &mut self.tiers[t]
+impl Default for ChunkAcc {
+    fn default() -> Self {
+        Self { tiers: Vec::new(), lo: f64::INFINITY, hi: f64::NEG_INFINITY }
     }
 }
 
@@ -403,15 +329,45 @@ fn row_error(argument: &str, i: usize, expected: String) -> TierscopeError {
     TierscopeError::invalid(format!("{argument}[{i}]"), expected)
 }
 
-/// Sweep rows `range` of the log: validate, count, accumulate reviewed rows and gather
-/// confidences by tier.
-fn sweep_log(input: &SummaryInput<'_>, limit: usize, range: Range<usize>) -> Result<ChunkAcc> {
+/// Widen `lo`/`hi` to the finite values of `v` (eight independent lanes of branch-free
+/// selects, so it vectorises; NaN and ±inf never win).
+#[inline]
+fn finite_range<T: Copy + Into<f64>>(v: &[T], lo: &mut f64, hi: &mut f64) {
+    let (mut l, mut h) = ([*lo; 8], [*hi; 8]);
+    let mut lanes = v.chunks_exact(8);
+    for c in &mut lanes {
+        for i in 0..8 {
+            let x: f64 = c[i].into();
+            l[i] = if x < l[i] && x > f64::NEG_INFINITY { x } else { l[i] };
+            h[i] = if x > h[i] && x < f64::INFINITY { x } else { h[i] };
+        }
+    }
+    for &x in lanes.remainder() {
+        let x: f64 = x.into();
+        l[0] = if x < l[0] && x > f64::NEG_INFINITY { x } else { l[0] };
+        h[0] = if x > h[0] && x < f64::INFINITY { x } else { h[0] };
+    }
+    *lo = l.iter().copied().fold(*lo, f64::min);
+    *hi = h.iter().copied().fold(*hi, f64::max);
+}
+
+fn values_range(values: Values<'_>, range: Range<usize>, lo: &mut f64, hi: &mut f64) {
+    match values {
+        Values::F32(c) => finite_range(&c[range], lo, hi),
+        Values::F64(c) => finite_range(&c[range], lo, hi),
+    }
+}
+
+/// Sweep rows `range` of the log: validate, count rows, accumulate the reviewed rows' sufficient
+/// statistics by tier, and (`need_range`) the range of the finite confidences.
+fn sweep_log(
+    input: &SummaryInput<'_>,
+    limit: usize,
+    need_range: bool,
+    range: Range<usize>,
+) -> Result<ChunkAcc> {
     let mut acc = ChunkAcc::default();
     let mut codes = [0u32; BLOCK];
-    let mask = match input.reference {
-        Reference::Window { mask } => Some(mask),
-        _ => None,
-    };
     let mut start = range.start;
     while start < range.end {
         let end = (start + BLOCK).min(range.end);
@@ -419,16 +375,31 @@ fn sweep_log(input: &SummaryInput<'_>, limit: usize, range: Range<usize>) -> Res
         if let Err((j, value)) = input.tiers.decode(start..end, limit, block) {
             return Err(row_error("tiers", start + j, format!("a tier code in 0..{limit}, got {value}")));
         }
-        if let Some(&top) = block.iter().max() {
-            acc.tier(top as usize);
+        let top = block.iter().copied().max().unwrap_or(0) as usize;
+        if top >= acc.tiers.len() {
+            acc.tiers.resize_with(top + 1, TierAcc::default);
         }
-        let y = &input.outcome[start..end];
-        let pi = &input.pi[start..end];
-        for (j, &t) in block.iter().enumerate() {
-            let tier = &mut acc.tiers[t as usize];
-            tier.rows += 1;
-            let yj = y[j];
-            if !yj.is_nan() {
+        if acc.tiers.len() <= 8 {
+            // Few tiers: one vectorised count per tier over the block.
+            for (t, tier) in acc.tiers.iter_mut().enumerate() {
+                tier.rows += block.iter().filter(|&&c| c == t as u32).count() as u64;
+            }
+        } else {
+            for &t in block.iter() {
+                acc.tiers[t as usize].rows += 1;
+            }
+        }
+        // Reviewed rows are rare: test eight outcomes at a time for any non-NaN.
+        let (y, pi) = (&input.outcome[start..end], &input.pi[start..end]);
+        for (g, ys) in y.chunks(8).enumerate() {
+            if !ys.iter().fold(false, |any, v| any | !v.is_nan()) {
+                continue;
+            }
+            for (jj, &yj) in ys.iter().enumerate() {
+                if yj.is_nan() {
+                    continue;
+                }
+                let j = g * 8 + jj;
                 if !yj.is_finite() {
                     return Err(row_error(
                         "outcome",
@@ -444,312 +415,432 @@ fn sweep_log(input: &SummaryInput<'_>, limit: usize, range: Range<usize>) -> Res
                         format!("an inclusion probability in (0, 1] for a reviewed row, got {p}"),
                     ));
                 }
-                tier.cell.add_unit(yj, p);
+                acc.tiers[block[j] as usize].cell.add_unit(yj, p);
             }
         }
-        match input.confidence {
-            Some(Values::F32(c)) => {
-                for (j, &t) in block.iter().enumerate() {
-                    let x = c[start + j];
-                    if x.is_finite() {
-                        let tier = &mut acc.tiers[t as usize];
-                        let side = if mask.is_some_and(|m| m[start + j]) {
-                            &mut tier.window
-                        } else {
-                            &mut tier.sample
-                        };
-                        side.push_f32(x);
-                    }
-                }
+        if need_range {
+            if let Some(c) = input.confidence {
+                values_range(c, start..end, &mut acc.lo, &mut acc.hi);
             }
-            Some(Values::F64(c)) => {
-                for (j, &t) in block.iter().enumerate() {
-                    let x = c[start + j];
-                    if x.is_finite() {
-                        let tier = &mut acc.tiers[t as usize];
-                        let side = if mask.is_some_and(|m| m[start + j]) {
-                            &mut tier.window
-                        } else {
-                            &mut tier.sample
-                        };
-                        if side.push_f64(x) {
-                            acc.widen();
-                        }
-                    }
-                }
-            }
-            None => {}
         }
         start = end;
     }
     Ok(acc)
 }
 
-/// Sweep rows `range` of a reference sample: gather finite values by tier (all in tier 0 when
-/// the reference has no tiers).
+/// Sweep rows `range` of a reference sample: validate its tier codes; returns (one more than the
+/// largest code, lo, hi) with the range of its finite values.
 fn sweep_reference(
     values: Values<'_>,
     tiers: Option<Codes<'_>>,
     limit: usize,
     range: Range<usize>,
-) -> Result<ChunkAcc> {
-    let mut acc = ChunkAcc::default();
-    acc.tier(0);
-    let mut codes = [0u32; BLOCK];
-    let mut start = range.start;
-    while start < range.end {
-        let end = (start + BLOCK).min(range.end);
-        let block = &mut codes[..end - start];
-        match tiers {
-            Some(t) => {
-                if let Err((j, value)) = t.decode(start..end, limit, block) {
-                    return Err(row_error(
-                        "reference_tiers",
-                        start + j,
-                        format!("a tier code in 0..{limit}, got {value}"),
-                    ));
-                }
-                if let Some(&top) = block.iter().max() {
-                    acc.tier(top as usize);
-                }
+) -> Result<(usize, f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut seen = 0usize;
+    if let Some(t) = tiers {
+        let mut codes = [0u32; BLOCK];
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + BLOCK).min(range.end);
+            let block = &mut codes[..end - start];
+            if let Err((j, value)) = t.decode(start..end, limit, block) {
+                return Err(row_error(
+                    "reference_tiers",
+                    start + j,
+                    format!("a tier code in 0..{limit}, got {value}"),
+                ));
             }
-            None => block.fill(0),
+            seen = seen.max(block.iter().copied().max().map_or(0, |m| m as usize + 1));
+            start = end;
         }
-        for (j, &t) in block.iter().enumerate() {
-            match values {
-                Values::F32(v) => {
-                    let x = v[start + j];
-                    if x.is_finite() {
-                        acc.tiers[t as usize].sample.push_f32(x);
-                    }
-                }
-                Values::F64(v) => {
-                    let x = v[start + j];
-                    if x.is_finite() && acc.tiers[t as usize].sample.push_f64(x) {
-                        acc.widen();
-                    }
-                }
-            }
-        }
-        start = end;
     }
-    Ok(acc)
+    values_range(values, range, &mut lo, &mut hi);
+    Ok((seen, lo, hi))
 }
 
 /// Run `sweep` over `len` rows in chunks of `chunk` rows, in parallel on the current pool;
 /// results in chunk order, the first error (lowest row) wins.
-fn chunked(
+fn chunked<R: Send>(
     len: usize,
     chunk: usize,
-    sweep: impl Fn(Range<usize>) -> Result<ChunkAcc> + Sync,
-) -> Result<Vec<ChunkAcc>> {
+    sweep: impl Fn(Range<usize>) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let chunks = len.div_ceil(chunk);
-    let parts: Vec<Result<ChunkAcc>> = (0..chunks)
+    let parts: Vec<Result<R>> = (0..chunks)
         .into_par_iter()
         .map(|c| sweep(c * chunk..(c * chunk).saturating_add(chunk).min(len)))
         .collect();
     parts.into_iter().collect()
 }
 
-// ----------------------------------------------------------------------------- sorting and KS
+// ----------------------------------------------------------------------------- pass 2: counts
 
-const RADIX_BITS: u32 = 11;
-const RADIX: usize = 1 << RADIX_BITS;
-const SHIFTS: [u32; 3] = [0, 11, 22];
-
-#[inline]
-fn digit(k: u32, shift: u32) -> usize {
-    ((k >> shift) as usize) & (RADIX - 1)
+/// Maps a finite value to its bucket, monotonically: a lower bucket holds only smaller values,
+/// so cumulative bucket counts are exact CDF values at the bucket boundaries.
+#[derive(Clone, Copy, Debug)]
+enum Binner<'a> {
+    /// `buckets` equal-width buckets over [lo, hi] (the range of all confidences compared).
+    Range { lo: f64, scale: f64, buckets: usize },
+    /// The reference histogram's bins (values clipped to the edge range, as numpy's histogram).
+    Edges(&'a [f64]),
 }
 
-/// The keys of all `parts`, sorted ascending (LSD radix sort; a pass whose digit is the same for
-/// every key is skipped; the first pass reads the parts directly, so they are not concatenated).
-pub(crate) fn radix_sort_parts(parts: &[&[u32]]) -> Vec<u32> {
-    let n: usize = parts.iter().map(|p| p.len()).sum();
-    let mut hist = vec![[0usize; RADIX]; 3];
-    for p in parts {
-        for &k in p.iter() {
-            hist[0][digit(k, 0)] += 1;
-            hist[1][digit(k, 11)] += 1;
-            hist[2][digit(k, 22)] += 1;
-        }
-    }
-    let active: Vec<usize> = (0..3).filter(|&d| hist[d].iter().all(|&c| c < n)).collect();
-    let offsets = |d: usize| {
-        let mut off = [0usize; RADIX];
-        let mut sum = 0;
-        for (o, &c) in off.iter_mut().zip(hist[d].iter()) {
-            *o = sum;
-            sum += c;
-        }
-        off
-    };
-    let Some((&first, rest)) = active.split_first() else {
-        return parts.concat();
-    };
-    let mut out = vec![0u32; n];
-    let mut off = offsets(first);
-    for p in parts {
-        for &k in p.iter() {
-            let b = digit(k, SHIFTS[first]);
-            out[off[b]] = k;
-            off[b] += 1;
-        }
-    }
-    if rest.is_empty() {
-        return out;
-    }
-    let mut tmp = vec![0u32; n];
-    for &d in rest {
-        let mut off = offsets(d);
-        for &k in &out {
-            let b = digit(k, SHIFTS[d]);
-            tmp[off[b]] = k;
-            off[b] += 1;
-        }
-        std::mem::swap(&mut out, &mut tmp);
-    }
-    out
-}
-
-/// max |i·n_b − j·n_a| over the merged order of sorted samples `a` and `b`, each given as sorted
-/// parts (their union is the sample), evaluated after all ties at a value — the walk of
-/// [`super::drift::ks_sorted`]. Returns (n_a, n_b, distance).
-pub(crate) fn ks_distance_parts<T: Copy + PartialOrd>(a: &[&[T]], b: &[&[T]]) -> (u64, u64, i128) {
-    let na: usize = a.iter().map(|p| p.len()).sum();
-    let nb: usize = b.iter().map(|p| p.len()).sum();
-    let (n1, n2) = (na as i128, nb as i128);
-    let mut best: i128 = 0;
-    if let ([a], [b]) = (a, b) {
-        let (mut i, mut j) = (0usize, 0usize);
-        // Once one side is exhausted the distance only shrinks to 0: stop there.
-        while i < a.len() && j < b.len() {
-            let v = if a[i] <= b[j] { a[i] } else { b[j] };
-            while i < a.len() && a[i] <= v {
-                i += 1;
-            }
-            while j < b.len() && b[j] <= v {
-                j += 1;
-            }
-            best = best.max((i as i128 * n2 - j as i128 * n1).abs());
-        }
-        return (na as u64, nb as u64, best);
-    }
-    let mut ia = vec![0usize; a.len()];
-    let mut ib = vec![0usize; b.len()];
-    let (mut i, mut j) = (0usize, 0usize);
-    while i < na && j < nb {
-        let mut v: Option<T> = None;
-        for (p, &h) in a.iter().zip(&ia).chain(b.iter().zip(&ib)) {
-            if let Some(&x) = p.get(h) {
-                if v.is_none_or(|m| x < m) {
-                    v = Some(x);
-                }
-            }
-        }
-        let Some(v) = v else { break };
-        for (p, h) in a.iter().zip(ia.iter_mut()) {
-            while *h < p.len() && p[*h] <= v {
-                *h += 1;
-                i += 1;
-            }
-        }
-        for (p, h) in b.iter().zip(ib.iter_mut()) {
-            while *h < p.len() && p[*h] <= v {
-                *h += 1;
-                j += 1;
-            }
-        }
-        best = best.max((i as i128 * n2 - j as i128 * n1).abs());
-    }
-    (na as u64, nb as u64, best)
-}
-
-/// KS of sorted sample parts `sample` against sorted reference parts `reference`.
-fn ks_parts<T: Copy + PartialOrd>(reference: &[&[T]], sample: &[&[T]], method: KsMethod) -> Option<KsResult> {
-    let (n1, n2, best) = ks_distance_parts(reference, sample);
-    (n1 > 0 && n2 > 0).then(|| ks_from_distance(n1, n2, best, method))
-}
-
-/// Sorted samples of one side, as keys or as f64.
-#[derive(Debug)]
-enum Sorted {
-    Keys(Vec<u32>),
-    Wide(Vec<f64>),
-}
-
-impl Sorted {
+impl Binner<'_> {
     fn len(&self) -> usize {
         match self {
-            Sorted::Keys(k) => k.len(),
-            Sorted::Wide(w) => w.len(),
+            Binner::Range { buckets, .. } => *buckets,
+            Binner::Edges(e) => e.len() - 1,
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Sort the union of gathered parts (all keys, or all wide when `wide`).
-fn sort_gathered(parts: &[&Gathered], wide: bool) -> Sorted {
-    if wide {
-        let mut v: Vec<f64> = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
-        for p in parts {
-            match p {
-                Gathered::Wide(w) => v.extend_from_slice(w),
-                Gathered::Keys(k) => v.extend(k.iter().map(|&k| value_of(k) as f64)),
-            }
+    #[inline]
+    fn bin(&self, x: f64) -> usize {
+        match *self {
+            // (x − lo)·scale is monotone in x (both operations round monotonically); `as` clamps.
+            Binner::Range { lo, scale, buckets } => (((x - lo) * scale) as usize).min(buckets - 1),
+            Binner::Edges(edges) => bin_of(edges, x),
         }
-        sort_f64(&mut v);
-        Sorted::Wide(v)
-    } else {
-        let keys: Vec<&[u32]> = parts
-            .iter()
-            .filter_map(|p| match p {
-                Gathered::Keys(k) => Some(k.as_slice()),
-                Gathered::Wide(_) => None,
-            })
-            .collect();
-        Sorted::Keys(radix_sort_parts(&keys))
     }
-}
-
-/// KS of the union of `sample` against the union of `reference` (sorted sides).
-fn ks_sorted_sides(reference: &[&Sorted], sample: &[&Sorted], method: KsMethod) -> Option<KsResult> {
-    fn keys<'a>(s: &[&'a Sorted]) -> Option<Vec<&'a [u32]>> {
-        s.iter()
-            .map(|x| match x {
-                Sorted::Keys(k) => Some(k.as_slice()),
-                Sorted::Wide(_) => None,
-            })
-            .collect()
-    }
-    fn wide<'a>(s: &[&'a Sorted]) -> Option<Vec<&'a [f64]>> {
-        s.iter()
-            .map(|x| match x {
-                Sorted::Wide(w) => Some(w.as_slice()),
-                Sorted::Keys(_) => None,
-            })
-            .collect()
-    }
-    if let (Some(r), Some(s)) = (keys(reference), keys(sample)) {
-        return ks_parts(&r, &s, method);
-    }
-    let (r, s) = (wide(reference)?, wide(sample)?);
-    if let ([r], [s]) = (r.as_slice(), s.as_slice()) {
-        // One sorted f64 sample per side: the core's own walk.
-        return (!r.is_empty() && !s.is_empty()).then(|| ks_sorted(r, s, method));
-    }
-    ks_parts(&r, &s, method)
 }
 
 /// Bin index of `x` in `edges` as numpy's `histogram(clip(x, e0, e_last), edges)`.
 #[inline]
 fn bin_of(edges: &[f64], x: f64) -> usize {
     let x = x.clamp(edges[0], edges[edges.len() - 1]);
-    let bins = edges.len() - 1;
-    edges.partition_point(|&e| e <= x).saturating_sub(1).min(bins - 1)
+    edges.partition_point(|&e| e <= x).saturating_sub(1).min(edges.len() - 2)
+}
+
+/// Where each counted value goes: sides 0..k are the tiers' samples; reference sides follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sides {
+    /// Histogram reference: only the k sample sides.
+    SampleOnly,
+    /// One reference side (k) for every tier.
+    Global,
+    /// Reference side k + t per tier (per-tier reference sample, or the reference window).
+    PerTier,
+}
+
+impl Sides {
+    fn count(self, k: usize) -> usize {
+        match self {
+            Sides::SampleOnly => k,
+            Sides::Global => k + 1,
+            Sides::PerTier => 2 * k,
+        }
+    }
+}
+
+/// A piece of work of the counting and refining passes.
+#[derive(Clone, Debug)]
+enum Job {
+    Log(Range<usize>),
+    Reference(Range<usize>),
+}
+
+/// Split the log and the reference into a few row ranges per worker.
+fn jobs(n_log: usize, n_ref: usize) -> Vec<Job> {
+    let parts = 2 * rayon::current_num_threads().max(1);
+    let split = |n: usize| -> Vec<Range<usize>> {
+        let step = n.div_ceil(parts).max(BLOCK);
+        (0..n.div_ceil(step)).map(|p| p * step..((p + 1) * step).min(n)).collect()
+    };
+    let mut out: Vec<Job> = split(n_log).into_iter().map(Job::Log).collect();
+    out.extend(split(n_ref).into_iter().map(Job::Reference));
+    out
+}
+
+/// Visit every finite confidence of `job` with its side (see [`Sides`]) — the one row walk of
+/// the counting and refining passes.
+fn visit<F: FnMut(usize, f64)>(input: &SummaryInput<'_>, k: usize, job: &Job, mut f: F) -> Result<()> {
+    fn walk<T: Copy + Into<f64>, F: FnMut(usize, f64)>(
+        codes: Option<Codes<'_>>,
+        values: &[T],
+        mask: Option<&[bool]>,
+        k: usize,
+        base: usize,
+        range: Range<usize>,
+        f: &mut F,
+    ) -> Result<()> {
+        let mut buf = [0u32; BLOCK];
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + BLOCK).min(range.end);
+            let block = &mut buf[..end - start];
+            match codes {
+                Some(c) => c.decode(start..end, k, block).map_err(|(j, v)| {
+                    row_error("tiers", start + j, format!("a tier code in 0..{k}, got {v}"))
+                })?,
+                None => block.fill(0),
+            }
+            for (j, (&t, &x)) in block.iter().zip(&values[start..end]).enumerate() {
+                let x: f64 = x.into();
+                if x.is_finite() {
+                    let window = mask.is_some_and(|m| m[start + j]);
+                    f(base + t as usize + if window { k } else { 0 }, x);
+                }
+            }
+            start = end;
+        }
+        Ok(())
+    }
+    match (job, &input.reference) {
+        (Job::Log(r), reference) => {
+            let mask = match reference {
+                Reference::Window { mask } => Some(*mask),
+                _ => None,
+            };
+            match input.confidence {
+                Some(Values::F32(c)) => walk(Some(input.tiers), c, mask, k, 0, r.clone(), &mut f),
+                Some(Values::F64(c)) => walk(Some(input.tiers), c, mask, k, 0, r.clone(), &mut f),
+                None => Ok(()),
+            }
+        }
+        (Job::Reference(r), Reference::Sample { values, tiers }) => match values {
+            Values::F32(c) => walk(*tiers, c, None, k, k, r.clone(), &mut f),
+            Values::F64(c) => walk(*tiers, c, None, k, k, r.clone(), &mut f),
+        },
+        (Job::Reference(_), _) => Ok(()),
+    }
+}
+
+/// Like [`visit`] for a sparse selection: `keep(x)` is tested on each finite value first and the
+/// row's tier is read only for the values kept (the codes were validated by pass 1).
+fn visit_sparse(
+    input: &SummaryInput<'_>,
+    k: usize,
+    job: &Job,
+    keep: impl Fn(f64) -> bool,
+    mut f: impl FnMut(usize, f64),
+) {
+    fn walk<T: Copy + Into<f64>>(
+        values: &[T],
+        range: Range<usize>,
+        keep: &impl Fn(f64) -> bool,
+        mut hit: impl FnMut(usize, f64),
+    ) {
+        for (i, &x) in values[range.clone()].iter().enumerate() {
+            let x: f64 = x.into();
+            if x.is_finite() && keep(x) {
+                hit(range.start + i, x);
+            }
+        }
+    }
+    let window = match input.reference {
+        Reference::Window { mask } => Some(mask),
+        _ => None,
+    };
+    match (job, input.reference) {
+        (Job::Log(r), _) => {
+            let side =
+                |i: usize| input.tiers.at(i) as usize + if window.is_some_and(|m| m[i]) { k } else { 0 };
+            match input.confidence {
+                Some(Values::F32(c)) => walk(c, r.clone(), &keep, |i, x| f(side(i), x)),
+                Some(Values::F64(c)) => walk(c, r.clone(), &keep, |i, x| f(side(i), x)),
+                None => {}
+            }
+        }
+        (Job::Reference(r), Reference::Sample { values, tiers }) => {
+            let side = |i: usize| k + tiers.map_or(0, |t| t.at(i) as usize);
+            match values {
+                Values::F32(c) => walk(c, r.clone(), &keep, |i, x| f(side(i), x)),
+                Values::F64(c) => walk(c, r.clone(), &keep, |i, x| f(side(i), x)),
+            }
+        }
+        (Job::Reference(_), _) => {}
+    }
+}
+
+/// Counts per (side, bucket), summed over all jobs (exact integers: order-free).
+fn count_pass(
+    input: &SummaryInput<'_>,
+    k: usize,
+    sides: usize,
+    binner: Binner<'_>,
+    jobs: &[Job],
+) -> Result<Vec<u64>> {
+    let nb = binner.len();
+    let parts: Vec<Result<Vec<u32>>> = jobs
+        .par_iter()
+        .map(|job| {
+            let mut h = vec![0u32; sides * nb];
+            visit(input, k, job, |side, x| h[side * nb + binner.bin(x)] += 1)?;
+            Ok(h)
+        })
+        .collect();
+    let mut total = vec![0u64; sides * nb];
+    for p in parts {
+        for (t, c) in total.iter_mut().zip(p?) {
+            *t += c as u64;
+        }
+    }
+    Ok(total)
+}
+
+// ----------------------------------------------------------------------------- KS from counts
+
+/// One KS comparison: reference sides against sample sides.
+#[derive(Clone, Debug)]
+struct Comparison {
+    reference: Vec<usize>,
+    sample: Vec<usize>,
+}
+
+/// The walk over bucket boundaries of one comparison.
+#[derive(Clone, Debug, Default)]
+struct Walk {
+    n1: u64,
+    n2: u64,
+    /// max |i·n2 − j·n1| so far (exact at every bucket boundary).
+    best: i128,
+    /// Buckets whose interior could exceed `best`: (bucket, s at its left boundary).
+    candidates: Vec<(usize, i128)>,
+}
+
+/// Walk the bucket boundaries: s = i·n2 − j·n1 (i reference values, j sample values at or below
+/// the boundary) is exact there. Inside a bucket with a reference and b sample values, s stays
+/// within [max(s_l − b·n1, s_r − a·n2), min(s_l + a·n2, s_r + b·n1)]; only buckets whose bound
+/// exceeds the best boundary value need their values (pure buckets are monotone inside).
+fn walk_boundaries(counts: &[u64], nb: usize, c: &Comparison) -> Walk {
+    let total = |sides: &[usize]| -> u64 {
+        sides.iter().map(|&s| counts[s * nb..(s + 1) * nb].iter().sum::<u64>()).sum()
+    };
+    let (n1, n2) = (total(&c.reference), total(&c.sample));
+    let mut w = Walk { n1, n2, ..Walk::default() };
+    if n1 == 0 || n2 == 0 {
+        return w;
+    }
+    let (m1, m2) = (n1 as i128, n2 as i128);
+    let mut s: i128 = 0;
+    let mut maybe: Vec<(usize, i128, i128)> = Vec::new();
+    for b in 0..nb {
+        let a: i128 = c.reference.iter().map(|&r| counts[r * nb + b] as i128).sum();
+        let d: i128 = c.sample.iter().map(|&x| counts[x * nb + b] as i128).sum();
+        if a == 0 && d == 0 {
+            continue;
+        }
+        let left = s;
+        s += a * m2 - d * m1;
+        w.best = w.best.max(s.abs());
+        if a > 0 && d > 0 {
+            let upper = (left + a * m2).min(s + d * m1);
+            let lower = (left - d * m1).max(s - a * m2);
+            maybe.push((b, left, upper.max(-lower)));
+        }
+    }
+    w.candidates =
+        maybe.into_iter().filter(|&(_, _, bound)| bound > w.best).map(|(b, left, _)| (b, left)).collect();
+    w
+}
+
+/// max |s| inside one bucket: walk its sorted reference values `a` and sample values `b` from
+/// `s = left`, evaluating after all ties at a value (as [`super::drift::ks_sorted`]).
+fn walk_bucket(a: &[f64], b: &[f64], left: i128, n1: i128, n2: i128) -> i128 {
+    let (mut i, mut j, mut s, mut best) = (0usize, 0usize, left, 0i128);
+    while i < a.len() || j < b.len() {
+        let v = match (a.get(i), b.get(j)) {
+            (Some(&p), Some(&q)) => p.min(q),
+            (Some(&p), None) => p,
+            (None, Some(&q)) => q,
+            (None, None) => break,
+        };
+        while i < a.len() && a[i] <= v {
+            i += 1;
+            s += n2;
+        }
+        while j < b.len() && b[j] <= v {
+            j += 1;
+            s -= n1;
+        }
+        best = best.max(s.abs());
+    }
+    best
+}
+
+/// Refine the candidate buckets of every comparison: one more pass gathers the values that fall
+/// in them (few, normally), then each bucket is walked exactly.
+fn refine(
+    input: &SummaryInput<'_>,
+    k: usize,
+    sides: Sides,
+    binner: Binner<'_>,
+    jobs: &[Job],
+    comparisons: &[Comparison],
+    walks: &mut [Walk],
+) -> Result<()> {
+    let nb = binner.len();
+    if walks.iter().all(|w| w.candidates.is_empty()) {
+        return Ok(());
+    }
+    // slot[c][b]: index of bucket b among comparison c's candidates.
+    let mut slot: Vec<std::collections::HashMap<usize, usize>> = vec![Default::default(); comparisons.len()];
+    let mut any = vec![false; nb];
+    for (c, w) in walks.iter().enumerate() {
+        for (i, &(b, _)) in w.candidates.iter().enumerate() {
+            slot[c].insert(b, i);
+            any[b] = true;
+        }
+    }
+    // Which comparisons (and on which side) a value of side `side` takes part in.
+    let all = k;
+    let targets = |side: usize| -> Vec<(usize, bool)> {
+        let mut v = Vec::with_capacity(3);
+        if side < k {
+            v.push((side, false));
+            v.push((all, false));
+        } else if sides == Sides::Global {
+            v.extend((0..=k).map(|c| (c, true)));
+        } else {
+            v.push((side - k, true));
+            v.push((all, true));
+        }
+        v
+    };
+    let side_targets: Vec<Vec<(usize, bool)>> = (0..sides.count(k)).map(targets).collect();
+    type Gathered = Vec<(usize, usize, bool, f64)>;
+    let parts: Vec<Result<Gathered>> = jobs
+        .par_iter()
+        .map(|job| {
+            let mut out: Gathered = Vec::new();
+            visit_sparse(
+                input,
+                k,
+                job,
+                |x| any[binner.bin(x)],
+                |side, x| {
+                    let b = binner.bin(x);
+                    for &(c, is_ref) in &side_targets[side] {
+                        if let Some(&i) = slot[c].get(&b) {
+                            out.push((c, i, is_ref, x));
+                        }
+                    }
+                },
+            );
+            Ok(out)
+        })
+        .collect();
+    let mut values: Vec<Vec<(Vec<f64>, Vec<f64>)>> =
+        walks.iter().map(|w| vec![(Vec::new(), Vec::new()); w.candidates.len()]).collect();
+    for p in parts {
+        for (c, i, is_ref, x) in p? {
+            let cell = &mut values[c][i];
+            if is_ref {
+                cell.0.push(x);
+            } else {
+                cell.1.push(x);
+            }
+        }
+    }
+    walks.par_iter_mut().zip(values.par_iter_mut()).for_each(|(w, vals)| {
+        let (n1, n2) = (w.n1 as i128, w.n2 as i128);
+        for (&(_, left), (a, b)) in w.candidates.iter().zip(vals.iter_mut()) {
+            a.sort_unstable_by(|p, q| p.total_cmp(q));
+            b.sort_unstable_by(|p, q| p.total_cmp(q));
+            w.best = w.best.max(walk_bucket(a, b, left, n1, n2));
+        }
+    });
+    Ok(())
 }
 
 /// Binned KS against a reference histogram: max |cum(ref)/m − cum(prod)/n| over bins, p-value
@@ -771,26 +862,6 @@ fn binned_ks(ref_counts: &[f64], counts: &[u64]) -> Option<KsResult> {
     let en = nf * m / (nf + m);
     let pvalue = if d > 0.0 { kolmogorov_sf((en.round_ties_even() as u64).max(1), d) } else { 1.0 };
     Some(KsResult { statistic: d, pvalue, method: "binned_asymp".into(), n1: m.round() as u64, n2: n })
-}
-
-/// Counts per bin of gathered values.
-fn bin_counts(parts: &[&Gathered], edges: &[f64]) -> Vec<u64> {
-    let mut counts = vec![0u64; edges.len() - 1];
-    for p in parts {
-        match p {
-            Gathered::Keys(k) => {
-                for &k in k {
-                    counts[bin_of(edges, value_of(k) as f64)] += 1;
-                }
-            }
-            Gathered::Wide(w) => {
-                for &x in w {
-                    counts[bin_of(edges, x)] += 1;
-                }
-            }
-        }
-    }
-    counts
 }
 
 // ----------------------------------------------------------------------------- validation
@@ -852,8 +923,8 @@ fn validate(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<usize> {
     }
     match input.num_tiers {
         Some(0) => Err(TierscopeError::invalid("num_tiers", "at least one tier")),
-        Some(k) if k > u32::MAX as usize => {
-            Err(TierscopeError::invalid("num_tiers", format!("at most {} tiers, got {k}", u32::MAX)))
+        Some(k) if k > MAX_TIERS => {
+            Err(TierscopeError::invalid("num_tiers", format!("at most {MAX_TIERS} tiers, got {k}")))
         }
         Some(k) => Ok(k),
         None => Ok(MAX_TIERS),
@@ -861,53 +932,6 @@ fn validate(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<usize> {
 }
 
 // ----------------------------------------------------------------------------- the summary
-
-/// Merged per-tier state after the sweep.
-struct Merged {
-    rows: Vec<u64>,
-    cells: Vec<CellStats>,
-    /// Per tier, the chunks' gathered samples and window samples.
-    sample: Vec<Vec<Gathered>>,
-    window: Vec<Vec<Gathered>>,
-    wide: bool,
-}
-
-fn merge_chunks(chunks: Vec<ChunkAcc>, k: usize) -> Merged {
-    let mut m = Merged {
-        rows: vec![0; k],
-        cells: vec![CellStats::default(); k],
-        sample: (0..k).map(|_| Vec::new()).collect(),
-        window: (0..k).map(|_| Vec::new()).collect(),
-        wide: chunks.iter().any(|c| c.wide),
-    };
-    for c in chunks {
-        for (t, acc) in c.tiers.into_iter().enumerate() {
-            m.rows[t] += acc.rows;
-            m.cells[t].merge(&acc.cell);
-            if !acc.sample.is_empty() {
-                m.sample[t].push(acc.sample);
-            }
-            if !acc.window.is_empty() {
-                m.window[t].push(acc.window);
-            }
-        }
-    }
-    m
-}
-
-/// Reference samples by tier (the whole reference in slot 0 when it has no tiers).
-fn merge_reference(chunks: Vec<ChunkAcc>, k: usize) -> (Vec<Vec<Gathered>>, bool) {
-    let wide = chunks.iter().any(|c| c.wide);
-    let mut out: Vec<Vec<Gathered>> = (0..k.max(1)).map(|_| Vec::new()).collect();
-    for c in chunks {
-        for (t, acc) in c.tiers.into_iter().enumerate() {
-            if !acc.sample.is_empty() {
-                out[t].push(acc.sample);
-            }
-        }
-    }
-    (out, wide)
-}
 
 fn blended(cell: &CellStats, outcome: &[f64], level: f64) -> Result<Blended> {
     let n = cell.n;
@@ -952,8 +976,14 @@ fn blended(cell: &CellStats, outcome: &[f64], level: f64) -> Result<Blended> {
     })
 }
 
+/// Buckets of the exact KS count: as many as keep the per-worker count tables small.
+fn auto_buckets(sides: usize) -> usize {
+    let budget = (1usize << 20) / sides.max(1);
+    (1usize << (usize::BITS - 1 - budget.max(1).leading_zeros())).clamp(1 << 8, 1 << 16)
+}
+
 /// Per-tier counts, Hájek estimates with design-based intervals and KS drift of a decision log,
-/// plus the all-traffic and blended figures, in one parallel sweep over the rows.
+/// plus the all-traffic and blended figures.
 ///
 /// Every bad input is an [`TierscopeError::InvalidInput`] naming the argument (and the first bad
 /// row); nothing is returned on error.
@@ -961,138 +991,119 @@ pub fn tier_summary(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<T
     let limit = validate(input, opts)?;
     let chunk = if opts.chunk_rows == 0 { DEFAULT_CHUNK_ROWS } else { opts.chunk_rows };
     let n = input.tiers.len();
+    let need_range = matches!(input.reference, Reference::Sample { .. } | Reference::Window { .. });
     crate::pool::install(opts.threads, || {
+        // Pass 1: validate, count, accumulate (and the confidence range).
         let (log, reference) = rayon::join(
-            || chunked(n, chunk, |r| sweep_log(input, limit, r)),
+            || chunked(n, chunk, |r| sweep_log(input, limit, need_range, r)),
             || match input.reference {
                 Reference::Sample { values, tiers } => {
-                    chunked(values.len(), chunk, |r| sweep_reference(values, tiers, limit, r)).map(Some)
+                    chunked(values.len(), chunk, |r| sweep_reference(values, tiers, limit, r))
                 }
-                _ => Ok(None),
+                _ => Ok(Vec::new()),
             },
         );
-        let log = log?;
-        let reference = reference?;
-        let seen = |chunks: &[ChunkAcc]| chunks.iter().map(|c| c.tiers.len()).max().unwrap_or(0);
+        let (log, reference) = (log?, reference?);
         let k = match input.num_tiers {
             Some(k) => k,
             None => {
-                let ref_k = match (&reference, input.reference) {
-                    (Some(r), Reference::Sample { tiers: Some(_), .. }) => seen(r),
-                    _ => 0,
-                };
-                seen(&log).max(ref_k).max(1)
+                let seen = log.iter().map(|c| c.tiers.len()).max().unwrap_or(0);
+                seen.max(reference.iter().map(|r| r.0).max().unwrap_or(0)).max(1)
             }
         };
-        let mut merged = merge_chunks(log, k);
-        let (reference, ref_wide) = match reference {
-            Some(r) => merge_reference(r, k),
-            None => (Vec::new(), false),
-        };
-        let per_tier_reference = matches!(input.reference, Reference::Sample { tiers: Some(_), .. });
-        let wide = merged.wide || ref_wide;
-        let method = opts.ks_method;
+        let mut rows = vec![0u64; k];
+        let mut cells = vec![CellStats::default(); k];
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for c in &log {
+            for (t, acc) in c.tiers.iter().enumerate() {
+                rows[t] += acc.rows;
+                cells[t].merge(&acc.cell);
+            }
+            (lo, hi) = (lo.min(c.lo), hi.max(c.hi));
+        }
+        for &(_, l, h) in &reference {
+            (lo, hi) = (lo.min(l), hi.max(h));
+        }
 
         // Estimates from the merged cells (tier = domain, one stratum; traffic = population).
         let mut agg = Aggregate::new();
         for t in 0..k {
-            let mut cell = merged.cells[t];
-            cell.population = merged.rows[t] as f64;
+            let mut cell = cells[t];
+            cell.population = rows[t] as f64;
             agg.merge_cell(0, t as u32, &cell);
         }
         let codes: Vec<u32> = (0..k as u32).collect();
         let estimates = domain_estimates(&agg, Design::Poisson, opts.level, Some(&codes))?;
         let overall = population_estimate(&agg, Design::Poisson, opts.level)?;
         let mut all_cell = CellStats::default();
-        for c in &merged.cells {
+        for c in &cells {
             all_cell.merge(c);
         }
         let blend = blended(&all_cell, input.outcome, opts.level)?;
 
-        // Drift.
-        let with_conf: Vec<u64> =
-            merged.sample.iter().map(|parts| parts.iter().map(|p| p.len() as u64).sum()).collect();
-        let (drift, all_drift, ks_path): (Vec<Option<KsResult>>, Option<KsResult>, &str) = match input
-            .reference
-        {
-            Reference::None => (vec![None; k], None, "none"),
+        // Drift: pass 2 counts the confidences per (side, bucket); pass 3 refines the few buckets
+        // where the KS distance could hide.
+        let n_ref = match input.reference {
+            Reference::Sample { values, .. } => values.len(),
+            _ => 0,
+        };
+        let sides = match input.reference {
+            Reference::None | Reference::Histogram { .. } => Sides::SampleOnly,
+            Reference::Sample { tiers: None, .. } => Sides::Global,
+            Reference::Sample { tiers: Some(_), .. } | Reference::Window { .. } => Sides::PerTier,
+        };
+        let work = jobs(n, n_ref);
+        let (drift, all_drift, with_conf, ks_path) = match input.reference {
+            Reference::None => (vec![None; k], None, vec![0u64; k], "none"),
             Reference::Histogram { edges, counts } => {
-                let per: Vec<Vec<u64>> = merged
-                    .sample
-                    .par_iter()
-                    .map(|parts| bin_counts(&parts.iter().collect::<Vec<_>>(), edges))
-                    .collect();
-                let mut total = vec![0u64; edges.len() - 1];
-                for c in &per {
-                    for (t, x) in total.iter_mut().zip(c) {
-                        *t += x;
-                    }
-                }
-                (per.iter().map(|c| binned_ks(counts, c)).collect(), binned_ks(counts, &total), "binned")
-            }
-            Reference::Sample { .. } | Reference::Window { .. } => {
-                // Sort every side once (tiers in parallel, largest first), then walk.
-                let window = matches!(input.reference, Reference::Window { .. });
-                let mut jobs: Vec<(usize, bool, Vec<&Gathered>)> = Vec::new();
-                for t in 0..k {
-                    jobs.push((t, false, merged.sample[t].iter().collect()));
-                    if window {
-                        jobs.push((t, true, merged.window[t].iter().collect()));
-                    } else if per_tier_reference {
-                        jobs.push((
-                            t,
-                            true,
-                            reference.get(t).map(|r| r.iter().collect()).unwrap_or_default(),
-                        ));
-                    }
-                }
-                if !window && !per_tier_reference {
-                    jobs.push((k, true, reference.first().map(|r| r.iter().collect()).unwrap_or_default()));
-                }
-                jobs.sort_by_key(|j| std::cmp::Reverse(j.2.iter().map(|g| g.len()).sum::<usize>()));
-                let sorted: Vec<(usize, bool, Sorted)> = jobs
-                    .into_par_iter()
-                    .map(|(t, is_ref, parts)| (t, is_ref, sort_gathered(&parts, wide)))
-                    .collect();
-                // Gathered parts are no longer needed: free them before walking.
-                merged.sample.clear();
-                merged.window.clear();
-                let mut samples: Vec<Option<Sorted>> = (0..k).map(|_| None).collect();
-                let mut refs: Vec<Option<Sorted>> = (0..=k).map(|_| None).collect();
-                for (t, is_ref, s) in sorted {
-                    if is_ref {
-                        refs[t] = Some(s);
-                    } else {
-                        samples[t] = Some(s);
-                    }
-                }
-                let empty = if wide { Sorted::Wide(Vec::new()) } else { Sorted::Keys(Vec::new()) };
-                let reference_of = |t: usize| -> &Sorted {
-                    let slot = if window || per_tier_reference { t } else { k };
-                    refs[slot].as_ref().unwrap_or(&empty)
-                };
+                let binner = Binner::Edges(edges);
+                let nb = binner.len();
+                let c = count_pass(input, k, k, binner, &work)?;
+                let mut total = vec![0u64; nb];
                 let per: Vec<Option<KsResult>> = (0..k)
-                    .into_par_iter()
                     .map(|t| {
-                        ks_sorted_sides(&[reference_of(t)], &[samples[t].as_ref().unwrap_or(&empty)], method)
+                        let ct = &c[t * nb..(t + 1) * nb];
+                        for (s, x) in total.iter_mut().zip(ct) {
+                            *s += x;
+                        }
+                        binned_ks(counts, ct)
                     })
                     .collect();
-                let all_samples: Vec<&Sorted> = samples.iter().flatten().filter(|s| !s.is_empty()).collect();
-                let all_refs: Vec<&Sorted> = if window || per_tier_reference {
-                    refs[..k].iter().flatten().filter(|s| !s.is_empty()).collect()
+                let with: Vec<u64> = (0..k).map(|t| c[t * nb..(t + 1) * nb].iter().sum()).collect();
+                (per, binned_ks(counts, &total), with, "binned")
+            }
+            Reference::Sample { .. } | Reference::Window { .. } => {
+                let buckets = if opts.buckets == 0 { auto_buckets(sides.count(k)) } else { opts.buckets };
+                let span = hi - lo;
+                let scale = if span > 0.0 && (buckets as f64 / span).is_finite() {
+                    buckets as f64 / span
                 } else {
-                    vec![reference_of(k)]
+                    0.0
                 };
-                let all = ks_sorted_sides(&all_refs, &all_samples, method);
-                (per, all, if wide { "f64_sort" } else { "f32_radix" })
+                let binner = Binner::Range { lo, scale, buckets };
+                let c = count_pass(input, k, sides.count(k), binner, &work)?;
+                let reference_of = |t: usize| if sides == Sides::Global { vec![k] } else { vec![k + t] };
+                let mut comparisons: Vec<Comparison> =
+                    (0..k).map(|t| Comparison { reference: reference_of(t), sample: vec![t] }).collect();
+                let all_refs = if sides == Sides::Global { vec![k] } else { (k..2 * k).collect() };
+                comparisons.push(Comparison { reference: all_refs, sample: (0..k).collect() });
+                let mut walks: Vec<Walk> =
+                    comparisons.par_iter().map(|cmp| walk_boundaries(&c, buckets, cmp)).collect();
+                refine(input, k, sides, binner, &work, &comparisons, &mut walks)?;
+                let ks = |w: &Walk| {
+                    (w.n1 > 0 && w.n2 > 0).then(|| ks_from_distance(w.n1, w.n2, w.best, opts.ks_method))
+                };
+                let per: Vec<Option<KsResult>> = walks[..k].iter().map(ks).collect();
+                let with: Vec<u64> = walks[..k].iter().map(|w| w.n2).collect();
+                (per, ks(&walks[k]), with, "exact_counts")
             }
         };
 
         let tiers: Vec<TierRow> = (0..k)
             .map(|t| TierRow {
                 tier: Some(t as u32),
-                rows: merged.rows[t],
-                reviewed: merged.cells[t].n,
+                rows: rows[t],
+                reviewed: cells[t].n,
                 with_confidence: with_conf[t],
                 estimate: estimates[t].clone(),
                 drift: drift[t].clone(),
@@ -1100,7 +1111,7 @@ pub fn tier_summary(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<T
             .collect();
         let all = TierRow {
             tier: None,
-            rows: merged.rows.iter().sum(),
+            rows: rows.iter().sum(),
             reviewed: all_cell.n,
             with_confidence: with_conf.iter().sum(),
             estimate: overall,
@@ -1124,7 +1135,8 @@ mod tests {
         conf: Vec<f64>,
     }
 
-    fn make_log(n: usize, k: u64, seed: u64, f32_exact: bool) -> Log {
+    /// A log with `k` tiers; `grid` > 0 rounds confidences to multiples of 1/grid (many ties).
+    fn make_log(n: usize, k: u64, seed: u64, grid: f64) -> Log {
         let mut rng = Xoshiro256::new(seed, 0);
         let mut log = Log { tiers: vec![], y: vec![], pi: vec![], conf: vec![] };
         for _ in 0..n {
@@ -1132,16 +1144,17 @@ mod tests {
             let p = [0.05, 0.2, 1.0][rng.below(3) as usize];
             let reviewed = rng.uniform() < p;
             let y = if reviewed { (rng.uniform() < 0.8 - 0.1 * t as f64) as u8 as f64 } else { f64::NAN };
-            let c = (rng.uniform() * 100.0).round() / 100.0 + 0.01 * t as f64;
+            let u = rng.uniform() + 0.02 * t as f64;
+            let c = if grid > 0.0 { (u * grid).round() / grid } else { u };
             log.tiers.push(t as i64);
             log.y.push(y);
             log.pi.push(p);
-            log.conf.push(if f32_exact { c as f32 as f64 } else { c });
+            log.conf.push(if rng.below(50) == 0 { f64::NAN } else { c });
         }
         log
     }
 
-    fn run(log: &Log, reference: Reference<'_>, chunk_rows: usize, threads: usize) -> TierSummary {
+    fn run(log: &Log, reference: Reference<'_>, opts: SummaryOptions) -> TierSummary {
         let input = SummaryInput {
             tiers: Codes::I64(&log.tiers),
             outcome: &log.y,
@@ -1150,7 +1163,11 @@ mod tests {
             reference,
             num_tiers: None,
         };
-        tier_summary(&input, &SummaryOptions { chunk_rows, threads, ..SummaryOptions::default() }).unwrap()
+        tier_summary(&input, &opts).unwrap()
+    }
+
+    fn finite(v: impl Iterator<Item = f64>) -> Vec<f64> {
+        v.filter(|x| x.is_finite()).collect()
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -1179,66 +1196,113 @@ mod tests {
     }
 
     #[test]
-    fn keys_preserve_order_and_ties() {
-        let xs = [-3.5f32, -1e-30, -0.0, 0.0, 1e-40, 0.25, 0.5, 1.0, 7e30];
-        for w in xs.windows(2) {
-            assert!(key_of(w[0]) <= key_of(w[1]));
-            assert_eq!(w[0] == w[1], key_of(w[0]) == key_of(w[1]));
-        }
-        for &x in &xs {
-            assert_eq!(value_of(key_of(x)), if x == 0.0 { 0.0 } else { x });
-        }
-        assert_eq!(key_of_f64(0.1), None);
-        assert_eq!(key_of_f64(0.25), Some(key_of(0.25)));
-    }
-
-    #[test]
-    fn radix_sort_matches_std_sort() {
-        let mut rng = Xoshiro256::new(3, 0);
-        for case in 0..40 {
-            let parts: Vec<Vec<u32>> = (0..1 + case % 4)
-                .map(|_| {
-                    (0..rng.below(3000))
-                        .map(|_| match case % 3 {
-                            0 => rng.bits() as u32,
-                            1 => 0x8000_0000 | (rng.below(1 << 12) as u32),
-                            _ => 7,
-                        })
-                        .collect()
-                })
-                .collect();
-            let views: Vec<&[u32]> = parts.iter().map(|p| p.as_slice()).collect();
-            let mut expected = parts.concat();
-            expected.sort_unstable();
-            assert_eq!(radix_sort_parts(&views), expected, "case {case}");
-        }
-    }
-
-    #[test]
-    fn ks_matches_core_ks_2samp_on_both_paths() {
-        for f32_exact in [true, false] {
-            let log = make_log(20_000, 3, 5, f32_exact);
-            let refs = make_log(3_000, 3, 6, f32_exact);
-            let ref_codes = refs.tiers.clone();
-            let reference =
-                Reference::Sample { values: Values::F64(&refs.conf), tiers: Some(Codes::I64(&ref_codes)) };
-            let s = run(&log, reference, 0, 0);
-            assert_eq!(s.ks_path, if f32_exact { "f32_radix" } else { "f64_sort" });
-            for t in 0..3 {
-                let prod: Vec<f64> =
-                    (0..log.tiers.len()).filter(|&i| log.tiers[i] == t).map(|i| log.conf[i]).collect();
-                let r: Vec<f64> =
-                    (0..refs.tiers.len()).filter(|&i| refs.tiers[i] == t).map(|i| refs.conf[i]).collect();
-                assert_eq!(s.tiers[t as usize].drift, Some(ks_2samp(&r, &prod, KsMethod::Auto).unwrap()));
+    fn ks_matches_core_ks_2samp_for_every_reference_kind() {
+        for grid in [0.0, 50.0] {
+            let log = make_log(20_000, 3, 5, grid);
+            let refs = make_log(3_000, 3, 6, grid);
+            let of =
+                |l: &Log, t: i64| finite((0..l.tiers.len()).filter(|&i| l.tiers[i] == t).map(|i| l.conf[i]));
+            for buckets in [0, 1, 7] {
+                let opts = SummaryOptions { buckets, ..SummaryOptions::default() };
+                // Per-tier reference sample.
+                let reference = Reference::Sample {
+                    values: Values::F64(&refs.conf),
+                    tiers: Some(Codes::I64(&refs.tiers)),
+                };
+                let s = run(&log, reference, opts);
+                assert_eq!(s.ks_path, "exact_counts");
+                for t in 0..3 {
+                    let expected = ks_2samp(&of(&refs, t), &of(&log, t), KsMethod::Auto).unwrap();
+                    assert_eq!(
+                        s.tiers[t as usize].drift,
+                        Some(expected),
+                        "grid {grid} buckets {buckets} tier {t}"
+                    );
+                }
+                let all = ks_2samp(
+                    &finite(refs.conf.iter().copied()),
+                    &finite(log.conf.iter().copied()),
+                    KsMethod::Auto,
+                );
+                assert_eq!(s.all.drift, Some(all.unwrap()));
+                // One reference for every tier.
+                let s = run(&log, Reference::Sample { values: Values::F64(&refs.conf), tiers: None }, opts);
+                for t in 0..3 {
+                    let expected =
+                        ks_2samp(&finite(refs.conf.iter().copied()), &of(&log, t), KsMethod::Auto).unwrap();
+                    assert_eq!(s.tiers[t as usize].drift, Some(expected));
+                }
+                // Reference window.
+                let mask: Vec<bool> = (0..log.tiers.len()).map(|i| i % 4 == 0).collect();
+                let s = run(&log, Reference::Window { mask: &mask }, opts);
+                for t in 0..3 {
+                    let side = |w: bool| {
+                        finite(
+                            (0..log.tiers.len())
+                                .filter(|&i| log.tiers[i] == t && mask[i] == w)
+                                .map(|i| log.conf[i]),
+                        )
+                    };
+                    let expected = ks_2samp(&side(true), &side(false), KsMethod::Auto).unwrap();
+                    assert_eq!(s.tiers[t as usize].drift, Some(expected));
+                }
             }
-            assert_eq!(s.all.drift, Some(ks_2samp(&refs.conf, &log.conf, KsMethod::Auto).unwrap()));
         }
+    }
+
+    #[test]
+    fn f32_confidences_match_their_f64_values() {
+        let log = make_log(5_000, 2, 11, 0.0);
+        let refs = make_log(800, 2, 12, 0.0);
+        let c32: Vec<f32> = log.conf.iter().map(|&x| x as f32).collect();
+        let c64: Vec<f64> = c32.iter().map(|&x| x as f64).collect();
+        let r32: Vec<f32> = refs.conf.iter().map(|&x| x as f32).collect();
+        let r64: Vec<f64> = r32.iter().map(|&x| x as f64).collect();
+        let base = SummaryInput {
+            tiers: Codes::I64(&log.tiers),
+            outcome: &log.y,
+            pi: &log.pi,
+            confidence: Some(Values::F32(&c32)),
+            reference: Reference::Sample { values: Values::F32(&r32), tiers: None },
+            num_tiers: Some(2),
+        };
+        let a = tier_summary(&base, &SummaryOptions::default()).unwrap();
+        let wide = SummaryInput {
+            confidence: Some(Values::F64(&c64)),
+            reference: Reference::Sample { values: Values::F64(&r64), tiers: None },
+            ..base
+        };
+        assert_eq!(a, tier_summary(&wide, &SummaryOptions::default()).unwrap());
+    }
+
+    #[test]
+    fn binned_ks_follows_the_audit_formula() {
+        let log = make_log(4_000, 2, 13, 0.0);
+        let edges = [0.0, 0.25, 0.5, 0.75, 1.0];
+        let counts = [10.0, 30.0, 40.0, 20.0];
+        let s = run(&log, Reference::Histogram { edges: &edges, counts: &counts }, SummaryOptions::default());
+        let prod = finite((0..log.tiers.len()).filter(|&i| log.tiers[i] == 1).map(|i| log.conf[i]));
+        let mut c = [0.0f64; 4];
+        for x in &prod {
+            c[bin_of(&edges, *x)] += 1.0;
+        }
+        let (n, m) = (prod.len() as f64, 100.0);
+        let (mut cr, mut cp, mut d) = (0.0, 0.0, 0.0f64);
+        for i in 0..4 {
+            cr += counts[i];
+            cp += c[i];
+            d = d.max((cr / m - cp / n).abs());
+        }
+        let drift = s.tiers[1].drift.clone().unwrap();
+        assert_eq!(drift.statistic, d);
+        assert_eq!(drift.pvalue, kolmogorov_sf((n * m / (n + m)).round_ties_even() as u64, d));
+        assert_eq!(s.ks_path, "binned");
     }
 
     #[test]
     fn estimates_match_the_aggregate_estimators() {
-        let log = make_log(30_000, 4, 8, true);
-        let s = run(&log, Reference::None, 0, 0);
+        let log = make_log(30_000, 4, 8, 0.0);
+        let s = run(&log, Reference::None, SummaryOptions::default());
         let idx: Vec<usize> = (0..log.y.len()).filter(|&i| !log.y[i].is_nan()).collect();
         let y: Vec<f64> = idx.iter().map(|&i| log.y[i]).collect();
         let p: Vec<f64> = idx.iter().map(|&i| log.pi[i]).collect();
@@ -1253,11 +1317,12 @@ mod tests {
         let pop = population_estimate(&agg, Design::Poisson, 0.95).unwrap();
         assert!(close(s.all.estimate.lower, pop.lower) && close(s.all.estimate.upper, pop.upper));
         assert_eq!(s.blended.n, y.len() as u64);
+        assert_eq!((s.ks_path.as_str(), s.all.drift.is_none()), ("none", true));
     }
 
     #[test]
     fn bad_inputs_name_the_argument() {
-        let log = make_log(5_000, 3, 9, true);
+        let log = make_log(5_000, 3, 9, 0.0);
         let mut bad = log.pi.clone();
         let i = (0..log.y.len()).rev().find(|&i| !log.y[i].is_nan()).unwrap();
         bad[i] = 0.0;
@@ -1269,45 +1334,52 @@ mod tests {
             reference: Reference::None,
             num_tiers: Some(3),
         };
-        let err = tier_summary(&input, &SummaryOptions { chunk_rows: 100, ..SummaryOptions::default() })
-            .unwrap_err();
+        let opts = SummaryOptions { chunk_rows: 100, ..SummaryOptions::default() };
+        let err = tier_summary(&input, &opts).unwrap_err();
         assert!(err.to_string().contains(&format!("pi[{i}]")), "{err}");
         let input = SummaryInput { pi: &log.pi, num_tiers: Some(2), ..input };
-        let err = tier_summary(&input, &SummaryOptions::default()).unwrap_err();
-        assert!(err.to_string().contains("tiers["), "{err}");
+        let first = log.tiers.iter().position(|&t| t == 2).unwrap();
+        let err = tier_summary(&input, &opts).unwrap_err();
+        assert!(err.to_string().contains(&format!("tiers[{first}]")), "{err}");
         let err =
             tier_summary(&input, &SummaryOptions { level: 1.0, ..SummaryOptions::default() }).unwrap_err();
         assert!(err.to_string().contains("level"), "{err}");
-        let short = &log.y[1..];
-        let input = SummaryInput { outcome: short, ..input };
-        assert!(tier_summary(&input, &SummaryOptions::default())
-            .unwrap_err()
-            .to_string()
-            .contains("outcome"));
+        let short = SummaryInput { outcome: &log.y[1..], ..input };
+        assert!(tier_summary(&short, &opts).unwrap_err().to_string().contains("outcome"));
+        let no_conf =
+            SummaryInput { reference: Reference::Window { mask: &[] }, num_tiers: Some(3), ..input };
+        assert!(tier_summary(&no_conf, &opts).unwrap_err().to_string().contains("reference_window"));
+        let neg: Vec<i8> = vec![0, 1, -1];
+        let three = [0.5; 3];
+        let input =
+            SummaryInput { tiers: Codes::I8(&neg), outcome: &three, pi: &three, num_tiers: None, ..input };
+        assert!(tier_summary(&input, &opts).unwrap_err().to_string().contains("tiers[2]"));
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(32))]
+        #![proptest_config(ProptestConfig::with_cases(48))]
 
         /// The ordered merge of chunk accumulators equals one pass over all rows, for any chunk
-        /// size, thread count and reference kind.
+        /// size, thread count, bucket count and reference kind.
         #[test]
         fn chunked_equals_single_pass(
             n in 1usize..3000, k in 1u64..5, seed in 0u64..1000, chunk in 1usize..700,
-            threads in 1usize..4, f32_exact in any::<bool>(), kind in 0u8..3,
+            threads in 1usize..4, grid in prop::sample::select(vec![0.0, 10.0, 1000.0]), kind in 0u8..4,
+            buckets in prop::sample::select(vec![0usize, 1, 3, 64]),
         ) {
-            let log = make_log(n, k, seed, f32_exact);
-            let refs = make_log(200, k, seed + 1, f32_exact);
+            let log = make_log(n, k, seed, grid);
+            let refs = make_log(200, k, seed + 1, grid);
             let mask: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
             let edges = [0.0, 0.2, 0.5, 0.7, 1.0];
             let counts = [3.0, 10.0, 20.0, 5.0];
             let reference = match kind {
                 0 => Reference::Sample { values: Values::F64(&refs.conf), tiers: Some(Codes::I64(&refs.tiers)) },
-                1 => Reference::Window { mask: &mask },
+                1 => Reference::Sample { values: Values::F64(&refs.conf), tiers: None },
+                2 => Reference::Window { mask: &mask },
                 _ => Reference::Histogram { edges: &edges, counts: &counts },
             };
-            let whole = run(&log, reference, usize::MAX, 1);
-            let parts = run(&log, reference, chunk, threads);
+            let whole = run(&log, reference, SummaryOptions { chunk_rows: usize::MAX, threads: 1, buckets: 1, ..SummaryOptions::default() });
+            let parts = run(&log, reference, SummaryOptions { chunk_rows: chunk, threads, buckets, ..SummaryOptions::default() });
             prop_assert!(same(&whole, &parts).is_ok(), "{:?}", same(&whole, &parts));
         }
     }

@@ -1049,3 +1049,6 @@ def sequential_plan(
         p0, delta, days, alpha, power, tolerance, restart_every, sims, seed, threads, max_per_day
     )
     return DetectionPlan(int(r["per_day"]), int(r["total"]), float(r["power"]), str(r["method"]))
+
+
+from .summary import tier_summary as tier_summary  # noqa: E402

@@ -334,18 +334,21 @@ fn row_error(argument: &str, i: usize, expected: String) -> TierscopeError {
 #[inline]
 fn finite_range<T: Copy + Into<f64>>(v: &[T], lo: &mut f64, hi: &mut f64) {
     let (mut l, mut h) = ([*lo; 8], [*hi; 8]);
+    #[inline(always)]
+    fn lane(x: f64, l: &mut f64, h: &mut f64) {
+        let ok = x.abs() < f64::INFINITY; // false for NaN and ±inf
+        let (a, b) = (if ok { x } else { f64::INFINITY }, if ok { x } else { f64::NEG_INFINITY });
+        *l = if a < *l { a } else { *l };
+        *h = if b > *h { b } else { *h };
+    }
     let mut lanes = v.chunks_exact(8);
     for c in &mut lanes {
         for i in 0..8 {
-            let x: f64 = c[i].into();
-            l[i] = if x < l[i] && x > f64::NEG_INFINITY { x } else { l[i] };
-            h[i] = if x > h[i] && x < f64::INFINITY { x } else { h[i] };
+            lane(c[i].into(), &mut l[i], &mut h[i]);
         }
     }
     for &x in lanes.remainder() {
-        let x: f64 = x.into();
-        l[0] = if x < l[0] && x > f64::NEG_INFINITY { x } else { l[0] };
-        h[0] = if x > h[0] && x < f64::INFINITY { x } else { h[0] };
+        lane(x.into(), &mut l[0], &mut h[0]);
     }
     *lo = l.iter().copied().fold(*lo, f64::min);
     *hi = h.iter().copied().fold(*hi, f64::max);
@@ -368,6 +371,7 @@ fn sweep_log(
 ) -> Result<ChunkAcc> {
     let mut acc = ChunkAcc::default();
     let mut codes = [0u32; BLOCK];
+    let mut reviewed = [0u16; BLOCK + 1];
     let mut start = range.start;
     while start < range.end {
         let end = (start + BLOCK).min(range.end);
@@ -389,34 +393,36 @@ fn sweep_log(
                 acc.tiers[t as usize].rows += 1;
             }
         }
-        // Reviewed rows are rare: test eight outcomes at a time for any non-NaN.
+        // Reviewed rows are rare. First list them (branch-free compaction over the dense outcome
+        // column), then read their π: independent loads of scattered rows that overlap in
+        // flight, instead of one cache miss after each mispredicted branch.
         let (y, pi) = (&input.outcome[start..end], &input.pi[start..end]);
-        for (g, ys) in y.chunks(8).enumerate() {
-            if !ys.iter().fold(false, |any, v| any | !v.is_nan()) {
-                continue;
+        let mut hits = 0usize;
+        for (j, v) in y.iter().enumerate() {
+            reviewed[hits] = j as u16;
+            hits += usize::from(!v.is_nan());
+        }
+        // Touch every needed π first: independent loads, so their cache misses overlap.
+        let touched = reviewed[..hits].iter().fold(0u64, |a, &j| a | pi[j as usize].to_bits());
+        std::hint::black_box(touched);
+        for &j in &reviewed[..hits] {
+            let j = j as usize;
+            let (yj, p) = (y[j], pi[j]);
+            if !yj.is_finite() {
+                return Err(row_error(
+                    "outcome",
+                    start + j,
+                    format!("a finite outcome, or NaN for not reviewed, got {yj}"),
+                ));
             }
-            for (jj, &yj) in ys.iter().enumerate() {
-                if yj.is_nan() {
-                    continue;
-                }
-                let j = g * 8 + jj;
-                if !yj.is_finite() {
-                    return Err(row_error(
-                        "outcome",
-                        start + j,
-                        format!("a finite outcome, or NaN for not reviewed, got {yj}"),
-                    ));
-                }
-                let p = pi[j];
-                if !(p > 0.0 && p <= 1.0) {
-                    return Err(row_error(
-                        "pi",
-                        start + j,
-                        format!("an inclusion probability in (0, 1] for a reviewed row, got {p}"),
-                    ));
-                }
-                acc.tiers[block[j] as usize].cell.add_unit(yj, p);
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(row_error(
+                    "pi",
+                    start + j,
+                    format!("an inclusion probability in (0, 1] for a reviewed row, got {p}"),
+                ));
             }
+            acc.tiers[block[j] as usize].cell.add_unit(yj, p);
         }
         if need_range {
             if let Some(c) = input.confidence {
@@ -477,30 +483,46 @@ fn chunked<R: Send>(
 // ----------------------------------------------------------------------------- pass 2: counts
 
 /// Maps a finite value to its bucket, monotonically: a lower bucket holds only smaller values,
-/// so cumulative bucket counts are exact CDF values at the bucket boundaries.
-#[derive(Clone, Copy, Debug)]
-enum Binner<'a> {
-    /// `buckets` equal-width buckets over [lo, hi] (the range of all confidences compared).
-    Range { lo: f64, scale: f64, buckets: usize },
-    /// The reference histogram's bins (values clipped to the edge range, as numpy's histogram).
-    Edges(&'a [f64]),
+/// so cumulative bucket counts are exact CDF values at the bucket boundaries. (A trait, so the
+/// hot loops are compiled for each map.)
+trait Binner: Copy + Send + Sync {
+    fn len(&self) -> usize;
+    fn bin(&self, x: f64) -> usize;
 }
 
-impl Binner<'_> {
+/// `buckets` equal-width buckets over [lo, hi] (the range of all confidences compared).
+#[derive(Clone, Copy, Debug)]
+struct RangeBins {
+    lo: f64,
+    scale: f64,
+    buckets: usize,
+}
+
+impl Binner for RangeBins {
     fn len(&self) -> usize {
-        match self {
-            Binner::Range { buckets, .. } => *buckets,
-            Binner::Edges(e) => e.len() - 1,
-        }
+        self.buckets
     }
 
     #[inline]
     fn bin(&self, x: f64) -> usize {
-        match *self {
-            // (x − lo)·scale is monotone in x (both operations round monotonically); `as` clamps.
-            Binner::Range { lo, scale, buckets } => (((x - lo) * scale) as usize).min(buckets - 1),
-            Binner::Edges(edges) => bin_of(edges, x),
-        }
+        // (x − lo)·scale is monotone in x (both operations round monotonically) and in
+        // [0, buckets]; the i32 conversion (one instruction, saturating) and the clamp keep it so.
+        (((x - self.lo) * self.scale) as i32).clamp(0, self.buckets as i32 - 1) as usize
+    }
+}
+
+/// The reference histogram's bins (values clipped to the edge range, as numpy's histogram).
+#[derive(Clone, Copy, Debug)]
+struct EdgeBins<'a>(&'a [f64]);
+
+impl Binner for EdgeBins<'_> {
+    fn len(&self) -> usize {
+        self.0.len() - 1
+    }
+
+    #[inline]
+    fn bin(&self, x: f64) -> usize {
+        bin_of(self.0, x)
     }
 }
 
@@ -551,36 +573,51 @@ fn jobs(n_log: usize, n_ref: usize) -> Vec<Job> {
     out
 }
 
-/// Visit every finite confidence of `job` with its side (see [`Sides`]) — the one row walk of
-/// the counting and refining passes.
-fn visit<F: FnMut(usize, f64)>(input: &SummaryInput<'_>, k: usize, job: &Job, mut f: F) -> Result<()> {
-    fn walk<T: Copy + Into<f64>, F: FnMut(usize, f64)>(
+/// Marks a non-finite (missing) confidence in the side column of a block.
+const MISSING: u32 = u32::MAX;
+
+/// Walk the rows of `job` a block at a time: `f(rows, sides, values)` gets, for each block, the
+/// row offset, each row's side (see [`Sides`]; [`MISSING`] for a non-finite confidence) and its
+/// confidence as f64 — the one row walk of the counting and refining passes (the codes were
+/// validated by pass 1).
+fn visit_blocks<F: FnMut(usize, &[u32], &[f64])>(
+    input: &SummaryInput<'_>,
+    k: usize,
+    job: &Job,
+    mut f: F,
+) -> Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    fn walk<T: Copy + Into<f64>, F: FnMut(usize, &[u32], &[f64])>(
         codes: Option<Codes<'_>>,
         values: &[T],
         mask: Option<&[bool]>,
         k: usize,
-        base: usize,
+        base: u32,
         range: Range<usize>,
         f: &mut F,
     ) -> Result<()> {
-        let mut buf = [0u32; BLOCK];
+        let mut side = [0u32; BLOCK];
+        let mut xs = [0f64; BLOCK];
         let mut start = range.start;
         while start < range.end {
             let end = (start + BLOCK).min(range.end);
-            let block = &mut buf[..end - start];
+            let (side, xs) = (&mut side[..end - start], &mut xs[..end - start]);
             match codes {
-                Some(c) => c.decode(start..end, k, block).map_err(|(j, v)| {
+                Some(c) => c.decode(start..end, k, side).map_err(|(j, v)| {
                     row_error("tiers", start + j, format!("a tier code in 0..{k}, got {v}"))
                 })?,
-                None => block.fill(0),
+                None => side.fill(0),
             }
-            for (j, (&t, &x)) in block.iter().zip(&values[start..end]).enumerate() {
-                let x: f64 = x.into();
-                if x.is_finite() {
-                    let window = mask.is_some_and(|m| m[start + j]);
-                    f(base + t as usize + if window { k } else { 0 }, x);
+            if let Some(m) = mask {
+                for (s, &w) in side.iter_mut().zip(&m[start..end]) {
+                    *s += u32::from(w) * k as u32;
                 }
             }
+            for ((s, x), &v) in side.iter_mut().zip(xs.iter_mut()).zip(&values[start..end]) {
+                *x = v.into();
+                *s = if x.abs() < f64::INFINITY { *s + base } else { MISSING };
+            }
+            f(start, side, xs);
             start = end;
         }
         Ok(())
@@ -598,15 +635,16 @@ fn visit<F: FnMut(usize, f64)>(input: &SummaryInput<'_>, k: usize, job: &Job, mu
             }
         }
         (Job::Reference(r), Reference::Sample { values, tiers }) => match values {
-            Values::F32(c) => walk(*tiers, c, None, k, k, r.clone(), &mut f),
-            Values::F64(c) => walk(*tiers, c, None, k, k, r.clone(), &mut f),
+            Values::F32(c) => walk(*tiers, c, None, k, k as u32, r.clone(), &mut f),
+            Values::F64(c) => walk(*tiers, c, None, k, k as u32, r.clone(), &mut f),
         },
         (Job::Reference(_), _) => Ok(()),
     }
 }
 
-/// Like [`visit`] for a sparse selection: `keep(x)` is tested on each finite value first and the
-/// row's tier is read only for the values kept (the codes were validated by pass 1).
+/// Visit a sparse selection of the finite confidences of `job`: `keep(x)` is tested on each
+/// value first and the row's side is worked out only for the values kept (the codes were
+/// validated by pass 1).
 fn visit_sparse(
     input: &SummaryInput<'_>,
     k: usize,
@@ -657,15 +695,28 @@ fn count_pass(
     input: &SummaryInput<'_>,
     k: usize,
     sides: usize,
-    binner: Binner<'_>,
+    binner: impl Binner,
     jobs: &[Job],
 ) -> Result<Vec<u64>> {
     let nb = binner.len();
+    let trash = sides * nb;
     let parts: Vec<Result<Vec<u32>>> = jobs
         .par_iter()
         .map(|job| {
-            let mut h = vec![0u32; sides * nb];
-            visit(input, k, job, |side, x| h[side * nb + binner.bin(x)] += 1)?;
+            // One extra slot takes the missing values, so the increments need no branch.
+            let mut h = vec![0u32; trash + 1];
+            let mut slots = [0u32; BLOCK];
+            visit_blocks(input, k, job, |_, side, xs| {
+                let slots = &mut slots[..side.len()];
+                for ((o, &s), &x) in slots.iter_mut().zip(side).zip(xs) {
+                    let b = binner.bin(if s == MISSING { 0.0 } else { x }) as u32;
+                    *o = if s == MISSING { trash as u32 } else { s * nb as u32 + b };
+                }
+                for &o in slots.iter() {
+                    h[o as usize] += 1;
+                }
+            })?;
+            h.pop();
             Ok(h)
         })
         .collect();
@@ -764,7 +815,7 @@ fn refine(
     input: &SummaryInput<'_>,
     k: usize,
     sides: Sides,
-    binner: Binner<'_>,
+    binner: RangeBins,
     jobs: &[Job],
     comparisons: &[Comparison],
     walks: &mut [Walk],
@@ -775,11 +826,12 @@ fn refine(
     }
     // slot[c][b]: index of bucket b among comparison c's candidates.
     let mut slot: Vec<std::collections::HashMap<usize, usize>> = vec![Default::default(); comparisons.len()];
-    let mut any = vec![false; nb];
+    // A bitset of the candidate buckets (8 KiB at most: stays in L1 during the pass).
+    let mut any = vec![0u64; nb.div_ceil(64)];
     for (c, w) in walks.iter().enumerate() {
         for (i, &(b, _)) in w.candidates.iter().enumerate() {
             slot[c].insert(b, i);
-            any[b] = true;
+            any[b / 64] |= 1 << (b % 64);
         }
     }
     // Which comparisons (and on which side) a value of side `side` takes part in.
@@ -807,7 +859,10 @@ fn refine(
                 input,
                 k,
                 job,
-                |x| any[binner.bin(x)],
+                |x| {
+                    let b = binner.bin(x);
+                    any[b / 64] >> (b % 64) & 1 == 1
+                },
                 |side, x| {
                     let b = binner.bin(x);
                     for &(c, is_ref) in &side_targets[side] {
@@ -1056,7 +1111,7 @@ pub fn tier_summary(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<T
         let (drift, all_drift, with_conf, ks_path) = match input.reference {
             Reference::None => (vec![None; k], None, vec![0u64; k], "none"),
             Reference::Histogram { edges, counts } => {
-                let binner = Binner::Edges(edges);
+                let binner = EdgeBins(edges);
                 let nb = binner.len();
                 let c = count_pass(input, k, k, binner, &work)?;
                 let mut total = vec![0u64; nb];
@@ -1073,14 +1128,15 @@ pub fn tier_summary(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<T
                 (per, binned_ks(counts, &total), with, "binned")
             }
             Reference::Sample { .. } | Reference::Window { .. } => {
-                let buckets = if opts.buckets == 0 { auto_buckets(sides.count(k)) } else { opts.buckets };
+                let buckets =
+                    if opts.buckets == 0 { auto_buckets(sides.count(k)) } else { opts.buckets.min(1 << 16) };
                 let span = hi - lo;
                 let scale = if span > 0.0 && (buckets as f64 / span).is_finite() {
                     buckets as f64 / span
                 } else {
                     0.0
                 };
-                let binner = Binner::Range { lo, scale, buckets };
+                let binner = RangeBins { lo, scale, buckets };
                 let c = count_pass(input, k, sides.count(k), binner, &work)?;
                 let reference_of = |t: usize| if sides == Sides::Global { vec![k] } else { vec![k + t] };
                 let mut comparisons: Vec<Comparison> =

@@ -96,14 +96,17 @@ impl Codes<'_> {
             limit: usize,
             out: &mut [u32],
         ) -> std::result::Result<(), (usize, String)> {
-            let mut top = 0u64;
+            // 32-bit lanes throughout: a code outside u32 (negative or too large) maps to
+            // u32::MAX, which is above any limit (at most MAX_TIERS).
+            let limit = limit as u32;
+            let mut bad = 0u32;
             for (o, &c) in out.iter_mut().zip(src) {
-                let w = c.wide();
-                top = top.max(w);
-                *o = w as u32;
+                let v = c.narrow();
+                bad |= u32::from(v >= limit);
+                *o = v;
             }
-            if top >= limit as u64 {
-                let j = src.iter().position(|c| c.wide() >= limit as u64).unwrap_or(0);
+            if bad != 0 {
+                let j = src.iter().position(|c| c.narrow() >= limit).unwrap_or(0);
                 return Err((j, src[j].to_string()));
             }
             Ok(())
@@ -122,36 +125,50 @@ impl Codes<'_> {
 }
 
 impl Codes<'_> {
-    /// Code of row `i`, widened as [`Wide::wide`].
+    /// Code of row `i`, as [`Wide::narrow`].
     #[inline]
-    fn at(&self, i: usize) -> u64 {
+    fn at(&self, i: usize) -> u32 {
         match self {
-            Codes::I8(s) => s[i].wide(),
-            Codes::I16(s) => s[i].wide(),
-            Codes::I32(s) => s[i].wide(),
-            Codes::I64(s) => s[i].wide(),
-            Codes::U8(s) => s[i].wide(),
-            Codes::U16(s) => s[i].wide(),
-            Codes::U32(s) => s[i].wide(),
-            Codes::U64(s) => s[i].wide(),
+            Codes::I8(s) => s[i].narrow(),
+            Codes::I16(s) => s[i].narrow(),
+            Codes::I32(s) => s[i].narrow(),
+            Codes::I64(s) => s[i].narrow(),
+            Codes::U8(s) => s[i].narrow(),
+            Codes::U16(s) => s[i].narrow(),
+            Codes::U32(s) => s[i].narrow(),
+            Codes::U64(s) => s[i].narrow(),
         }
     }
 }
 
-/// An integer code as u64, negative values sign-extended (so they compare above any limit).
+/// An integer code as u32; u32::MAX for a code outside 0..u32::MAX (negative or too large).
 trait Wide: Copy + std::fmt::Display {
-    fn wide(self) -> u64;
+    fn narrow(self) -> u32;
 }
 
 macro_rules! wide {
-    ($($t:ty),*) => { $(impl Wide for $t {
+    (signed: $($t:ty),*) => { $(impl Wide for $t {
         #[inline]
-        fn wide(self) -> u64 {
-            self as i64 as u64
+        fn narrow(self) -> u32 {
+            if self < 0 { u32::MAX } else { self as u32 }
+        }
+    })* };
+    (unsigned: $($t:ty),*) => { $(impl Wide for $t {
+        #[inline]
+        fn narrow(self) -> u32 {
+            self as u32
+        }
+    })* };
+    (wide: $($t:ty),*) => { $(impl Wide for $t {
+        #[inline]
+        fn narrow(self) -> u32 {
+            u32::try_from(self).unwrap_or(u32::MAX)
         }
     })* };
 }
-wide!(i8, i16, i32, i64, u8, u16, u32, u64);
+wide!(signed: i8, i16, i32);
+wide!(unsigned: u8, u16, u32);
+wide!(wide: i64, u64);
 
 /// Floating-point values (router confidences) of either width, read in place.
 #[derive(Clone, Copy, Debug)]
@@ -386,7 +403,7 @@ fn sweep_log(
         if acc.tiers.len() <= 8 {
             // Few tiers: one vectorised count per tier over the block.
             for (t, tier) in acc.tiers.iter_mut().enumerate() {
-                tier.rows += block.iter().filter(|&&c| c == t as u32).count() as u64;
+                tier.rows += u64::from(block.iter().map(|&c| u32::from(c == t as u32)).sum::<u32>());
             }
         } else {
             for &t in block.iter() {
@@ -398,8 +415,20 @@ fn sweep_log(
         // flight, instead of one cache miss after each mispredicted branch.
         let (y, pi) = (&input.outcome[start..end], &input.pi[start..end]);
         let mut hits = 0usize;
-        for (j, v) in y.iter().enumerate() {
-            reviewed[hits] = j as u16;
+        let mut groups = y.chunks_exact(8);
+        for (g, ys) in (&mut groups).enumerate() {
+            // Eight at a time (vectorised): most groups of eight have no review at all.
+            let any = ys.iter().fold(0u8, |any, v| any | u8::from(!v.is_nan()));
+            if any != 0 {
+                for (jj, v) in ys.iter().enumerate() {
+                    reviewed[hits] = (g * 8 + jj) as u16;
+                    hits += usize::from(!v.is_nan());
+                }
+            }
+        }
+        let tail = y.len() - groups.remainder().len();
+        for (jj, v) in groups.remainder().iter().enumerate() {
+            reviewed[hits] = (tail + jj) as u16;
             hits += usize::from(!v.is_nan());
         }
         // Touch every needed π first: independent loads, so their cache misses overlap.

@@ -322,3 +322,48 @@ def test_bad_input_names_the_argument(kwargs: dict[str, Any], argument: str) -> 
     args.update(kwargs)
     with pytest.raises(InvalidInputError, match=re.escape(f"`{argument}`")):
         stats.tier_summary(args.pop("tiers"), args.pop("outcome"), args.pop("pi"), **args)
+
+
+def test_threads_and_concurrent_callers_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = make_log(300_000, seed=11)
+    ref = make_log(20_000, seed=12)
+
+    def run(threads: int) -> TierSummary:
+        return stats.tier_summary(
+            log["tiers"],
+            log["y"],
+            log["pi"],
+            confidence=log["conf"],
+            reference=ref["conf"],
+            reference_tiers=ref["tiers"],
+            threads=threads,
+        )
+
+    base = run(1)
+    assert run(2) == base  # chunks merge in order: bit-identical whatever the thread count
+    with ThreadPoolExecutor(4) as pool:
+        assert all(r == base for r in pool.map(run, [0, 1, 2, 0]))
+
+
+@pytest.mark.parametrize("case", ["outlier", "ties"])
+def test_outliers_and_heavy_ties_stay_exact(case: str) -> None:
+    # An outlier squeezes the data into one bucket (which is then split); heavy ties fill
+    # buckets with one value (never refined). Both must still give scipy's numbers.
+    log = make_log(120_000, seed=13)
+    ref = make_log(40_000, seed=14)
+    conf, rconf = log["conf"].copy(), ref["conf"].copy()
+    if case == "outlier":
+        conf[7] = 1e300
+        rconf[3] = -1e300
+    else:
+        conf[conf > 0.8] = 1.0
+        rconf[rconf > 0.85] = 1.0
+        conf[conf < 0.3] = 0.0
+    s = stats.tier_summary(log["tiers"], log["y"], log["pi"], confidence=conf, reference=rconf)
+    finite = np.isfinite(conf)
+    for code, row in s.tiers.items():
+        prod = conf[(log["tiers"] == code) & finite]
+        assert_ks(row.drift, sps.ks_2samp(rconf[np.isfinite(rconf)], prod))
+    assert_ks(s.all_traffic.drift, sps.ks_2samp(rconf[np.isfinite(rconf)], conf[finite]))

@@ -719,43 +719,87 @@ fn visit_sparse(
     }
 }
 
-/// Counts per (side, bucket), summed over all jobs (exact integers: order-free).
+/// Counts per (side, cell) of a counting pass, and the smallest and largest value of each cell
+/// (over all sides).
+#[derive(Clone, Debug)]
+struct Counts {
+    cells: usize,
+    counts: Vec<u64>,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+}
+
+impl Counts {
+    #[inline]
+    fn at(&self, side: usize, cell: usize) -> u64 {
+        self.counts[side * self.cells + cell]
+    }
+
+    /// All values of the cell are equal: its only evaluation point is its right boundary.
+    fn single_valued(&self, cell: usize) -> bool {
+        self.lo[cell] >= self.hi[cell]
+    }
+}
+
+/// One counting pass over the rows of `jobs`: `cell(x)` is each finite value's cell in
+/// 0..cells (`cells` = not counted). Exact integer sums, so the job order does not matter.
 fn count_pass(
     input: &SummaryInput<'_>,
     k: usize,
     sides: usize,
-    binner: impl Binner,
+    cells: usize,
+    cell: impl Fn(f64) -> usize + Sync,
     jobs: &[Job],
-) -> Result<Vec<u64>> {
-    let nb = binner.len();
-    let trash = sides * nb;
-    let parts: Vec<Result<Vec<u32>>> = jobs
+) -> Result<Counts> {
+    /// One job's counts and per-cell smallest and largest values.
+    type Part = (Vec<u32>, Vec<f64>, Vec<f64>);
+    let trash = sides * cells;
+    let parts: Vec<Result<Part>> = jobs
         .par_iter()
         .map(|job| {
-            // One extra slot takes the missing values, so the increments need no branch.
+            // One extra slot (and cell) takes what is not counted, so the updates need no branch.
             let mut h = vec![0u32; trash + 1];
-            let mut slots = [0u32; BLOCK];
+            let (mut lo, mut hi) = (vec![f64::INFINITY; cells + 1], vec![f64::NEG_INFINITY; cells + 1]);
+            let (mut slots, mut at) = ([0u32; BLOCK], [0u32; BLOCK]);
             visit_blocks(input, k, job, |_, side, xs| {
-                let slots = &mut slots[..side.len()];
-                for ((o, &s), &x) in slots.iter_mut().zip(side).zip(xs) {
-                    let b = binner.bin(if s == MISSING { 0.0 } else { x }) as u32;
-                    *o = if s == MISSING { trash as u32 } else { s * nb as u32 + b };
+                let (slots, at) = (&mut slots[..side.len()], &mut at[..side.len()]);
+                for (((o, c), &s), &x) in slots.iter_mut().zip(at.iter_mut()).zip(side).zip(xs) {
+                    let b = if s == MISSING { cells } else { cell(x) };
+                    *c = b as u32;
+                    *o = if b == cells { trash as u32 } else { s * cells as u32 + b as u32 };
                 }
-                for &o in slots.iter() {
+                for ((&o, &c), &x) in slots.iter().zip(at.iter()).zip(xs) {
                     h[o as usize] += 1;
+                    let c = c as usize;
+                    lo[c] = if x < lo[c] { x } else { lo[c] };
+                    hi[c] = if x > hi[c] { x } else { hi[c] };
                 }
             })?;
             h.pop();
-            Ok(h)
+            lo.pop();
+            hi.pop();
+            Ok((h, lo, hi))
         })
         .collect();
-    let mut total = vec![0u64; sides * nb];
+    let mut out = Counts {
+        cells,
+        counts: vec![0u64; sides * cells],
+        lo: vec![f64::INFINITY; cells],
+        hi: vec![f64::NEG_INFINITY; cells],
+    };
     for p in parts {
-        for (t, c) in total.iter_mut().zip(p?) {
+        let (h, lo, hi) = p?;
+        for (t, c) in out.counts.iter_mut().zip(h) {
             *t += c as u64;
         }
+        for (t, c) in out.lo.iter_mut().zip(lo) {
+            *t = t.min(c);
+        }
+        for (t, c) in out.hi.iter_mut().zip(hi) {
+            *t = t.max(c);
+        }
     }
-    Ok(total)
+    Ok(out)
 }
 
 // ----------------------------------------------------------------------------- KS from counts
@@ -767,54 +811,83 @@ struct Comparison {
     sample: Vec<usize>,
 }
 
-/// The walk over bucket boundaries of one comparison.
+/// Where a cell to refine lies: a level-0 bucket, or a sub-bucket of a large level-0 bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Cell {
+    Bucket(usize),
+    Sub(usize),
+}
+
+/// The walk of one comparison.
 #[derive(Clone, Debug, Default)]
 struct Walk {
     n1: u64,
     n2: u64,
-    /// max |i·n2 − j·n1| so far (exact at every bucket boundary).
+    /// max |i·n2 − j·n1| so far (exact at every cell boundary walked).
     best: i128,
-    /// Buckets whose interior could exceed `best`: (bucket, s at its left boundary).
-    candidates: Vec<(usize, i128)>,
+    /// Cells whose interior could exceed `best`: (cell, s at its left boundary, bound).
+    candidates: Vec<(Cell, i128, i128)>,
 }
 
-/// Walk the bucket boundaries: s = i·n2 − j·n1 (i reference values, j sample values at or below
-/// the boundary) is exact there. Inside a bucket with a reference and b sample values, s stays
-/// within [max(s_l − b·n1, s_r − a·n2), min(s_l + a·n2, s_r + b·n1)]; only buckets whose bound
-/// exceeds the best boundary value need their values (pure buckets are monotone inside).
-fn walk_boundaries(counts: &[u64], nb: usize, c: &Comparison) -> Walk {
+impl Walk {
+    /// Walk `cells` (in value order) from `s` = i·n2 − j·n1 at their left: s is exact at every
+    /// boundary. Inside a cell with a reference and d sample values, s stays within
+    /// [max(s_l − d·n1, s_r − a·n2), min(s_l + a·n2, s_r + d·n1)]; a cell with values on both
+    /// sides and more than one distinct value becomes a candidate with that bound.
+    fn cells(&mut self, mut s: i128, cells: impl Iterator<Item = (Cell, i128, i128, bool)>) {
+        let (m1, m2) = (self.n1 as i128, self.n2 as i128);
+        for (cell, a, d, single) in cells {
+            if a == 0 && d == 0 {
+                continue;
+            }
+            let left = s;
+            s += a * m2 - d * m1;
+            self.best = self.best.max(s.abs());
+            if a > 0 && d > 0 && !single {
+                let upper = (left + a * m2).min(s + d * m1);
+                let lower = (left - d * m1).max(s - a * m2);
+                self.candidates.push((cell, left, upper.max(-lower)));
+            }
+        }
+    }
+
+    /// Keep the candidates that could still beat the best distance.
+    fn prune(&mut self) {
+        let best = self.best;
+        self.candidates.retain(|c| c.2 > best);
+    }
+}
+
+/// The counts of comparison `c` in `cell` of `counts`: (reference, sample).
+fn pair(counts: &Counts, c: &Comparison, cell: usize) -> (i128, i128) {
+    let a = c.reference.iter().map(|&r| counts.at(r, cell) as i128).sum();
+    let d = c.sample.iter().map(|&x| counts.at(x, cell) as i128).sum();
+    (a, d)
+}
+
+/// Walk the level-0 buckets of comparison `c`.
+fn walk_buckets(counts: &Counts, c: &Comparison) -> Walk {
     let total = |sides: &[usize]| -> u64 {
-        sides.iter().map(|&s| counts[s * nb..(s + 1) * nb].iter().sum::<u64>()).sum()
+        sides
+            .iter()
+            .map(|&s| counts.counts[s * counts.cells..(s + 1) * counts.cells].iter().sum::<u64>())
+            .sum()
     };
-    let (n1, n2) = (total(&c.reference), total(&c.sample));
-    let mut w = Walk { n1, n2, ..Walk::default() };
-    if n1 == 0 || n2 == 0 {
-        return w;
+    let mut w = Walk { n1: total(&c.reference), n2: total(&c.sample), ..Walk::default() };
+    if w.n1 > 0 && w.n2 > 0 {
+        w.cells(
+            0,
+            (0..counts.cells).map(|b| {
+                let (a, d) = pair(counts, c, b);
+                (Cell::Bucket(b), a, d, counts.single_valued(b))
+            }),
+        );
+        w.prune();
     }
-    let (m1, m2) = (n1 as i128, n2 as i128);
-    let mut s: i128 = 0;
-    let mut maybe: Vec<(usize, i128, i128)> = Vec::new();
-    for b in 0..nb {
-        let a: i128 = c.reference.iter().map(|&r| counts[r * nb + b] as i128).sum();
-        let d: i128 = c.sample.iter().map(|&x| counts[x * nb + b] as i128).sum();
-        if a == 0 && d == 0 {
-            continue;
-        }
-        let left = s;
-        s += a * m2 - d * m1;
-        w.best = w.best.max(s.abs());
-        if a > 0 && d > 0 {
-            let upper = (left + a * m2).min(s + d * m1);
-            let lower = (left - d * m1).max(s - a * m2);
-            maybe.push((b, left, upper.max(-lower)));
-        }
-    }
-    w.candidates =
-        maybe.into_iter().filter(|&(_, _, bound)| bound > w.best).map(|(b, left, _)| (b, left)).collect();
     w
 }
 
-/// max |s| inside one bucket: walk its sorted reference values `a` and sample values `b` from
+/// max |s| inside one cell: walk its sorted reference values `a` and sample values `b` from
 /// `s = left`, evaluating after all ties at a value (as [`super::drift::ks_sorted`]).
 fn walk_bucket(a: &[f64], b: &[f64], left: i128, n1: i128, n2: i128) -> i128 {
     let (mut i, mut j, mut s, mut best) = (0usize, 0usize, left, 0i128);
@@ -838,31 +911,116 @@ fn walk_bucket(a: &[f64], b: &[f64], left: i128, n1: i128, n2: i128) -> i128 {
     best
 }
 
-/// Refine the candidate buckets of every comparison: one more pass gathers the values that fall
-/// in them (few, normally), then each bucket is walked exactly.
+/// Level-0 buckets holding more values than this are split into sub-buckets (one more counting
+/// pass) rather than gathered (tests split almost every candidate, to exercise the path).
+const SPLIT_MASS: u64 = if cfg!(test) { 8 } else { 1 << 15 };
+/// At most this many level-0 buckets are split (the largest); the others are gathered.
+const MAX_SPLIT: usize = 64;
+
+/// Refine the candidate cells of every comparison. Large candidate buckets (a value range with
+/// many values: heavy ties, or outliers that squeezed the data into a few buckets) are first split
+/// into sub-buckets over their own value range by another counting pass; the remaining
+/// candidates' values are then gathered (few, normally) by one more pass, sorted and walked.
+#[allow(clippy::too_many_arguments)]
 fn refine(
     input: &SummaryInput<'_>,
     k: usize,
     sides: Sides,
     binner: RangeBins,
+    counts: &Counts,
     jobs: &[Job],
     comparisons: &[Comparison],
     walks: &mut [Walk],
 ) -> Result<()> {
     let nb = binner.len();
+    let nsides = sides.count(k);
+    let mass = |b: usize| -> u64 { (0..nsides).map(|s| counts.at(s, b)).sum() };
+    // Level 1: split the largest candidate buckets.
+    let mut big: Vec<usize> = walks
+        .iter()
+        .flat_map(|w| w.candidates.iter())
+        .filter_map(|&(cell, _, _)| match cell {
+            Cell::Bucket(b) if mass(b) > SPLIT_MASS => Some(b),
+            _ => None,
+        })
+        .collect();
+    big.sort_unstable_by_key(|&b| std::cmp::Reverse((mass(b), b)));
+    big.dedup();
+    big.truncate(MAX_SPLIT);
+    const NONE: u32 = u32::MAX;
+    let mut big_pos = vec![NONE; nb];
+    let mut subs: Vec<RangeBins> = Vec::with_capacity(big.len());
+    if !big.is_empty() {
+        let per = ((1usize << 20) / (big.len() * nsides)).clamp(16, 1 << 16);
+        for (p, &b) in big.iter().enumerate() {
+            big_pos[b] = p as u32;
+            // Candidates are never single-valued, so hi > lo.
+            let span = counts.hi[b] - counts.lo[b];
+            let scale = if (per as f64 / span).is_finite() { per as f64 / span } else { 0.0 };
+            subs.push(RangeBins { lo: counts.lo[b], scale, buckets: per });
+        }
+        let cells = big.len() * per;
+        let sub_counts = count_pass(
+            input,
+            k,
+            nsides,
+            cells,
+            |x| {
+                let p = big_pos[binner.bin(x)];
+                if p == NONE {
+                    cells
+                } else {
+                    p as usize * per + subs[p as usize].bin(x)
+                }
+            },
+            jobs,
+        )?;
+        walks.par_iter_mut().zip(comparisons.par_iter()).for_each(|(w, c)| {
+            let split: Vec<(usize, i128)> = w
+                .candidates
+                .iter()
+                .filter_map(|&(cell, left, _)| match cell {
+                    Cell::Bucket(b) if big_pos[b] != NONE => Some((big_pos[b] as usize, left)),
+                    _ => None,
+                })
+                .collect();
+            w.candidates.retain(|&(cell, _, _)| !matches!(cell, Cell::Bucket(b) if big_pos[b] != NONE));
+            for (p, left) in split {
+                w.cells(
+                    left,
+                    (p * per..(p + 1) * per).map(|cell| {
+                        let (a, d) = pair(&sub_counts, c, cell);
+                        (Cell::Sub(cell), a, d, sub_counts.single_valued(cell))
+                    }),
+                );
+            }
+            w.prune();
+        });
+    }
     if walks.iter().all(|w| w.candidates.is_empty()) {
         return Ok(());
     }
-    // slot[c][b]: index of bucket b among comparison c's candidates.
-    let mut slot: Vec<std::collections::HashMap<usize, usize>> = vec![Default::default(); comparisons.len()];
-    // A bitset of the candidate buckets (8 KiB at most: stays in L1 during the pass).
+    // Gather: slot[c][cell] is the cell's index among comparison c's candidates.
+    let mut slot: Vec<std::collections::HashMap<Cell, usize>> = vec![Default::default(); comparisons.len()];
+    // A bitset of the level-0 buckets to look into (8 KiB at most: stays in L1 during the pass).
     let mut any = vec![0u64; nb.div_ceil(64)];
+    // And of the sub-buckets of split buckets.
+    let per = subs.first().map_or(1, |s| s.buckets);
+    let mut any_sub = vec![0u64; (big.len() * per).div_ceil(64)];
     for (c, w) in walks.iter().enumerate() {
-        for (i, &(b, _)) in w.candidates.iter().enumerate() {
-            slot[c].insert(b, i);
+        for (i, &(cell, _, _)) in w.candidates.iter().enumerate() {
+            slot[c].insert(cell, i);
+            let b = match cell {
+                Cell::Bucket(b) => b,
+                Cell::Sub(cell) => {
+                    any_sub[cell / 64] |= 1 << (cell % 64);
+                    big[cell / per]
+                }
+            };
             any[b / 64] |= 1 << (b % 64);
         }
     }
+    let bit = |set: &[u64], i: usize| set[i / 64] >> (i % 64) & 1 == 1;
     // Which comparisons (and on which side) a value of side `side` takes part in.
     let all = k;
     let targets = |side: usize| -> Vec<(usize, bool)> {
@@ -878,8 +1036,15 @@ fn refine(
         }
         v
     };
-    let side_targets: Vec<Vec<(usize, bool)>> = (0..sides.count(k)).map(targets).collect();
-    type Gathered = Vec<(usize, usize, bool, f64)>;
+    let side_targets: Vec<Vec<(usize, bool)>> = (0..nsides).map(targets).collect();
+    let cell_of = |x: f64, b: usize| -> Cell {
+        match big_pos[b] {
+            NONE => Cell::Bucket(b),
+            p => Cell::Sub(p as usize * per + subs[p as usize].bin(x)),
+        }
+    };
+    /// (comparison, candidate index, reference side?, value).
+    type Gathered = Vec<(u32, u32, bool, f64)>;
     let parts: Vec<Result<Gathered>> = jobs
         .par_iter()
         .map(|job| {
@@ -890,13 +1055,17 @@ fn refine(
                 job,
                 |x| {
                     let b = binner.bin(x);
-                    any[b / 64] >> (b % 64) & 1 == 1
+                    bit(&any, b)
+                        && match cell_of(x, b) {
+                            Cell::Bucket(_) => true,
+                            Cell::Sub(cell) => bit(&any_sub, cell),
+                        }
                 },
                 |side, x| {
-                    let b = binner.bin(x);
+                    let cell = cell_of(x, binner.bin(x));
                     for &(c, is_ref) in &side_targets[side] {
-                        if let Some(&i) = slot[c].get(&b) {
-                            out.push((c, i, is_ref, x));
+                        if let Some(&i) = slot[c].get(&cell) {
+                            out.push((c as u32, i as u32, is_ref, x));
                         }
                     }
                 },
@@ -908,7 +1077,7 @@ fn refine(
         walks.iter().map(|w| vec![(Vec::new(), Vec::new()); w.candidates.len()]).collect();
     for p in parts {
         for (c, i, is_ref, x) in p? {
-            let cell = &mut values[c][i];
+            let cell = &mut values[c as usize][i as usize];
             if is_ref {
                 cell.0.push(x);
             } else {
@@ -918,7 +1087,7 @@ fn refine(
     }
     walks.par_iter_mut().zip(values.par_iter_mut()).for_each(|(w, vals)| {
         let (n1, n2) = (w.n1 as i128, w.n2 as i128);
-        for (&(_, left), (a, b)) in w.candidates.iter().zip(vals.iter_mut()) {
+        for (&(_, left, _), (a, b)) in w.candidates.iter().zip(vals.iter_mut()) {
             a.sort_unstable_by(|p, q| p.total_cmp(q));
             b.sort_unstable_by(|p, q| p.total_cmp(q));
             w.best = w.best.max(walk_bucket(a, b, left, n1, n2));
@@ -1142,7 +1311,7 @@ pub fn tier_summary(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<T
             Reference::Histogram { edges, counts } => {
                 let binner = EdgeBins(edges);
                 let nb = binner.len();
-                let c = count_pass(input, k, k, binner, &work)?;
+                let c = count_pass(input, k, k, nb, |x| binner.bin(x), &work)?.counts;
                 let mut total = vec![0u64; nb];
                 let per: Vec<Option<KsResult>> = (0..k)
                     .map(|t| {
@@ -1166,15 +1335,14 @@ pub fn tier_summary(input: &SummaryInput<'_>, opts: &SummaryOptions) -> Result<T
                     0.0
                 };
                 let binner = RangeBins { lo, scale, buckets };
-                let c = count_pass(input, k, sides.count(k), binner, &work)?;
+                let c = count_pass(input, k, sides.count(k), buckets, |x| binner.bin(x), &work)?;
                 let reference_of = |t: usize| if sides == Sides::Global { vec![k] } else { vec![k + t] };
                 let mut comparisons: Vec<Comparison> =
                     (0..k).map(|t| Comparison { reference: reference_of(t), sample: vec![t] }).collect();
                 let all_refs = if sides == Sides::Global { vec![k] } else { (k..2 * k).collect() };
                 comparisons.push(Comparison { reference: all_refs, sample: (0..k).collect() });
-                let mut walks: Vec<Walk> =
-                    comparisons.par_iter().map(|cmp| walk_boundaries(&c, buckets, cmp)).collect();
-                refine(input, k, sides, binner, &work, &comparisons, &mut walks)?;
+                let mut walks: Vec<Walk> = comparisons.par_iter().map(|cmp| walk_buckets(&c, cmp)).collect();
+                refine(input, k, sides, binner, &c, &work, &comparisons, &mut walks)?;
                 let ks = |w: &Walk| {
                     (w.n1 > 0 && w.n2 > 0).then(|| ks_from_distance(w.n1, w.n2, w.best, opts.ks_method))
                 };

@@ -1,24 +1,29 @@
-//! Per-tier summary of a decision log in one sweep: traffic and review counts, the Hájek quality
-//! estimate with its design-based interval, and Kolmogorov–Smirnov drift of the router's
-//! confidence against a reference — per tier and over all traffic.
+//! Per-tier summary of a decision log: traffic and review counts, the Hájek quality estimate with
+//! its design-based interval, and Kolmogorov–Smirnov drift of the router's confidence against a
+//! reference — per tier and over all traffic — reading the columns in place.
 //!
-//! One parallel sweep over the rows (fixed-size chunks on the pools of [`crate::pool`], merged in
-//! chunk order, so results do not depend on the thread count) validates every row and
-//! accumulates, per tier, the row count, the Poisson-design sufficient statistics of the reviewed
-//! rows ([`CellStats`]) and the tier's confidence values. The estimates are then exactly those of
+//! Estimates: one parallel sweep over the rows (fixed-size chunks on the pools of
+//! [`crate::pool`], merged in chunk order, so results do not depend on the thread count)
+//! validates every row and accumulates, per tier, the row count and the Poisson-design sufficient
+//! statistics of the reviewed rows ([`CellStats`]); with a drift reference it also takes the
+//! range of the confidences. The estimates are exactly those of
 //! [`domain_estimates`]/[`population_estimate`] (Poisson design, weights 1/π) on the merged cells,
 //! with each tier's row count as its known population size.
 //!
-//! KS is exact (the statistic and p-value of scipy's `ks_2samp`, through the core's
-//! [`ks_from_distance`]) without gathering or sorting the confidences: a second read pass counts
-//! them per (tier, side, bucket) — equal-width buckets over the range of all compared values, a
-//! monotone map, so the empirical CDFs at bucket boundaries are exact — and the KS distance
-//! max |i·n2 − j·n1| is walked over the boundaries. Only buckets whose interior could hold a
-//! larger distance (bounded by their counts) are refined: a third pass gathers their few values,
-//! sorts them and walks them with ties evaluated together. The passes re-read the inputs (fast)
-//! instead of writing large buffers (slow on fresh pages). A reference histogram instead gives the
-//! binned KS of the audit (cumulative bin proportions, asymptotic Kolmogorov p-value at
-//! n = round(n·m/(n + m))).
+//! KS is exact — the statistic and p-value of scipy's `ks_2samp`, through the core's
+//! [`ks_from_distance`] — without gathering or sorting the confidences. A counting pass reads
+//! them again and counts them per (tier, side, bucket): equal-width buckets over the range of all
+//! compared values, a monotone map, so the empirical CDFs at bucket boundaries are exact, and the
+//! KS distance max |i·n2 − j·n1| is walked over the boundaries. Only buckets whose interior could
+//! hold a larger distance (bounded by their counts; never a bucket holding a single value) are
+//! refined: large ones are split into sub-buckets over their own value range by one more counting
+//! pass, and a last pass gathers the values of the remaining few candidate cells, which are sorted
+//! and walked with ties evaluated together. The passes only read the inputs (fast here) and write
+//! small tables, instead of writing buffers the size of the log (slow: fresh pages). A reference
+//! histogram instead gives the binned KS of the audit (cumulative bin proportions, asymptotic
+//! Kolmogorov p-value at n = round(n·m/(n + m))).
+//!
+//! The inputs are borrowed slices: the caller guarantees nobody writes them during the call.
 
 use std::ops::Range;
 

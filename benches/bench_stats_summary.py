@@ -329,8 +329,9 @@ def main() -> None:
     )
     print(
         f"\nWhere the time goes: tierscope spends {t_est:.3f} s on the validating sweep and estimates "
-        f"and {max(t_full - t_est, 0):.3f} s on exact KS (a counting pass over the confidences in "
-        f"buckets plus a refining pass over the few boundary buckets); the baselines spend "
+        f"and {max(t_full - t_est, 0):.3f} s on exact KS (a pass counting the confidences in "
+        f"buckets, then a pass gathering the values of the few buckets that can hide the maximum); "
+        f"the baselines spend "
         f"{t_pd_ks:.3f} s (pandas masks + scipy) / {t_pl_ks:.3f} s (polars filters + scipy) on KS, "
         f"mostly sorting.\n"
     )

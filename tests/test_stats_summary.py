@@ -1,5 +1,5 @@
 """tierscope.stats.tier_summary against pandas + statsmodels + scipy reference numbers (1e-9),
-against the audit's own estimator and binned KS, hypothesis properties, dtypes and bad input."""
+against the audit's estimator and binned-KS formula, hypothesis properties, dtypes and bad input."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 from tierscope import stats
 from tierscope.exceptions import InvalidInputError
-from tierscope.quality.audit.run import _binned_drift, _hist
 from tierscope.stats.summary import TierSummary
 
 RTOL = 1e-9
@@ -28,6 +27,21 @@ def close(ours: float, ref: float) -> bool:
     if math.isnan(ours) or math.isnan(ref):
         return math.isnan(ours) and math.isnan(ref)
     return abs(ours - ref) <= RTOL * abs(ref) + ATOL
+
+
+def _hist(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The audit's production histogram (quality/audit/run.py): finite values clipped to the edges."""
+    v = values[np.isfinite(values)]
+    counts, _ = np.histogram(np.clip(v, edges[0], edges[-1]), bins=edges)
+    return counts.astype(np.float64)
+
+
+def _binned_drift(ref_counts: np.ndarray, prod_counts: np.ndarray) -> dict[str, float]:
+    """The audit's binned KS (quality/audit/run.py), written out as the reference."""
+    n, m = float(prod_counts.sum()), float(ref_counts.sum())
+    d = float(np.max(np.abs(np.cumsum(ref_counts) / m - np.cumsum(prod_counts) / n)))
+    p = stats.kolmogorov_sf(max(1, int(round(n * m / (n + m)))), d) if d > 0 else 1.0
+    return {"ks": d, "ks_pvalue": float(p)}
 
 
 def make_log(n: int, k: int = 3, seed: int = 0, f32: bool = True) -> dict[str, Any]:

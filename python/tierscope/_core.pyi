@@ -9,7 +9,7 @@ attributes are read-only and they cannot be built or subclassed from Python.
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,10 @@ __all__ = [
     "stats_simulate_monitor",
     "stats_simulate_coverage",
     "StatsKsResult",
+    "StatsTierRow",
+    "StatsBlended",
+    "StatsTierSummary",
+    "stats_tier_summary",
     "StatsDriftReport",
     "stats_psi",
     "stats_psi_samples",
@@ -579,3 +583,63 @@ def _sleep_detached(seconds: float) -> None: ...
 def _panic_for_test() -> None: ...
 def _raise_for_test(variant: str) -> None: ...
 def _input_address(array: _F64) -> int: ...
+
+# --- stats: summary ---
+@final
+class StatsTierRow:
+    @property
+    def tier(self) -> int | None: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def reviewed(self) -> int: ...
+    @property
+    def with_confidence(self) -> int: ...
+    @property
+    def estimate(self) -> StatsDomainEstimate: ...
+    @property
+    def drift(self) -> StatsKsResult | None: ...
+
+@final
+class StatsBlended:
+    @property
+    def n(self) -> int: ...
+    @property
+    def mean(self) -> float: ...
+    @property
+    def se(self) -> float: ...
+    @property
+    def lower(self) -> float: ...
+    @property
+    def upper(self) -> float: ...
+    @property
+    def method(self) -> str: ...
+
+@final
+class StatsTierSummary:
+    @property
+    def tiers(self) -> list[StatsTierRow]: ...
+    @property
+    def all(self) -> StatsTierRow: ...
+    @property
+    def blended(self) -> StatsBlended: ...
+    @property
+    def level(self) -> float: ...
+    @property
+    def ks_path(self) -> str: ...
+
+def stats_tier_summary(
+    tiers: npt.NDArray[Any],
+    outcome: _F64,
+    pi: _F64,
+    confidence: npt.NDArray[Any] | None = None,
+    reference: npt.NDArray[Any] | None = None,
+    reference_tiers: npt.NDArray[Any] | None = None,
+    reference_edges: _F64 | None = None,
+    reference_counts: _F64 | None = None,
+    reference_window: _Bool | None = None,
+    num_tiers: int | None = None,
+    level: float = 0.95,
+    ks_method: str = "auto",
+    threads: int = 0,
+) -> StatsTierSummary: ...

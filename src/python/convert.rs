@@ -31,12 +31,18 @@ pub(crate) type F64Array<'py> = PyReadonlyArray1<'py, f64>;
 /// A read-only `int64` numpy array argument (integer codes, counts).
 pub(crate) type I64Array<'py> = PyReadonlyArray1<'py, i64>;
 
-/// The elements of `array`: its own buffer when it is contiguous, else a copy.
-pub(crate) fn f64_slice<'a>(array: &'a F64Array<'_>) -> Cow<'a, [f64]> {
+/// The elements of a one-dimensional array of any numpy dtype: its own buffer when it is
+/// contiguous, else a copy.
+pub(crate) fn slice_of<'a, T: numpy::Element + Copy>(array: &'a PyReadonlyArray1<'_, T>) -> Cow<'a, [T]> {
     match array.as_slice() {
         Ok(slice) => Cow::Borrowed(slice),
         Err(_) => Cow::Owned(array.as_array().to_vec()),
     }
+}
+
+/// The elements of `array`: its own buffer when it is contiguous, else a copy.
+pub(crate) fn f64_slice<'a>(array: &'a F64Array<'_>) -> Cow<'a, [f64]> {
+    slice_of(array)
 }
 
 /// [`f64_slice`] of an optional array.

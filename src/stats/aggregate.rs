@@ -247,6 +247,11 @@ impl Aggregate {
         Ok(())
     }
 
+    /// Add `stats` to cell (stratum, domain), for callers that accumulate cells themselves.
+    pub fn merge_cell(&mut self, stratum: u32, domain: u32, stats: &CellStats) {
+        self.cells.entry((stratum, domain)).or_default().merge(stats);
+    }
+
     /// Merge `other` into `self` (cell-wise sums).
     pub fn merge(&mut self, other: &Aggregate) {
         for (k, c) in &other.cells {

@@ -334,7 +334,7 @@ pub fn ks_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResult {
 }
 
 /// Statistic and p-value from the integer distance max |i·n2 − j·n1|.
-fn ks_from_distance(n1: u64, n2: u64, best: i128, method: KsMethod) -> KsResult {
+pub(crate) fn ks_from_distance(n1: u64, n2: u64, best: i128, method: KsMethod) -> KsResult {
     let d = best as f64 / (n1 as f64 * n2 as f64);
     let g = gcd(n1, n2);
     let (n1g, n2g) = (n1 / g, n2 / g);

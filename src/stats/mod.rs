@@ -19,6 +19,7 @@ pub mod rng;
 pub mod sequential;
 pub mod simulate;
 pub mod special;
+pub mod summary;
 
 use crate::error::{Result, TierscopeError};
 

@@ -47,8 +47,11 @@ from .planning import DetectionPlan, fixed_sample_plan, sequential_plan
 from .sequential import MONITOR_METHODS as MONITOR_METHODS
 from .sequential import Cusum, DayStatus, Monitor
 from .simulate import CoverageReport, simulate_coverage, simulate_monitor
+from .summary import TierSummary, tier_summary
 
 __all__ = [
+    "TierSummary",
+    "tier_summary",
     "LogisticFit",
     "fit_logistic",
     "Aggregate",

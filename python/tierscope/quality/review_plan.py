@@ -577,7 +577,7 @@ def plan_reviews(
 ) -> ReviewPlan:
     """Plan one period's human reviews (see the module docstring for the design).
 
-    ``log``: a :class:`~tierscope.decision_log.DecisionLog`, a log directory or a table of
+    ``log``: a :class:`~tierscope.log.DecisionLog`, a log directory or a table of
     decisions. ``day`` (a date) or ``since``/``until`` select the decisions. ``previous``:
     the previous period's review-score SDs (mapping stratum or tier -> SD) or its reviews (a table
     with ``score`` and ``stratum``/``tier``) for Neyman allocation. ``targets``: tier -> interval

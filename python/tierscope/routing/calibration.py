@@ -298,7 +298,7 @@ class ThresholdReport:
     """The outcome of :func:`choose_threshold`.
 
     When ``feasible`` is False no threshold meets the target: ``threshold`` is ``inf`` and a
-    :class:`~tierscope.cascade.Cascade` built with this report escalates every query.
+    :class:`~tierscope.routing.Cascade` built with this report escalates every query.
     """
 
     threshold: float

@@ -7,10 +7,10 @@ tierscope never calls an LLM API itself: you pass the tiers' callables. The flow
    regular expressions and predicates. A hit goes straight to the capable tier.
 2. **Cheap tier**: its answer, then the user's confidence function (self-evaluation score,
    log-prob, verifier) gives a raw score in [0, 1], optionally calibrated into P(acceptable)
-   by a :class:`~tierscope.calibration.Calibrator`.
+   by a :class:`~tierscope.routing.Calibrator`.
 3. **Accept** when the calibrated confidence is ``>= threshold`` (a float or a
-   :class:`~tierscope.calibration.ThresholdReport`; an infeasible report escalates everything),
-   or by a :class:`~tierscope.calibration.CostAwareRule`; else **escalate** to the capable tier.
+   :class:`~tierscope.routing.ThresholdReport`; an infeasible report escalates everything),
+   or by a :class:`~tierscope.routing.CostAwareRule`; else **escalate** to the capable tier.
 4. **Shadow scoring**: with probability ``shadow_rate`` (seeded) an accepted query is also sent
    to the capable tier, without delaying the answer (async: a background task, awaited by
    :meth:`Cascade.drain`; sync: a background thread pool, or inline if configured).
@@ -169,7 +169,7 @@ class Cascade:
         :class:`ThresholdReport` (an infeasible report escalates every query without calling the
         cheap tier). Required unless ``cost_rule`` is given.
     calibrator:
-        Maps the raw confidence to P(acceptable) (:mod:`tierscope.calibration`); identity if None.
+        Maps the raw confidence to P(acceptable) (:mod:`tierscope.routing.calibration`); identity if None.
     cost_rule:
         A :class:`CostAwareRule`; when given, a cheap answer is accepted only if the rule accepts
         ``P(fail) = 1 - calibrated`` for the call's category (and the threshold, if also given).

@@ -82,9 +82,9 @@ def audit(
 ) -> AuditReport:
     """Audit a decision log per tier (see the module docstring for the statistics).
 
-    ``log``: a :class:`~tierscope.decision_log.DecisionLog`, a log directory, or a
+    ``log``: a :class:`~tierscope.log.DecisionLog`, a log directory, or a
     ``(decisions, outcomes)`` pair of pyarrow/pandas tables. ``since``/``until`` filter decisions
-    by timestamp (``[since, until)``, UTC). ``reference``: a :class:`~tierscope.router.Router` or
+    by timestamp (``[since, until)``, UTC). ``reference``: a :class:`~tierscope.routing.Router` or
     its ``reference`` dict (training confidence histogram) for drift. ``baseline``: the monitors'
     reference quality on the ``monitor_target`` scale (a number, or tier -> number; default:
     estimated the same way over the first ``baseline_days`` days). ``prices``: tier -> price per

@@ -20,7 +20,13 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "python" / "tierscope"
 
 #: Layer of each top-level part → the layers it may import (besides itself and the base).
-BASE = {"tierscope._core", "tierscope._runtime", "tierscope.exceptions", "tierscope._deprecated"}
+BASE = {
+    "tierscope._core",
+    "tierscope._runtime",
+    "tierscope._validate",
+    "tierscope.exceptions",
+    "tierscope._deprecated",
+}
 ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "stats": set(),

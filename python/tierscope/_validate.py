@@ -7,7 +7,7 @@ says what was expected, in the same words as the Rust core (``invalid `name`: ex
 got …``). Nothing is silently coerced: ``"no"`` is not a boolean, ``True`` is not a number, NaN
 is not a probability, ``2**70`` is not a thread count.
 
-Leaf module: it imports only :mod:`tierscope.exceptions` (and numpy, lazily, for its scalar types).
+Leaf module: it imports only :mod:`tierscope.exceptions` (and numpy, for its scalar types).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
 
 from .exceptions import InvalidInputError, TierscopeFileNotFoundError
 
@@ -70,7 +72,7 @@ def _show(value: Any) -> str:
 
 
 def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy.bool_
+    return isinstance(value, (bool, np.bool_))
 
 
 def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = INT64_MAX) -> int:
@@ -79,7 +81,8 @@ def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int |
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise fail(name, _int_range(minimum, maximum), value)
     v = int(value)
-    if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+    low = -(2**63) if minimum is None else minimum
+    if v < low or (maximum is not None and v > maximum):
         raise fail(name, _int_range(minimum, maximum), v)
     return v
 
@@ -87,8 +90,7 @@ def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int |
 def _int_range(minimum: int | None, maximum: int | None) -> str:
     big = maximum is None or maximum >= INT64_MAX
     if minimum is not None and big:
-        bound = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
-        return bound if maximum is None else f"{bound} (at most {maximum})"
+        return "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
     if minimum is not None and maximum is not None:
         return f"an integer in [{minimum}, {maximum}]"
     if maximum is not None and not big:

@@ -127,6 +127,19 @@ def test_route_reads_and_routes_a_5_mib_csv_cell(default_dir: Path, tmp_path: Pa
     assert table.column("row").to_pylist() == [0, 1, 2] and table.num_rows == 3
 
 
+@pytest.mark.parametrize("mib", [9, 20])
+def test_csv_cells_over_twice_the_default_block_are_read(tmp_path: Path, mib: int) -> None:
+    """pyarrow tolerates a row up to about twice its block (8 MiB at the old fixed 4 MiB), then
+    raised a raw ArrowInvalid for the whole file; the block now follows the longest line."""
+    from tierscope.batch import iter_text_chunks
+
+    big = "x" * (mib * 1024 * 1024)
+    src = tmp_path / "big.csv"
+    pacsv.write_csv(pa.table({"text": [*(["short"] * 1000), big, "last"]}), src)
+    chunks = list(iter_text_chunks(src, "text", 600))
+    assert [len(c) for c in chunks] == [600, 402] and chunks[1][-2] == big and chunks[1][-1] == "last"
+
+
 def test_csv_reader_retries_with_a_larger_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should a row outgrow the block anyway, the reader reopens with a larger one after the rows
     already read: no row is lost or repeated."""

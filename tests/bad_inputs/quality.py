@@ -167,6 +167,11 @@ def _check_big_cell(result: Any, ctx: Context) -> bool:
     return bool(summary["rows"] == 3 and table.column("row").to_pylist() == [0, 1, 2])
 
 
+def _nine_mib_cell(ctx: Context) -> list[list[str]]:
+    """A 9 MiB CSV cell (over twice pyarrow's old 4 MiB block, where reading used to fail)."""
+    return _chunks(_csv(ctx, {"text": ["a", "y" * (9 << 20), "b"]}, "nine.csv"))
+
+
 def _parquet_ints(ctx: Context) -> Path:
     path = ctx.tmp / "ints.parquet"
     pq.write_table(pa.table({"text": [1, 2]}), path)
@@ -613,6 +618,9 @@ BATCH_CASES: list[Case] = [
     expect("batch.route.progress_string", lambda c: _route_progress(c, "yes"), BAD, "`progress`"),
     expect("batch.route.header_only", lambda c: _route(c, inp=_write(c, "h.csv", "text\n")), BAD, "h.csv"),
     behaves("batch.route.five_mib_cell", _big_cell, _check_big_cell),
+    behaves(
+        "batch.chunks.nine_mib_cell", _nine_mib_cell, lambda r, c: [len(x) for x in r[0]] == [1, 9 << 20, 1]
+    ),
 ]
 
 CASES: list[Case] = [*PLAN_CASES, *REVIEW_PLAN_CASES, *AUDIT_CASES, *REPORT_CASES, *BATCH_CASES]

@@ -94,7 +94,7 @@ def test_fit_trains_and_reports(default_dir: Path, tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ["route", "fit", "demo", "build-default-router"]:
+    for command in ["route", "fit", "demo", "route-demo", "build-default-router", "plan", "audit"]:
         proc = _run(command, "--help")
         assert proc.returncode == 0 and "usage" in proc.stdout
 
@@ -114,3 +114,66 @@ def test_parser_lists_every_command_in_order() -> None:
     assert args.routing_only and args.top == 3 and args.latency_samples == 500
     assert args.html == "demo_report.html" and args.days is None and not args.no_shift
     assert parser.parse_args(["audit", "LOG"]).monitor_method == "e_detector"
+
+
+def test_route_reads_and_routes_a_5_mib_csv_cell(default_dir: Path, tmp_path: Path) -> None:
+    """A cell over pyarrow's 4 MiB block used to fail the whole file ("straddling object")."""
+    big = "my card has not arrived " * (5 * 1024 * 1024 // 24 + 1)
+    src = tmp_path / "big.csv"
+    pacsv.write_csv(pa.table({"text": ["top up", big, "exchange rate"]}), src)
+    out = tmp_path / "out.parquet"
+    assert main(["route", str(default_dir), str(src), str(out)]) == 0
+    table = pq.read_table(out)
+    assert table.column("row").to_pylist() == [0, 1, 2] and table.num_rows == 3
+
+
+@pytest.mark.parametrize("mib", [9, 20])
+def test_csv_cells_over_twice_the_default_block_are_read(tmp_path: Path, mib: int) -> None:
+    """pyarrow tolerates a row up to about twice its block (8 MiB at the old fixed 4 MiB), then
+    raised a raw ArrowInvalid for the whole file; the block now follows the longest line."""
+    from tierscope.batch import iter_text_chunks
+
+    big = "x" * (mib * 1024 * 1024)
+    src = tmp_path / "big.csv"
+    pacsv.write_csv(pa.table({"text": [*(["short"] * 1000), big, "last"]}), src)
+    chunks = list(iter_text_chunks(src, "text", 600))
+    assert [len(c) for c in chunks] == [600, 402] and chunks[1][-2] == big and chunks[1][-1] == "last"
+
+
+def test_csv_reader_retries_with_a_larger_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should a row outgrow the block anyway, the reader reopens with a larger one after the rows
+    already read: no row is lost or repeated."""
+    import tierscope.batch as batch
+
+    rows = [f"row {i}" for i in range(2000)] + ["x" * 300_000] + [f"tail {i}" for i in range(50)]
+    src = tmp_path / "in.csv"
+    pacsv.write_csv(pa.table({"text": rows}), src)
+    monkeypatch.setattr(batch, "_MIN_BLOCK", 1 << 12)
+    monkeypatch.setattr(batch, "_scan_lines", lambda path: (None, 0))  # pretend every line is short
+    read = [text for chunk in batch.iter_text_chunks(src, "text", 7) for text in chunk]
+    assert read == rows
+
+
+def test_route_checks_everything_before_loading_the_router(tmp_path: Path) -> None:
+    """A missing model is reported only after the input, output and column are known to be fine."""
+    from tierscope.batch import route_file
+    from tierscope.exceptions import InvalidInputError, TierscopeFileNotFoundError
+
+    src = tmp_path / "in.csv"
+    pacsv.write_csv(pa.table({"q": ["a"]}), src)
+    with pytest.raises(TierscopeFileNotFoundError, match="`input_path`"):
+        route_file(tmp_path, tmp_path / "none.csv", tmp_path / "o.parquet")
+    with pytest.raises(InvalidInputError, match="`output_path`"):
+        route_file(tmp_path, src, tmp_path)
+    with pytest.raises(InvalidInputError, match="no column 'text'"):
+        route_file(tmp_path, src, tmp_path / "o.parquet")  # tmp_path is no router: never loaded
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "out.parquet").mkdir()
+    src = tmp_path / "in.csv"
+    src.write_text("text\nhello\n")
+    proc = _run("route", str(tmp_path), str(src), str(tmp_path / "out.parquet"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("tierscope: error: route: ")
+    assert "`OUTPUT`" in proc.stderr and "directory" in proc.stderr

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .exceptions import InvalidInputError, TierscopeFileNotFoundError
+from . import _validate as v
+from .exceptions import InvalidInputError
 
 __all__ = ["iter_text_chunks", "read_table_columns", "route_file"]
 
 
-def _first_bad_utf8_line(path: Path) -> int | None:
+_MIN_BLOCK = 1 << 22
+"""The CSV reader's usual block size (4 MiB): rows are parsed a block at a time."""
+_MAX_BLOCK = 1 << 30
+"""The largest block (1 GiB; pyarrow's limit is 2 GiB): a longer CSV row is refused."""
+
+
+def _scan_lines(path: Path) -> tuple[int | None, int]:
+    """(first line that is not UTF-8 or None, length in bytes of the longest line)."""
+    longest = 0
     with open(path, "rb") as f:
         for number, line in enumerate(f, start=1):
+            longest = max(longest, len(line))
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                return number
-    return None
+                return number, longest
+    return None, longest
 
 
 def _format(path: Path) -> str:
@@ -35,57 +46,92 @@ def _format(path: Path) -> str:
 
 
 def iter_text_chunks(
-    path: str | os.PathLike[str], column: str, chunk_size: int = 20_000
+    path: str | os.PathLike[str], column: str, chunk_size: int = 20_000, *, name: str = "path"
 ) -> Iterator[list[str]]:
     """Yield lists of at most ``chunk_size`` texts from ``column`` of a CSV/JSONL/Parquet file.
 
-    Errors name the file and, where it applies, the line: missing column, empty file, non-UTF-8
-    bytes, non-text values.
+    The arguments, the file's existence and (for CSV and Parquet) its header are checked when
+    this is called, not at the first ``next()``. Errors name the file and, where it applies, the
+    line: missing column, empty file, non-UTF-8 bytes, non-text values. ``name`` is the argument
+    a missing file is reported under.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise TierscopeFileNotFoundError(f"input file not found: {p}")
+    p = v.existing_file(name, path, what="input file")
+    v.text("column", column, allow_empty=False)
+    chunk_size = v.integer("chunk_size", chunk_size, minimum=1)
     if p.stat().st_size == 0:
         raise InvalidInputError(f"{p}: the file is empty (expected a header row and data)")
-    if chunk_size < 1:
-        raise InvalidInputError(f"chunk_size: expected a positive integer, got {chunk_size}")
     fmt = _format(p)
     if fmt == "csv":
-        yield from _csv_chunks(p, column, chunk_size)
-    elif fmt == "jsonl":
-        yield from _jsonl_chunks(p, column, chunk_size)
-    else:
-        yield from _parquet_chunks(p, column, chunk_size)
+        return _csv_chunks(p, column, chunk_size)
+    if fmt == "jsonl":
+        return _jsonl_chunks(p, column, chunk_size)
+    return _parquet_chunks(p, column, chunk_size)
 
 
-def _csv_chunks(p: Path, column: str, chunk_size: int) -> Iterator[list[str]]:
+def _straddles(err: BaseException) -> bool:
+    """pyarrow's error for a row longer than the block ("straddling object ... block size")."""
+    return "straddl" in str(err)
+
+
+def _open_csv(p: Path, column: str, block_size: int, skip_rows: int = 0) -> tuple[Any, int]:
+    """A streaming CSV reader of ``column`` and its block size (opening reads the header and the
+    first block; a first block too small for its rows is grown, up to ``_MAX_BLOCK``)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    bad = _first_bad_utf8_line(p)
+    while True:
+        try:
+            reader = pacsv.open_csv(
+                p,
+                read_options=pacsv.ReadOptions(block_size=block_size, skip_rows_after_names=skip_rows),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={column: pa.string()}, include_columns=[column]
+                ),
+            )
+            return reader, block_size
+        except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as err:
+            if _straddles(err) and block_size < _MAX_BLOCK:
+                block_size = min(_MAX_BLOCK, 4 * block_size)
+                continue
+            if "include_columns" in str(err) or column in str(err):
+                raise InvalidInputError(f"{p}: no column {column!r} in the header") from err
+            raise InvalidInputError(f"{p}: cannot parse as CSV: {err}") from err
+        except StopIteration as err:
+            raise InvalidInputError(f"{p}: the file has no rows") from err
+
+
+def _csv_chunks(p: Path, column: str, chunk_size: int) -> Iterator[list[str]]:
+    bad, longest = _scan_lines(p)
     if bad is not None:
         raise InvalidInputError(f"{p}, line {bad}: not valid UTF-8 text (re-encode the file as UTF-8)")
-    try:
-        reader = pacsv.open_csv(
-            p,
-            read_options=pacsv.ReadOptions(block_size=1 << 22),
-            convert_options=pacsv.ConvertOptions(
-                column_types={column: pa.string()}, include_columns=[column]
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as err:
-        if "include_columns" in str(err) or column in str(err):
-            raise InvalidInputError(f"{p}: no column {column!r} in the header") from err
-        raise InvalidInputError(f"{p}: cannot parse as CSV: {err}") from err
-    except StopIteration as err:
-        raise InvalidInputError(f"{p}: the file has no rows") from err
+    if longest >= _MAX_BLOCK:
+        raise InvalidInputError(f"{p}: a row of {longest} bytes; rows of at most {_MAX_BLOCK - 1} bytes")
+    # A block must hold a whole row: size it from the longest line (a 5 MiB cell needs > 5 MiB).
+    reader, block = _open_csv(p, column, min(_MAX_BLOCK, max(_MIN_BLOCK, 2 * longest)))
+    return _csv_rows(p, column, chunk_size, reader, block)
+
+
+def _csv_rows(p: Path, column: str, chunk_size: int, reader: Any, block: int) -> Iterator[list[str]]:
+    import pyarrow as pa
+
     buffer: list[str] = []
-    for batch in reader:
-        values = batch.column(0).to_pylist()
-        buffer.extend("" if v is None else v for v in values)
-        while len(buffer) >= chunk_size:
-            yield buffer[:chunk_size]
-            buffer = buffer[chunk_size:]
+    done = 0
+    while True:
+        try:
+            for batch in reader:
+                values = batch.column(0).to_pylist()
+                done += len(values)
+                buffer.extend("" if x is None else x for x in values)
+                while len(buffer) >= chunk_size:
+                    yield buffer[:chunk_size]
+                    buffer = buffer[chunk_size:]
+            break
+        except pa.ArrowInvalid as err:
+            # A row longer than the block: reopen with a larger block after the rows already
+            # read, rather than fail the file.
+            if not _straddles(err) or block >= _MAX_BLOCK:
+                raise InvalidInputError(f"{p}, after row {done}: cannot parse as CSV: {err}") from err
+            reader, block = _open_csv(p, column, min(_MAX_BLOCK, 4 * block), skip_rows=done)
     if buffer:
         yield buffer
 
@@ -125,21 +171,28 @@ def _parquet_chunks(p: Path, column: str, chunk_size: int) -> Iterator[list[str]
 
     try:
         pf = pq.ParquetFile(p)
-    except pa.ArrowInvalid as err:
+    except (pa.ArrowInvalid, OSError) as err:
         raise InvalidInputError(f"{p}: not a readable Parquet file ({err})") from err
     if column not in pf.schema_arrow.names:
         raise InvalidInputError(f"{p}: no column {column!r} (columns: {pf.schema_arrow.names})")
+    return _parquet_rows(p, pf, column, chunk_size)
+
+
+def _parquet_rows(p: Path, pf: Any, column: str, chunk_size: int) -> Iterator[list[str]]:
+    import pyarrow as pa
+
     for batch in pf.iter_batches(batch_size=chunk_size, columns=[column]):
         arr = batch.column(0)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             raise InvalidInputError(f"{p}: column {column!r} has type {arr.type}, expected text")
-        yield ["" if v is None else v for v in arr.to_pylist()]
+        yield ["" if x is None else x for x in arr.to_pylist()]
 
 
 def read_table_columns(path: str | os.PathLike[str], columns: list[str]) -> list[list[str]]:
     """Read whole text columns (for training files, which fit in memory)."""
-    out: list[list[str]] = [[] for _ in columns]
-    for i, column in enumerate(columns):
+    names = v.string_list("columns", columns, allow_empty=False)
+    out: list[list[str]] = [[] for _ in names]
+    for i, column in enumerate(names):
         for chunk in iter_text_chunks(path, column):
             out[i].extend(chunk)
     return out
@@ -157,21 +210,35 @@ def route_file(
     """Route every text of ``input_path`` and write the decisions to ``output_path`` (Parquet).
 
     Streams ``chunk_size`` rows at a time, so memory stays bounded whatever the file size. The
-    output is written to a temporary file and renamed when complete.
+    output is written to a temporary file and renamed when complete. Every argument, the input's
+    header and its first chunk are checked before the router is loaded: a missing input raises
+    :class:`~tierscope.exceptions.TierscopeFileNotFoundError`, an output that is a directory, a
+    missing ``text_col`` or a bad ``chunk_size`` :class:`~tierscope.exceptions.InvalidInputError`.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .routing.router import Router
 
-    router = Router.load(model_dir)
-    out = Path(output_path)
+    v.text("text_col", text_col, allow_empty=False)
+    v.integer("chunk_size", chunk_size, minimum=1)
+    model = v.existing_dir("model_dir", model_dir, what="router directory")
+    source = v.existing_file("input_path", input_path, what="input file")
+    out = v.output_file("output_path", output_path)
+    if out.exists() and out.resolve() == source.resolve():
+        raise v.fail("output_path", "a file other than the input", str(out))
+    show = v.boolean("progress", progress)
+    chunks = iter_text_chunks(source, text_col, chunk_size, name="input_path")
+    first = next(chunks, None)
+    if first is None:
+        raise InvalidInputError(f"{input_path}: no rows to route")
+    router = Router.load(model)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     writer: pq.ParquetWriter | None = None
     rows = 0
-    bar = _progress(progress)
+    bar = _progress(show)
     try:
-        for chunk in iter_text_chunks(input_path, text_col, chunk_size):
+        for chunk in itertools.chain([first], chunks):
             batch = router.route_batch(chunk)
             table = batch.to_arrow()
             table = table.add_column(0, "row", pa.array(range(rows, rows + len(chunk)), type=pa.int64()))
@@ -180,8 +247,7 @@ def route_file(
             writer.write_table(table)
             rows += len(chunk)
             bar(len(chunk))
-        if writer is None:
-            raise InvalidInputError(f"{input_path}: no rows to route")
+        assert writer is not None  # the first chunk was written
         writer.close()
         writer = None
         os.replace(tmp, out)

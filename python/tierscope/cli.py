@@ -1,18 +1,30 @@
-"""The ``tierscope`` command line."""
+"""The ``tierscope`` command line.
+
+Every flag is checked when it is parsed (numbers refuse NaN, infinities and out-of-range values;
+paths are checked before any expensive work), and every error ends as one line on stderr,
+``tierscope: error: ...``, naming the flag or argument, never a traceback. Exit status: 0 on
+success, 2 for a usage error or bad input (including a missing file), 1 for any other failure
+(a model that cannot be loaded, an I/O error), 130 when interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
 
-from .exceptions import TierscopeError
+from . import _validate as v
+from .exceptions import InvalidInputError, TierscopeError
 from .stats import MONITOR_METHODS
 
 if TYPE_CHECKING:
@@ -115,9 +127,105 @@ def _routing_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- argument types
+
+
+def _int_type(minimum: int, maximum: int = v.INT64_MAX) -> Callable[[str], int]:
+    """An argparse type: a decimal integer in [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if value is None or not minimum <= value <= maximum:
+            bound = f"≥ {minimum}" if maximum >= v.INT64_MAX else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"expected an integer {bound}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _float_type(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    min_open: bool = False,
+    max_open: bool = False,
+) -> Callable[[str], float]:
+    """An argparse type: a finite number within the bounds (``nan``, ``inf`` are refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan  # refused below, with the same message
+        try:
+            return v.real(
+                "value", value, minimum=minimum, maximum=maximum, min_open=min_open, max_open=max_open
+            )
+        except InvalidInputError as err:
+            expected = str(err).split(": ", 1)[-1].split(", got", 1)[0]
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _nonempty(text: str) -> str:
+    """An argparse type: a non-empty string (a column or tier name)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a non-empty name, got {text!r}")
+    return text
+
+
+def _timestamp(text: str) -> datetime:
+    """An argparse type: an ISO date or date-time (``2026-05-04``, ``2026-05-04T12:00``)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO date or date-time such as 2026-05-04, got {text!r}"
+        ) from None
+
+
+def _tier_order(text: str) -> list[str]:
+    """An argparse type: comma-separated, distinct, non-empty tier names, cheapest first."""
+    names = [name.strip() for name in text.split(",")]
+    if len(names) < 2 or not all(names) or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected at least two distinct comma-separated tier names, got {text!r}"
+        )
+    return names
+
+
+_POSITIVE = _int_type(1)
+_SEED = _int_type(0, v.USIZE_MAX)
+_COUNT = _int_type(0)
+
+
+def _output_file(flag: str, path: Path) -> Path:
+    """``path`` can be written: not a directory, in a directory that exists (checked up front)."""
+    return v.output_file(flag, path)
+
+
+def _not_a_file(flag: str, path: Path) -> Path:
+    """An output *directory*: an existing file there is refused (a missing one is created)."""
+    if path.exists() and not path.is_dir():
+        raise v.fail(flag, f"a directory, but {path} is a file")
+    return path
+
+
+# ----------------------------------------------------------------------------- commands
+
+
 def _demo(args: argparse.Namespace) -> int:
     if args.routing_only:
         return _routing_demo(args)
+    _not_a_file("--out", args.out)
+    if args.html and ("/" in args.html or "\\" in args.html):
+        raise v.fail("--html", "a file name inside --out (no directories)", args.html)
     from .demo import main as demo_main
 
     return demo_main(args)
@@ -134,12 +242,19 @@ def _fit(args: argparse.Namespace) -> int:
     from .batch import read_table_columns
     from .routing.router import Router
 
+    v.existing_file("TRAIN_FILE", args.train_file, what="training file")
+    _not_a_file("OUT_DIR", args.out_dir)
+    if args.encoder is not None:
+        v.existing_dir("--encoder", args.encoder, what="encoder directory")
     texts, tiers = read_table_columns(args.train_file, [args.text_col, args.tier_col])
     encoder = args.encoder or Router.default().path
     if encoder is None:
-        raise TierscopeError("fit: pass --encoder DIR (the default router has no directory)")
-    order = args.tier_order.split(",") if args.tier_order else None
-    router = Router.fit(texts, tiers, encoder=encoder, tier_order=order, seed=args.seed, out_dir=args.out_dir)
+        raise InvalidInputError(
+            "invalid `--encoder`: pass --encoder DIR (the default router has no directory)"
+        )
+    router = Router.fit(
+        texts, tiers, encoder=encoder, tier_order=args.tier_order, seed=args.seed, out_dir=args.out_dir
+    )
     m = router.metrics
     print(
         f"saved {args.out_dir}: held-out accuracy {m['holdout_accuracy']:.3f}, "
@@ -152,24 +267,27 @@ def _fit(args: argparse.Namespace) -> int:
 def _build_default(args: argparse.Namespace) -> int:
     from .models.default_router import main as build_main
 
-    extra = ["--out", str(args.out)] if args.out else []
+    extra = []
+    if args.out is not None:
+        extra = ["--out", str(_not_a_file("--out", args.out))]
     return build_main(["build", *extra])
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .exceptions import InvalidInputError
     from .log.reader import load_decisions
     from .quality.review_plan import plan_reviews
 
     if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise InvalidInputError(f"invalid `--out`: a .csv or .parquet file name, got {args.out.name!r}")
-    if not args.log_dir.is_dir():
-        raise InvalidInputError(f"invalid `LOG_DIR`: a decision-log directory, {args.log_dir} does not exist")
+        raise v.fail("--out", "a .csv or .parquet file name", args.out.name)
+    _output_file("--out", args.out)
+    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    if args.day is not None and (args.since is not None or args.until is not None):
+        raise v.fail("--day", "either --day or --since/--until, not both")
     day = args.day
     if day is None and args.since is None and args.until is None:
         stamps = load_decisions(args.log_dir)["timestamp"]
         if len(stamps) == 0:
-            raise InvalidInputError(f"invalid `LOG_DIR`: {args.log_dir} holds no decisions")
+            raise v.fail("LOG_DIR", f"a log with decisions, but {args.log_dir} holds none")
         day = stamps.max().strftime("%Y-%m-%d")
         print(f"planning the latest day in the log: {day}")
     plan = plan_reviews(
@@ -188,23 +306,25 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit(args: argparse.Namespace) -> int:
+def _load_reference(path: Path) -> Any:
+    """The training reference of a router directory or its router.json."""
     import json
 
-    from .exceptions import InvalidInputError
+    found = v.existing_dir("--reference", path) if path.is_dir() else v.existing_file("--reference", path)
+    cfg = found / "router.json" if found.is_dir() else found
+    try:
+        return json.loads(cfg.read_text(encoding="utf-8"))["reference"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise v.fail("--reference", f"a router directory or router.json with a `reference` ({err})") from None
+
+
+def _audit(args: argparse.Namespace) -> int:
     from .quality.audit import audit
 
-    if not args.log_dir.is_dir():
-        raise InvalidInputError(f"invalid `LOG_DIR`: a decision-log directory, {args.log_dir} does not exist")
-    reference = None
-    if args.reference is not None:
-        cfg = args.reference / "router.json" if args.reference.is_dir() else args.reference
-        try:
-            reference = json.loads(cfg.read_text(encoding="utf-8"))["reference"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise InvalidInputError(
-                f"invalid `--reference`: a router directory or router.json ({err})"
-            ) from None
+    if args.html is not None:
+        _output_file("--html", args.html)
+    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    reference = None if args.reference is None else _load_reference(args.reference)
     report = audit(
         args.log_dir,
         since=args.since,
@@ -223,7 +343,17 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_demo_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+# ----------------------------------------------------------------------------- the parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``tierscope: error: ...``, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"tierscope: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def _add_demo_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``demo`` (the main job, or the routing demo with ``--routing-only``) and ``route-demo``."""
     demo = sub.add_parser(
         "demo", help="the main job: 12 weeks of real queries through three routing arms (see tierscope.demo)"
@@ -231,73 +361,122 @@ def _add_demo_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     from .demo import add_arguments as _demo_arguments
 
     _demo_arguments(demo)
+    # The demo's numeric options, re-typed so that bad values fail at parse time.
+    for action in demo._actions:
+        if action.dest == "days":
+            action.type = _int_type(2)
+        elif action.dest == "per_day":
+            action.type = _POSITIVE
+        elif action.dest == "seed":
+            action.type = _SEED
     demo.add_argument(
         "--routing-only", action="store_true", help="only the routing demo (same as `tierscope route-demo`)"
     )
-    demo.add_argument("--top", type=int, default=20, help="--routing-only: off-distribution queries to list")
-    demo.add_argument("--latency-samples", type=int, default=500, help="--routing-only: latency queries")
+    demo.add_argument(
+        "--top", type=_COUNT, default=20, help="--routing-only: off-distribution queries to list"
+    )
+    demo.add_argument(
+        "--latency-samples", type=_POSITIVE, default=500, help="--routing-only: latency queries"
+    )
     demo.set_defaults(func=_demo)
 
     route_demo = sub.add_parser(
         "route-demo", help="route BANKING77's test queries with the default router and report"
     )
-    route_demo.add_argument("--top", type=int, default=20, help="how many off-distribution queries to list")
-    route_demo.add_argument("--latency-samples", type=int, default=500)
+    route_demo.add_argument(
+        "--top", type=_COUNT, default=20, help="how many off-distribution queries to list"
+    )
+    route_demo.add_argument("--latency-samples", type=_POSITIVE, default=500)
     route_demo.set_defaults(func=_routing_demo)
 
 
-def _add_router_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``route`` (batch scoring), ``fit`` (train a head) and ``build-default-router``."""
     route = sub.add_parser("route", help="batch-score a CSV / JSONL / Parquet file to Parquet")
-    route.add_argument("model_dir", type=Path)
-    route.add_argument("input", type=Path)
-    route.add_argument("output", type=Path)
-    route.add_argument("--text-col", default="text")
-    route.add_argument("--chunk-size", type=int, default=20_000)
-    route.set_defaults(func=_route)
+    route.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
+    route.add_argument("input", type=Path, metavar="INPUT")
+    route.add_argument("output", type=Path, metavar="OUTPUT")
+    route.add_argument("--text-col", type=_nonempty, default="text")
+    route.add_argument("--chunk-size", type=_int_type(1, 10_000_000), default=20_000)
+    route.set_defaults(
+        func=_route,
+        renames={
+            "model_dir": "MODEL_DIR",
+            "input_path": "INPUT",
+            "output_path": "OUTPUT",
+            "text_col": "--text-col",
+            "chunk_size": "--chunk-size",
+        },
+    )
 
     fit = sub.add_parser("fit", help="train a router head on labelled queries")
-    fit.add_argument("train_file", type=Path)
-    fit.add_argument("out_dir", type=Path)
-    fit.add_argument("--text-col", default="text")
-    fit.add_argument("--tier-col", default="tier")
-    fit.add_argument("--tier-order", default=None, help="comma-separated, cheapest first")
+    fit.add_argument("train_file", type=Path, metavar="TRAIN_FILE")
+    fit.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    fit.add_argument("--text-col", type=_nonempty, default="text")
+    fit.add_argument("--tier-col", type=_nonempty, default="tier")
+    fit.add_argument("--tier-order", type=_tier_order, default=None, help="comma-separated, cheapest first")
     fit.add_argument(
         "--encoder", type=Path, default=None, help="encoder directory (default: the default router's)"
     )
-    fit.add_argument("--seed", type=int, default=0)
-    fit.set_defaults(func=_fit)
+    fit.add_argument("--seed", type=_SEED, default=0)
+    fit.set_defaults(
+        func=_fit, renames={"tier_order": "--tier-order", "seed": "--seed", "encoder": "--encoder"}
+    )
 
     build = sub.add_parser("build-default-router", help="build the default router (no torch needed)")
     build.add_argument("--out", type=Path, default=None)
     build.set_defaults(func=_build_default)
 
 
-def _add_plan_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``plan``: a day's stratified review plan from a decision log."""
     plan = sub.add_parser("plan", help="plan a day's human reviews, stratified by tier (CSV or Parquet)")
     plan.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
-    plan.add_argument("--budget", type=int, default=200, help="reviews to plan (default 200)")
+    plan.add_argument(
+        "--budget", type=_int_type(1, 10_000_000), default=200, help="reviews to plan (default 200)"
+    )
     plan.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet")
-    plan.add_argument("--seed", type=int, default=0)
-    plan.add_argument("--day", default=None, help="UTC day YYYY-MM-DD (default: the latest day in the log)")
-    plan.add_argument("--since", default=None, help="ISO start (instead of --day)")
-    plan.add_argument("--until", default=None, help="ISO end, exclusive (instead of --day)")
+    plan.add_argument("--seed", type=_SEED, default=0)
+    plan.add_argument(
+        "--day", type=_timestamp, default=None, help="UTC day YYYY-MM-DD (default: the latest day in the log)"
+    )
+    plan.add_argument("--since", type=_timestamp, default=None, help="ISO start (instead of --day)")
+    plan.add_argument("--until", type=_timestamp, default=None, help="ISO end, exclusive (instead of --day)")
     plan.add_argument("--method", default="neyman", choices=["neyman", "proportional"])
-    plan.add_argument("--min-per-stratum", type=int, default=2)
-    plan.set_defaults(func=_plan)
+    plan.add_argument("--min-per-stratum", type=_COUNT, default=2)
+    plan.set_defaults(
+        func=_plan,
+        renames={
+            "log": "LOG_DIR",
+            "budget": "--budget",
+            "seed": "--seed",
+            "day": "--day",
+            "since": "--since",
+            "until": "--until",
+            "method": "--method",
+            "min_per_stratum": "--min-per-stratum",
+            "path": "--out",
+        },
+    )
 
 
-def _add_audit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``audit``: the per-tier audit of a decision log."""
     aud = sub.add_parser("audit", help="per-tier audit of a decision log, printed and as an HTML page")
     aud.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
     aud.add_argument("--html", type=Path, default=None, help="write the self-contained HTML report here")
-    aud.add_argument("--since", default=None, help="ISO start of the window (decision time)")
-    aud.add_argument("--until", default=None, help="ISO end of the window, exclusive")
-    aud.add_argument("--cost-per-contact", type=float, default=0.0, help="cost of one human-support contact")
-    aud.add_argument("--support-window-days", type=float, default=7.0)
-    aud.add_argument("--tolerance", type=float, default=0.05, help="alarm when quality drops this much")
+    aud.add_argument("--since", type=_timestamp, default=None, help="ISO start of the window (decision time)")
+    aud.add_argument("--until", type=_timestamp, default=None, help="ISO end of the window, exclusive")
+    aud.add_argument(
+        "--cost-per-contact", type=_float_type(0.0), default=0.0, help="cost of one human-support contact"
+    )
+    aud.add_argument("--support-window-days", type=_float_type(0.0), default=7.0)
+    aud.add_argument(
+        "--tolerance",
+        type=_float_type(0.0, 1.0, min_open=True, max_open=True),
+        default=0.05,
+        help="alarm when quality drops this much",
+    )
     aud.add_argument(
         "--reference", type=Path, default=None, help="router directory (or router.json) for confidence drift"
     )
@@ -308,15 +487,32 @@ def _add_audit_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="alarm rule: e-detector (>= --arl days between false alarms on average) or confidence "
         "sequences (P(any false alarm) <= alpha)",
     )
-    aud.add_argument("--arl", type=float, default=1000.0, help="e-detector: average days to a false alarm")
-    aud.set_defaults(func=_audit)
+    aud.add_argument(
+        "--arl",
+        type=_float_type(1.0, min_open=True),
+        default=1000.0,
+        help="e-detector: average days to a false alarm",
+    )
+    aud.set_defaults(
+        func=_audit,
+        renames={
+            "log": "LOG_DIR",
+            "since": "--since",
+            "until": "--until",
+            "tolerance": "--tolerance",
+            "cost_per_contact": "--cost-per-contact",
+            "support_window_days": "--support-window-days",
+            "reference": "--reference",
+            "monitor_method": "--monitor-method",
+            "arl": "--arl",
+            "path": "--html",
+        },
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``tierscope`` argument parser, one sub-command per job (in ``--help`` order)."""
-    parser = argparse.ArgumentParser(
-        prog="tierscope", description="LLM cost routing that does not break the product."
-    )
+    parser = _Parser(prog="tierscope", description="LLM cost routing that does not break the product.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_commands(sub)
     _add_router_commands(sub)
@@ -325,14 +521,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def _flagged(message: str, renames: Mapping[str, str]) -> str:
+    """The library's message with its argument names (```budget```) as the command's flags."""
+    return re.sub(r"`([A-Za-z_]+)`", lambda m: f"`{renames.get(m.group(1), m.group(1))}`", message)
+
+
+def _report(args: argparse.Namespace, err: BaseException) -> None:
+    message = _flagged(_one_line(str(err)) or type(err).__name__, getattr(args, "renames", {}))
+    print(f"tierscope: error: {args.command}: {message}", file=sys.stderr)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """Warnings (e.g. a :class:`~tierscope.exceptions.ReviewPlanWarning`) as one stderr line each."""
+    print(f"tierscope: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tierscope`` command line; returns the exit status (see the module docstring).
+
+    Usage errors and ``--help`` return their status too (2 and 0) rather than raising
+    ``SystemExit``, so the CLI can be called in-process.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
-    except (TierscopeError, FileNotFoundError, ValueError) as err:
-        print(f"tierscope {args.command}: error: {err}", file=sys.stderr)
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help (0) or a usage error (2, already reported)
+        return stop.code if isinstance(stop.code, int) else 2
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"tierscope: error: {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (InvalidInputError, FileNotFoundError, ValueError) as err:
+        _report(args, err)
         return 2
+    except (TierscopeError, OSError) as err:
+        _report(args, err)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tierscope.exceptions import InvalidInputError
+from tierscope.exceptions import InvalidInputError, TierscopeFileNotFoundError
 from tierscope.log.decision_log import DecisionLog
 from tierscope.quality.audit import audit
 from tierscope.quality.audit.quality import ALL_TRAFFIC, BLENDED
@@ -271,8 +271,44 @@ def test_errors(tmp_path: Path) -> None:
         audit((d, o), monitor_method="cusum")
     with pytest.raises(InvalidInputError, match="`arl`"):
         audit((d, o), arl=1.0)
-    with pytest.raises(InvalidInputError, match="`log`"):
+    with pytest.raises(TierscopeFileNotFoundError, match="`log`"):
         audit(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "arg"),
+    [
+        ({"baseline": float("nan")}, "baseline"),
+        ({"baseline": 1.5}, "baseline"),
+        ({"baseline": {"cheap": float("nan")}}, "baseline"),
+        ({"prices": {"cheap": -1}}, "prices"),
+        ({"prices": {"cheap": float("inf")}}, "prices"),
+        ({"support_window_days": float("nan")}, "support_window_days"),
+        ({"cost_per_contact": float("nan")}, "cost_per_contact"),
+        ({"arl": float("inf")}, "arl"),
+        ({"restart_every": 1.5}, "restart_every"),
+        ({"tiers": "cheap"}, "tiers"),
+        ({"capable_tier": 3}, "capable_tier"),
+    ],
+)
+def test_bad_numbers_are_refused_before_the_log_is_read(
+    tmp_path: Path, kwargs: dict[str, object], arg: str
+) -> None:
+    """NaN used to disable every monitor silently; 1.5, -1 and NaN windows were accepted."""
+    with pytest.raises(InvalidInputError, match=f"`{arg}`"):
+        audit(tmp_path / "missing", **kwargs)  # type: ignore[arg-type]
+
+
+def test_to_html_checks_the_path_before_rendering(tmp_path: Path) -> None:
+    d, o, _ = synthetic_log(days=2, seed=7, per_day=200)
+    report = audit((d, o))
+    with pytest.raises(TierscopeFileNotFoundError, match="`path`"):
+        report.to_html(tmp_path / "missing" / "r.html")
+    with pytest.raises(InvalidInputError, match="`path`.*directory"):
+        report.to_html(tmp_path)
+    with pytest.raises(InvalidInputError, match="`figures`"):
+        report.to_html(tmp_path / "r.html", figures="no")  # type: ignore[arg-type]
+    assert not (tmp_path / "r.html").exists()
 
 
 @pytest.mark.skipif(
@@ -325,17 +361,16 @@ def test_cli_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "data:image/png;base64," in html.read_text(encoding="utf-8")
     assert main([*args, "--since", "2026-06-01", "--until", "2026-05-01"]) == 2
     err = capsys.readouterr().err
-    assert "`since`" in err and "Traceback" not in err
+    assert "`--since`" in err and "Traceback" not in err
     assert main(["audit", str(tmp_path / "missing")]) == 2
     assert main([*args, "--reference", str(tmp_path / "nothing.json")]) == 2
     assert main([*args, "--monitor-method", "confidence_sequence"]) == 0
     capsys.readouterr()
     assert main([*args, "--arl", "0.5"]) == 2
     err = capsys.readouterr().err
-    assert "`arl`" in err and "Traceback" not in err
-    with pytest.raises(SystemExit) as exc:
-        main(["audit", "--help"])
-    assert exc.value.code == 0 and "--html" in capsys.readouterr().out
+    assert "--arl" in err and "Traceback" not in err
+    assert main(["audit", "--help"]) == 0
+    assert "--html" in capsys.readouterr().out
 
 
 def test_repeated_request_ids_are_a_clear_error() -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import _validate as v
 from .. import stats
 
 __all__ = ["AuditReport", "make_figures", "render_html", "render_tables_html"]
@@ -181,7 +182,7 @@ def _nan(v: Any) -> bool:
 
 def render_html(report: AuditReport, *, figures: bool = True) -> str:
     """A complete, self-contained HTML page for ``report`` (``figures=False`` skips the plots)."""
-    show = figures
+    show = v.boolean("figures", figures)
     title = f"tierscope audit {report.days[0]} – {report.days[-1]}"
     parts = [
         "<!DOCTYPE html>",
@@ -329,12 +330,16 @@ class AuditReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-
         return render_tables_html(self)
 
     def to_html(self, path: str | os.PathLike[str], *, figures: bool = True) -> Path:
-        """Write a self-contained HTML page (figures embedded as base64 PNG)."""
+        """Write a self-contained HTML page (figures embedded as base64 PNG).
 
-        p = Path(path)
-        p.write_text(render_html(self, figures=figures), encoding="utf-8")
+        ``path`` is checked before anything is rendered: a missing directory raises
+        :class:`~tierscope.exceptions.TierscopeFileNotFoundError`, a directory
+        :class:`~tierscope.exceptions.InvalidInputError`, both naming ``path``.
+        """
+        p = v.output_file("path", path)
+        page = render_html(self, figures=v.boolean("figures", figures))
+        p.write_text(page, encoding="utf-8")
         return p

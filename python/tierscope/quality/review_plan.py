@@ -25,7 +25,6 @@ estimates are unbiased.
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -37,8 +36,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .. import _validate as v
 from .. import stats
 from ..exceptions import InvalidInputError, ReviewPlanWarning
+from ..log.quality import UNANSWERED
 from ..log.reader import load_decisions, table_to_pandas, tier_column, window
 
 __all__ = [
@@ -62,17 +63,13 @@ ScoreFunction = Callable[[Any], npt.ArrayLike]
 # ----------------------------------------------------------------------------- bands
 
 
-def _check_bands(name: str, bands: Sequence[float]) -> tuple[float, ...]:
-    try:
-        cuts = tuple(float(b) for b in bands)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"invalid `{name}`: a sequence of cut points in (0, 1), got {bands!r}"
-        ) from None
-    if any(not (0.0 < c < 1.0) or math.isnan(c) for c in cuts):
-        raise InvalidInputError(f"invalid `{name}`: cut points strictly inside (0, 1), got {cuts}")
+def _check_bands(name: str, bands: Any) -> tuple[float, ...]:
+    """Band cut points: a sequence of numbers strictly inside (0, 1), strictly increasing."""
+    if isinstance(bands, (str, bytes, Mapping)) or not isinstance(bands, Sequence | np.ndarray):
+        raise v.fail(name, "a sequence of cut points in (0, 1)", bands)
+    cuts = tuple(v.unit(name, c, open_interval=True) for c in bands)
     if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
-        raise InvalidInputError(f"invalid `{name}`: strictly increasing cut points, got {cuts}")
+        raise v.fail(name, "strictly increasing cut points", cuts)
     return cuts
 
 
@@ -168,15 +165,20 @@ class ReviewPlan:
         return "\n".join(lines)
 
     def write(self, path: str | os.PathLike[str]) -> Path:
-        """Write the selected answers to CSV or Parquet (by suffix)."""
-        p = Path(path)
+        """Write the selected answers to CSV or Parquet (by suffix).
+
+        The path is checked first: a missing directory raises
+        :class:`~tierscope.exceptions.TierscopeFileNotFoundError`, a directory or another suffix
+        :class:`~tierscope.exceptions.InvalidInputError`, both naming ``path``.
+        """
+        p = v.output_file("path", path)
         suffix = p.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".pq"):
+            raise v.fail("path", "a .csv or .parquet file name", p.name)
         if suffix == ".csv":
             self.table.to_csv(p, index=False)
-        elif suffix in (".parquet", ".pq"):
-            self.table.to_parquet(p, index=False)
         else:
-            raise InvalidInputError(f"invalid `path`: a .csv or .parquet file name, got {p.name!r}")
+            self.table.to_parquet(p, index=False)
         return p
 
     def log_reviews(
@@ -185,18 +187,28 @@ class ReviewPlan:
         """Log review outcomes for planned requests with their π; returns how many were logged.
 
         ``scores`` maps request id -> acceptable (bool or score in [0, 1]); ids not in the plan
-        raise :class:`InvalidInputError` (their π is unknown). The stratum and the oversampling
-        score are recorded in ``detail`` (the audit's tail-weighted monitor uses the latter).
+        raise :class:`InvalidInputError` (their π is unknown), as does any bad score: everything
+        is checked before the first outcome is logged. The stratum and the oversampling score
+        are recorded in ``detail`` (the audit's tail-weighted monitor uses the latter).
         """
+        if not callable(getattr(log, "log_outcome", None)):
+            raise v.fail("log", "a DecisionLog (with log_outcome)", log)
+        if not isinstance(scores, Mapping):
+            raise v.fail("scores", "a mapping {request_id: score}", scores)
+        v.optional(v.text, "reviewer", reviewer)
         pis = self.pi
+        unknown = [r for r in scores if not isinstance(r, str) or r not in pis]
+        if unknown:
+            raise InvalidInputError(f"invalid `scores`: request ids of this plan, got {unknown[:3]}")
+        checked = {
+            rid: bool(s) if isinstance(s, (bool, np.bool_)) else _entry("scores", rid, v.unit, s)
+            for rid, s in scores.items()
+        }
         ids = self.table["request_id"].astype(str)
         tiers = dict(zip(ids, self.table["tier"], strict=True))
         strata = dict(zip(ids, self.table["stratum"], strict=True))
         scores_g = dict(zip(ids, self.table["oversample_score"], strict=True))
-        unknown = [r for r in scores if r not in pis]
-        if unknown:
-            raise InvalidInputError(f"invalid `scores`: request ids of this plan, got {unknown[:3]}")
-        for rid, s in scores.items():
+        for rid, s in checked.items():
             log.log_outcome(
                 rid,
                 "review",
@@ -206,7 +218,7 @@ class ReviewPlan:
                 tier=str(tiers[rid]),
                 detail={"stratum": str(strata[rid]), "oversample": float(scores_g[rid])},
             )
-        return len(scores)
+        return len(checked)
 
     def _repr_html_(self) -> str:
         return f"<pre>{self.summary()}</pre>" + str(self.per_tier().to_html(index=False))
@@ -216,40 +228,46 @@ def _oversample_scores(
     df: Any,
     conf_idx: npt.NDArray[np.int64],
     tail_idx: npt.NDArray[np.int64],
-    n_tail_bands: int,
-    oversample: Mapping[str, float] | ScoreFunction | None,
+    oversample: Mapping[str, float] | ScoreFunction,
 ) -> npt.NDArray[np.float64]:
+    """One oversampling score per answer (``oversample`` was checked by :func:`_check_oversample`)."""
     n = len(df)
-    if oversample is None:
-        return np.ones(n)
     if callable(oversample):
         try:
             raw = np.asarray(oversample(df), dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise InvalidInputError(f"invalid `oversample`: the score function failed ({err})") from None
+        except Exception as err:  # noqa: BLE001 - the caller's function: any failure is a bad argument
+            raise InvalidInputError(
+                f"invalid `oversample`: the score function failed ({type(err).__name__}: {err})"
+            ) from err
         if raw.shape != (n,) or not np.all(np.isfinite(raw)) or np.any(raw <= 0):
             raise InvalidInputError(
                 f"invalid `oversample`: the score function must return {n} finite positive scores"
             )
         return raw
-    if not isinstance(oversample, Mapping):
-        raise InvalidInputError(
-            f"invalid `oversample`: a mapping of factors or a score function, got {type(oversample).__name__}"
-        )
-    allowed = {"low_confidence", "tail"}
-    bad = [k for k in oversample if k not in allowed]
-    if bad:
-        raise InvalidInputError(f"invalid `oversample`: keys 'low_confidence' and 'tail', got {bad}")
-    factors = {}
-    for k in allowed:
-        v = oversample.get(k, 1.0)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 1.0:
-            raise InvalidInputError(f"invalid `oversample`: factor {k!r} a finite number >= 1, got {v!r}")
-        factors[k] = float(v)
     score = np.ones(n)
-    score[conf_idx == 0] *= factors["low_confidence"]
-    score[tail_idx >= 1] *= factors["tail"]
+    score[conf_idx == 0] *= float(oversample.get("low_confidence", 1.0))
+    score[tail_idx >= 1] *= float(oversample.get("tail", 1.0))
     return score
+
+
+def _previous_items(previous: Any) -> dict[str, float]:
+    """``previous`` as {stratum or tier: SD}: the mapping itself, or SDs from a reviews table."""
+    if isinstance(previous, Mapping):
+        return _check_mapping("previous", previous, lambda name, x: v.unit(name, x))
+    df = table_to_pandas(previous)
+    if df is None or "score" not in df.columns or not ({"stratum", "tier"} & set(df.columns)):
+        raise InvalidInputError(
+            "invalid `previous`: a mapping {stratum or tier: SD} or a table of reviews with "
+            "`score` and `stratum` or `tier` columns"
+        )
+    import pandas as pd
+
+    key = "stratum" if "stratum" in df.columns else "tier"
+    scores = np.asarray(pd.to_numeric(df["score"], errors="coerce"), dtype=np.float64)
+    if np.any(~np.isfinite(scores) | (scores < 0) | (scores > 1)):
+        raise InvalidInputError("invalid `previous`: review scores in [0, 1] (no NaN) in its `score` column")
+    grouped = df.assign(score=scores).groupby(key)["score"].std(ddof=1)
+    return {str(k): float(sd) for k, sd in grouped.items() if np.isfinite(sd)}
 
 
 def _previous_sd(
@@ -258,29 +276,16 @@ def _previous_sd(
     """SD per stratum from ``previous`` (mapping stratum-or-tier -> SD, or a reviews table)."""
     if previous is None:
         return {}
-    out: dict[str, float] = {}
-    if isinstance(previous, Mapping):
-        items = dict(previous)
-    else:
-        df = table_to_pandas(previous)
-        if df is None or "score" not in df.columns or not ({"stratum", "tier"} & set(df.columns)):
-            raise InvalidInputError(
-                "invalid `previous`: a mapping {stratum or tier: SD} or a table of reviews with "
-                "`score` and `stratum` or `tier` columns"
-            )
-        key = "stratum" if "stratum" in df.columns else "tier"
-        grouped = df.groupby(key)["score"].std(ddof=1)
-        items = {str(k): float(v) for k, v in grouped.items() if np.isfinite(v)}
-    for k, v in items.items():
+    items = _previous_items(previous)
+    for k in items:
         if k not in known and k not in strata:
             raise InvalidInputError(f"invalid `previous`: keys are known tiers or strata, got {k!r}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= float(v) <= 1.0):
-            raise InvalidInputError(f"invalid `previous`: SDs in [0, 1], got {k!r}: {v!r}")
+    out: dict[str, float] = {}
     for s in strata:
         if s in items:
-            out[s] = float(items[s])
+            out[s] = items[s]
         elif stratum_tier[s] in items:
-            out[s] = float(items[stratum_tier[s]])
+            out[s] = items[stratum_tier[s]]
     return out
 
 
@@ -291,57 +296,121 @@ def _hashable_targets(targets: Mapping[str, float]) -> dict[Hashable, float]:
 # ----------------------------------------------------------------------------- plan_reviews' steps
 
 
+def _entry(name: str, key: Any, check: Callable[[str, Any], float], value: Any) -> float:
+    """``check(name, value)``, its message naming the mapping entry at fault."""
+    try:
+        return check(name, value)
+    except InvalidInputError as err:
+        raise InvalidInputError(f"{err} (entry {key!r})") from None
+
+
+def _check_mapping(name: str, value: Any, check: Callable[[str, Any], float]) -> dict[str, float]:
+    """A mapping of non-empty string keys (tiers or strata) to numbers passing ``check``."""
+    if not isinstance(value, Mapping):
+        raise v.fail(name, "a mapping {tier: number}", value)
+    out = {}
+    for key, number in value.items():
+        if not isinstance(key, str) or not key:
+            raise v.fail(name, "non-empty tier names (strings) as keys", key)
+        out[key] = _entry(name, key, check, number)
+    return out
+
+
+@dataclass(frozen=True)
+class _Options:
+    """plan_reviews' arguments once checked (all that needs no data)."""
+
+    budget: int
+    method: str
+    min_per_stratum: int
+    seed: int
+    level: float
+    conf_cuts: tuple[float, ...]
+    tail_cuts: tuple[float, ...]
+    targets: dict[str, float] | None
+    tiers: list[str] | None
+
+
+def _check_oversample(oversample: Any) -> None:
+    """A mapping of factors >= 1 ('low_confidence', 'tail'), a score function, or None."""
+    if oversample is None or callable(oversample):
+        return
+    if not isinstance(oversample, Mapping):
+        raise v.fail("oversample", "a mapping of factors or a score function", oversample)
+    bad = [k for k in oversample if k not in ("low_confidence", "tail")]
+    if bad:
+        raise v.fail("oversample", "keys 'low_confidence' and 'tail'", bad)
+    for key, factor in oversample.items():
+        _entry("oversample", key, lambda name, x: v.real(name, x, minimum=1.0), factor)
+
+
+def _check_previous(previous: Any) -> None:
+    """A mapping {stratum or tier: SD in [0, 1]} or a table (checked against the data later)."""
+    if isinstance(previous, Mapping):
+        _check_mapping("previous", previous, lambda name, x: v.unit(name, x))
+
+
 def _check_options(
-    budget: int,
-    method: str,
-    min_per_stratum: int,
-    seed: int,
-    level: float,
-    confidence_bands: Sequence[float],
-    tail_bands: Sequence[float],
-    targets: Mapping[str, float] | None,
-) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
-    """Check the arguments that need no data; returns the budget and the two band cut lists."""
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise InvalidInputError(f"invalid `budget`: a positive integer, got {budget!r}")
-    if method not in ("neyman", "proportional", "precision"):
-        raise InvalidInputError(f"invalid `method`: 'neyman', 'proportional' or 'precision', got {method!r}")
-    if isinstance(min_per_stratum, bool) or not isinstance(min_per_stratum, int) or min_per_stratum < 0:
-        raise InvalidInputError(f"invalid `min_per_stratum`: a non-negative integer, got {min_per_stratum!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"invalid `seed`: a non-negative integer, got {seed!r}")
-    if not 0.0 < level < 1.0:
-        raise InvalidInputError(f"invalid `level`: a confidence level in (0, 1), got {level!r}")
+    budget: Any,
+    method: Any,
+    min_per_stratum: Any,
+    seed: Any,
+    level: Any,
+    confidence_bands: Any,
+    tail_bands: Any,
+    targets: Any,
+    tiers: Any = None,
+) -> _Options:
+    """Check the arguments that need no data (types, ranges, NaN, bools), before the log is read."""
+    budget = v.integer("budget", budget, minimum=1)
+    method = v.choice("method", method, ("neyman", "proportional", "precision"))
+    floor = v.integer("min_per_stratum", min_per_stratum, minimum=0)
+    seed = v.integer("seed", seed, minimum=0, maximum=v.USIZE_MAX)
+    level = v.unit("level", level, open_interval=True)
     conf_cuts = _check_bands("confidence_bands", confidence_bands)
     tail_cuts = _check_bands("tail_bands", tail_bands)
-    if method == "precision" and not targets:
-        raise InvalidInputError("invalid `targets`: method 'precision' needs {tier: half_width}")
-    return int(budget), conf_cuts, tail_cuts
+    checked_targets = None
+    if targets is not None:
+        checked_targets = _check_mapping(
+            "targets", targets, lambda name, x: v.unit(name, x, open_interval=True)
+        )
+    if method == "precision" and not checked_targets:
+        raise v.fail("targets", "{tier: half_width} for method 'precision'", targets)
+    tier_list = None
+    if tiers is not None:
+        tier_list = v.string_list("tiers", tiers, allow_empty=False)
+        if len(set(tier_list)) != len(tier_list):
+            raise v.fail("tiers", "distinct tier names", tier_list)
+    return _Options(budget, method, floor, seed, level, conf_cuts, tail_cuts, checked_targets, tier_list)
 
 
-def _load_period(log: Any, day: Any, since: Any, until: Any) -> tuple[Any, datetime | None, datetime | None]:
-    """The period's decisions (the first of each request id) and the window ``[since, until)``."""
-    s, u = window(day, since, until)
+def _check_log(log: Any) -> Any:
+    """A log directory must exist (``TierscopeFileNotFoundError``), checked before anything is read."""
+    if isinstance(log, (str, os.PathLike)):
+        return v.existing_dir("log", log, what="decision-log directory")
+    return log
+
+
+def _load_period(log: Any, s: datetime | None, u: datetime | None) -> Any:
+    """The period's decisions in ``[s, u)``, the first of each request id."""
     df = load_decisions(log, s, u)
     if len(df) == 0:
         raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
-    return df.drop_duplicates("request_id", keep="first").reset_index(drop=True), s, u
+    return df.drop_duplicates("request_id", keep="first").reset_index(drop=True)
 
 
 def _known_tiers(
-    present: list[str], tiers: Sequence[str] | None, targets: Mapping[str, float] | None
+    present: list[str], tiers: list[str] | None, targets: Mapping[str, float] | None
 ) -> set[str]:
-    """The log's tiers plus the expected ones; checks ``tiers`` and ``targets`` against them."""
+    """The log's tiers plus the expected ones; checks ``tiers`` and ``targets``' keys against them."""
     known = set(present) | set(tiers or [])
     if tiers is not None:
-        extra = sorted(set(present) - set(tiers) - {"<none>"})
+        extra = sorted(set(present) - set(tiers) - {UNANSWERED})
         if extra:
             raise InvalidInputError(f"invalid `tiers`: the log has tiers not listed: {extra}")
-    for k, v in (targets or {}).items():
+    for k in targets or {}:
         if k not in known:
             raise InvalidInputError(f"invalid `targets`: unknown tier {k!r} (tiers: {sorted(known)})")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
-            raise InvalidInputError(f"invalid `targets`: half-widths in (0, 1), got {k!r}: {v!r}")
     return known
 
 
@@ -364,7 +433,7 @@ def _decisions_frame(
     conf_band = np.array([conf_names[i] if i >= 0 else "conf[na]" for i in conf_idx], dtype=object)
     tail_band = np.array([tail_names[i] if i >= 0 else "tail[na]" for i in tail_idx], dtype=object)
     score = _oversample_scores(
-        df, conf_idx, tail_idx, len(tail_names), DEFAULT_OVERSAMPLE if oversample is None else oversample
+        df, conf_idx, tail_idx, DEFAULT_OVERSAMPLE if oversample is None else oversample
     )
     return pd.DataFrame(
         {
@@ -381,12 +450,18 @@ def _decisions_frame(
     )
 
 
+StratumKey = tuple[str, str, str]
+"""(tier, confidence band, tail band): a stratum's identity. The ``stratum`` label joins them
+with ``|`` for display only; nothing splits it (a tier may itself contain ``|``)."""
+
+
 @dataclass(frozen=True)
 class _Strata:
-    """The period's strata (sorted labels) and, per stratum, what the allocation needs."""
+    """The period's strata (sorted by label) and, per stratum, what the allocation needs."""
 
     codes: npt.NDArray[np.intp]
     """Stratum index of each answer."""
+    keys: list[StratumKey]
     labels: list[str]
     population: npt.NDArray[np.int64]
     mean_score: npt.NDArray[np.float64]
@@ -398,21 +473,28 @@ class _Strata:
 
     def domains(self) -> list[str]:
         """The tier of each stratum, in label order."""
-        return [self.tier[lab] for lab in self.labels]
+        return [key[0] for key in self.keys]
 
 
 def _strata(frame: Any, previous: Any, known: set[str]) -> _Strata:
-    import pandas as pd
-
-    codes, uniques = pd.factorize(frame["stratum"], sort=True)
-    labels = [str(x) for x in uniques]
+    # Group on the (tier, band, band) columns themselves, never on the joined label.
+    grouped = frame.groupby(["tier", "confidence_band", "tail_band"], sort=True)
+    group_codes = grouped.ngroup().to_numpy()
+    group_keys: list[StratumKey] = [(str(t), str(c), str(b)) for t, c, b in grouped.size().index]
+    group_labels = ["|".join(key) for key in group_keys]
+    order = np.argsort(np.array(group_labels, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    codes = rank[group_codes]
+    keys = [group_keys[i] for i in order]
+    labels = [group_labels[i] for i in order]
     pop = np.bincount(codes, minlength=len(labels)).astype(np.int64)
     score = frame["oversample_score"].to_numpy()
     mean_score = np.bincount(codes, weights=score, minlength=len(labels)) / pop
-    stratum_tier = {lab: lab.split("|", 1)[0] for lab in labels}
+    stratum_tier = {lab: key[0] for lab, key in zip(labels, keys, strict=True)}
     prev = _previous_sd(previous, labels, stratum_tier, known)
     sd = np.array([prev.get(lab, 0.5) for lab in labels], dtype=np.float64)
-    return _Strata(codes, labels, pop, mean_score, sd, stratum_tier)
+    return _Strata(codes, keys, labels, pop, mean_score, sd, stratum_tier)
 
 
 @dataclass
@@ -545,8 +627,8 @@ def _allocation_table(strata: _Strata, design: _Design, selected: npt.NDArray[np
         {
             "stratum": strata.labels,
             "tier": strata.domains(),
-            "confidence_band": [lab.split("|")[1] for lab in strata.labels],
-            "tail_band": [lab.split("|")[2] for lab in strata.labels],
+            "confidence_band": [key[1] for key in strata.keys],
+            "tail_band": [key[2] for key in strata.keys],
             "population": strata.population,
             "sd": strata.sd,
             "oversample": strata.mean_score,
@@ -592,20 +674,25 @@ def plan_reviews(
     A budget at least the period's traffic reviews everything (π = 1) with a
     :class:`ReviewPlanWarning`. Bad input raises :class:`InvalidInputError` naming the argument.
     """
-    budget, conf_cuts, tail_cuts = _check_options(
-        budget, method, min_per_stratum, seed, level, confidence_bands, tail_bands, targets
+    opts = _check_options(
+        budget, method, min_per_stratum, seed, level, confidence_bands, tail_bands, targets, tiers
     )
-    df, s, u = _load_period(log, day, since, until)
+    _check_oversample(oversample)
+    _check_previous(previous)
+    s, u = window(day, since, until)
+    df = _load_period(_check_log(log), s, u)
     tier = tier_column(df)
-    known = _known_tiers(sorted(set(tier.tolist())), tiers, targets)
-    frame = _decisions_frame(df, tier, conf_cuts, tail_cuts, oversample)
+    known = _known_tiers(sorted(set(tier.tolist())), opts.tiers, opts.targets)
+    frame = _decisions_frame(df, tier, opts.conf_cuts, opts.tail_cuts, oversample)
     strata = _strata(frame, previous, known)
-    if budget >= len(frame):
-        design = _census_design(strata, budget, targets, level)
+    if opts.budget >= len(frame):
+        design = _census_design(strata, opts.budget, opts.targets, opts.level)
     else:
-        design = _allocate_budget(strata, budget, method, min_per_stratum, targets, level)
+        design = _allocate_budget(
+            strata, opts.budget, opts.method, opts.min_per_stratum, opts.targets, opts.level
+        )
         _poisson_design(strata, design, frame["oversample_score"].to_numpy())
-    selected = _select(design.pi, int(seed))
+    selected = _select(design.pi, opts.seed)
     frame["pi"] = design.pi
     frame["selected"] = selected
     for msg in design.notes:
@@ -614,9 +701,9 @@ def plan_reviews(
         table=frame.loc[selected].drop(columns=["selected"]).reset_index(drop=True),
         frame=frame,
         allocation=_allocation_table(strata, design, selected),
-        budget=budget,
-        method=method,
-        seed=int(seed),
+        budget=opts.budget,
+        method=opts.method,
+        seed=opts.seed,
         since=s,
         until=u,
         targets=design.targets,

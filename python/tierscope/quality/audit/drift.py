@@ -39,10 +39,22 @@ def reference_histogram(reference: Any) -> ReferenceHistogram | None:
             "invalid `reference`: a Router or its reference dict with `confidence_edges` and "
             "`confidence_counts`"
         )
-    edges = np.asarray(ref["confidence_edges"], dtype=np.float64)
-    counts = np.asarray(ref["confidence_counts"], dtype=np.float64)
-    if edges.ndim != 1 or counts.shape != (edges.shape[0] - 1,) or np.any(np.diff(edges) <= 0):
-        raise InvalidInputError("invalid `reference`: increasing edges and one count per bin")
+    try:
+        edges = np.asarray(ref["confidence_edges"], dtype=np.float64)
+        counts = np.asarray(ref["confidence_counts"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            "invalid `reference`: numeric `confidence_edges` and `confidence_counts`"
+        ) from None
+    if (
+        edges.ndim != 1
+        or counts.shape != (edges.shape[0] - 1,)
+        or not np.all(np.isfinite(edges))
+        or np.any(np.diff(edges) <= 0)
+    ):
+        raise InvalidInputError("invalid `reference`: finite increasing edges and one count per bin")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise InvalidInputError("invalid `reference`: finite, non-negative bin counts")
     if counts.sum() <= 0:
         raise InvalidInputError("invalid `reference`: the confidence histogram is empty")
     return edges, counts

@@ -8,17 +8,19 @@ baseline, capable tier, prices).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ... import _validate as v
 from ... import stats
 from ...exceptions import InvalidInputError
 from ...log.quality import UNANSWERED
 from ...log.reader import decisions_source, load_decisions, load_outcomes, tier_column
 
-__all__ = ["AuditFrame", "check_settings", "load_frame"]
+__all__ = ["AuditFrame", "check_arguments", "check_settings", "load_frame"]
 
 
 @dataclass
@@ -63,50 +65,70 @@ class AuditFrame:
         return [f"{len(self.orphans)} outcome events have no logged decision (orphans; counted, not used)"]
 
 
-def _check_open_unit(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
-        raise InvalidInputError(f"invalid `{name}`: a number in (0.0, 1.0), got {value!r}")
-
-
 def check_settings(
     *,
-    tolerance: float,
-    alpha: float,
-    level: float,
-    cost_per_contact: float,
-    support_window_days: float,
-    baseline_days: int,
-    monitor_method: str,
-    arl: float,
-    monitor_target: str,
+    tolerance: Any,
+    alpha: Any,
+    level: Any,
+    cost_per_contact: Any,
+    support_window_days: Any,
+    baseline_days: Any,
+    monitor_method: Any,
+    arl: Any,
+    monitor_target: Any,
+    restart_every: Any = 7,
 ) -> None:
     """Raise :class:`InvalidInputError` for the first invalid numeric or named setting."""
     for name, value in (("tolerance", tolerance), ("alpha", alpha), ("level", level)):
-        _check_open_unit(name, value)
-    if (
-        not isinstance(cost_per_contact, (int, float))
-        or cost_per_contact < 0
-        or not math.isfinite(cost_per_contact)
-    ):
-        raise InvalidInputError(
-            f"invalid `cost_per_contact`: a non-negative number, got {cost_per_contact!r}"
-        )
-    if not isinstance(support_window_days, (int, float)) or support_window_days < 0:
-        raise InvalidInputError(
-            f"invalid `support_window_days`: a non-negative number, got {support_window_days!r}"
-        )
-    if not isinstance(baseline_days, int) or baseline_days < 1:
-        raise InvalidInputError(f"invalid `baseline_days`: a positive integer, got {baseline_days!r}")
-    if monitor_method not in stats.MONITOR_METHODS:
-        raise InvalidInputError(
-            f"invalid `monitor_method`: one of {stats.MONITOR_METHODS}, got {monitor_method!r}"
-        )
-    if isinstance(arl, bool) or not isinstance(arl, (int, float)) or not 1.0 < float(arl) < math.inf:
-        raise InvalidInputError(f"invalid `arl`: an average run length in days > 1, got {arl!r}")
-    if monitor_target not in ("tail_weighted", "traffic"):
-        raise InvalidInputError(
-            f"invalid `monitor_target`: 'tail_weighted' or 'traffic', got {monitor_target!r}"
-        )
+        v.unit(name, value, open_interval=True)
+    v.real("cost_per_contact", cost_per_contact, minimum=0.0)
+    v.real("support_window_days", support_window_days, minimum=0.0)
+    # A 10^6-day baseline is already far past any log; the bound keeps Rust integers safe.
+    v.integer("baseline_days", baseline_days, minimum=1, maximum=1_000_000)
+    v.integer("restart_every", restart_every, minimum=0, maximum=1_000_000)
+    v.choice("monitor_method", monitor_method, stats.MONITOR_METHODS)
+    v.real("arl", arl, minimum=1.0, min_open=True)
+    v.choice("monitor_target", monitor_target, ("tail_weighted", "traffic"))
+
+
+def _tier_mapping(name: str, value: Any, check: Any) -> None:
+    """A mapping of non-empty tier names to numbers passing ``check(name, number)``."""
+    if not isinstance(value, Mapping):
+        raise v.fail(name, "a mapping {tier: number}", value)
+    for key, number in value.items():
+        if not isinstance(key, str) or not key:
+            raise v.fail(name, "non-empty tier names (strings) as keys", key)
+        try:
+            check(name, number)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"{err} (tier {key!r})") from None
+
+
+def check_arguments(
+    *,
+    log: Any,
+    baseline: Any,
+    prices: Any,
+    tiers: Any,
+    capable_tier: Any,
+) -> Any:
+    """Check the arguments that name tiers or hold numbers per tier, before the log is read (their
+    tier names are checked against the log later); returns ``log`` (a directory as a ``Path``)."""
+    if baseline is not None:
+        if isinstance(baseline, Mapping):
+            _tier_mapping("baseline", baseline, v.unit)
+        else:
+            v.unit("baseline", baseline)
+    if prices is not None:
+        _tier_mapping("prices", prices, lambda name, x: v.real(name, x, minimum=0.0))
+    if tiers is not None:
+        names = v.string_list("tiers", tiers, allow_empty=False)
+        if len(set(names)) != len(names):
+            raise v.fail("tiers", "distinct tier names", names)
+    v.optional(v.text, "capable_tier", capable_tier, allow_empty=False)
+    if isinstance(log, (str, os.PathLike)):
+        return v.existing_dir("log", log, what="decision-log directory")
+    return log
 
 
 def _window_decisions(all_decisions: Any, since: datetime | None, until: datetime | None) -> Any:
@@ -138,7 +160,7 @@ def _check_baseline(baseline: float | Mapping[str, float] | None, present: list[
     if isinstance(baseline, Mapping):
         bad = [k for k in baseline if k not in present]
         if bad:
-            raise InvalidInputError(f"invalid `baseline`: unknown tiers {bad} (log has {present})")
+            raise v.fail("baseline", f"tiers of the log {present} as keys", bad)
 
 
 def _capable_tier(dec: Any, capable_tier: str | None, present: list[str]) -> str | None:
@@ -160,7 +182,7 @@ def _capable_tier(dec: Any, capable_tier: str | None, present: list[str]) -> str
 def _check_prices(prices: Mapping[str, float] | None, present: list[str], capable_tier: str | None) -> None:
     for k in prices or {}:
         if k not in present and k != capable_tier:
-            raise InvalidInputError(f"invalid `prices`: unknown tier {k!r} (log has {present})")
+            raise v.fail("prices", f"tiers of the log {present} as keys, unknown tier", k)
 
 
 def _add_calendar(dec: Any, since: datetime | None, until: datetime | None) -> tuple[list[str], list[str]]:

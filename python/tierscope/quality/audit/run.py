@@ -51,7 +51,7 @@ from ..report import AuditReport
 from .costs import cost_table
 from .drift import confidence_drift, escalation_drift, reference_histogram
 from .feedback import feedback_table, support_contacts, support_table
-from .frame import check_settings, load_frame
+from .frame import check_arguments, check_settings, load_frame
 from .monitors import MonitorBook, MonitorSettings, quality_monitors
 from .quality import ALL_TRAFFIC, BLENDED, quality_by_period, quality_table, review_verdicts
 from .shadow import shadow_gap
@@ -95,6 +95,11 @@ def audit(
     ``monitor_method``/``arl``: the monitors' alarm rule (:class:`tierscope.stats.Monitor`): the
     default ``"e_detector"`` expects at least ``arl`` days between false alarms per monitor;
     ``"confidence_sequence"`` bounds the probability of any false alarm by ``alpha``.
+
+    Every argument is checked before the log is read: a bad one raises
+    :class:`~tierscope.exceptions.InvalidInputError` naming it (NaN, infinities, booleans,
+    out-of-range numbers, unknown tier names); a missing log directory raises
+    :class:`~tierscope.exceptions.TierscopeFileNotFoundError`.
     """
     check_settings(
         tolerance=tolerance,
@@ -106,7 +111,9 @@ def audit(
         monitor_method=monitor_method,
         arl=arl,
         monitor_target=monitor_target,
+        restart_every=restart_every,
     )
+    log = check_arguments(log=log, baseline=baseline, prices=prices, tiers=tiers, capable_tier=capable_tier)
     since_utc, until_utc = window(None, since, until)
     ref_hist = reference_histogram(reference)
     frame = load_frame(

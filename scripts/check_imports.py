@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "batch": {"routing", "log", "stats"},
     "demo": {"routing", "log", "quality", "stats", "models", "data"},
     "cli": {"routing", "log", "quality", "stats", "models", "data", "batch", "demo"},
+    "__main__": {"cli"},
 }
 #: The curated top-level namespace re-exports everything (lazily); it is nobody's dependency.
 ROOT = "tierscope"

@@ -102,7 +102,7 @@ _BAD_IN_ORDER: list[tuple[dict[str, Any], str]] = [
     ({"cheap": "not callable"}, "cheap: expected a callable"),
     ({"confidence": 3}, "confidence: expected a callable"),
     ({"capable_name": "cheap"}, "cheap_name/capable_name"),
-    ({"threshold": 1.5}, "threshold: expected a number"),
+    ({"threshold": 1.5}, "`threshold`: expected a number"),
     ({"cost_rule": "cheap first"}, "cost_rule: expected a CostAwareRule"),
     ({"calibrator": 0.5}, "calibrator: expected a Calibrator"),
     ({"router_escalate_tiers": {"capable"}}, "router_escalate_tiers: given without a router"),
@@ -111,10 +111,12 @@ _BAD_IN_ORDER: list[tuple[dict[str, Any], str]] = [
     ({"never_cheap_predicates": {"p": 1}}, "never_cheap_predicates"),
     ({"shadow_rate": 1.5}, "shadow_rate"),
     ({"review_rate": {"gold": 0.5}}, "review_rate: unknown tier"),
+    ({"seed": 1.5}, "`seed`"),
     ({"shadow_mode": "forked"}, "shadow_mode"),
     ({"shadow_workers": 0}, "shadow_workers"),
     ({"shadow_judge": "judge"}, "shadow_judge"),
     ({"decision_log": object()}, "decision_log"),
+    ({"exception_text": "raw"}, "`exception_text`"),
 ]
 
 
@@ -274,7 +276,7 @@ FAILURES = [
     ("confidence NaN", {}, "q conf=nan", "confidence_invalid", "nan"),
     ("confidence 1.7", {}, "q conf=1.7", "confidence_invalid", "1.7"),
     ("confidence -0.2", {}, "q conf=-0.2", "confidence_invalid", "-0.2"),
-    ("confidence not a number", {}, "q conf=text", "confidence_invalid", "very confident"),
+    ("confidence not a number", {}, "q conf=text", "confidence_invalid", "returned str"),
     (
         "cheap tier raises",
         {"cheap": FakeTier("cheap", 0.001, fail=True)},
@@ -301,7 +303,7 @@ def test_failures_fall_back_to_capable_with_reason_logged(
     tmp_path: Path, kw: dict[str, Any], query: str, code: str, text: str
 ) -> None:
     log = DecisionLog(tmp_path / "log", flush_every=1)
-    cascade, _, capable = make(decision_log=log, **kw)
+    cascade, _, capable = make(decision_log=log, exception_text="full", **kw)
     answer, d = cascade(query)
     assert answer.text == f"capable:{query}" and len(capable.calls) == 1
     assert d.answered_by == "capable" and d.escalated and d.fallback
@@ -317,7 +319,7 @@ def test_failures_fall_back_to_capable_with_reason_logged(
 def test_capable_failure_raises_cascade_error_with_partial_decision(tmp_path: Path) -> None:
     log = DecisionLog(tmp_path / "log", flush_every=1)
     bad = FakeTier("capable", 0.004, fail=True)
-    cascade, _, _ = make(capable=bad, decision_log=log)
+    cascade, _, _ = make(capable=bad, decision_log=log, exception_text="full")
     assert cascade("fine conf=0.95").decision.answered_by == "cheap"  # capable failing does not matter here
     with pytest.raises(CascadeError, match="capable tier failed.*503") as info:
         cascade("hard one conf=0.2", request_id="r-fail")
@@ -466,7 +468,7 @@ def test_sync_thread_shadow_does_not_delay_and_shadow_failure_is_logged(tmp_path
         assert time.perf_counter() - t0 < 0.5 and result.shadow is not None and not result.shadow.done()
         assert [o["detail"]["error"] for o in cascade.join()] == [None]
     broken = FakeTier("capable", 0.004, fail=True)
-    cascade, _, _ = make(capable=broken, shadow_rate=1.0, decision_log=log)
+    cascade, _, _ = make(capable=broken, shadow_rate=1.0, decision_log=log, exception_text="truncate")
     result = cascade("q conf=0.9")
     assert result.decision.answered_by == "cheap"  # the user's answer is unaffected
     assert "503" in cascade.join()[0]["detail"]["error"]

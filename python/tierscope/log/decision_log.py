@@ -502,10 +502,11 @@ def _reclaim_temp(entry: os.DirEntry[str]) -> bool:
         return True  # another process reclaimed it first
     except OSError:
         return False  # e.g. a read-only reader: only warned about
-    _warn_once(
-        "reclaimed",
-        entry.path,
+    # Not deduplicated: the file is gone, so this is said once per orphan anyway.
+    warnings.warn(
         f"tierscope: removed orphaned temporary segment {entry.path} (its writer, pid {pid}, is gone)",
+        SegmentWarning,
+        stacklevel=4,
     )
     return True
 

@@ -31,7 +31,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .._validate import _is_bool, boolean, choice, fail, integer, real, text
+from .._validate import _is_bool as _is_py_or_np1_bool
+from .._validate import choice, fail, integer, real, text
 
 __all__ = ["REDACTABLE", "REDACT_MODES", "RedactMode", "Redactor", "row"]
 
@@ -85,10 +86,19 @@ def _text(label: str, value: Any) -> str:
     return text(label, value)
 
 
-def _bool(label: str, value: Any) -> bool:
+def is_bool(value: Any) -> bool:
+    """A Python or numpy boolean (numpy 2 names its type ``numpy.bool``, numpy 1 ``numpy.bool_``)."""
+    t = type(value)
+    return _is_py_or_np1_bool(value) or (t.__module__ == "numpy" and t.__name__ == "bool")
+
+
+def check_bool(label: str, value: Any) -> bool:
+    """``True``/``False`` (numpy booleans too); ``"no"``, ``0`` and ``None`` are refused."""
     if value is True or value is False:
         return value
-    return boolean(label, value)
+    if is_bool(value):
+        return bool(value)
+    raise fail(label, "True or False", value)
 
 
 def _int_checker(minimum: int | None) -> Checker:
@@ -123,7 +133,7 @@ def _timestamp(label: str, value: Any) -> datetime:
             return _timestamp(label, datetime.fromisoformat(text(label, value)))
         except ValueError as err:
             raise fail(label, expected, value, cause=err) from None
-    if isinstance(value, numbers.Real) and not _is_bool(value):
+    if isinstance(value, numbers.Real) and not is_bool(value):
         seconds = real(label, value)
         try:
             return datetime.fromtimestamp(seconds, timezone.utc)
@@ -134,7 +144,7 @@ def _timestamp(label: str, value: Any) -> datetime:
 
 def _json_default(value: Any) -> Any:
     """numpy scalars and datetimes are JSON too; anything else is refused (never ``str()``'d)."""
-    if _is_bool(value):
+    if is_bool(value):
         return bool(value)
     if isinstance(value, numbers.Integral):
         return int(value)
@@ -208,7 +218,7 @@ def checkers(columns: tuple[tuple[str, str], ...], prefix: str) -> tuple[tuple[s
         elif typ.startswith("timestamp"):
             check = _timestamp
         elif typ == "bool":
-            check = _bool
+            check = check_bool
         elif typ.startswith("int"):
             check = _int_checker(0 if name.endswith("tokens") else None)
         elif typ in ("double", "float"):

@@ -14,11 +14,33 @@ the directory is ``fsync``'d. So a reader sees whole segments or nothing; a cras
 loses at most the unflushed buffer. Segment names carry the pid and a random token, so any number
 of processes (and several logs in one process) can write into the same directory. After
 ``fork()`` the child discards the buffer it inherited (the parent still owns and flushes it).
+A fork never happens mid-write: an ``os.register_at_fork`` hook takes every writer's lock before
+the fork (so no thread is inside pyarrow, whose internal locks a child would inherit held) and
+the child starts with fresh locks; a fork while another thread writes cannot hang the child.
+
+Checking: every field is checked and normalised at ``log_*`` time, and a bad value raises
+:class:`~tierscope.exceptions.InvalidInputError` naming the field, with nothing buffered (so
+one bad event can never fail later flushes and lose the events around it). Text must encode as
+UTF-8: a lone surrogate is *refused*, not escaped (an escaped request id would no longer match
+its outcomes; text the :class:`~tierscope.routing.Cascade` records itself, such as exception
+messages, is escaped by the cascade). Booleans are ``True``/``False`` only; numbers are finite
+and in range (scores, confidences, thresholds in [0, 1]; an outcome's ``inclusion_prob`` in
+(0, 1]; costs, latencies, token counts and ``days_after`` ``>= 0``); numpy scalars are accepted
+like Python ones; extra fields must be JSON with string keys. As defence in depth, a row that
+Arrow still cannot store is dropped at flush with a ``RuntimeWarning`` naming the field, and
+the other rows are written (``stats["decisions_dropped"]``/``["outcomes_dropped"]``).
+
+Redaction: the free-text fields (``escalation_detail``, ``fallback_reason``, ``error``, outcome
+``detail`` and extra fields) are truncated to ``max_text_chars`` (1000) by default, or kept,
+keyed-hashed or omitted (``DecisionLog(..., redact=...)``, see :class:`DecisionLog`).
 
 Reading: :meth:`DecisionLog.read` / :meth:`decisions` / :meth:`outcomes` return a
 ``pyarrow.Table`` (``.to_pandas()``; :func:`to_polars` if polars is installed). Unreadable
-``.parquet`` files and leftover temporary files are skipped with a :class:`SegmentWarning` naming
-the file. :func:`join_outcomes` joins outcomes to decisions by ``request_id`` and counts (never
+segments, leftover temporary files and foreign ``.parquet`` files (not named like a segment, or
+without ``tierscope.schema_version`` metadata) are skipped with a :class:`SegmentWarning` naming
+the file, once per file and process. A temporary file whose writer process is gone and that is
+older than :data:`ORPHAN_TEMP_AGE_S` (10 minutes) is removed, by a read or by a writer opening the
+log, with one warning. :func:`join_outcomes` joins outcomes to decisions by ``request_id`` and counts (never
 drops) orphan outcomes whose request id has no decision.
 
 DuckDB can query a log directly::
@@ -831,12 +853,12 @@ class DecisionLog:
         in (0, 1]; ``days_after`` finite and ``>= 0``."""
         _v.text("request_id", request_id, allow_empty=False)
         _v.choice("kind", kind, OUTCOME_KINDS)
-        if score is not None and _v._is_bool(score):
+        if score is not None and _fields.is_bool(score):
             label = bool(score) if label is None else label
             score = float(score)
         if score is not None:
             score = _v.unit("score", score)
-        label = _v.optional(_v.boolean, "label", label)
+        label = None if label is None else _fields.check_bool("label", label)
         if score is not None and label is None and kind != "shadow":
             label = score >= 0.5
         self._writer.append(
@@ -879,7 +901,7 @@ class DecisionLog:
 
     def log_feedback(self, request_id: str, thumbs_up: bool, *, tier: str | None = None) -> None:
         """User feedback (thumbs up/down)."""
-        _v.boolean("thumbs_up", thumbs_up)
+        _fields.check_bool("thumbs_up", thumbs_up)
         self.log_outcome(request_id, "feedback", score=thumbs_up, tier=tier)
 
     def log_shadow(

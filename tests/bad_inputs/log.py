@@ -193,9 +193,14 @@ CASES: list[Case] = [
     expect("decision-escalated-no", decision(escalated="no"), InvalidInputError, "escalated"),
     expect("decision-fallback-False-string", decision(fallback="False"), InvalidInputError, "fallback"),
     expect("decision-shadowed-int", decision(shadowed=1), InvalidInputError, "shadowed"),
+    behaves(
+        "decision-route-confidence-nan-is-missing",
+        lambda ctx: (decision(route_confidence=math.nan)(ctx), stored(ctx)),
+        lambda r, ctx: r[1][0]["route_confidence"] is None,
+    ),
     expect(
-        "decision-route-confidence-nan",
-        decision(route_confidence=math.nan),
+        "decision-route-confidence-inf",
+        decision(route_confidence=math.inf),
         InvalidInputError,
         "route_confidence",
     ),
@@ -239,7 +244,7 @@ CASES: list[Case] = [
     expect("decision-timestamp-bool", decision(timestamp=True), InvalidInputError, "timestamp"),
     expect("decision-extra-object", decision(note=object()), InvalidInputError, "note"),
     expect("decision-extra-surrogate", decision(note=_SURROGATE), InvalidInputError, "note"),
-    expect("decision-extra-nan", decision(score_hint=math.nan), InvalidInputError, "score_hint"),
+    expect("decision-extra-inf", decision(score_hint=-math.inf), InvalidInputError, "score_hint"),
     expect("decision-extra-nested-inf", decision(meta={"a": [math.inf]}), InvalidInputError, "meta"),
     expect("decision-extra-int-key", decision(meta={1: "one"}), InvalidInputError, "meta"),
     expect("decision-extra-key-surrogate", decision(**{"k\ud800": 1}), InvalidInputError, "k\\ud800"),
@@ -248,9 +253,14 @@ CASES: list[Case] = [
     expect(
         "decision-route-guarded-string", decision(route_guarded="yes"), InvalidInputError, "route_guarded"
     ),
+    behaves(
+        "decision-confidence-numpy-nan-is-missing",
+        lambda ctx: (decision(confidence_raw=np.float32("nan"))(ctx), stored(ctx)),
+        lambda r, ctx: r[1][0]["confidence_raw"] is None,
+    ),
     expect(
-        "decision-confidence-numpy-nan",
-        decision(confidence_raw=np.float32("nan")),
+        "decision-confidence-numpy-inf",
+        decision(confidence_raw=np.float32("inf")),
         InvalidInputError,
         "confidence_raw",
     ),

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tierscope.exceptions import InvalidInputError, SegmentWarning
+from tierscope.log._fields import missing
 from tierscope.log.decision_log import DECISION_SCHEMA, OUTCOME_SCHEMA, DecisionLog
 from tierscope.routing.cascade import Cascade
 from tierscope.routing.records import TierAnswer
@@ -61,7 +62,7 @@ def _leaks(root: Path) -> list[str]:
         ({"request_id": "r", "category": "fraud\udc00"}, "category"),
         ({"request_id": "r", "escalated": "no"}, "escalated"),
         ({"request_id": "r", "fallback": "False"}, "fallback"),
-        ({"request_id": "r", "route_confidence": math.nan}, "route_confidence"),
+        ({"request_id": "r", "route_confidence": -0.5}, "route_confidence"),
         ({"request_id": "r", "route_confidence": 5.0}, "route_confidence"),
         ({"request_id": "r", "cost": float("1e999")}, "cost"),
         ({"request_id": "r", "cheap_input_tokens": -1}, "cheap_input_tokens"),
@@ -109,6 +110,31 @@ def test_outcome_fields_are_checked_at_log_time(tmp_path: Path, kwargs: dict[str
         rows = log.outcomes().to_pylist()
     assert [(r["score"], r["label"], r["inclusion_prob"]) for r in rows[:1]] == [(0.5, True, 0.25)]
     assert rows[1]["days_after"] == 2.0
+
+
+def test_nan_in_a_decision_record_is_stored_as_null_never_as_nan(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "request_id": ["a", "b"],
+            "route_confidence": [0.5, math.nan],
+            "category": ["x", None],
+            "timestamp": [pd.Timestamp("2026-05-04", tz="UTC"), pd.NaT],
+            "day": [1.0, math.nan],
+        }
+    )
+    with DecisionLog(tmp_path / "log", fsync=False) as log:
+        for rec in frame.to_dict("records"):
+            log.log_decision(rec)
+        log.log_decision({"request_id": "c", "cost": np.float32("nan"), "confidence_raw": pd.NA})
+        with pytest.raises(InvalidInputError, match="days_after"):
+            log.log_support_contact("a", math.nan)  # an explicit argument: NaN is refused
+        rows = {r["request_id"]: r for r in log.decisions().to_pylist()}
+    assert rows["a"]["route_confidence"] == 0.5 and rows["b"]["route_confidence"] is None
+    assert rows["b"]["category"] is None and rows["b"]["timestamp"] is not None
+    assert json.loads(rows["b"]["extra"]) == {"day": None}
+    assert rows["c"]["cost"] is None and rows["c"]["confidence_raw"] is None
 
 
 def test_a_bad_row_that_reaches_the_buffer_is_dropped_with_a_warning_not_the_rest(tmp_path: Path) -> None:
@@ -220,11 +246,12 @@ def test_any_decision_field_value_is_refused_at_log_time_or_reads_back_equal(fie
     assert len(rows) == 1
     got = rows[0]
     if field == "an_extra":
-        assert json.loads(got["extra"]) == {"an_extra": _jsonable(value)}
+        expected = None if missing(value) else _jsonable(value)
+        assert json.loads(got["extra"]) == {"an_extra": expected}
     elif field == "route_probabilities":
         probs = json.loads(value) if isinstance(value, str) else value
         assert json.loads(got[field]) == {k: float(v) for k, v in probs.items()}
-    elif value is None:
+    elif value is None or missing(value):  # NaN in a decision record means missing: null
         assert got[field] is None or field == "timestamp"
     elif field == "timestamp" and not isinstance(value, datetime):
         assert abs(got[field].timestamp() - float(value)) < 1e-3

@@ -229,19 +229,40 @@ def checkers(columns: tuple[tuple[str, str], ...], prefix: str) -> tuple[tuple[s
     return tuple(out)
 
 
+def missing(value: Any) -> bool:
+    """NaN, ``pd.NA`` or ``pd.NaT``: how a pandas record spells a missing value."""
+    t = type(value)
+    if t is float:
+        return bool(value != value)
+    if t is str or t is int or t is bool or value is None:
+        return value is None
+    if t.__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and not is_bool(value):
+        return math.isnan(value)
+    return False
+
+
 def row(
     record: Mapping[str, Any],
     specs: tuple[tuple[str, str, Checker], ...],
     names: frozenset[str],
     prefix: str,
     redactor: Redactor,
+    nan_is_missing: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The checked, redacted columns of ``record`` and its checked extras (None when none)."""
+    """The checked, redacted columns of ``record`` and its checked extras (None when none).
+
+    ``nan_is_missing``: a top-level NaN / ``pd.NA`` / ``pd.NaT`` is a missing value (null), as
+    in a pandas record; otherwise NaN is refused like any non-finite number."""
     out: dict[str, Any] = {}
     get = record.get
     for name, label, check in specs:
         value = get(name)
-        out[name] = None if value is None else check(label, value)
+        if value is None or (nan_is_missing and missing(value)):
+            out[name] = None
+        else:
+            out[name] = check(label, value)
     extra: dict[str, Any] | None = None
     for key, value in record.items():
         if key in names:
@@ -250,6 +271,8 @@ def row(
             raise fail(f"{prefix}extra key", "str keys", key)
         label = f"{prefix}{escape(key)}"  # the message itself must encode
         _text(label, key)
+        if nan_is_missing and missing(value):
+            value = None
         json_value(label, value)
         if extra is None:
             extra = {}

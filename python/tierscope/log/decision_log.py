@@ -26,7 +26,10 @@ its outcomes; text the :class:`~tierscope.routing.Cascade` records itself, such 
 messages, is escaped by the cascade). Booleans are ``True``/``False`` only; numbers are finite
 and in range (scores, confidences, thresholds in [0, 1]; an outcome's ``inclusion_prob`` in
 (0, 1]; costs, latencies, token counts and ``days_after`` ``>= 0``); numpy scalars are accepted
-like Python ones; extra fields must be JSON with string keys. As defence in depth, a row that
+like Python ones; extra fields must be JSON with string keys. In a decision *mapping* (often a
+pandas record) a top-level NaN, ``pd.NA`` or ``pd.NaT`` means a missing value and is stored as
+null, never as NaN; the explicit arguments of :meth:`DecisionLog.log_outcome` and friends refuse
+NaN. As defence in depth, a row that
 Arrow still cannot store is dropped at flush with a ``RuntimeWarning`` naming the field, and
 the other rows are written (``stats["decisions_dropped"]``/``["outcomes_dropped"]``).
 
@@ -186,7 +189,9 @@ def _row(
 ) -> dict[str, Any]:
     """One checked, normalised, redacted row; raises InvalidInputError naming a bad field."""
     names, specs = _specs(schema, prefix)
-    out, extra = _fields.row(record, specs, names, prefix, redactor)
+    # Decisions come as records (often pandas rows, where NaN/NaT means missing); outcomes as
+    # explicit arguments, where a NaN is a caller's bug.
+    out, extra = _fields.row(record, specs, names, prefix, redactor, nan_is_missing=schema is DECISION_SCHEMA)
     redactor.apply(out, extra)
     if out.get("timestamp") is None:
         out["timestamp"] = datetime.now(timezone.utc)
@@ -421,7 +426,7 @@ _FORK_HELD: list[_Writer] = []
 
 
 def _before_fork() -> None:
-    held = list(_WRITERS)
+    held = sorted(_WRITERS, key=id)  # one global order: two threads forking at once cannot deadlock
     for w in held:
         w.lock.acquire()
     _FORK_HELD[:] = held
@@ -821,7 +826,8 @@ class DecisionLog:
     # writing
     def log_decision(self, decision: CascadeDecision | Mapping[str, Any]) -> None:
         """Append one decision: a :class:`~tierscope.routing.CascadeDecision`, or a mapping with at
-        least ``request_id`` (missing fields are null, unknown ones go to ``extra``)."""
+        least ``request_id`` (missing fields are null, unknown ones go to ``extra``; a NaN, NA or
+        NaT value, as in a pandas record, is missing too)."""
         if isinstance(decision, CascadeDecision):
             record = dict(decision.__dict__)  # to_record() without asdict's deep copy
         elif isinstance(decision, Mapping):

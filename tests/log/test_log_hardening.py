@@ -566,3 +566,31 @@ def test_foreign_parquet_files_are_ignored_with_one_warning_each(tmp_path: Path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _ids(root) == ["r1"]
+
+
+# -- 5. disk full: a typed error, nothing acknowledged is lost -----------------------------------
+def test_disk_full_raises_a_typed_error_keeps_the_buffer_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from tierscope.exceptions import DecisionLogError
+    from tierscope.log import decision_log as module
+
+    root = tmp_path / "log"
+    log = DecisionLog(root, flush_every=1000, flush_interval_s=None, fsync=False)
+    for i in range(5):
+        log.log_decision(cascade_decision(f"r{i}"))
+    real_write = module.pq.write_table
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(module.pq, "write_table", full)
+    with pytest.raises(DecisionLogError, match="No space left") as info:
+        log.flush()
+    assert isinstance(info.value.__cause__, OSError)
+    assert log.stats["decisions_buffered"] == 5 and not list(root.rglob("*.tmp"))
+    monkeypatch.setattr(module.pq, "write_table", real_write)  # space is back
+    log.close()
+    assert _ids(root) == [f"r{i}" for i in range(5)]

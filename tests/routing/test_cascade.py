@@ -582,3 +582,63 @@ def test_decision_invariants(conf: float, threshold: float, category: str | None
     assert d.fallback == (category != "fraud" and (cheap_fails or not valid))
     assert (d.escalation_reason is None) == should_accept and len(capable.calls) == int(not should_accept)
     assert len(cheap.calls) == int(category != "fraud")
+
+
+# -- issue 11: what the cascade logs on the caller's behalf is always storable -------------------
+class _BadValueRouter(FakeRouter):
+    def __init__(self, **bad: Any) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def route(self, text: str) -> FakeDecision:
+        d = super().route(text)
+        for name, value in self.bad.items():
+            setattr(d, name, value)
+        return d
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"confidence": math.nan},
+        {"confidence": 5.0},
+        {"probabilities": {"cheap": -1.0}},
+        {"tail_score": math.inf},
+    ],
+    ids=["confidence-nan", "confidence-5", "probability-negative", "tail-inf"],
+)
+def test_an_unstorable_router_value_is_a_router_error_and_the_decision_is_logged(
+    tmp_path: Path, bad: dict[str, Any]
+) -> None:
+    log = DecisionLog(tmp_path / "log", flush_every=1, fsync=False)
+    cascade, _, _ = make(router=_BadValueRouter(**bad), decision_log=log, exception_text="full")
+    result = cascade("q conf=0.9")
+    assert result.answer.text == "capable:q conf=0.9"
+    assert result.decision.escalation_reason == "router_error" and "router" in result.decision.fallback_reason
+    log.close()
+    assert cascade.log_errors == 0 and len(DecisionLog.read(tmp_path / "log")) == 1
+
+
+def test_the_caller_s_category_and_request_id_are_checked_before_any_tier_runs() -> None:
+    cascade, cheap, capable = make()
+    for kwargs, name in (
+        ({"category": "fraud\ud800"}, "category"),
+        ({"category": 3}, "category"),
+        ({"request_id": "r\udfff"}, "request_id"),
+        ({"request_id": ""}, "request_id"),
+    ):
+        with pytest.raises(InvalidInputError, match=name):
+            cascade("q conf=0.9", **kwargs)
+    assert cheap.calls == [] and capable.calls == []
+
+
+def test_exception_text_modes() -> None:
+    from tierscope.routing.cascade_config import format_exception
+
+    err = ValueError("prompt was: ssn 123-45-6789 \ud800")
+    assert format_exception(err, "type") == "ValueError"
+    assert format_exception(err, "full") == "ValueError: prompt was: ssn 123-45-6789 \\ud800"
+    assert format_exception(err, "truncate", max_chars=6) == "ValueError: prompt…[28 more chars]"
+    hashed = format_exception(err, "hash", hasher=lambda t: f"H({len(t)})")
+    assert hashed == "ValueError (message H(34), 34 chars)" and "6789" not in hashed
+    assert format_exception(ValueError(), "full") == "ValueError"

@@ -158,12 +158,28 @@ def _check_call(query: str, category: str | None, request_id: str | None) -> Non
         text("request_id", request_id, allow_empty=False)
 
 
+def _unit_or_raise(what: str, value: Any) -> float:
+    f = float(value)
+    if not 0.0 <= f <= 1.0:  # NaN too: the log refuses it, so it is a router failure here
+        raise ValueError(f"router {what} {f!r} outside [0, 1]")
+    return f
+
+
 def _read_route(fields: dict[str, Any], rd: Any) -> None:
-    """Copy the router decision's fields; may raise midway (earlier fields then stay recorded)."""
-    fields["route_tier"] = str(rd.tier)
-    fields["route_probabilities"] = {str(k): float(v) for k, v in dict(rd.probabilities).items()}
-    fields["route_confidence"] = float(rd.confidence)
-    fields["route_tail_score"] = float(rd.tail_score)
+    """Copy the router decision's fields; may raise midway (earlier fields then stay recorded).
+    A value the decision log could not store (a probability outside [0, 1], a NaN) raises
+    before it is recorded, so the decision is still logged (as a router error)."""
+    fields["route_tier"] = _clean_text(str(rd.tier))
+    probabilities = {
+        _clean_text(str(k)): _unit_or_raise(f"probability of {k!r}", v)
+        for k, v in dict(rd.probabilities).items()
+    }
+    fields["route_probabilities"] = probabilities
+    fields["route_confidence"] = _unit_or_raise("confidence", rd.confidence)
+    tail = float(rd.tail_score)
+    if not math.isfinite(tail):
+        raise ValueError(f"router tail_score {tail!r} is not finite")
+    fields["route_tail_score"] = tail
     fields["route_fallback"] = bool(rd.fallback)
     fields["route_guarded"] = bool(getattr(rd, "guarded", False))
 

@@ -387,6 +387,27 @@ CASES: list[Case] = [
     expect(
         "cascade-threshold-string", lambda ctx: cascade(ctx, threshold="0.5"), InvalidInputError, "threshold"
     ),
+    expect(
+        "cascade-pattern-surrogate",
+        lambda ctx: cascade(ctx, never_cheap_patterns=["fraud\ud800"]),
+        InvalidInputError,
+        "never_cheap_patterns[0]",
+    ),
+    expect(
+        "cascade-predicate-name-surrogate",
+        lambda ctx: cascade(ctx, never_cheap_predicates={"p\ud800": lambda q, c: False}),
+        InvalidInputError,
+        "never_cheap_predicates",
+    ),
+    expect(
+        "cascade-tier-name-empty", lambda ctx: cascade(ctx, cheap_name=""), InvalidInputError, "cheap_name"
+    ),
+    expect(
+        "joined-within-days-negative",
+        lambda ctx: log_of(ctx).joined().per_tier(within_days=-1),
+        InvalidInputError,
+        "within_days",
+    ),
     # -- correct behaviour
     behaves(
         "outcome-numpy-float32-score",

@@ -551,8 +551,7 @@ def _reclaim_orphans(root: Path) -> None:
 
 
 def _read_kind(root: Path, kind: str, since: datetime | None, until: datetime | None) -> pa.Table:
-    if kind not in _KINDS:
-        raise InvalidInputError(f"kind: expected 'decisions' or 'outcomes', got {kind!r}")
+    _v.choice("kind", kind, tuple(_KINDS))
     root = Path(root)
     if not root.is_dir():
         raise TierscopeFileNotFoundError(f"DecisionLog: log directory {root} does not exist")
@@ -677,8 +676,7 @@ class JoinedLog:
         quality) with every review a unit and a review logged without a score counted as
         unacceptable.
         """
-        if not isinstance(within_days, (int, float)) or within_days < 0:
-            raise InvalidInputError(f"within_days: expected a non-negative number, got {within_days!r}")
+        within_days = _v.real("within_days", within_days, minimum=0.0, finite=False)
         import pandas as pd
 
         df = self.table.to_pandas()

@@ -320,7 +320,10 @@ def _patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str
     if isinstance(patterns, (str, re.Pattern)):
         patterns = [patterns]  # one pattern, not an iterable of characters
     compiled: list[re.Pattern[str]] = []
-    for p in patterns:
+    for i, p in enumerate(patterns):
+        source = p.pattern if isinstance(p, re.Pattern) else p
+        if isinstance(source, str):
+            text(f"never_cheap_patterns[{i}]", source)  # logged as the decision's hard_rule
         try:
             compiled.append(p if isinstance(p, re.Pattern) else re.compile(p))
         except (re.error, TypeError) as err:
@@ -338,6 +341,7 @@ def _predicates(
     else:
         named = [(getattr(f, "__name__", f"predicate{i}"), f) for i, f in enumerate(predicates)]
     for name, f in named:
+        text("never_cheap_predicates key", name)  # logged as the decision's hard_rule
         if not callable(f):
             raise InvalidInputError(f"never_cheap_predicates[{name!r}]: expected a callable")
     return tuple(named)

@@ -102,7 +102,7 @@ _BAD_IN_ORDER: list[tuple[dict[str, Any], str]] = [
     ({"cheap": "not callable"}, "cheap: expected a callable"),
     ({"confidence": 3}, "confidence: expected a callable"),
     ({"capable_name": "cheap"}, "cheap_name/capable_name"),
-    ({"threshold": 1.5}, "threshold: expected a number"),
+    ({"threshold": 1.5}, "`threshold`: expected a number"),
     ({"cost_rule": "cheap first"}, "cost_rule: expected a CostAwareRule"),
     ({"calibrator": 0.5}, "calibrator: expected a Calibrator"),
     ({"router_escalate_tiers": {"capable"}}, "router_escalate_tiers: given without a router"),
@@ -111,10 +111,12 @@ _BAD_IN_ORDER: list[tuple[dict[str, Any], str]] = [
     ({"never_cheap_predicates": {"p": 1}}, "never_cheap_predicates"),
     ({"shadow_rate": 1.5}, "shadow_rate"),
     ({"review_rate": {"gold": 0.5}}, "review_rate: unknown tier"),
+    ({"seed": 1.5}, "`seed`"),
     ({"shadow_mode": "forked"}, "shadow_mode"),
     ({"shadow_workers": 0}, "shadow_workers"),
     ({"shadow_judge": "judge"}, "shadow_judge"),
     ({"decision_log": object()}, "decision_log"),
+    ({"exception_text": "raw"}, "`exception_text`"),
 ]
 
 
@@ -274,7 +276,7 @@ FAILURES = [
     ("confidence NaN", {}, "q conf=nan", "confidence_invalid", "nan"),
     ("confidence 1.7", {}, "q conf=1.7", "confidence_invalid", "1.7"),
     ("confidence -0.2", {}, "q conf=-0.2", "confidence_invalid", "-0.2"),
-    ("confidence not a number", {}, "q conf=text", "confidence_invalid", "very confident"),
+    ("confidence not a number", {}, "q conf=text", "confidence_invalid", "returned str"),
     (
         "cheap tier raises",
         {"cheap": FakeTier("cheap", 0.001, fail=True)},
@@ -301,7 +303,7 @@ def test_failures_fall_back_to_capable_with_reason_logged(
     tmp_path: Path, kw: dict[str, Any], query: str, code: str, text: str
 ) -> None:
     log = DecisionLog(tmp_path / "log", flush_every=1)
-    cascade, _, capable = make(decision_log=log, **kw)
+    cascade, _, capable = make(decision_log=log, exception_text="full", **kw)
     answer, d = cascade(query)
     assert answer.text == f"capable:{query}" and len(capable.calls) == 1
     assert d.answered_by == "capable" and d.escalated and d.fallback
@@ -317,7 +319,7 @@ def test_failures_fall_back_to_capable_with_reason_logged(
 def test_capable_failure_raises_cascade_error_with_partial_decision(tmp_path: Path) -> None:
     log = DecisionLog(tmp_path / "log", flush_every=1)
     bad = FakeTier("capable", 0.004, fail=True)
-    cascade, _, _ = make(capable=bad, decision_log=log)
+    cascade, _, _ = make(capable=bad, decision_log=log, exception_text="full")
     assert cascade("fine conf=0.95").decision.answered_by == "cheap"  # capable failing does not matter here
     with pytest.raises(CascadeError, match="capable tier failed.*503") as info:
         cascade("hard one conf=0.2", request_id="r-fail")
@@ -466,7 +468,7 @@ def test_sync_thread_shadow_does_not_delay_and_shadow_failure_is_logged(tmp_path
         assert time.perf_counter() - t0 < 0.5 and result.shadow is not None and not result.shadow.done()
         assert [o["detail"]["error"] for o in cascade.join()] == [None]
     broken = FakeTier("capable", 0.004, fail=True)
-    cascade, _, _ = make(capable=broken, shadow_rate=1.0, decision_log=log)
+    cascade, _, _ = make(capable=broken, shadow_rate=1.0, decision_log=log, exception_text="truncate")
     result = cascade("q conf=0.9")
     assert result.decision.answered_by == "cheap"  # the user's answer is unaffected
     assert "503" in cascade.join()[0]["detail"]["error"]
@@ -580,3 +582,63 @@ def test_decision_invariants(conf: float, threshold: float, category: str | None
     assert d.fallback == (category != "fraud" and (cheap_fails or not valid))
     assert (d.escalation_reason is None) == should_accept and len(capable.calls) == int(not should_accept)
     assert len(cheap.calls) == int(category != "fraud")
+
+
+# -- issue 11: what the cascade logs on the caller's behalf is always storable -------------------
+class _BadValueRouter(FakeRouter):
+    def __init__(self, **bad: Any) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def route(self, text: str) -> FakeDecision:
+        d = super().route(text)
+        for name, value in self.bad.items():
+            setattr(d, name, value)
+        return d
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"confidence": math.nan},
+        {"confidence": 5.0},
+        {"probabilities": {"cheap": -1.0}},
+        {"tail_score": math.inf},
+    ],
+    ids=["confidence-nan", "confidence-5", "probability-negative", "tail-inf"],
+)
+def test_an_unstorable_router_value_is_a_router_error_and_the_decision_is_logged(
+    tmp_path: Path, bad: dict[str, Any]
+) -> None:
+    log = DecisionLog(tmp_path / "log", flush_every=1, fsync=False)
+    cascade, _, _ = make(router=_BadValueRouter(**bad), decision_log=log, exception_text="full")
+    result = cascade("q conf=0.9")
+    assert result.answer.text == "capable:q conf=0.9"
+    assert result.decision.escalation_reason == "router_error" and "router" in result.decision.fallback_reason
+    log.close()
+    assert cascade.log_errors == 0 and len(DecisionLog.read(tmp_path / "log")) == 1
+
+
+def test_the_caller_s_category_and_request_id_are_checked_before_any_tier_runs() -> None:
+    cascade, cheap, capable = make()
+    for kwargs, name in (
+        ({"category": "fraud\ud800"}, "category"),
+        ({"category": 3}, "category"),
+        ({"request_id": "r\udfff"}, "request_id"),
+        ({"request_id": ""}, "request_id"),
+    ):
+        with pytest.raises(InvalidInputError, match=name):
+            cascade("q conf=0.9", **kwargs)
+    assert cheap.calls == [] and capable.calls == []
+
+
+def test_exception_text_modes() -> None:
+    from tierscope.routing.cascade_config import format_exception
+
+    err = ValueError("prompt was: ssn 123-45-6789 \ud800")
+    assert format_exception(err, "type") == "ValueError"
+    assert format_exception(err, "full") == "ValueError: prompt was: ssn 123-45-6789 \\ud800"
+    assert format_exception(err, "truncate", max_chars=6) == "ValueError: prompt…[28 more chars]"
+    hashed = format_exception(err, "hash", hasher=lambda t: f"H({len(t)})")
+    assert hashed == "ValueError (message H(34), 34 chars)" and "6789" not in hashed
+    assert format_exception(ValueError(), "full") == "ValueError"

@@ -14,11 +14,36 @@ the directory is ``fsync``'d. So a reader sees whole segments or nothing; a cras
 loses at most the unflushed buffer. Segment names carry the pid and a random token, so any number
 of processes (and several logs in one process) can write into the same directory. After
 ``fork()`` the child discards the buffer it inherited (the parent still owns and flushes it).
+A fork never happens mid-write: an ``os.register_at_fork`` hook takes every writer's lock before
+the fork (so no thread is inside pyarrow, whose internal locks a child would inherit held) and
+the child starts with fresh locks; a fork while another thread writes cannot hang the child.
+
+Checking: every field is checked and normalised at ``log_*`` time, and a bad value raises
+:class:`~tierscope.exceptions.InvalidInputError` naming the field, with nothing buffered (so
+one bad event can never fail later flushes and lose the events around it). Text must encode as
+UTF-8: a lone surrogate is *refused*, not escaped (an escaped request id would no longer match
+its outcomes; text the :class:`~tierscope.routing.Cascade` records itself, such as exception
+messages, is escaped by the cascade). Booleans are ``True``/``False`` only; numbers are finite
+and in range (scores, confidences, thresholds in [0, 1]; an outcome's ``inclusion_prob`` in
+(0, 1]; costs, latencies, token counts and ``days_after`` ``>= 0``); numpy scalars are accepted
+like Python ones; extra fields must be JSON with string keys. In a decision *mapping* (often a
+pandas record) a top-level NaN, ``pd.NA`` or ``pd.NaT`` means a missing value and is stored as
+null, never as NaN; the explicit arguments of :meth:`DecisionLog.log_outcome` and friends refuse
+NaN. As defence in depth, a row that
+Arrow still cannot store is dropped at flush with a ``RuntimeWarning`` naming the field, and
+the other rows are written (``stats["decisions_dropped"]``/``["outcomes_dropped"]``).
+
+Redaction: the free-text fields (``escalation_detail``, ``fallback_reason``, ``error``, outcome
+``detail`` and extra fields) are truncated to ``max_text_chars`` (1000) by default, or kept,
+keyed-hashed or omitted (``DecisionLog(..., redact=...)``, see :class:`DecisionLog`).
 
 Reading: :meth:`DecisionLog.read` / :meth:`decisions` / :meth:`outcomes` return a
 ``pyarrow.Table`` (``.to_pandas()``; :func:`to_polars` if polars is installed). Unreadable
-``.parquet`` files and leftover temporary files are skipped with a :class:`SegmentWarning` naming
-the file. :func:`join_outcomes` joins outcomes to decisions by ``request_id`` and counts (never
+segments, leftover temporary files and foreign ``.parquet`` files (not named like a segment, or
+without ``tierscope.schema_version`` metadata) are skipped with a :class:`SegmentWarning` naming
+the file, once per file and process. A temporary file whose writer process is gone and that is
+older than :data:`ORPHAN_TEMP_AGE_S` (10 minutes) is removed, by a read or by a writer opening the
+log, with one warning. :func:`join_outcomes` joins outcomes to decisions by ``request_id`` and counts (never
 drops) orphan outcomes whose request id has no decision.
 
 DuckDB can query a log directly::
@@ -41,9 +66,8 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
-import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -62,6 +86,7 @@ try:
 except ImportError as _err:  # pragma: no cover - depends on the environment
     raise ImportError("tierscope.log needs pyarrow: pip install 'tierscope[io]' (or pyarrow)") from _err
 
+from .. import _validate as _v
 from ..exceptions import (
     DecisionLogError,
     InvalidInputError,
@@ -70,6 +95,7 @@ from ..exceptions import (
     TierscopeFileNotFoundError,
 )
 from ..routing.records import CascadeDecision
+from . import _fields
 from .quality import UNANSWERED, quality_by, review_units
 
 __all__ = [
@@ -88,7 +114,8 @@ OUTCOME_KINDS = ("review", "feedback", "shadow", "support_contact")
 """Outcome kinds: a human review label, user feedback (thumbs), a shadow judgment (cheap vs
 capable), a contact with human support ``days_after`` the answer."""
 
-_META = {b"tierscope.schema_version": str(SCHEMA_VERSION).encode()}
+_SCHEMA_KEY = b"tierscope.schema_version"
+_META = {_SCHEMA_KEY: str(SCHEMA_VERSION).encode()}
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -145,58 +172,57 @@ probability used to pick this request, for inverse-probability weighting), ``che
 _KINDS = {"decisions": DECISION_SCHEMA, "outcomes": OUTCOME_SCHEMA}
 
 
-# -- row coercion ------------------------------------------------------------------------------
-def _coerce(value: Any, typ: pa.DataType, name: str) -> Any:
-    if value is None:
-        return None
-    try:
-        if pa.types.is_string(typ):
-            if isinstance(value, (dict, list)):
-                return json.dumps(value, sort_keys=True, default=str)
-            return str(value)
-        if pa.types.is_boolean(typ):
-            return bool(value)
-        if pa.types.is_integer(typ):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError("not an integer")
-            return int(value)
-        if pa.types.is_floating(typ):
-            return float(value)
-        if pa.types.is_timestamp(typ):
-            if isinstance(value, (int, float)):
-                return datetime.fromtimestamp(float(value), timezone.utc)
-            if isinstance(value, str):
-                value = datetime.fromisoformat(value)  # ISO 8601; naive means UTC
-            if not isinstance(value, datetime):
-                raise TypeError(f"expected a datetime, got {type(value).__name__}")
-            return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    except (TypeError, ValueError, OverflowError) as err:
-        raise InvalidInputError(f"{name}: cannot store {value!r} as {typ} ({err})") from err
-    return value
-
-
+# -- checking an event at log time (see _fields) ------------------------------------------------
 _BOOKKEEPING = frozenset({"schema_version", "writer_pid", "extra"})
 
 
 @functools.cache
-def _fields(schema: pa.Schema) -> tuple[frozenset[str], tuple[tuple[str, pa.DataType], ...]]:
-    """Column names and the (name, type) pairs a caller fills, computed once per schema."""
+def _specs(schema: pa.Schema, prefix: str) -> tuple[frozenset[str], tuple[tuple[str, str, Any], ...]]:
+    """Column names and the per-column checkers of the fields a caller fills, once per schema."""
     names = frozenset(schema.names)
-    return names, tuple((f.name, f.type) for f in schema if f.name not in _BOOKKEEPING)
+    columns = tuple((f.name, str(f.type)) for f in schema if f.name not in _BOOKKEEPING)
+    return names, _fields.checkers(columns, prefix)
 
 
-def _row(record: Mapping[str, Any], schema: pa.Schema, pid: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    names, filled = _fields(schema)
-    extra = {k: v for k, v in record.items() if k not in names}
-    for name, type_ in filled:
-        out[name] = _coerce(record.get(name), type_, name)
+def _row(
+    record: Mapping[str, Any], schema: pa.Schema, pid: int, redactor: _fields.Redactor, prefix: str = ""
+) -> dict[str, Any]:
+    """One checked, normalised, redacted row; raises InvalidInputError naming a bad field."""
+    names, specs = _specs(schema, prefix)
+    # Decisions come as records (often pandas rows, where NaN/NaT means missing); outcomes as
+    # explicit arguments, where a NaN is a caller's bug.
+    out, extra = _fields.row(record, specs, names, prefix, redactor, nan_is_missing=schema is DECISION_SCHEMA)
+    redactor.apply(out, extra)
     if out.get("timestamp") is None:
         out["timestamp"] = datetime.now(timezone.utc)
     out["schema_version"] = SCHEMA_VERSION
     out["writer_pid"] = pid
-    out["extra"] = json.dumps(extra, sort_keys=True, default=str) if extra else None
     return out
+
+
+def _bad_field(row: Mapping[str, Any], schema: pa.Schema) -> str | None:
+    """The first column of ``row`` Arrow cannot store (None when the row as a whole converts)."""
+    for f in schema:
+        try:
+            pa.array([row.get(f.name)], type=f.type)
+        except Exception:  # noqa: BLE001 - any conversion failure marks the field
+            return str(f.name)
+    return None
+
+
+def _salvage(rows: list[dict[str, Any]], schema: pa.Schema) -> tuple[pa.Table, dict[str, int]]:
+    """The table of the rows Arrow can store, and field -> count of the rows dropped."""
+    good: list[dict[str, Any]] = []
+    dropped: dict[str, int] = {}
+    for r in rows:
+        try:
+            pa.Table.from_pylist([r], schema=schema)
+        except Exception:  # noqa: BLE001
+            name = _bad_field(r, schema) or "<row>"
+            dropped[name] = dropped.get(name, 0) + 1
+            continue
+        good.append(r)
+    return pa.Table.from_pylist(good, schema=schema), dropped
 
 
 # -- the writer (separate from DecisionLog so the finalizer does not keep the log alive) ---------
@@ -204,15 +230,24 @@ _WRITERS: weakref.WeakSet[_Writer] = weakref.WeakSet()
 
 
 class _Writer:
-    def __init__(self, root: Path, flush_every: int, flush_interval_s: float | None, fsync: bool) -> None:
+    def __init__(
+        self,
+        root: Path,
+        flush_every: int,
+        flush_interval_s: float | None,
+        fsync: bool,
+        redactor: _fields.Redactor,
+    ) -> None:
         self.root = root
         self.dirs = {k: root / k for k in _KINDS}
         self.flush_every = flush_every
         self.interval = flush_interval_s
         self.fsync = fsync
+        self.redactor = redactor
         self._init_process_state()
         self.closed = False
         self.committed = {k: 0 for k in _KINDS}
+        self.dropped = {k: 0 for k in _KINDS}
         self.segments = 0
         _WRITERS.add(self)
 
@@ -231,12 +266,14 @@ class _Writer:
         if os.getpid() != self.pid:
             self._init_process_state()
 
-    def append(self, kind: str, record: Mapping[str, Any]) -> None:
+    def append(self, kind: str, record: Mapping[str, Any], prefix: str = "") -> None:
         self.after_fork()
-        row = _row(record, _KINDS[kind], self.pid)
+        # Checked before taking the lock: a bad event raises here and never reaches the buffer.
+        row = _row(record, _KINDS[kind], self.pid, self.redactor, prefix)
         with self.lock:
             if self.closed:
                 raise DecisionLogError(f"DecisionLog({self.root}): the log is closed")
+            row["writer_pid"] = self.pid  # the pid of this process even if it forked meanwhile
             self.buffers[kind].append(row)
             if len(self.buffers[kind]) >= self.flush_every:
                 self._flush_kind(kind)
@@ -269,15 +306,37 @@ class _Writer:
         rows = self.buffers[kind]
         if not rows:
             return
-        self._write_segment(kind, rows)
-        self.committed[kind] += len(rows)
-        self.segments += 1
+        written = self._write_segment(kind, rows)
+        self.committed[kind] += written
+        self.dropped[kind] += len(rows) - written
+        self.segments += 1 if written else 0
         self.buffers[kind] = []
         self.last_flush = time.monotonic()
 
-    def _write_segment(self, kind: str, rows: list[dict[str, Any]]) -> None:
+    def _table(self, kind: str, rows: list[dict[str, Any]]) -> pa.Table:
+        """The rows as a table; rows Arrow refuses are dropped with a warning, never the rest.
+
+        Every field is checked at log time, so this is defence in depth: one bad row (a bug, or
+        a buffer edited by hand) must not fail every flush and lose every event around it.
+        """
         schema = _KINDS[kind]
-        table = pa.Table.from_pylist(rows, schema=schema)
+        try:
+            return pa.Table.from_pylist(rows, schema=schema)
+        except Exception:  # noqa: BLE001 - salvaged below, row by row
+            table, dropped = _salvage(rows, schema)
+        fields_ = ", ".join(f"`{name}` ({n})" for name, n in sorted(dropped.items()))
+        warnings.warn(
+            f"tierscope: DecisionLog({self.root}) dropped {sum(dropped.values())} {kind} event(s) "
+            f"that cannot be stored; bad field(s): {fields_}",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return table
+
+    def _write_segment(self, kind: str, rows: list[dict[str, Any]]) -> int:
+        table = self._table(kind, rows)
+        if table.num_rows == 0:
+            return 0
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.seq += 1
         name = f"{kind}-{stamp}-{self.pid}-{self.token}-{self.seq:06d}.parquet"
@@ -301,6 +360,7 @@ class _Writer:
             if isinstance(err, OSError):
                 raise DecisionLogError(f"DecisionLog: could not write segment {final}: {err}") from err
             raise
+        return int(table.num_rows)
 
     def close(self) -> None:
         if os.getpid() != self.pid:  # a forked child never flushes the parent's buffer
@@ -355,14 +415,41 @@ def _flush_all_at_exit() -> None:
         w.close_quietly()
 
 
+# -- fork safety ---------------------------------------------------------------------------------
+# A fork while another thread is inside pyarrow (building or writing a segment) can leave the
+# child with a pyarrow/allocator mutex held by a thread that does not exist there: the child's
+# first segment write then hangs forever. So the fork waits until no writer is mid-write: every
+# writer's lock is taken before the fork (all our pyarrow writes run under it) and released after
+# it in the parent; the child gets fresh locks and an empty buffer, and calls into pyarrow only
+# after that.
+_FORK_HELD: list[_Writer] = []
+
+
+def _before_fork() -> None:
+    held = sorted(_WRITERS, key=id)  # one global order: two threads forking at once cannot deadlock
+    for w in held:
+        w.lock.acquire()
+    _FORK_HELD[:] = held
+
+
+def _after_fork_in_parent() -> None:
+    held, _FORK_HELD[:] = list(_FORK_HELD), []
+    for w in reversed(held):
+        w.lock.release()
+
+
 def _after_fork_in_child() -> None:
-    for w in list(_WRITERS):
-        w._init_process_state()
+    held, _FORK_HELD[:] = list(_FORK_HELD), []
+    for w in {*held, *_WRITERS}:
+        w._init_process_state()  # new, unheld lock: the parent's was held by the forking thread
+    _WARNED.clear()
 
 
 atexit.register(_flush_all_at_exit)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -384,9 +471,87 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema.remove_metadata().with_metadata(_META))
 
 
+ORPHAN_TEMP_AGE_S = 600.0
+"""A temporary segment older than this (by mtime) whose writer process no longer exists is an
+orphan of a killed writer: a writer opening the log, or a read, removes it."""
+
+_SEGMENT = r"(decisions|outcomes)-\d{8}T\d{12}Z-(\d+)-[0-9a-f]+-\d+\.parquet"
+_SEGMENT_NAME = re.compile(f"^{_SEGMENT}$")
+_TEMP_NAME = re.compile(rf"^\.{_SEGMENT}\.[0-9a-f]+\.tmp$")
+
+_WARNED: set[tuple[str, str]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _warn_once(reason: str, path: str, message: str, stacklevel: int = 4) -> None:
+    """One :class:`SegmentWarning` per (reason, file) and process, not one per read forever."""
+    with _WARNED_LOCK:
+        if (reason, path) in _WARNED:
+            return
+        _WARNED.add((reason, path))
+    warnings.warn(message, SegmentWarning, stacklevel=stacklevel)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or not ours to judge): assume alive
+    return True
+
+
+def _orphan_pid(name: str, mtime: float) -> int | None:
+    """The dead writer's pid when temporary file ``name`` is an orphan, else None."""
+    m = _TEMP_NAME.match(name)
+    if m is None:
+        return None
+    pid = int(m.group(2))
+    if time.time() - mtime < ORPHAN_TEMP_AGE_S or _pid_alive(pid):
+        return None
+    return pid
+
+
+def _reclaim_temp(entry: os.DirEntry[str]) -> bool:
+    """Remove ``entry`` when it is an orphaned temporary segment; True when it was removed."""
+    try:
+        pid = _orphan_pid(entry.name, entry.stat().st_mtime)
+    except OSError:
+        return False
+    if pid is None:
+        return False
+    try:
+        os.unlink(entry.path)
+    except FileNotFoundError:
+        return True  # another process reclaimed it first
+    except OSError:
+        return False  # e.g. a read-only reader: only warned about
+    # Not deduplicated: the file is gone, so this is said once per orphan anyway.
+    warnings.warn(
+        f"tierscope: removed orphaned temporary segment {entry.path} (its writer, pid {pid}, is gone)",
+        SegmentWarning,
+        stacklevel=4,
+    )
+    return True
+
+
+def _reclaim_orphans(root: Path) -> None:
+    """At open: remove the temporary segments of dead writers (best effort)."""
+    for kind in _KINDS:
+        try:
+            entries = list(os.scandir(root / kind))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                _reclaim_temp(entry)
+
+
 def _read_kind(root: Path, kind: str, since: datetime | None, until: datetime | None) -> pa.Table:
-    if kind not in _KINDS:
-        raise InvalidInputError(f"kind: expected 'decisions' or 'outcomes', got {kind!r}")
+    _v.choice("kind", kind, tuple(_KINDS))
     root = Path(root)
     if not root.is_dir():
         raise TierscopeFileNotFoundError(f"DecisionLog: log directory {root} does not exist")
@@ -398,23 +563,49 @@ def _read_kind(root: Path, kind: str, since: datetime | None, until: datetime | 
             if not entry.is_file():
                 continue
             if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                warnings.warn(
-                    f"tierscope: skipping uncommitted temporary segment {entry.path} "
-                    "(a writer crashed mid-write or is still writing)",
-                    SegmentWarning,
-                    stacklevel=3,
-                )
+                if not _reclaim_temp(entry):
+                    _warn_once(
+                        "temp",
+                        entry.path,
+                        f"tierscope: skipping uncommitted temporary segment {entry.path} "
+                        "(a writer crashed mid-write or is still writing)",
+                    )
                 continue
             if not entry.name.endswith(".parquet") or entry.name.startswith("."):
                 continue
+            m = _SEGMENT_NAME.match(entry.name)
+            if m is None or m.group(1) != kind:
+                _warn_once(
+                    "foreign",
+                    entry.path,
+                    f"tierscope: ignoring {entry.path}: not named like a {kind} segment "
+                    f"({kind}-<utc time>-<pid>-<token>-<seq>.parquet)",
+                )
+                continue
             try:
                 t = pq.read_table(entry.path)
-                tables.append(_conform(t, schema))
             except Exception as err:  # noqa: BLE001 - a bad file never breaks a read
-                warnings.warn(
+                _warn_once(
+                    "unreadable",
+                    entry.path,
                     f"tierscope: skipping unreadable segment {entry.path}: {type(err).__name__}: {err}",
-                    SegmentWarning,
-                    stacklevel=3,
+                )
+                continue
+            if _SCHEMA_KEY not in (t.schema.metadata or {}):
+                _warn_once(
+                    "foreign",
+                    entry.path,
+                    f"tierscope: ignoring {entry.path}: not a tierscope segment "
+                    "(no tierscope.schema_version in its Parquet metadata)",
+                )
+                continue
+            try:
+                tables.append(_conform(t, schema))
+            except Exception as err:  # noqa: BLE001
+                _warn_once(
+                    "unreadable",
+                    entry.path,
+                    f"tierscope: skipping unreadable segment {entry.path}: {type(err).__name__}: {err}",
                 )
     if not tables:
         return schema.empty_table()
@@ -485,8 +676,7 @@ class JoinedLog:
         quality) with every review a unit and a review logged without a score counted as
         unacceptable.
         """
-        if not isinstance(within_days, (int, float)) or within_days < 0:
-            raise InvalidInputError(f"within_days: expected a non-negative number, got {within_days!r}")
+        within_days = _v.real("within_days", within_days, minimum=0.0, finite=False)
         import pandas as pd
 
         df = self.table.to_pandas()
@@ -567,9 +757,29 @@ class DecisionLog:
 
     ``DecisionLog(path, flush_every=1000, flush_interval_s=60.0, fsync=True)`` creates the
     directory; it raises :class:`LogDirectoryError` (a :class:`PermissionError`) naming the path
-    when it cannot be created or written. Thread-safe. Use as a context manager or call
-    :meth:`close`; buffered events are also flushed at interpreter exit (not on SIGKILL: then at
-    most the unflushed buffer, fewer than ``flush_every`` events per kind, is lost).
+    when it cannot be created or written. Thread-safe and fork-safe. Use as a context manager or
+    call :meth:`close`; buffered events are also flushed at interpreter exit (not on SIGKILL: then
+    at most the unflushed buffer, fewer than ``flush_every`` events per kind, is lost).
+
+    Every field is checked at ``log_*`` time (see the module docstring): a bad value raises
+    :class:`InvalidInputError` naming the field and nothing is buffered.
+
+    Redaction of the free-text fields (``escalation_detail``, ``fallback_reason``, ``error``,
+    outcome ``detail`` and unknown ``extra`` fields):
+
+    - ``redact``: one mode for all of them, or a mapping field -> mode (``"*"``: the others);
+      modes ``"keep"``, ``"truncate"`` (the default: at most ``max_text_chars`` characters),
+      ``"hash"`` (``hmac-sha256:<32 hex>``, keyed HMAC-SHA256) and ``"omit"`` (null). For the
+      JSON fields the mode applies to each string value; numbers and booleans are kept.
+    - ``max_text_chars``: the ``"truncate"`` limit (default 1000).
+    - ``redact_key``: the HMAC key (bytes, at least 16). Default: 32 random bytes per log, so
+      equal texts hash equal within this log object only and nobody can reverse a hash by
+      hashing guesses (an unkeyed hash of an SSN falls to a 10⁹-guess search). Pass a stable
+      secret key (never stored in the log) to group equal values across processes and days;
+      whoever holds that key can test guesses.
+
+    A :class:`~tierscope.routing.Cascade` logging here hashes its tier-exception messages with
+    this log's key (:meth:`hash_text`).
     """
 
     def __init__(
@@ -579,19 +789,16 @@ class DecisionLog:
         flush_every: int = 1000,
         flush_interval_s: float | None = 60.0,
         fsync: bool = True,
+        redact: _fields.RedactMode | Mapping[str, _fields.RedactMode] | None = None,
+        max_text_chars: int = 1000,
+        redact_key: bytes | None = None,
     ) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise InvalidInputError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
-        if not isinstance(flush_every, int) or isinstance(flush_every, bool) or flush_every < 1:
-            raise InvalidInputError(f"flush_every: expected a positive int, got {flush_every!r}")
-        if flush_interval_s is not None and (
-            not isinstance(flush_interval_s, (int, float))
-            or not math.isfinite(flush_interval_s)
-            or flush_interval_s <= 0
-        ):
-            raise InvalidInputError(
-                f"flush_interval_s: expected a positive number or None, got {flush_interval_s!r}"
-            )
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+            raise _v.fail("path", "a str or os.PathLike", path)
+        flush_every = _v.integer("flush_every", flush_every, minimum=1)
+        interval = _v.optional(_v.real, "flush_interval_s", flush_interval_s, minimum=0.0, min_open=True)
+        fsync = _v.boolean("fsync", fsync)
+        redactor = _fields.redact_options(redact, max_text_chars, redact_key)
         root = Path(path).absolute()  # a later chdir must not move the log
         self.path = root
         try:
@@ -606,32 +813,27 @@ class DecisionLog:
             raise LogDirectoryError(
                 f"DecisionLog: log directory {root} is not writable ({type(err).__name__}: {err})"
             ) from err
-        self._writer = _Writer(
-            root, flush_every, None if flush_interval_s is None else float(flush_interval_s), fsync
-        )
+        _reclaim_orphans(root)
+        self._writer = _Writer(root, flush_every, interval, fsync, redactor)
         self._finalizer = weakref.finalize(self, self._writer.close_quietly)
+
+    def hash_text(self, value: str) -> str:
+        """The keyed hash this log stores for ``value`` under ``"hash"`` redaction."""
+        return self._writer.redactor.hash_text(_v.text("value", value))
 
     # writing
     def log_decision(self, decision: CascadeDecision | Mapping[str, Any]) -> None:
         """Append one decision: a :class:`~tierscope.routing.CascadeDecision`, or a mapping with at
-        least ``request_id`` (missing fields are null, unknown ones go to ``extra``)."""
+        least ``request_id`` (missing fields are null, unknown ones go to ``extra``; a NaN, NA or
+        NaT value, as in a pandas record, is missing too)."""
         if isinstance(decision, CascadeDecision):
-            record = decision.to_record()
+            record = dict(decision.__dict__)  # to_record() without asdict's deep copy
         elif isinstance(decision, Mapping):
             record = dict(decision)
-            probs = record.get("route_probabilities")
-            if isinstance(probs, Mapping):
-                record["route_probabilities"] = json.dumps(
-                    {str(k): float(v) for k, v in probs.items()}, sort_keys=True
-                )
         else:
-            raise InvalidInputError(
-                f"decision: expected a CascadeDecision or a mapping, got {type(decision).__name__}"
-            )
-        rid = record.get("request_id")
-        if not isinstance(rid, str) or not rid:
-            raise InvalidInputError(f"decision.request_id: expected a non-empty str, got {rid!r}")
-        self._writer.append("decisions", record)
+            raise _v.fail("decision", "a CascadeDecision or a mapping", decision)
+        _v.text("decision.request_id", record.get("request_id"), allow_empty=False)
+        self._writer.append("decisions", record, "decision.")
 
     def log_outcome(
         self,
@@ -649,25 +851,18 @@ class DecisionLog:
         timestamp: datetime | None = None,
         detail: Mapping[str, Any] | str | None = None,
     ) -> None:
-        """Append one outcome event for ``request_id`` (kinds: :data:`OUTCOME_KINDS`)."""
-        if not isinstance(request_id, str) or not request_id:
-            raise InvalidInputError(f"request_id: expected a non-empty str, got {request_id!r}")
-        if kind not in OUTCOME_KINDS:
-            raise InvalidInputError(f"kind: expected one of {OUTCOME_KINDS}, got {kind!r}")
-        if isinstance(score, bool):
-            label = score if label is None else label
+        """Append one outcome event for ``request_id`` (kinds: :data:`OUTCOME_KINDS`).
+
+        ``score`` is a number in [0, 1] or a bool (then also the ``label``); ``inclusion_prob``
+        in (0, 1]; ``days_after`` finite and ``>= 0``."""
+        _v.text("request_id", request_id, allow_empty=False)
+        _v.choice("kind", kind, OUTCOME_KINDS)
+        if score is not None and _fields.is_bool(score):
+            label = bool(score) if label is None else label
             score = float(score)
-        for name, v in (("score", score), ("cheap_score", cheap_score), ("capable_score", capable_score)):
-            if v is not None and (
-                isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0
-            ):
-                raise InvalidInputError(f"{name}: expected a number in [0, 1] or a bool, got {v!r}")
-        if inclusion_prob is not None and (
-            not isinstance(inclusion_prob, (int, float)) or not 0.0 < inclusion_prob <= 1.0
-        ):
-            raise InvalidInputError(f"inclusion_prob: expected a number in (0, 1], got {inclusion_prob!r}")
-        if days_after is not None and (not isinstance(days_after, (int, float)) or days_after < 0):
-            raise InvalidInputError(f"days_after: expected a non-negative number, got {days_after!r}")
+        if score is not None:
+            score = _v.unit("score", score)
+        label = None if label is None else _fields.check_bool("label", label)
         if score is not None and label is None and kind != "shadow":
             label = score >= 0.5
         self._writer.append(
@@ -710,8 +905,7 @@ class DecisionLog:
 
     def log_feedback(self, request_id: str, thumbs_up: bool, *, tier: str | None = None) -> None:
         """User feedback (thumbs up/down)."""
-        if not isinstance(thumbs_up, bool):
-            raise InvalidInputError(f"thumbs_up: expected a bool, got {thumbs_up!r}")
+        _fields.check_bool("thumbs_up", thumbs_up)
         self.log_outcome(request_id, "feedback", score=thumbs_up, tier=tier)
 
     def log_shadow(
@@ -758,7 +952,8 @@ class DecisionLog:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Events committed and buffered per kind, and segments committed, by this process."""
+        """Events committed, buffered and dropped (unstorable at flush) per kind, and segments
+        committed, by this process."""
         w = self._writer
         return {
             "decisions_committed": w.committed["decisions"],
@@ -766,6 +961,8 @@ class DecisionLog:
             "decisions_buffered": len(w.buffers["decisions"]) if w.pid == os.getpid() else 0,
             "outcomes_buffered": len(w.buffers["outcomes"]) if w.pid == os.getpid() else 0,
             "segments_committed": w.segments,
+            "decisions_dropped": w.dropped["decisions"],
+            "outcomes_dropped": w.dropped["outcomes"],
         }
 
     # reading

@@ -57,9 +57,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .._validate import text
 from ..exceptions import CascadeError, InvalidInputError, TierscopeError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
-from .cascade_config import CascadeConfig, build_cascade_config
+from .cascade_config import CascadeConfig, ExceptionText, build_cascade_config
+from .cascade_config import _clean as _clean_text
 from .cascade_config import format_exception as _fmt_exc
 from .records import (
     FALLBACK_REASONS,
@@ -123,33 +125,61 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 
 
 def _meta(answer: Any) -> tuple[str | None, int | None, int | None, float | None]:
+    """An answer's model id, tokens and cost, as the decision log stores them: a value that is
+    not storable (a negative count, a NaN or infinite cost, an unprintable id) is recorded as
+    None rather than losing the whole decision at log time."""
+
     def get(name: str, kind: type) -> Any:
         v = getattr(answer, name, None)
-        if v is None:
+        if v is None or isinstance(v, bool):
             return None
         try:
-            return kind(v)
-        except (TypeError, ValueError):
+            out = kind(v)
+        except (TypeError, ValueError, OverflowError):
             return None
+        if kind is str:
+            return _clean_text(out)
+        if kind is int:
+            return out if 0 <= out <= 2**63 - 1 else None
+        return out if math.isfinite(out) and out >= 0 else None
 
     return get("model_id", str), get("input_tokens", int), get("output_tokens", int), get("cost", float)
 
 
 def _check_call(query: str, category: str | None, request_id: str | None) -> None:
+    """Checked before anything runs: ``category`` and ``request_id`` are logged on the caller's
+    behalf, so a value the log cannot store (a lone surrogate) is refused here, at the call,
+    instead of silently losing the decision later."""
     if not isinstance(query, str):
         raise InvalidInputError(f"query: expected a str, got {type(query).__name__}")
-    if category is not None and not isinstance(category, str):
-        raise InvalidInputError(f"category: expected a str or None, got {type(category).__name__}")
-    if request_id is not None and (not isinstance(request_id, str) or not request_id):
-        raise InvalidInputError(f"request_id: expected a non-empty str, got {request_id!r}")
+    if category is not None:
+        text("category", category)
+    if request_id is not None:
+        text("request_id", request_id, allow_empty=False)
+
+
+def _unit_or_raise(what: str, value: Any) -> float:
+    f = float(value)
+    if not 0.0 <= f <= 1.0:  # NaN too: the log refuses it, so it is a router failure here
+        raise ValueError(f"router {what} {f!r} outside [0, 1]")
+    return f
 
 
 def _read_route(fields: dict[str, Any], rd: Any) -> None:
-    """Copy the router decision's fields; may raise midway (earlier fields then stay recorded)."""
-    fields["route_tier"] = str(rd.tier)
-    fields["route_probabilities"] = {str(k): float(v) for k, v in dict(rd.probabilities).items()}
-    fields["route_confidence"] = float(rd.confidence)
-    fields["route_tail_score"] = float(rd.tail_score)
+    """Copy the router decision's fields; may raise midway (earlier fields then stay recorded).
+    A value the decision log could not store (a probability outside [0, 1], a NaN) raises
+    before it is recorded, so the decision is still logged (as a router error)."""
+    fields["route_tier"] = _clean_text(str(rd.tier))
+    probabilities = {
+        _clean_text(str(k)): _unit_or_raise(f"probability of {k!r}", v)
+        for k, v in dict(rd.probabilities).items()
+    }
+    fields["route_probabilities"] = probabilities
+    fields["route_confidence"] = _unit_or_raise("confidence", rd.confidence)
+    tail = float(rd.tail_score)
+    if not math.isfinite(tail):
+        raise ValueError(f"router tail_score {tail!r} is not finite")
+    fields["route_tail_score"] = tail
     fields["route_fallback"] = bool(rd.fallback)
     fields["route_guarded"] = bool(getattr(rd, "guarded", False))
 
@@ -197,6 +227,16 @@ class Cascade:
         so sync and async runs with the same seed make the same draws).
     decision_log:
         A :class:`~tierscope.log.DecisionLog`: every decision, and every shadow outcome.
+    exception_text, exception_max_chars:
+        How the text of an exception raised by a tier, rule, confidence function, calibrator or
+        judge is recorded (``escalation_detail``, ``fallback_reason``, ``error``, shadow
+        ``detail``). Such messages often quote the query (and whatever personal data it
+        holds), so the default ``"hash"`` records the exception type and a keyed hash of the
+        message (``ValueError (message hmac-sha256:…, 57 chars)``; keyed with the decision
+        log's :meth:`~tierscope.log.DecisionLog.hash_text`, so equal messages group). ``"type"``:
+        the type only; ``"truncate"``: type and the first ``exception_max_chars`` (200)
+        characters; ``"full"``: type and the whole message. The log's own ``redact`` options
+        apply on top.
     """
 
     def __init__(
@@ -222,6 +262,8 @@ class Cascade:
         review_rate: float | Mapping[str, float] = 0.0,
         seed: int | None = None,
         decision_log: DecisionSink | None = None,
+        exception_text: ExceptionText = "hash",
+        exception_max_chars: int = 200,
     ) -> None:
         self._config: CascadeConfig = build_cascade_config(
             cheap,
@@ -244,7 +286,10 @@ class Cascade:
             review_rate=review_rate,
             seed=seed,
             decision_log=decision_log,
+            exception_text=exception_text,
+            exception_max_chars=exception_max_chars,
         )
+        self._err = self._config.error_text
         # Public attributes, as before the settings moved into the config; the flow reads them.
         self.cheap_name, self.capable_name = self._config.cheap.name, self._config.capable.name
         self.shadow_rate = self._config.sampling.shadow_rate
@@ -398,13 +443,13 @@ class Cascade:
         fields = trace.fields
         fields["latency_router_s"] = done.elapsed
         if not done.ok:
-            trace.escalate("router_error", _fmt_exc(done.value))
+            trace.escalate("router_error", self._err(done.value))
             return
         decision = done.value
         try:
             _read_route(fields, decision)
         except Exception as err:  # noqa: BLE001
-            trace.escalate("router_error", f"unreadable router decision: {_fmt_exc(err)}")
+            trace.escalate("router_error", f"unreadable router decision: {self._err(err)}")
             return
         if decision.fallback:
             trace.escalate("router_fallback", f"router fell back to {decision.tier!r}: {decision.reason}")
@@ -417,7 +462,7 @@ class Cascade:
     def _check_hard_rules(self, trace: _Trace) -> None:
         """2. Categories, patterns and predicates; then an infeasible threshold report escalates all."""
         started = time.perf_counter()
-        rule, err_text = self._config.hard_rules.match(trace.query, trace.category)
+        rule, err_text = self._config.hard_rules.match(trace.query, trace.category, self._err)
         trace.fields["latency_rules_s"] = time.perf_counter() - started
         if err_text is not None:
             trace.fields["hard_rule"] = rule
@@ -435,7 +480,7 @@ class Cascade:
         done = yield _Call("cheap", cheap.fn, cheap.args(trace.query, trace.context))
         trace.fields["latency_cheap_s"] = done.elapsed
         if not done.ok:
-            trace.escalate("cheap_error", _fmt_exc(done.value))
+            trace.escalate("cheap_error", self._err(done.value))
             return False
         trace.cheap_answer = done.value
         mid, tin, tout, cost = _meta(done.value)
@@ -458,7 +503,7 @@ class Cascade:
         try:
             value = acceptance.calibrator(raw)
         except Exception as err:  # noqa: BLE001
-            trace.escalate("calibration_error", _fmt_exc(err))
+            trace.escalate("calibration_error", self._err(err))
             return None
         return self._valid_unit(_Done(True, value, 0.0), "calibration", trace.escalate)
 
@@ -470,7 +515,7 @@ class Cascade:
         fields["latency_capable_s"] = done.elapsed
         if not done.ok:
             fields["answered_by"] = None
-            fields["error"] = f"capable tier failed: {_fmt_exc(done.value)}"
+            fields["error"] = f"capable tier failed: {self._err(done.value)}"
             return None
         fields["answered_by"] = self.capable_name
         mid, tin, tout, cost = _meta(done.value)
@@ -501,20 +546,20 @@ class Cascade:
         decision = CascadeDecision(**fields)
         return _Plan(answer, decision, shadow, trace.cheap_answer, trace.query, trace.context)
 
-    @staticmethod
-    def _valid_unit(done: _Done, what: str, escalate: Callable[[str, str], None]) -> float | None:
+    def _valid_unit(self, done: _Done, what: str, escalate: Callable[[str, str], None]) -> float | None:
         if not done.ok:
-            escalate(f"{what}_error", _fmt_exc(done.value))
+            escalate(f"{what}_error", self._err(done.value))
             return None
         v = done.value
         code = "confidence_invalid" if what == "confidence" else "calibration_error"
+        # Only the type of a non-number is recorded: the value may be text quoting the query.
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
-            escalate(code, f"{what} returned {type(v).__name__} {v!r}, expected a float in [0, 1]")
+            escalate(code, f"{what} returned {type(v).__name__}, expected a float in [0, 1]")
             return None
         try:
             f = float(v)
-        except (TypeError, ValueError) as err:
-            escalate(code, f"{what} returned {v!r}: {err}")
+        except (TypeError, ValueError, OverflowError) as err:
+            escalate(code, f"{what} returned {type(v).__name__} that float() refused: {self._err(err)}")
             return None
         if math.isnan(f) or not 0.0 <= f <= 1.0:
             escalate(code, f"{what} returned {f!r}, outside [0, 1]")
@@ -547,7 +592,9 @@ class Cascade:
         except Exception as err:  # noqa: BLE001
             self.log_errors += 1
             warnings.warn(
-                f"tierscope: Cascade could not log an event: {_fmt_exc(err)}", RuntimeWarning, stacklevel=3
+                f"tierscope: Cascade could not log an event: {_fmt_exc(err, 'truncate')}",
+                RuntimeWarning,
+                stacklevel=3,
             )
 
     def _result(self, plan: _Plan, shadow: Future[Any] | asyncio.Task[Any] | None) -> CascadeResult:
@@ -641,12 +688,17 @@ class Cascade:
         cheap_score = capable_score = score = None
         judge_error = None
         if isinstance(judged, BaseException):
-            judge_error = _fmt_exc(judged)
+            judge_error = self._err(judged)
         elif isinstance(judged, tuple) and len(judged) == 2:
             cheap_score, capable_score = _float_or_none(judged[0]), _float_or_none(judged[1])
             score = cheap_score
         elif judged is not None:
             score = _float_or_none(judged)
+        scores = (("score", score), ("cheap_score", cheap_score), ("capable_score", capable_score))
+        bad = [f"{name} {v!r}" for name, v in scores if v is not None and not 0.0 <= v <= 1.0]
+        if bad:  # the log refuses scores outside [0, 1]: record why instead of losing the outcome
+            judge_error = f"shadow_judge returned {', '.join(bad)}, outside [0, 1]"
+            cheap_score = capable_score = score = None
         outcome: dict[str, Any] = {
             "request_id": plan.decision.request_id,
             "kind": "shadow",
@@ -661,7 +713,7 @@ class Cascade:
                 "capable_output_tokens": tout,
                 "capable_cost": cost,
                 "latency_s": elapsed,
-                "error": None if err is None else _fmt_exc(err),
+                "error": None if err is None else self._err(err),
                 "judge_error": judge_error,
             },
             "answer": value,
@@ -673,9 +725,9 @@ class Cascade:
 def _float_or_none(v: Any) -> float | None:
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return None if math.isnan(f) else f
+    return f if math.isfinite(f) else None
 
 
 def _run_coro(aw: Any) -> Any:

@@ -8,13 +8,17 @@ fixed order, so that with several bad arguments the first one reported never cha
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import inspect
 import re
+import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from .._validate import choice, fail, integer, optional, text, unit
 from ..exceptions import InvalidInputError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
 from .records import DecisionSink
@@ -22,27 +26,94 @@ from .records import DecisionSink
 __all__ = [
     "AcceptanceRule",
     "CascadeConfig",
+    "ErrorText",
+    "EXCEPTION_TEXT_MODES",
     "HardRules",
     "Sampling",
     "ShadowExecution",
     "Tier",
     "build_cascade_config",
+    "format_exception",
 ]
 
 Predicate = Callable[..., bool]
 
 
-def format_exception(err: BaseException) -> str:
-    """``Type: message`` (just ``Type`` when the message is empty), as recorded in decisions."""
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+ExceptionText = Literal["hash", "type", "truncate", "full"]
+EXCEPTION_TEXT_MODES: tuple[ExceptionText, ...] = ("hash", "type", "truncate", "full")
+
+
+def _clean(text: str) -> str:
+    """``text`` with lone surrogates escaped, so it always encodes (and logs) as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def format_exception(
+    err: BaseException,
+    mode: ExceptionText = "full",
+    *,
+    max_chars: int = 200,
+    hasher: Callable[[str], str] | None = None,
+) -> str:
+    """An exception as recorded in decisions (``escalation_detail``, ``fallback_reason``, ``error``).
+
+    ``"full"``: ``Type: message``; ``"truncate"``: the message cut to ``max_chars`` characters;
+    ``"type"``: ``Type`` only; ``"hash"``: ``Type (message hmac-sha256:…, N chars)``, the
+    message keyed-hashed by ``hasher`` (equal messages, equal hashes; the text is not recoverable).
+    Just ``Type`` when the message is empty. Lone surrogates are escaped in every mode.
+    """
+    name = type(err).__name__
+    try:
+        message = str(err)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break the cascade
+        message = "<unprintable message>"
+    if not message or mode == "type":
+        return name
+    message = _clean(message)
+    if mode == "hash" and hasher is not None:
+        return f"{name} (message {hasher(message)}, {len(message)} chars)"
+    if mode == "hash":
+        return name
+    if mode == "truncate" and len(message) > max_chars:
+        return f"{name}: {message[:max_chars]}…[{len(message) - max_chars} more chars]"
+    return f"{name}: {message}"
+
+
+@dataclass(frozen=True)
+class ErrorText:
+    """How a cascade records the text of exceptions raised by tiers, rules and callbacks."""
+
+    mode: ExceptionText
+    max_chars: int
+    hasher: Callable[[str], str] | None
+
+    def __call__(self, err: BaseException) -> str:
+        return format_exception(err, self.mode, max_chars=self.max_chars, hasher=self.hasher)
+
+
+_PROCESS_KEY = secrets.token_bytes(32)
+"""The default key of exception-message hashes: random per process, so equal messages hash equal
+across the cascades of one process (and sync and async runs agree) but not across processes."""
+
+
+def _process_hash(text: str) -> str:
+    return "hmac-sha256:" + hmac.new(_PROCESS_KEY, text.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def _error_text(mode: Any, max_chars: Any, decision_log: Any) -> ErrorText:
+    mode = choice("exception_text", mode, EXCEPTION_TEXT_MODES)
+    chars = integer("exception_max_chars", max_chars, minimum=1, maximum=1_000_000)
+    log_hash = getattr(decision_log, "hash_text", None)  # the log's key, so its hashes group with ours
+    return ErrorText(mode, chars, log_hash if callable(log_hash) else _process_hash)
 
 
 def check_unit(name: str, value: float) -> float:
-    """``value`` as a float in [0, 1]; bools and non-numbers are rejected."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise InvalidInputError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
+    """``value`` as a float in [0, 1]; bools, strings and NaN are rejected (numpy reals accepted)."""
+    return unit(name, value)
 
 
 def accepts_context(fn: Callable[..., Any]) -> bool:
@@ -96,9 +167,15 @@ class HardRules:
     patterns: tuple[re.Pattern[str], ...]
     predicates: tuple[tuple[str, Predicate], ...]
 
-    def match(self, query: str, category: str | None) -> tuple[str | None, str | None]:
+    def match(
+        self,
+        query: str,
+        category: str | None,
+        describe: Callable[[BaseException], str] = format_exception,
+    ) -> tuple[str | None, str | None]:
         """``(rule, error)``: the first rule that keeps ``query`` off the cheap tier (None if none),
-        and the error text when a predicate raised (the query then escalates as a fallback)."""
+        and the error text (``describe(exception)``) when a predicate raised (the query then
+        escalates as a fallback)."""
         if category is not None and category in self.categories:
             return f"category:{category}", None
         for pat in self.patterns:
@@ -108,7 +185,7 @@ class HardRules:
             try:
                 hit = pred(query, category)
             except Exception as err:  # noqa: BLE001 - a failing rule escalates, never raises
-                return f"predicate:{name}", f"predicate {name!r} raised {format_exception(err)}"
+                return f"predicate:{name}", f"predicate {name!r} raised {describe(err)}"
             if hit:
                 return f"predicate:{name}", None
         return None, None
@@ -144,6 +221,8 @@ class CascadeConfig:
     sampling: Sampling
     shadow: ShadowExecution
     decision_log: DecisionSink | None
+    error_text: ErrorText = ErrorText("hash", 200, None)
+    """How exception text is recorded (see :func:`format_exception`)."""
 
 
 # -- one validator per concern -----------------------------------------------------------------
@@ -157,6 +236,9 @@ def _tiers(
     for name, fn in (("cheap", cheap), ("capable", capable), ("confidence", confidence)):
         if not callable(fn):
             raise InvalidInputError(f"{name}: expected a callable, got {type(fn).__name__}")
+    for name, value in (("cheap_name", cheap_name), ("capable_name", capable_name)):
+        if isinstance(value, str):
+            text(name, value, allow_empty=False)  # tier names are logged on every event
     if not isinstance(cheap_name, str) or not isinstance(capable_name, str) or cheap_name == capable_name:
         raise InvalidInputError(
             f"cheap_name/capable_name: expected two different names, got {cheap_name!r}, {capable_name!r}"
@@ -226,14 +308,22 @@ def _router_escalate(router: Any, escalate_tiers: Collection[str] | None, cheap_
 def _categories(categories: Iterable[str]) -> frozenset[str]:
     if isinstance(categories, str):
         raise InvalidInputError("never_cheap_categories: expected a collection of str, not a str")
-    return frozenset(categories)
+    if isinstance(categories, Mapping) or not isinstance(categories, Iterable):
+        raise fail("never_cheap_categories", "a collection of str", categories)
+    items = list(categories)
+    for i, c in enumerate(items):
+        text(f"never_cheap_categories[{i}]", c)
+    return frozenset(items)
 
 
 def _patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
     if isinstance(patterns, (str, re.Pattern)):
         patterns = [patterns]  # one pattern, not an iterable of characters
     compiled: list[re.Pattern[str]] = []
-    for p in patterns:
+    for i, p in enumerate(patterns):
+        source = p.pattern if isinstance(p, re.Pattern) else p
+        if isinstance(source, str):
+            text(f"never_cheap_patterns[{i}]", source)  # logged as the decision's hard_rule
         try:
             compiled.append(p if isinstance(p, re.Pattern) else re.compile(p))
         except (re.error, TypeError) as err:
@@ -251,6 +341,7 @@ def _predicates(
     else:
         named = [(getattr(f, "__name__", f"predicate{i}"), f) for i, f in enumerate(predicates)]
     for name, f in named:
+        text("never_cheap_predicates key", name)  # logged as the decision's hard_rule
         if not callable(f):
             raise InvalidInputError(f"never_cheap_predicates[{name!r}]: expected a callable")
     return tuple(named)
@@ -267,16 +358,14 @@ def _review_rates(
         raise InvalidInputError(
             f"review_rate: unknown tier(s) {unknown}; expected {cheap_name!r} and/or {capable_name!r}"
         )
-    return {t: check_unit(f"review_rate[{t!r}]", float(v)) for t, v in review_rate.items()}
+    return {t: check_unit(f"review_rate[{t!r}]", v) for t, v in review_rate.items()}
 
 
 def _shadow_execution(
     mode: Literal["thread", "inline"], workers: int, judge: Callable[..., Any] | None
 ) -> ShadowExecution:
-    if mode not in ("thread", "inline"):
-        raise InvalidInputError(f"shadow_mode: expected 'thread' or 'inline', got {mode!r}")
-    if not isinstance(workers, int) or workers < 1:
-        raise InvalidInputError(f"shadow_workers: expected a positive int, got {workers!r}")
+    mode = choice("shadow_mode", mode, ("thread", "inline"))
+    workers = integer("shadow_workers", workers, minimum=1, maximum=1024)
     if judge is not None and not callable(judge):
         raise InvalidInputError(
             "shadow_judge: expected a callable (query, cheap_answer, capable_answer) -> score"
@@ -315,12 +404,15 @@ def build_cascade_config(
     review_rate: float | Mapping[str, float] = 0.0,
     seed: int | None = None,
     decision_log: DecisionSink | None = None,
+    exception_text: ExceptionText = "hash",
+    exception_max_chars: int = 200,
 ) -> CascadeConfig:
     """Validate a cascade's arguments (those of :class:`~tierscope.routing.cascade.Cascade`).
 
     Raises :class:`InvalidInputError` naming the first bad argument, in this order: the tier
     callables and names, the threshold, the cost rule, the calibrator, the router, the hard rules,
-    the shadow and review rates, the shadow execution, the decision log.
+    the shadow and review rates, the seed, the shadow execution, the decision log, the
+    exception text.
     """
     cheap_tier, capable_tier = _tiers(cheap, capable, confidence, cheap_name, capable_name)
     threshold_value, report = _threshold(threshold, cost_rule)
@@ -341,7 +433,7 @@ def build_cascade_config(
     sampling = Sampling(
         shadow_rate=check_unit("shadow_rate", shadow_rate),
         review=MappingProxyType(_review_rates(review_rate, cheap_name, capable_name)),
-        seed=seed,
+        seed=optional(integer, "seed", seed, minimum=None, maximum=None),
     )
     return CascadeConfig(
         cheap=cheap_tier,
@@ -351,4 +443,5 @@ def build_cascade_config(
         sampling=sampling,
         shadow=_shadow_execution(shadow_mode, shadow_workers, shadow_judge),
         decision_log=_decision_log(decision_log),
+        error_text=_error_text(exception_text, exception_max_chars, decision_log),
     )

@@ -27,6 +27,7 @@ __all__ = [
     "INT64_MAX",
     "USIZE_MAX",
     "boolean",
+    "is_bool",
     "choice",
     "existing_dir",
     "existing_file",
@@ -71,14 +72,15 @@ def _show(value: Any) -> str:
     return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
-def _is_bool(value: Any) -> bool:
+def is_bool(value: Any) -> bool:
+    """A Python or numpy boolean."""
     return isinstance(value, (bool, np.bool_))
 
 
 def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = INT64_MAX) -> int:
     """``value`` as an ``int`` in ``[minimum, maximum]``: Python or numpy integers, never bools,
     floats or strings (``1.0`` is refused: an integer argument given a float is a caller's bug)."""
-    if _is_bool(value) or not isinstance(value, numbers.Integral):
+    if is_bool(value) or not isinstance(value, numbers.Integral):
         raise fail(name, _int_range(minimum, maximum), value)
     v = int(value)
     low = -(2**63) if minimum is None else minimum
@@ -111,7 +113,7 @@ def real(
     """``value`` as a ``float`` within the bounds (open or closed), finite unless ``finite=False``
     (NaN is always refused). Accepts Python and numpy reals (``np.float32`` included), never bools
     or strings."""
-    if _is_bool(value) or not isinstance(value, numbers.Real):
+    if is_bool(value) or not isinstance(value, numbers.Real):
         raise fail(name, _real_range(minimum, maximum, min_open, max_open, finite), value)
     v = float(value)
     bad = math.isnan(v) or (finite and math.isinf(v))
@@ -150,7 +152,7 @@ def probability(name: str, value: Any) -> float:
 
 def boolean(name: str, value: Any) -> bool:
     """``True`` or ``False`` only (numpy booleans too); ``"no"``, ``0`` and ``None`` are refused."""
-    if not _is_bool(value):
+    if not is_bool(value):
         raise fail(name, "True or False", value)
     return bool(value)
 

@@ -335,6 +335,17 @@ def test_capable_failure_raises_cascade_error_with_partial_decision(tmp_path: Pa
     assert "503" in rows[1]["error"]
 
 
+def test_cascade_error_chains_the_original_exception_even_when_the_log_hashes_it() -> None:
+    cascade, _, _ = make(capable=FakeTier("capable", 0.004, fail=True))  # default exception_text="hash"
+    with pytest.raises(CascadeError) as info:
+        cascade("hard one conf=0.2")
+    assert "503" not in str(info.value) and "hmac-sha256:" in str(info.value)
+    assert info.value.__cause__ is not None and "503" in str(info.value.__cause__)
+    with pytest.raises(CascadeError) as ainfo:
+        asyncio.run(cascade.arun("hard one conf=0.2"))
+    assert ainfo.value.__cause__ is not None and "503" in str(ainfo.value.__cause__)
+
+
 # -- thresholds, calibration and the cost rule -------------------------------------------------
 def test_calibrator_and_threshold_report_are_applied() -> None:
     raw = np.linspace(0, 1, 200)

@@ -31,8 +31,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .._validate import _is_bool as _is_py_or_np1_bool
-from .._validate import choice, fail, integer, real, text
+from .._validate import choice, fail, integer, is_bool, real, text
 
 __all__ = ["REDACTABLE", "REDACT_MODES", "RedactMode", "Redactor", "row"]
 
@@ -84,12 +83,6 @@ def _text(label: str, value: Any) -> str:
     if type(value) is str and value.isascii():  # the common case, without encoding
         return value
     return text(label, value)
-
-
-def is_bool(value: Any) -> bool:
-    """A Python or numpy boolean (numpy 2 names its type ``numpy.bool``, numpy 1 ``numpy.bool_``)."""
-    t = type(value)
-    return _is_py_or_np1_bool(value) or (t.__module__ == "numpy" and t.__name__ == "bool")
 
 
 def check_bool(label: str, value: Any) -> bool:

@@ -857,7 +857,7 @@ class DecisionLog:
         in (0, 1]; ``days_after`` finite and ``>= 0``."""
         _v.text("request_id", request_id, allow_empty=False)
         _v.choice("kind", kind, OUTCOME_KINDS)
-        if score is not None and _fields.is_bool(score):
+        if score is not None and _v.is_bool(score):
             label = bool(score) if label is None else label
             score = float(score)
         if score is not None:

@@ -96,6 +96,9 @@ class _Plan:
     cheap_answer: Any = None
     query: str = ""
     context: Any = None
+    capable_exception: BaseException | None = None
+    """The capable tier's exception, chained to the caller's :class:`CascadeError` (the log keeps
+    only its redacted text; the caller's process sees the original)."""
 
 
 @dataclass
@@ -113,6 +116,7 @@ class _Trace:
     detail: str | None = None
     cheap_answer: Any = None
     accepted: bool = False
+    capable_exception: BaseException | None = None
 
     def escalate(self, code: str, why: str) -> None:
         """Record why the query goes to the capable tier; only the first reason counts."""
@@ -516,6 +520,7 @@ class Cascade:
         if not done.ok:
             fields["answered_by"] = None
             fields["error"] = f"capable tier failed: {self._err(done.value)}"
+            trace.capable_exception = done.value
             return None
         fields["answered_by"] = self.capable_name
         mid, tin, tout, cost = _meta(done.value)
@@ -544,7 +549,9 @@ class Cascade:
         fields["cost"] = float(sum(costs)) if costs else None
         fields["latency_total_s"] = time.perf_counter() - trace.started
         decision = CascadeDecision(**fields)
-        return _Plan(answer, decision, shadow, trace.cheap_answer, trace.query, trace.context)
+        return _Plan(
+            answer, decision, shadow, trace.cheap_answer, trace.query, trace.context, trace.capable_exception
+        )
 
     def _valid_unit(self, done: _Done, what: str, escalate: Callable[[str, str], None]) -> float | None:
         if not done.ok:
@@ -604,7 +611,7 @@ class Cascade:
                 f"{plan.decision.error} (request {plan.decision.request_id}; escalation reason "
                 f"{plan.decision.escalation_reason}: {plan.decision.escalation_detail})",
                 plan.decision,
-            )
+            ) from plan.capable_exception
         return CascadeResult(plan.answer, plan.decision, shadow)
 
     def _finish_sync(self, plan: _Plan) -> CascadeResult:

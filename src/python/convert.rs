@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::Borrowed;
 
 use super::errors;
 pub(crate) use crate::stats::codes;
@@ -86,6 +87,126 @@ pub(crate) fn texts(texts: &Bound<'_, PyAny>, argument: &str) -> PyResult<Vec<St
 
 fn type_name(object: &Bound<'_, PyAny>) -> String {
     object.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// A scalar (or small list) argument that PyO3 hands over without failing, checked where the
+/// argument's name is known: [`Arg::get`] raises `InvalidInputError` naming it.
+///
+/// PyO3's own conversions raise a bare `OverflowError` (`-1` or `2**70` for a `u64`, without the
+/// argument's name) or a `TypeError` (`"0.9"` for an `f64`), and take `True` as the number 1.
+/// Taking `Arg<u64>` instead of `u64` makes every such value an `InvalidInputError` from Rust,
+/// whatever the caller (the Python façade checks first; this is the defence in depth). A
+/// default in `#[pyo3(signature = ...)]` is written `Arg::new(…)`, with an explicit
+/// `text_signature` so Python still sees the literal default.
+pub(crate) struct Arg<T>(std::result::Result<T, String>);
+
+impl<T: Scalar> Arg<T> {
+    /// An argument holding `value` (a signature default).
+    pub(crate) const fn new(value: T) -> Self {
+        Self(Ok(value))
+    }
+
+    /// The value, or an `InvalidInputError` naming `name` and saying what was expected.
+    pub(crate) fn get(self, name: &str) -> PyResult<T> {
+        self.0.map_err(|got| errors::invalid(name, &format!("{}, got {got}", T::expected())))
+    }
+}
+
+/// An optional [`Arg`] (`None` passes through).
+pub(crate) fn opt_arg<T: Scalar>(arg: Option<Arg<T>>, name: &str) -> PyResult<Option<T>> {
+    arg.map(|a| a.get(name)).transpose()
+}
+
+impl<'a, 'py, T: Scalar> FromPyObject<'a, 'py> for Arg<T> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let obj: &Bound<'py, PyAny> = &obj;
+        Ok(Self(T::convert(obj).ok_or_else(|| short_repr(obj))))
+    }
+}
+
+/// A value an [`Arg`] can hold: how to convert it (None: refused) and what it expects.
+pub(crate) trait Scalar: Sized {
+    /// What the argument expects, for the error message.
+    fn expected() -> String;
+    /// `object` as `Self`; None when it is not one (bools are never numbers).
+    fn convert(object: &Bound<'_, PyAny>) -> Option<Self>;
+}
+
+/// Python's `bool` and numpy's `bool_`: never accepted as numbers.
+fn is_bool(object: &Bound<'_, PyAny>) -> bool {
+    object.is_instance_of::<pyo3::types::PyBool>() || matches!(type_name(object).as_str(), "bool_" | "bool")
+}
+
+macro_rules! number_scalar {
+    ($($ty:ty => $expected:expr),+ $(,)?) => {$(
+        impl Scalar for $ty {
+            fn expected() -> String {
+                $expected.to_owned()
+            }
+            fn convert(object: &Bound<'_, PyAny>) -> Option<Self> {
+                if is_bool(object) || object.is_instance_of::<PyString>() {
+                    return None;
+                }
+                object.extract::<$ty>().ok()
+            }
+        }
+    )+};
+}
+
+number_scalar!(
+    u32 => "an integer in [0, 4294967295]",
+    u64 => "an integer in [0, 18446744073709551615]",
+    usize => "an integer in [0, 18446744073709551615]",
+    i64 => "a 64-bit integer",
+    f64 => "a real number",
+);
+
+impl Scalar for String {
+    fn expected() -> String {
+        "a str".to_owned()
+    }
+    fn convert(object: &Bound<'_, PyAny>) -> Option<Self> {
+        object.cast::<PyString>().ok()?.to_str().ok().map(str::to_owned)
+    }
+}
+
+impl<T: Scalar> Scalar for Vec<T> {
+    fn expected() -> String {
+        format!("a list whose items are each {}", T::expected())
+    }
+    fn convert(object: &Bound<'_, PyAny>) -> Option<Self> {
+        let items: Vec<Bound<'_, PyAny>> = if let Ok(list) = object.cast::<PyList>() {
+            list.iter().collect()
+        } else {
+            object.cast::<PyTuple>().ok()?.iter().collect()
+        };
+        items.iter().map(T::convert).collect()
+    }
+}
+
+impl<A: Scalar, B: Scalar> Scalar for (A, B) {
+    fn expected() -> String {
+        format!("a pair ({}, {})", A::expected(), B::expected())
+    }
+    fn convert(object: &Bound<'_, PyAny>) -> Option<Self> {
+        let tuple = object.cast::<PyTuple>().ok()?;
+        if tuple.len() != 2 {
+            return None;
+        }
+        Some((A::convert(&tuple.get_item(0).ok()?)?, B::convert(&tuple.get_item(1).ok()?)?))
+    }
+}
+
+/// `repr(object)`, cut at 80 characters (a broken `__repr__` shows the type name).
+fn short_repr(object: &Bound<'_, PyAny>) -> String {
+    let shown = object.repr().map(|r| r.to_string()).unwrap_or_else(|_| format!("<{}>", type_name(object)));
+    if shown.chars().count() <= 80 {
+        shown
+    } else {
+        shown.chars().take(77).collect::<String>() + "..."
+    }
 }
 
 /// Declare a frozen Python result class whose read-only attributes mirror a core result struct

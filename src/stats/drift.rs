@@ -104,6 +104,7 @@ pub fn drift_by_group(
     if !(eps.is_finite() && eps > 0.0) {
         return Err(TierscopeError::invalid("eps", format!("a small positive floor, got {eps}")));
     }
+    check_log_base(base)?;
     let results: Vec<(u32, Result<Option<DriftReport>>)> = crate::pool::install(0, || {
         group_jobs(reference, reference_groups, production, production_groups)
             .into_par_iter()
@@ -187,15 +188,22 @@ fn normalised_pair(p: &[f64], q: &[f64], pn: &str, qn: &str) -> Result<(Vec<f64>
                 format!("a finite, non-negative mass, got {}", v[i]),
             ));
         }
-        if v.iter().sum::<f64>() <= 0.0 {
+        if !v.iter().any(|x| *x > 0.0) {
             return Err(TierscopeError::invalid(name, "a histogram with positive total mass"));
         }
     }
-    let sp: f64 = p.iter().sum();
-    let sq: f64 = q.iter().sum();
-    Ok((p.iter().map(|x| x / sp).collect(), q.iter().map(|x| x / sq).collect()))
+    Ok((normalised(p), normalised(q)))
 }
 
+/// `v / sum(v)` without overflow or underflow: scaled by the largest mass first, so counts near
+/// `f64::MAX` (whose plain sum is infinite) and subnormal masses both normalise exactly.
+fn normalised(v: &[f64]) -> Vec<f64> {
+    let max = v.iter().copied().fold(0.0_f64, f64::max);
+    let scaled: Vec<f64> = v.iter().map(|x| x / max).collect();
+    // Each scaled mass is in [0, 1] and the largest is 1, so the sum is in [1, len].
+    let sum: f64 = scaled.iter().sum();
+    scaled.into_iter().map(|x| x / sum).collect()
+}
 fn rel_entr(x: f64, y: f64) -> f64 {
     if x > 0.0 && y > 0.0 {
         x * (x / y).ln()
@@ -207,25 +215,42 @@ fn rel_entr(x: f64, y: f64) -> f64 {
 }
 
 /// Jensen–Shannon distance between two histograms (normalised first); `base` = None means
-/// natural log. Matches `scipy.spatial.distance.jensenshannon`.
+/// natural log. Matches `scipy.spatial.distance.jensenshannon` wherever scipy is finite.
+///
+/// Always finite: `0·ln 0 = 0`, each bin's contribution `p ln(p/m) + q ln(q/m)` (never negative
+/// in exact arithmetic) is clamped at 0 so rounding cannot make the divergence negative, and the
+/// divergence is clamped to its range [0, ln 2]. The distance is therefore in [0, √ln 2] for the
+/// natural log and in [0, 1] for `base = 2`. `base` must be a finite number > 1 (a base in
+/// (0, 1) would make the divergence negative and its square root NaN).
 pub fn jensen_shannon(p: &[f64], q: &[f64], base: Option<f64>) -> Result<f64> {
+    check_log_base(base)?;
     let (p, q) = normalised_pair(p, q, "p", "q")?;
-    if let Some(b) = base {
-        if !(b.is_finite() && b > 0.0 && b != 1.0) {
-            return Err(TierscopeError::invalid(
-                "base",
-                format!("a positive log base other than 1, got {b}"),
-            ));
-        }
-    }
-    let m: Vec<f64> = p.iter().zip(&q).map(|(a, b)| (a + b) / 2.0).collect();
-    let left: f64 = p.iter().zip(&m).map(|(a, b)| rel_entr(*a, *b)).sum();
-    let right: f64 = q.iter().zip(&m).map(|(a, b)| rel_entr(*a, *b)).sum();
-    let mut js = left + right;
+    let divergence: f64 = p
+        .iter()
+        .zip(&q)
+        .map(|(&a, &b)| {
+            // Normalised masses are at most 1, so the sum cannot overflow, and (a + a) / 2 == a
+            // exactly (halving first would round subnormal masses).
+            let m = (a + b) / 2.0;
+            (rel_entr(a, m) + rel_entr(b, m)).max(0.0)
+        })
+        .sum::<f64>()
+        / 2.0;
+    let mut js = divergence.clamp(0.0, std::f64::consts::LN_2);
     if let Some(b) = base {
         js /= b.ln();
     }
-    Ok((js / 2.0).sqrt())
+    Ok(js.sqrt())
+}
+
+/// Reject a logarithm base that is not a finite number > 1.
+pub(crate) fn check_log_base(base: Option<f64>) -> Result<()> {
+    match base {
+        Some(b) if !(b.is_finite() && b > 1.0) => {
+            Err(TierscopeError::invalid("base", format!("a finite log base > 1, got {b}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Which p-value computation `ks_2samp` uses.
@@ -369,8 +394,10 @@ pub(crate) fn ks_from_distance(n1: u64, n2: u64, best: i128, method: KsMethod) -
     }
     let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };
     let en = m * n / (m + n);
-    // numpy rounds half to even (np.round), which decides n for en = k + 0.5.
-    let p = kolmogorov_sf(en.round_ties_even() as u64, d).clamp(0.0, 1.0);
+    // numpy rounds half to even (np.round), which decides n for en = k + 0.5. One observation a
+    // side gives en = 0.5, which rounds to 0 (where scipy's kstwo is NaN): use n = 1, as the
+    // log summary's binned KS does, so the p-value is always a probability.
+    let p = kolmogorov_sf((en.round_ties_even() as u64).max(1), d).clamp(0.0, 1.0);
     KsResult { statistic: d, pvalue: p, method: "asymp".into(), n1, n2 }
 }
 
@@ -434,6 +461,17 @@ fn outer_prob_inside(m: u64, n: u64, g: u64, h: u64) -> f64 {
         }
     }
     a[(maxj - minj - 1) as usize]
+}
+
+/// [`kolmogorov_sf`] with its arguments checked (the Python boundary): `n >= 1` and a finite `x`.
+pub fn kolmogorov_sf_checked(n: u64, x: f64) -> Result<f64> {
+    if n == 0 {
+        return Err(TierscopeError::invalid("n", "a positive sample size, got 0"));
+    }
+    if !x.is_finite() {
+        return Err(TierscopeError::invalid("x", format!("a finite statistic, got {x}")));
+    }
+    Ok(kolmogorov_sf(n, x).clamp(0.0, 1.0))
 }
 
 /// Survival function of the two-sided one-sample Kolmogorov statistic D_n (scipy `kstwo.sf`),
@@ -730,6 +768,8 @@ pub fn ks_by_group(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::stats::special::ln_gamma;
 
@@ -790,5 +830,114 @@ mod tests {
     #[test]
     fn psi_zero_for_same() {
         assert!(psi(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0], 1e-4).unwrap().abs() < 1e-15);
+    }
+
+    #[test]
+    fn jensen_shannon_is_finite_on_extreme_histograms() {
+        let ln2 = std::f64::consts::LN_2;
+        let cases: &[(&[f64], &[f64])] = &[
+            (&[1.0, 0.0], &[0.0, 1.0]),
+            (&[f64::MAX, f64::MAX], &[f64::MAX, 1.0]),
+            (&[5e-324, 0.0], &[0.0, 5e-324]),
+            (&[5e-324, 5e-324], &[1e308, 1e-308]),
+            (&[0.0, 0.0, 3.0], &[0.0, 0.0, 3.0]),
+            (&[0.1, 0.2, 0.7], &[0.1, 0.2, 0.7000000000000001]),
+            (&[f64::MAX, f64::MAX, 0.317], &[0.0, 0.0, 5e-324]),
+        ];
+        for (p, q) in cases {
+            let d = jensen_shannon(p, q, None).unwrap();
+            assert!(d.is_finite() && (0.0..=ln2.sqrt()).contains(&d), "{p:?} {q:?}: {d}");
+            let d2 = jensen_shannon(p, q, Some(2.0)).unwrap();
+            assert!((0.0..=1.0).contains(&d2), "{p:?} {q:?}: {d2}");
+        }
+        // Disjoint supports are the maximum; huge counts normalise like small ones.
+        assert_eq!(jensen_shannon(&[1.0, 0.0], &[0.0, 1.0], Some(2.0)).unwrap(), 1.0);
+        let huge = jensen_shannon(&[f64::MAX, f64::MAX], &[f64::MAX, 0.0], None).unwrap();
+        let small = jensen_shannon(&[1.0, 1.0], &[1.0, 0.0], None).unwrap();
+        assert!((huge - small).abs() < 1e-15, "{huge} vs {small}");
+        // Identical histograms are at distance exactly 0, subnormal normalised masses included.
+        let tiny = [f64::MAX, f64::MAX, 0.317];
+        assert_eq!(jensen_shannon(&tiny, &tiny, None).unwrap(), 0.0);
+        let psi_huge = psi(&[f64::MAX, f64::MAX], &[f64::MAX, 1.0], 1e-4).unwrap();
+        let psi_small = psi(&[1.0, 1.0], &[1.0, 0.0], 1e-4).unwrap();
+        assert!((psi_huge - psi_small).abs() < 1e-9, "{psi_huge} vs {psi_small}");
+    }
+
+    #[test]
+    fn jensen_shannon_refuses_bases_that_are_not_above_one() {
+        for b in [0.5, 1.0, 0.0, -2.0, f64::NAN, f64::INFINITY] {
+            let err = jensen_shannon(&[1.0], &[1.0], Some(b)).unwrap_err().to_string();
+            assert!(err.contains("`base`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn asymptotic_ks_with_one_observation_a_side_is_a_probability() {
+        for (x, y) in [([0.0], [0.0]), ([0.0], [1.0])] {
+            let r = ks_2samp(&x, &y, KsMethod::Asymp).unwrap();
+            assert!((0.0..=1.0).contains(&r.pvalue), "{r:?}");
+        }
+        assert_eq!(ks_2samp(&[0.0], &[0.0], KsMethod::Asymp).unwrap().pvalue, 1.0);
+    }
+
+    #[test]
+    fn kolmogorov_sf_checked_refuses_nan_infinite_and_empty() {
+        assert!(kolmogorov_sf_checked(10, f64::NAN).unwrap_err().to_string().contains("`x`"));
+        assert!(kolmogorov_sf_checked(10, f64::INFINITY).is_err());
+        assert!(kolmogorov_sf_checked(10, f64::NEG_INFINITY).is_err());
+        assert!(kolmogorov_sf_checked(0, 0.5).unwrap_err().to_string().contains("`n`"));
+        assert_eq!(kolmogorov_sf_checked(10, 0.0).unwrap(), 1.0);
+        assert_eq!(kolmogorov_sf_checked(10, 1.0).unwrap(), 0.0);
+    }
+
+    fn histogram() -> impl Strategy<Value = Vec<f64>> {
+        let mass = prop_oneof![
+            Just(0.0),
+            Just(5e-324),
+            Just(f64::MAX),
+            0.0..1.0f64,
+            0.0..1e300f64,
+            (0u32..1_000_000).prop_map(f64::from),
+        ];
+        proptest::collection::vec(mass, 1..12)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn jensen_shannon_is_a_bounded_symmetric_distance(
+            (p, q) in (1usize..12).prop_flat_map(|n| (
+                proptest::collection::vec(prop_oneof![Just(0.0), Just(5e-324), Just(f64::MAX), 0.0..1e300f64], n),
+                proptest::collection::vec(prop_oneof![Just(0.0), Just(5e-324), Just(f64::MAX), 0.0..1e300f64], n),
+            )),
+        ) {
+            prop_assume!(p.iter().any(|x| *x > 0.0) && q.iter().any(|x| *x > 0.0));
+            let d = jensen_shannon(&p, &q, None).unwrap();
+            prop_assert!(d.is_finite() && d >= 0.0 && d <= std::f64::consts::LN_2.sqrt() + 1e-15, "{}", d);
+            let d2 = jensen_shannon(&p, &q, Some(2.0)).unwrap();
+            prop_assert!((0.0..=1.0).contains(&d2), "{}", d2);
+            let back = jensen_shannon(&q, &p, None).unwrap();
+            prop_assert!((d - back).abs() <= 1e-12, "{} vs {}", d, back);
+            prop_assert_eq!(jensen_shannon(&p, &p, None).unwrap(), 0.0);
+        }
+
+        #[test]
+        fn psi_is_finite_and_non_negative(p in histogram(), scale in 1e-300..1e300f64) {
+            prop_assume!(p.iter().any(|x| *x > 0.0));
+            let q: Vec<f64> = p.iter().rev().map(|x| x * (scale / 1e300)).collect();
+            prop_assume!(q.iter().any(|x| *x > 0.0));
+            let v = psi(&p, &q, 1e-4).unwrap();
+            prop_assert!(v.is_finite() && v >= 0.0, "{}", v);
+        }
+
+        #[test]
+        fn kolmogorov_sf_is_a_survival_function(n in 1u64..5_000, x in -1.0..2.0f64, dx in 0.0..0.5f64) {
+            let a = kolmogorov_sf_checked(n, x).unwrap();
+            let b = kolmogorov_sf_checked(n, x + dx).unwrap();
+            prop_assert!((0.0..=1.0).contains(&a) && (0.0..=1.0).contains(&b));
+            // Non-increasing in x (up to the series' rounding).
+            prop_assert!(b <= a + 1e-9, "sf({}, {}) = {} < sf({}, {}) = {}", n, x, a, n, x + dx, b);
+        }
     }
 }

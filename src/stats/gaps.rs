@@ -126,7 +126,19 @@ fn check_binary(name: &str, v: &[f64]) -> Result<()> {
     }
 }
 
-/// Exact and mid-p two-sided McNemar p-values for discordant counts `b`, `c`.
+/// [`mcnemar`] with its arguments checked (the Python boundary): `b + c` must fit a `u64`.
+pub fn mcnemar_checked(b: u64, c: u64) -> Result<(f64, f64)> {
+    match b.checked_add(c) {
+        Some(_) => Ok(mcnemar(b, c)),
+        None => Err(TierscopeError::invalid(
+            "c",
+            format!("discordant counts with b + c < 2^64, got b={b}, c={c}"),
+        )),
+    }
+}
+
+/// Exact and mid-p two-sided McNemar p-values for discordant counts `b`, `c` (`b + c` must fit
+/// a `u64`; [`mcnemar_checked`] checks it).
 pub fn mcnemar(b: u64, c: u64) -> (f64, f64) {
     let n = b + c;
     let k = b.min(c);
@@ -224,6 +236,9 @@ mod tests {
         assert!((p - 16.0 / 128.0).abs() < 1e-14);
         assert!((mid - (16.0 - 7.0) / 128.0).abs() < 1e-14);
         assert_eq!(mcnemar(0, 0).0, 1.0);
+        assert_eq!(mcnemar_checked(1, 6).unwrap(), mcnemar(1, 6));
+        let err = mcnemar_checked(u64::MAX, 1).unwrap_err().to_string();
+        assert!(err.contains("`c`"), "{err}");
     }
 
     #[test]

@@ -322,7 +322,7 @@ def test_empty_log_and_no_confidence() -> None:
             "reference_edges[2]",
         ),
         ({"confidence": np.zeros(4), "reference_histogram": ([0.0, 1.0], [1.0, 1.0])}, "reference_counts"),
-        ({"ks_method": "fast"}, "method"),
+        ({"ks_method": "fast"}, "ks_method"),
         ({"tier_names": []}, "tier_names"),
     ],
 )

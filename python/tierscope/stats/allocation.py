@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate
 from ..exceptions import InvalidInputError
-from ._convert import IntArray, _f64
+from ._convert import IntArray, _f64, _level, _method, _positive
 
-__all__ = ["Allocation", "StratumSpec", "TargetReport", "allocate"]
+__all__ = ["ALLOCATION_METHODS", "Allocation", "StratumSpec", "TargetReport", "allocate"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,20 @@ class StratumSpec:
     minimum: int = 0
     maximum: int | None = None
     domain: Hashable = 0
+
+    def __post_init__(self) -> None:
+        _validate.real("population", self.population, minimum=0.0)
+        if not (isinstance(self.sd, (float, np.floating)) and math.isnan(self.sd)):
+            _validate.real("sd", self.sd, minimum=0.0)
+        _positive("cost", self.cost)
+        _validate.integer("minimum", self.minimum, minimum=0)
+        _validate.optional(_validate.integer, "maximum", self.maximum, minimum=0)
+        if not isinstance(self.domain, Hashable):
+            raise _validate.fail("domain", "a hashable tier label", self.domain)
+
+
+ALLOCATION_METHODS = ("proportional", "neyman", "optimal", "cost_optimal", "precision", "precision_targets")
+"""The ``method`` names :func:`allocate` takes."""
 
 
 @dataclass(frozen=True)
@@ -69,15 +83,26 @@ def allocate(
     the report says which targets are unreachable). Minimums and caps are respected and rounding
     is largest-remainder, so the sizes sum exactly to ``budget``.
     """
+    if isinstance(strata, (str, bytes, Mapping)) or not isinstance(strata, Sequence):
+        raise _validate.fail("strata", "a sequence of StratumSpec", strata)
     if len(strata) == 0:
         raise InvalidInputError("invalid `strata`: at least one stratum")
+    for i, spec in enumerate(strata):
+        if not isinstance(spec, StratumSpec):
+            raise _validate.fail(f"strata[{i}]", "a StratumSpec", spec)
+    budget = _validate.integer("budget", budget, minimum=1)
+    method = _method("method", method, ALLOCATION_METHODS)
+    sd_floor = _validate.real("sd_floor", sd_floor, minimum=0.0)
+    level = _level(level)
+    if targets is not None and not isinstance(targets, Mapping):
+        raise _validate.fail("targets", "a mapping of domain -> half-width", targets)
     domain_labels = sorted({s.domain for s in strata}, key=repr)
     code_of = {lab: i for i, lab in enumerate(domain_labels)}
     target_list: list[tuple[int, float]] = []
     for dom, half in (targets or {}).items():
         if dom not in code_of:
             raise InvalidInputError(f"invalid `targets`: domains that have strata, got {dom!r}")
-        target_list.append((code_of[dom], float(half)))
+        target_list.append((code_of[dom], _positive(f"targets[{dom!r}]", half)))
     out = _core.stats_allocate(
         _f64("population", [s.population for s in strata]),
         _f64("sd", [s.sd for s in strata]),
@@ -85,7 +110,7 @@ def allocate(
         np.array([s.minimum for s in strata], dtype=np.int64),
         np.array([-1 if s.maximum is None else s.maximum for s in strata], dtype=np.int64),
         np.array([code_of[s.domain] for s in strata], dtype=np.int64),
-        int(budget),
+        budget,
         method,
         sd_floor,
         level,

@@ -10,11 +10,28 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import _core
-from ..exceptions import InvalidInputError
-from ._convert import FloatArray, IntArray, _encode, _f64, _same_len
+from .. import _core, _validate
+from ._convert import FloatArray, IntArray, _count, _encode, _f64, _method, _positive, _same_len
+
+KS_METHODS = ("auto", "exact", "asymp")
+"""The ``method`` names of the KS functions (as scipy's ``ks_2samp``)."""
+MAX_BINS = 1_000_000
+"""The most histogram bins :func:`psi_samples` and :func:`drift_by_group` take."""
+
+
+def _base(base: float | None) -> float | None:
+    """A logarithm base: None (natural log) or a finite number > 1."""
+    checked: float | None = _validate.optional(_validate.real, "base", base, minimum=1.0, min_open=True)
+    return checked
+
+
+def _bins(bins: int) -> int:
+    return _count("bins", bins, minimum=2, maximum=MAX_BINS)
+
 
 __all__ = [
+    "KS_METHODS",
+    "MAX_BINS",
     "DriftReport",
     "KsResult",
     "drift_by_group",
@@ -41,29 +58,43 @@ def _ks(core: _core.StatsKsResult) -> KsResult:
 
 
 def psi(expected: npt.ArrayLike, actual: npt.ArrayLike, eps: float = 1e-4) -> float:
-    """Population stability index between two histograms (counts or proportions)."""
-    return _core.stats_psi(_f64("expected", expected), _f64("actual", actual), eps)
+    """Population stability index between two histograms (counts or proportions; finite,
+    non-negative masses with a positive total). Always finite and non-negative."""
+    e = _f64("expected", expected)
+    a = _f64("actual", actual)
+    _same_len("actual", a, "expected", e.shape[0])
+    return _core.stats_psi(e, a, _positive("eps", eps))
 
 
 def psi_samples(
     reference: npt.ArrayLike, production: npt.ArrayLike, bins: int = 10, eps: float = 1e-4
 ) -> float:
     """PSI between two samples, bins cut at the reference quantiles."""
-    if bins < 2:
-        raise InvalidInputError(f"invalid `bins`: at least 2 bins, got {bins}")
-    return _core.stats_psi_samples(_f64("reference", reference), _f64("production", production), bins, eps)
+    r = _f64("reference", reference)
+    p = _f64("production", production)
+    return _core.stats_psi_samples(r, p, _bins(bins), _positive("eps", eps))
 
 
 def ks_2samp(x: npt.ArrayLike, y: npt.ArrayLike, method: str = "auto") -> KsResult:
     """Two-sided two-sample KS test matching ``scipy.stats.ks_2samp(x, y, method=method)``."""
-    return _ks(_core.stats_ks_2samp(_f64("x", x), _f64("y", y), method))
+    xs = _f64("x", x)
+    ys = _f64("y", y)
+    return _ks(_core.stats_ks_2samp(xs, ys, _method("method", method, KS_METHODS)))
 
 
 def kolmogorov_sf(n: int, x: float) -> float:
-    """Survival function of the one-sample two-sided Kolmogorov statistic (``scipy.stats.kstwo.sf``)."""
-    if n < 1:
-        raise InvalidInputError(f"invalid `n`: a positive sample size, got {n}")
-    return _core.stats_kolmogorov_sf(int(n), float(x))
+    """Survival function of the one-sample two-sided Kolmogorov statistic (``scipy.stats.kstwo.sf``):
+    ``n`` a positive integer sample size, ``x`` a finite statistic; the result is in [0, 1]."""
+    return _core.stats_kolmogorov_sf(_count("n", n, minimum=1), _validate.real("x", x))
+
+
+def _labels(name: str, values: npt.ArrayLike) -> np.ndarray[Any, Any]:
+    if isinstance(values, (str, bytes)):
+        raise _validate.fail(name, "a one-dimensional array of group labels", values)
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise _validate.fail(name, f"a one-dimensional array of group labels ({err})") from None
 
 
 def _grouped_samples(
@@ -75,12 +106,18 @@ def _grouped_samples(
     """Validated samples and group codes for the per-group drift functions."""
     r = _f64("reference", reference)
     p = _f64("production", production)
-    rg = np.asarray(reference_groups)
-    pg = np.asarray(production_groups)
+    rg = _labels("reference_groups", reference_groups)
+    pg = _labels("production_groups", production_groups)
     _same_len("reference_groups", rg, "reference", r.shape[0])
     _same_len("production_groups", pg, "production", p.shape[0])
     # One vectorised encoding over both sides keeps the codes consistent.
-    both, labels = _encode("groups", np.concatenate([rg, pg]))
+    try:
+        joined = np.concatenate([rg, pg])
+    except (TypeError, ValueError) as err:
+        raise _validate.fail(
+            "production_groups", f"labels of the same kind as `reference_groups` ({err})"
+        ) from None
+    both, labels = _encode("production_groups", joined)
     rc = np.ascontiguousarray(both[: rg.shape[0]])
     pc = np.ascontiguousarray(both[rg.shape[0] :])
     return r, rc, p, pc, labels
@@ -94,6 +131,7 @@ def ks_by_group(
     method: str = "auto",
 ) -> dict[Hashable, KsResult | None]:
     """KS drift per group label (e.g. tier); groups present on one side only map to None."""
+    method = _method("method", method, KS_METHODS)
     r, rc, p, pc, labels = _grouped_samples(reference, production, reference_groups, production_groups)
     out: dict[Hashable, KsResult | None] = {}
     for k, res in _core.stats_ks_by_group(r, rc, p, pc, method):
@@ -123,6 +161,8 @@ def drift_by_group(
     """KS, PSI and JS drift per group label (e.g. tier) between a reference sample (e.g. the
     router's training confidences) and production. PSI/JS use ``bins`` bins cut at each group's
     reference quantiles; groups present on one side only map to None."""
+    bins, eps, base = _bins(bins), _positive("eps", eps), _base(base)
+    method = _method("method", method, KS_METHODS)
     r, rc, p, pc, labels = _grouped_samples(reference, production, reference_groups, production_groups)
     out: dict[Hashable, DriftReport | None] = {}
     for k, res in _core.stats_drift_by_group(r, rc, p, pc, bins, eps, base, method):
@@ -131,5 +171,13 @@ def drift_by_group(
 
 
 def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike, base: float | None = None) -> float:
-    """Jensen–Shannon distance between two histograms (``scipy.spatial.distance.jensenshannon``)."""
-    return _core.stats_jensen_shannon(_f64("p", p), _f64("q", q), base)
+    """Jensen–Shannon distance between two histograms (``scipy.spatial.distance.jensenshannon``).
+
+    ``p`` and ``q`` are finite, non-negative masses (counts or proportions, each with a positive
+    total) of equal length; ``base`` is None (natural log) or a finite base > 1. The result is
+    always finite: in [0, √ln 2] for the natural log, [0, 1] for ``base=2`` (0·log 0 = 0, so
+    disjoint supports, zeros, huge counts and subnormal masses are all fine)."""
+    pa = _f64("p", p)
+    qa = _f64("q", q)
+    _same_len("q", qa, "p", pa.shape[0])
+    return _core.stats_jensen_shannon(pa, qa, _base(base))

@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .. import _core
-from ..exceptions import InternalError, InvalidInputError
-from ._convert import _encode, _f64, _i64, _same_len
+from .. import _core, _validate
+from ..exceptions import InternalError
+from ._convert import U32_MAX, _encode, _f64, _i64, _level, _nonneg, _same_len
 from .gaps import DomainGap, _domain_gap
 
-__all__ = ["Aggregate", "DomainEstimate", "Estimates", "estimate"]
+__all__ = ["DESIGNS", "Aggregate", "DomainEstimate", "Estimates", "estimate"]
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,23 @@ def _estimate_from(
     )
 
 
+DESIGNS = ("srswor", "stratified", "poisson")
+"""The ``design`` names the estimators take (``stratified`` aliases ``srswor``)."""
+
+
 def _check_design(design: str) -> str:
-    if design not in ("srswor", "stratified", "poisson"):
-        raise InvalidInputError(f"invalid `design`: 'srswor' or 'poisson', got {design!r}")
-    return design
+    return _validate.choice("design", design, DESIGNS)
+
+
+def _code_arg(name: str, value: int) -> int:
+    """A stratum or domain code (``u32`` in the core)."""
+    return _validate.integer(name, value, minimum=0, maximum=U32_MAX)
+
+
+def _codes_list(name: str, values: Sequence[int]) -> list[int]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise _validate.fail(name, "a sequence of integer codes", values)
+    return [_code_arg(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
 class Aggregate:
@@ -96,6 +110,8 @@ class Aggregate:
     """
 
     def __init__(self, _inner: _core.StatsAggregate | None = None) -> None:
+        if _inner is not None and not isinstance(_inner, _core.StatsAggregate):
+            raise _validate.fail("_inner", "None or a tierscope._core.StatsAggregate", _inner)
         self._inner = _inner if _inner is not None else _core.StatsAggregate()
 
     @classmethod
@@ -110,21 +126,33 @@ class Aggregate:
     def add_sample(
         self, y: npt.ArrayLike, pi: npt.ArrayLike, strata: npt.ArrayLike, domains: npt.ArrayLike
     ) -> None:
-        """Add sampled units."""
-        self._inner.add_sample(_f64("y", y), _f64("pi", pi), _i64("strata", strata), _i64("domains", domains))
+        """Add sampled units (finite scores ``y``, ``pi`` in (0, 1], integer codes; equal lengths)."""
+        yv = _f64("y", y)
+        pv = _f64("pi", pi)
+        h = _i64("strata", strata)
+        d = _i64("domains", domains)
+        _same_len("pi", pv, "y", yv.shape[0])
+        _same_len("strata", h, "y", yv.shape[0])
+        _same_len("domains", d, "y", yv.shape[0])
+        self._inner.add_sample(yv, pv, h, d)
 
     def add_population(self, strata: npt.ArrayLike, domains: npt.ArrayLike) -> None:
         """Count population units (one per entry) into their (stratum, domain) cells."""
-        self._inner.add_population(_i64("population_strata", strata), _i64("population_domains", domains))
+        h = _i64("strata", strata)
+        d = _i64("domains", domains)
+        _same_len("domains", d, "strata", h.shape[0])
+        self._inner.add_population(h, d)
 
     def add_population_count(self, stratum: int, domain: int, count: float) -> None:
         """Add ``count`` population units to the (stratum, domain) cell."""
-        if stratum < 0 or domain < 0:
-            raise InvalidInputError("invalid `stratum`: non-negative integer codes for stratum and domain")
-        self._inner.add_population_count(int(stratum), int(domain), float(count))
+        self._inner.add_population_count(
+            _code_arg("stratum", stratum), _code_arg("domain", domain), _nonneg("count", count)
+        )
 
     def merge(self, other: Aggregate) -> Aggregate:
         """A new aggregate: the cell-wise sum of ``self`` and ``other`` (neither changes)."""
+        if not isinstance(other, Aggregate):
+            raise _validate.fail("other", "an Aggregate", other)
         return Aggregate(self._inner.merged(other._inner))
 
     def to_json(self) -> str:
@@ -134,7 +162,7 @@ class Aggregate:
     @classmethod
     def from_json(cls, text: str) -> Aggregate:
         """Restore from :meth:`to_json` text."""
-        return cls(_core.StatsAggregate.from_json(text))
+        return cls(_core.StatsAggregate.from_json(_validate.text("text", text)))
 
     def __len__(self) -> int:
         return len(self._inner)
@@ -143,31 +171,44 @@ class Aggregate:
         self, design: str = "poisson", level: float = 0.95, domains: Sequence[int] | None = None
     ) -> list[DomainEstimate]:
         """Per-domain estimates; requested domains without sampled units are undefined."""
-        ds = None if domains is None else [int(d) for d in domains]
-        raw = self._inner.estimate_domains(_check_design(design), level, ds)
+        ds = None if domains is None else _codes_list("domains", domains)
+        raw = self._inner.estimate_domains(_check_design(design), _level(level), ds)
         return [_estimate_from(d, d.domain) for d in raw]
 
     def estimate_population(self, design: str = "poisson", level: float = 0.95) -> DomainEstimate:
         """Estimate over all traffic."""
-        return _estimate_from(self._inner.estimate_population(_check_design(design), level), None)
+        return _estimate_from(self._inner.estimate_population(_check_design(design), _level(level)), None)
 
     def estimate_strata(self, design: str = "poisson", level: float = 0.95) -> list[DomainEstimate]:
         """Per-stratum estimates (``domain`` holds the stratum code)."""
-        raw = self._inner.estimate_strata(_check_design(design), level)
+        raw = self._inner.estimate_strata(_check_design(design), _level(level))
         return [_estimate_from(d, d.domain) for d in raw]
 
     def post_stratified(
         self, totals: Mapping[int, float], design: str = "poisson", level: float = 0.95
     ) -> DomainEstimate:
         """Post-stratified mean over domains (post-strata) with known sizes ``totals``."""
-        pairs = [(int(k), float(v)) for k, v in totals.items()]
-        return _estimate_from(self._inner.post_stratified(_check_design(design), pairs, level), None)
+        if not isinstance(totals, Mapping):
+            raise _validate.fail("totals", "a mapping of domain code -> population size", totals)
+        pairs = [(_code_arg("totals", k), _nonneg(f"totals[{k!r}]", v)) for k, v in totals.items()]
+        d = _check_design(design)
+        return _estimate_from(self._inner.post_stratified(d, pairs, _level(level)), None)
 
     def domain_gap(
         self, domain_a: int, domain_b: int, design: str = "poisson", level: float = 0.95
     ) -> DomainGap:
         """Design-based Wald interval for mean(domain_a) − mean(domain_b)."""
-        return _domain_gap(self._inner.domain_gap(_check_design(design), int(domain_a), int(domain_b), level))
+        a, b = _code_arg("domain_a", domain_a), _code_arg("domain_b", domain_b)
+        return _domain_gap(self._inner.domain_gap(_check_design(design), a, b, _level(level)))
+
+
+def _label_array(name: str, values: npt.ArrayLike) -> np.ndarray[Any, Any]:
+    if isinstance(values, (str, bytes)):
+        raise _validate.fail(name, "a one-dimensional array of labels", values)
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise _validate.fail(name, f"a one-dimensional array of labels ({err})") from None
 
 
 @dataclass(frozen=True)
@@ -204,27 +245,36 @@ def estimate(
     ``"poisson"`` weights are 1/π. Domains listed in ``expected_domains`` but absent from the
     sample are reported undefined with a reason.
     """
+    d_design = _check_design(design)
+    level = _level(level)
+    if population_sizes is not None and not isinstance(population_sizes, Mapping):
+        raise _validate.fail(
+            "population_sizes", "a mapping of stratum label -> population size", population_sizes
+        )
+    if expected_domains is not None and (
+        isinstance(expected_domains, (str, bytes, Mapping)) or not isinstance(expected_domains, Iterable)
+    ):
+        raise _validate.fail("expected_domains", "a sequence of domain labels", expected_domains)
+    sizes = {lab: _nonneg(f"population_sizes[{lab!r}]", v) for lab, v in (population_sizes or {}).items()}
     yv = _f64("y", y)
     pv = _f64("pi", pi)
     n = yv.shape[0]
     _same_len("pi", pv, "y", n)
-    s_arr = np.asarray(strata)
-    d_arr = np.asarray(domains)
+    s_arr = _label_array("strata", strata)
+    d_arr = _label_array("domains", domains)
     _same_len("strata", s_arr, "y", n)
     _same_len("domains", d_arr, "y", n)
     s_codes, s_labels = _encode("strata", s_arr)
     d_codes, d_labels = _encode("domains", d_arr)
     # Labels known only from population sizes / expected domains get codes after the sampled ones.
-    s_labels += [lab for lab in (population_sizes or {}) if lab not in set(s_labels)]
+    s_labels += [lab for lab in sizes if lab not in set(s_labels)]
     d_labels += [lab for lab in (expected_domains or []) if lab not in set(d_labels)]
     s_code = {lab: i for i, lab in enumerate(s_labels)}
     agg = Aggregate.from_sample(yv, pv, s_codes, d_codes)
-    if population_sizes is not None:
-        for lab, size in population_sizes.items():
-            # Population counts per stratum; the domain code only matters for HT means.
-            agg.add_population_count(s_code[lab], len(d_labels), float(size))
+    for lab, size in sizes.items():
+        # Population counts per stratum; the domain code only matters for HT means.
+        agg.add_population_count(s_code[lab], len(d_labels), size)
     inner = agg._inner
-    d_design = _check_design(design)
     pop = _estimate_from(inner.estimate_population(d_design, level), None)
     present = set(np.flatnonzero(np.bincount(d_codes, minlength=1)).tolist()) if d_codes.size else set()
     wanted = sorted(present | {d_labels.index(lab) for lab in (expected_domains or [])})

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .. import _validate
 from ..exceptions import InvalidInputError
 
 __all__ = ["LogisticFit", "fit_logistic", "sigmoid"]
@@ -36,6 +38,8 @@ _HESSIAN_JITTER = 1e-12
 """Added to the Hessian's diagonal so a flat direction (a constant feature) stays solvable."""
 _OBJECTIVE_SLACK = 1e-12
 """A line-search step is taken if it raises the objective by at most this (rounding noise)."""
+MAX_ITER = 1_000_000
+"""The most Newton iterations :func:`fit_logistic` runs."""
 _MIN_STEP_SCALE = 1e-10
 """The line search gives up (a numerical optimum) once the step is halved below this fraction."""
 
@@ -107,14 +111,21 @@ def _targets(y: npt.ArrayLike, n: int) -> FloatArray:
     return arr
 
 
-def _check_settings(l2: float, max_iter: int, tol: float, step_tol: float) -> None:
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not math.isfinite(l2) or l2 < 0:
-        raise InvalidInputError(f"l2: expected a finite non-negative number, got {l2!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
-        raise InvalidInputError(f"max_iter: expected a non-negative int, got {max_iter!r}")
-    for name, value in (("tol", tol), ("step_tol", step_tol)):
-        if not isinstance(value, (int, float)) or not value >= 0.0:
-            raise InvalidInputError(f"{name}: expected a non-negative number, got {value!r}")
+def _setting(check: Any, name: str, value: Any, **options: Any) -> None:
+    """``check(name, value, **options)`` (a :mod:`tierscope._validate` check), its message in this
+    module's ``name: expected …`` form."""
+    try:
+        check(name, value, **options)
+    except InvalidInputError as err:
+        raise InvalidInputError(f"{name}: {str(err).split(': ', 1)[-1]}") from None
+
+
+def _check_settings(l2: float, max_iter: int, tol: float, step_tol: float, standardize: bool) -> None:
+    _setting(_validate.real, "l2", l2, minimum=0.0)
+    _setting(_validate.integer, "max_iter", max_iter, minimum=0, maximum=MAX_ITER)
+    _setting(_validate.real, "tol", tol, minimum=0.0, finite=False)
+    _setting(_validate.real, "step_tol", step_tol, minimum=0.0, finite=False)
+    _setting(_validate.boolean, "standardize", standardize)
 
 
 def _standardisation(features: FloatArray, standardize: bool) -> tuple[FloatArray, FloatArray]:
@@ -188,12 +199,12 @@ def fit_logistic(
     the stopping rule (``tol``, ``step_tol``, ``max_iter``; ``max_iter=0`` returns the starting
     point). Bad input raises :class:`~tierscope.exceptions.InvalidInputError` naming the argument.
     """
+    _check_settings(l2, max_iter, tol, step_tol, standardize)
     features = _features(x)
     n, d = features.shape
     if n == 0:
         raise InvalidInputError("x: expected at least one example")
     targets = _targets(y, n)
-    _check_settings(l2, max_iter, tol, step_tol)
     mean, scale = _standardisation(features, standardize)
     # Parameters are [coef..., intercept]: the order PlattCalibrator always used, so its fits stay
     # identical to the bit (the solves round the same way).

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import numpy.typing as npt
 
-from .. import _core
-from ..exceptions import InvalidInputError
-from ._convert import _f64
+from .. import _core, _validate
+from ._convert import U32_MAX, _count, _f64, _method, _opt_f64, _positive
 
 __all__ = ["MONITOR_METHODS", "Cusum", "DayStatus", "Monitor"]
 
@@ -39,9 +38,18 @@ MONITOR_METHODS = ("confidence_sequence", "e_detector")
 
 def _arl(method: str, arl: float) -> float | None:
     """The core's ``arl`` argument for a monitor method (None: confidence sequences)."""
-    if method not in MONITOR_METHODS:
-        raise InvalidInputError(f"invalid `method`: one of {MONITOR_METHODS}, got {method!r}")
-    return float(arl) if method == "e_detector" else None
+    method = _method("method", method, MONITOR_METHODS)
+    if method != "e_detector":
+        return None  # ``arl`` is not read by confidence sequences
+    return _validate.real("arl", arl, minimum=1.0, min_open=True)
+
+
+def _restart_every(value: int) -> int:
+    return _validate.integer("restart_every", value, minimum=0, maximum=U32_MAX)
+
+
+def _text(name: str, value: str) -> str:
+    return _validate.text(name, value)
 
 
 class Monitor:
@@ -77,25 +85,31 @@ class Monitor:
         arl: float = 1000.0,
         _inner: _core.StatsMonitor | None = None,
     ) -> None:
-        if restart_every < 0:
-            raise InvalidInputError(
-                f"invalid `restart_every`: a non-negative number of days, got {restart_every}"
-            )
+        if _inner is not None:
+            if not isinstance(_inner, _core.StatsMonitor):
+                raise _validate.fail("_inner", "a tierscope._core.StatsMonitor", _inner)
+            self._inner = _inner
+            return
+        baseline = _validate.real("baseline", baseline)
+        tolerance = _validate.real("tolerance", tolerance, minimum=0.0)
+        alpha = _validate.unit("alpha", alpha, open_interval=True)
+        lo = _validate.real("lo", lo)
+        hi = _validate.real("hi", hi)
+        max_weight = _validate.real("max_weight", max_weight, minimum=1.0)
+        restart_every = _restart_every(restart_every)
         core_arl = _arl(method, arl)
-        self._inner = (
-            _inner
-            if _inner is not None
-            else _core.StatsMonitor(baseline, tolerance, alpha, lo, hi, max_weight, restart_every, core_arl)
+        self._inner = _core.StatsMonitor(
+            baseline, tolerance, alpha, lo, hi, max_weight, restart_every, core_arl
         )
 
     def update(
         self, y: npt.ArrayLike, pi: npt.ArrayLike | None = None, population: int | None = None
     ) -> DayStatus:
         """Absorb one day's reviews and return the day's status."""
-        if population is not None and population < 0:
-            raise InvalidInputError(f"invalid `population`: a non-negative traffic count, got {population}")
-        p = None if pi is None else _f64("pi", pi)
-        return _day(self._inner.update(_f64("y", y), p, population))
+        population = _validate.optional(_count, "population", population)
+        values = _f64("y", y)
+        p = _opt_f64("pi", pi)
+        return _day(self._inner.update(values, p, population))
 
     @property
     def day(self) -> int:
@@ -119,7 +133,7 @@ class Monitor:
     @classmethod
     def from_json(cls, text: str) -> Monitor:
         """Restore from :meth:`to_json` text."""
-        return cls(0.0, 0.0, _inner=_core.StatsMonitor.from_json(text))
+        return cls(0.0, 0.0, _inner=_core.StatsMonitor.from_json(_text("text", text)))
 
 
 class Cusum:
@@ -129,17 +143,25 @@ class Cusum:
     """
 
     def __init__(self, _inner: _core.StatsCusum) -> None:
+        if not isinstance(_inner, _core.StatsCusum):
+            raise _validate.fail(
+                "_inner", "a chart from Cusum.bernoulli, Cusum.normal or Cusum.from_json", _inner
+            )
         self._inner = _inner
 
     @classmethod
     def bernoulli(cls, p0: float, p1: float, threshold: float) -> Cusum:
         """Log-likelihood-ratio CUSUM from rate ``p0`` to ``p1 < p0``; signal when S > threshold."""
-        return cls(_core.StatsCusum.bernoulli(p0, p1, threshold))
+        p0 = _validate.unit("p0", p0, open_interval=True)
+        p1 = _validate.unit("p1", p1, open_interval=True)
+        return cls(_core.StatsCusum.bernoulli(p0, p1, _positive("threshold", threshold)))
 
     @classmethod
     def normal(cls, mean0: float, sd: float, shift: float, threshold: float) -> Cusum:
         """Normal CUSUM for a downward shift of ``shift`` SDs."""
-        return cls(_core.StatsCusum.normal(mean0, sd, shift, threshold))
+        mean0 = _validate.real("mean0", mean0)
+        sd, shift = _positive("sd", sd), _positive("shift", shift)
+        return cls(_core.StatsCusum.normal(mean0, sd, shift, _positive("threshold", threshold)))
 
     def update(self, x: npt.ArrayLike) -> bool:
         """Absorb one day's observations; True once the chart has signalled."""
@@ -162,4 +184,4 @@ class Cusum:
     @classmethod
     def from_json(cls, text: str) -> Cusum:
         """Restore from JSON state."""
-        return cls(_core.StatsCusum.from_json(text))
+        return cls(_core.StatsCusum.from_json(_text("text", text)))

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 
 import numpy.typing as npt
 
-from .. import _core
-from ..exceptions import InvalidInputError
-from ._convert import _f64, _i64
+from .. import _core, _validate
+from ._convert import _count, _days, _f64, _i64, _level, _opt_f64, _same_len, _seed, _threads
 from .estimators import _check_design
-from .sequential import _arl
+from .sequential import _arl, _restart_every
 
-__all__ = ["CoverageReport", "simulate_coverage", "simulate_monitor"]
+MAX_RUNS = 10_000_000
+"""The most simulated runs one call takes."""
+MAX_REVIEWS_PER_DAY = 2**53
+"""The most reviews per simulated day (a binomial draw per day, exact in ``float64``)."""
+
+__all__ = ["MAX_REVIEWS_PER_DAY", "MAX_RUNS", "CoverageReport", "simulate_coverage", "simulate_monitor"]
 
 
 def simulate_monitor(
@@ -41,14 +45,17 @@ def simulate_monitor(
     independent.
     """
     core_arl = _arl(method, arl)
-    for name, v in (
-        ("days", days),
-        ("reviews_per_day", reviews_per_day),
-        ("runs", runs),
-        ("change_day", change_day),
-    ):
-        if v < 0:
-            raise InvalidInputError(f"invalid `{name}`: a non-negative integer, got {v}")
+    baseline = _validate.unit("baseline", baseline)
+    tolerance = _validate.real("tolerance", tolerance, minimum=0.0)
+    days = _days("days", days)
+    reviews_per_day = _count("reviews_per_day", reviews_per_day, maximum=MAX_REVIEWS_PER_DAY)
+    p_before = _validate.unit("p_before", p_before)
+    p_after = _validate.unit("p_after", p_after)
+    change_day = _days("change_day", change_day)
+    runs = _count("runs", runs, maximum=MAX_RUNS)
+    alpha = _validate.unit("alpha", alpha, open_interval=True)
+    restart_every = _restart_every(restart_every)
+    seed, threads = _seed(seed), _threads(threads)
     return _core.stats_simulate_monitor(
         baseline,
         tolerance,
@@ -104,18 +111,21 @@ def simulate_coverage(
     """Repeatedly sample a fixed population (integer stratum/domain codes) under ``design``
     (``"srswor"`` with per-stratum ``sizes``, or ``"poisson"`` with ``pi``) and count interval
     coverage of the all-traffic and per-domain means."""
-    if runs < 1:
-        raise InvalidInputError(f"invalid `runs`: at least one run, got {runs}")
+    yv = _f64("y", y)
+    h = _i64("strata", strata)
+    d = _i64("domains", domains)
+    _same_len("strata", h, "y", yv.shape[0])
+    _same_len("domains", d, "y", yv.shape[0])
+    design = _check_design(design)
+    if sizes is not None:
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+            raise _validate.fail("sizes", "a sequence of per-stratum sample sizes", sizes)
+        sizes = [_count(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+    p = _opt_f64("pi", pi)
+    if p is not None:
+        _same_len("pi", p, "y", yv.shape[0])
+    runs = _count("runs", runs, minimum=1, maximum=MAX_RUNS)
     r = _core.stats_simulate_coverage(
-        _f64("y", y),
-        _i64("strata", strata),
-        _i64("domains", domains),
-        _check_design(design),
-        None if sizes is None else [int(s) for s in sizes],
-        None if pi is None else _f64("pi", pi),
-        runs,
-        level,
-        seed,
-        threads,
+        yv, h, d, design, sizes, p, runs, _level(level), _seed(seed), _threads(threads)
     )
     return CoverageReport(r.targets, r.truth, r.defined, r.covered, r.covered_wald, r.mean_width, r.runs)

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import _core
+from .. import _core, _validate
 from ..exceptions import InvalidInputError
+from ._convert import _level, _method, _threads
+from .drift import KS_METHODS
 from .estimators import DomainEstimate, _estimate_from
 
 if TYPE_CHECKING:
@@ -144,6 +146,8 @@ class TierSummary:
 
 
 def _one_d(name: str, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if arr.dtype.kind in "USOcMmV":
+        raise InvalidInputError(f"invalid `{name}`: an array of numbers, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise InvalidInputError(f"invalid `{name}`: a one-dimensional array, got shape {arr.shape}")
     if not arr.dtype.isnative:
@@ -169,8 +173,13 @@ def _codes(name: str, values: npt.ArrayLike) -> tuple[npt.NDArray[Any], list[Has
 
 
 def _floats(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    if isinstance(values, (str, bytes)):
+        raise _validate.fail(name, "an array of numbers", values)
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        raw = np.asarray(values)
+        if raw.dtype.kind in "USOcMmV":
+            raise InvalidInputError(f"invalid `{name}`: an array of numbers, got dtype {raw.dtype}")
+        arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise InvalidInputError(f"invalid `{name}`: an array of numbers ({err})") from None
     return _one_d(name, arr)
@@ -259,7 +268,14 @@ def tier_summary(
     Bad input raises :class:`~tierscope.exceptions.InvalidInputError` naming the argument and the
     first bad row.
     """
+    level = _level(level)
+    ks_method = _method("ks_method", ks_method, KS_METHODS)
+    threads = _threads(threads)
     codes, categories = _codes("tiers", tiers)
+    if tier_names is not None and (
+        isinstance(tier_names, (str, bytes)) or not isinstance(tier_names, Sequence)
+    ):
+        raise _validate.fail("tier_names", "a sequence of tier names", tier_names)
     names: list[Hashable] | None = list(tier_names) if tier_names is not None else categories
     y = _floats("outcome", outcome)
     p = _floats("pi", pi)
@@ -276,8 +292,6 @@ def tier_summary(
             raise InvalidInputError(f"invalid `reference_window`: a boolean mask, got dtype {window.dtype}")
     if names is not None and len(names) == 0:
         raise InvalidInputError("invalid `tier_names`: at least one tier")
-    if threads < 0:
-        raise InvalidInputError(f"invalid `threads`: a non-negative thread count, got {threads}")
     r = _core.stats_tier_summary(
         codes,
         y,
@@ -289,16 +303,16 @@ def tier_summary(
         counts,
         window,
         None if names is None else len(names),
-        float(level),
+        level,
         ks_method,
-        int(threads),
+        threads,
     )
     labels: list[Hashable] = list(names) if names is not None else list(range(len(r.tiers)))
     b = r.blended
     return TierSummary(
         tiers={labels[i]: _row(row, labels[i]) for i, row in enumerate(r.tiers)},
         all_traffic=_row(r.all, None),
-        blended=BlendedMean(b.n, b.mean, b.se, b.lower, b.upper, b.method, float(level)),
+        blended=BlendedMean(b.n, b.mean, b.se, b.lower, b.upper, b.method, level),
         level=r.level,
         ks_path=r.ks_path,
     )

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 
 use super::estimators::StatsDomainEstimate;
 use super::gaps::StatsDomainGap;
-use crate::python::convert::{codes, f64_slice, i64_slice, F64Array, I64Array};
+use crate::python::convert::{codes, f64_slice, i64_slice, opt_arg, Arg, F64Array, I64Array};
 use crate::python::gil::{detached, lock, read};
 use crate::stats::aggregate::Aggregate;
 use crate::stats::estimators::{
@@ -88,7 +88,14 @@ impl StatsAggregate {
     }
 
     /// Add `count` population units to cell (stratum, domain).
-    fn add_population_count(&self, py: Python<'_>, stratum: u32, domain: u32, count: f64) -> PyResult<()> {
+    fn add_population_count(
+        &self,
+        py: Python<'_>,
+        stratum: Arg<u32>,
+        domain: Arg<u32>,
+        count: Arg<f64>,
+    ) -> PyResult<()> {
+        let (stratum, domain, count) = (stratum.get("stratum")?, domain.get("domain")?, count.get("count")?);
         detached(py, &self.inner, move |state| lock(state).add_population_count(stratum, domain, count))
     }
 
@@ -131,7 +138,8 @@ impl StatsAggregate {
 
     /// Restore from JSON text.
     #[staticmethod]
-    fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
+    fn from_json(py: Python<'_>, text: Arg<String>) -> PyResult<Self> {
+        let text = text.get("text")?;
         Ok(Self { inner: Mutex::new(detached(py, text, |t| Aggregate::from_json(&t))?) })
     }
 
@@ -140,75 +148,91 @@ impl StatsAggregate {
     }
 
     /// Per-domain estimates (list of dicts).
-    #[pyo3(signature = (design, level=0.95, domains=None))]
+    #[pyo3(signature = (design, level=Arg::new(0.95), domains=None), text_signature = "($self, design, level=0.95, domains=None)")]
     fn estimate_domains(
         &self,
         py: Python<'_>,
-        design: &str,
-        level: f64,
-        domains: Option<Vec<u32>>,
+        design: Arg<String>,
+        level: Arg<f64>,
+        domains: Option<Arg<Vec<u32>>>,
     ) -> PyResult<Vec<StatsDomainEstimate>> {
+        let (design, level, domains) =
+            (design.get("design")?, level.get("level")?, opt_arg(domains, "domains")?);
         let inputs = (&self.inner, design, domains);
         let estimates = detached(py, inputs, move |(state, design, domains)| {
-            domain_estimates(&lock(state), Design::parse(design)?, level, domains.as_deref())
+            domain_estimates(&lock(state), Design::parse(&design)?, level, domains.as_deref())
         })?;
         Ok(estimates.into_iter().map(Into::into).collect())
     }
 
     /// Estimate over all traffic.
-    #[pyo3(signature = (design, level=0.95))]
-    fn estimate_population(&self, py: Python<'_>, design: &str, level: f64) -> PyResult<StatsDomainEstimate> {
+    #[pyo3(signature = (design, level=Arg::new(0.95)), text_signature = "($self, design, level=0.95)")]
+    fn estimate_population(
+        &self,
+        py: Python<'_>,
+        design: Arg<String>,
+        level: Arg<f64>,
+    ) -> PyResult<StatsDomainEstimate> {
+        let (design, level) = (design.get("design")?, level.get("level")?);
         let inputs = (&self.inner, design);
         let estimate = detached(py, inputs, move |(state, design)| {
-            population_estimate(&lock(state), Design::parse(design)?, level)
+            population_estimate(&lock(state), Design::parse(&design)?, level)
         })?;
         Ok(estimate.into())
     }
 
     /// Per-stratum estimates (the `domain` key holds the stratum code).
-    #[pyo3(signature = (design, level=0.95))]
+    #[pyo3(signature = (design, level=Arg::new(0.95)), text_signature = "($self, design, level=0.95)")]
     fn estimate_strata(
         &self,
         py: Python<'_>,
-        design: &str,
-        level: f64,
+        design: Arg<String>,
+        level: Arg<f64>,
     ) -> PyResult<Vec<StatsDomainEstimate>> {
+        let (design, level) = (design.get("design")?, level.get("level")?);
         let inputs = (&self.inner, design);
         let estimates = detached(py, inputs, move |(state, design)| {
-            stratum_estimates(&lock(state), Design::parse(design)?, level)
+            stratum_estimates(&lock(state), Design::parse(&design)?, level)
         })?;
         Ok(estimates.into_iter().map(Into::into).collect())
     }
 
     /// Post-stratified mean with known post-stratum sizes [(domain, N_g)].
-    #[pyo3(signature = (design, totals, level=0.95))]
+    #[pyo3(signature = (design, totals, level=Arg::new(0.95)), text_signature = "($self, design, totals, level=0.95)")]
     fn post_stratified(
         &self,
         py: Python<'_>,
-        design: &str,
-        totals: Vec<(u32, f64)>,
-        level: f64,
+        design: Arg<String>,
+        totals: Arg<Vec<(u32, f64)>>,
+        level: Arg<f64>,
     ) -> PyResult<StatsDomainEstimate> {
+        let (design, totals, level) = (design.get("design")?, totals.get("totals")?, level.get("level")?);
         let inputs = (&self.inner, design, totals);
         let estimate = detached(py, inputs, move |(state, design, totals)| {
-            post_stratified_estimate(&lock(state), Design::parse(design)?, &totals, level)
+            post_stratified_estimate(&lock(state), Design::parse(&design)?, &totals, level)
         })?;
         Ok(estimate.into())
     }
 
     /// Design-based Wald interval for the gap between two domains' Hájek means.
-    #[pyo3(signature = (design, domain_a, domain_b, level=0.95))]
+    #[pyo3(
+        signature = (design, domain_a, domain_b, level=Arg::new(0.95)),
+        text_signature = "($self, design, domain_a, domain_b, level=0.95)"
+    )]
     fn domain_gap(
         &self,
         py: Python<'_>,
-        design: &str,
-        domain_a: u32,
-        domain_b: u32,
-        level: f64,
+        design: Arg<String>,
+        domain_a: Arg<u32>,
+        domain_b: Arg<u32>,
+        level: Arg<f64>,
     ) -> PyResult<StatsDomainGap> {
+        let design = design.get("design")?;
+        let (domain_a, domain_b, level) =
+            (domain_a.get("domain_a")?, domain_b.get("domain_b")?, level.get("level")?);
         let inputs = (&self.inner, design);
         let gap = detached(py, inputs, move |(state, design)| {
-            design_gap(&lock(state), Design::parse(design)?, domain_a, domain_b, level)
+            design_gap(&lock(state), Design::parse(&design)?, domain_a, domain_b, level)
         })?;
         Ok(gap.into())
     }

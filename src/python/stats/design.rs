@@ -3,7 +3,7 @@
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
-use crate::python::convert::{codes, f64_slice, i64_slice, F64Array, I64Array};
+use crate::python::convert::{codes, f64_slice, i64_slice, Arg, F64Array, I64Array};
 use crate::python::gil::detached;
 use crate::stats::design::{poisson_inclusion_probabilities, poisson_sample, stratified_srswor, Sample};
 
@@ -26,13 +26,14 @@ impl StatsSample {
 
 /// Stratified SRSWOR over integer stratum codes.
 #[pyfunction]
-#[pyo3(signature = (strata, sizes, seed=0))]
+#[pyo3(signature = (strata, sizes, seed=Arg::new(0)), text_signature = "(strata, sizes, seed=0)")]
 fn stats_stratified_srswor(
     py: Python<'_>,
     strata: I64Array<'_>,
-    sizes: Vec<usize>,
-    seed: u64,
+    sizes: Arg<Vec<usize>>,
+    seed: Arg<u64>,
 ) -> PyResult<StatsSample> {
+    let (sizes, seed) = (sizes.get("sizes")?, seed.get("seed")?);
     let sample = detached(py, (i64_slice(&strata), sizes), move |(strata, sizes)| {
         stratified_srswor(&codes("strata", &strata)?, &sizes, seed)
     })?;
@@ -44,16 +45,18 @@ fn stats_stratified_srswor(
 fn stats_poisson_inclusion<'py>(
     py: Python<'py>,
     scores: F64Array<'py>,
-    expected_size: f64,
+    expected_size: Arg<f64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let expected_size = expected_size.get("expected_size")?;
     let pi = detached(py, f64_slice(&scores), move |s| poisson_inclusion_probabilities(&s, expected_size))?;
     Ok(PyArray1::from_vec(py, pi))
 }
 
 /// Poisson sample with per-unit inclusion probabilities `pi`.
 #[pyfunction]
-#[pyo3(signature = (pi, seed=0))]
-fn stats_poisson_sample(py: Python<'_>, pi: F64Array<'_>, seed: u64) -> PyResult<StatsSample> {
+#[pyo3(signature = (pi, seed=Arg::new(0)), text_signature = "(pi, seed=0)")]
+fn stats_poisson_sample(py: Python<'_>, pi: F64Array<'_>, seed: Arg<u64>) -> PyResult<StatsSample> {
+    let seed = seed.get("seed")?;
     let sample = detached(py, f64_slice(&pi), move |p| poisson_sample(&p, seed))?;
     Ok(StatsSample::new(py, sample))
 }

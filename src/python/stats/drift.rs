@@ -3,11 +3,11 @@
 
 use pyo3::prelude::*;
 
-use crate::python::convert::{codes, f64_slice, i64_slice, result_class, F64Array, I64Array};
+use crate::python::convert::{codes, f64_slice, i64_slice, opt_arg, result_class, Arg, F64Array, I64Array};
 use crate::python::gil::detached;
 use crate::stats::drift::{
-    drift_by_group, jensen_shannon, kolmogorov_sf, ks_2samp, ks_by_group, psi, psi_samples, DriftReport,
-    KsMethod, KsResult,
+    drift_by_group, jensen_shannon, kolmogorov_sf_checked, ks_2samp, ks_by_group, psi, psi_samples,
+    DriftReport, KsMethod, KsResult,
 };
 
 result_class! {
@@ -32,64 +32,83 @@ result_class! {
 
 /// Population stability index between two histograms.
 #[pyfunction]
-#[pyo3(signature = (expected, actual, eps=1e-4))]
-fn stats_psi(py: Python<'_>, expected: F64Array<'_>, actual: F64Array<'_>, eps: f64) -> PyResult<f64> {
+#[pyo3(signature = (expected, actual, eps=Arg::new(1e-4)), text_signature = "(expected, actual, eps=1e-4)")]
+fn stats_psi(py: Python<'_>, expected: F64Array<'_>, actual: F64Array<'_>, eps: Arg<f64>) -> PyResult<f64> {
+    let eps = eps.get("eps")?;
     detached(py, (f64_slice(&expected), f64_slice(&actual)), move |(e, a)| psi(&e, &a, eps))
 }
 
 /// PSI between two samples, bins at reference quantiles.
 #[pyfunction]
-#[pyo3(signature = (reference, production, bins=10, eps=1e-4))]
+#[pyo3(
+    signature = (reference, production, bins=Arg::new(10), eps=Arg::new(1e-4)),
+    text_signature = "(reference, production, bins=10, eps=1e-4)"
+)]
 fn stats_psi_samples(
     py: Python<'_>,
     reference: F64Array<'_>,
     production: F64Array<'_>,
-    bins: usize,
-    eps: f64,
+    bins: Arg<usize>,
+    eps: Arg<f64>,
 ) -> PyResult<f64> {
+    let (bins, eps) = (bins.get("bins")?, eps.get("eps")?);
     let inputs = (f64_slice(&reference), f64_slice(&production));
     detached(py, inputs, move |(r, p)| psi_samples(&r, &p, bins, eps))
 }
 
 /// Two-sided two-sample KS test.
 #[pyfunction]
-#[pyo3(signature = (x, y, method="auto"))]
-fn stats_ks_2samp(py: Python<'_>, x: F64Array<'_>, y: F64Array<'_>, method: &str) -> PyResult<StatsKsResult> {
+#[pyo3(signature = (x, y, method=auto()), text_signature = "(x, y, method=\"auto\")")]
+fn stats_ks_2samp(
+    py: Python<'_>,
+    x: F64Array<'_>,
+    y: F64Array<'_>,
+    method: Arg<String>,
+) -> PyResult<StatsKsResult> {
+    let method = method.get("method")?;
     let result = detached(py, (f64_slice(&x), f64_slice(&y), method), |(x, y, m)| {
-        ks_2samp(&x, &y, KsMethod::parse(m)?)
+        ks_2samp(&x, &y, KsMethod::parse(&m)?)
     })?;
     Ok(result.into())
 }
 
 /// Survival function of the one-sample two-sided Kolmogorov statistic (scipy `kstwo.sf`).
 #[pyfunction]
-fn stats_kolmogorov_sf(py: Python<'_>, n: u64, x: f64) -> PyResult<f64> {
-    detached(py, (), move |_| Ok(kolmogorov_sf(n, x)))
+fn stats_kolmogorov_sf(py: Python<'_>, n: Arg<u64>, x: Arg<f64>) -> PyResult<f64> {
+    let (n, x) = (n.get("n")?, x.get("x")?);
+    detached(py, (), move |_| kolmogorov_sf_checked(n, x))
 }
 
 /// KS per group code: `[(group, result or None)]`.
 #[pyfunction]
-#[pyo3(signature = (reference, reference_groups, production, production_groups, method="auto"))]
+#[pyo3(
+    signature = (reference, reference_groups, production, production_groups, method=auto()),
+    text_signature = "(reference, reference_groups, production, production_groups, method=\"auto\")"
+)]
 fn stats_ks_by_group(
     py: Python<'_>,
     reference: F64Array<'_>,
     reference_groups: I64Array<'_>,
     production: F64Array<'_>,
     production_groups: I64Array<'_>,
-    method: &str,
+    method: Arg<String>,
 ) -> PyResult<Vec<(u32, Option<StatsKsResult>)>> {
+    let method = method.get("method")?;
     let samples = (f64_slice(&reference), i64_slice(&reference_groups), f64_slice(&production));
     let inputs = (samples, i64_slice(&production_groups), method);
     let groups = detached(py, inputs, |((r, rg, p), pg, m)| {
         let (rg, pg) = (codes("reference_groups", &rg)?, codes("production_groups", &pg)?);
-        ks_by_group(&r, &rg, &p, &pg, KsMethod::parse(m)?)
+        ks_by_group(&r, &rg, &p, &pg, KsMethod::parse(&m)?)
     })?;
     Ok(groups.into_iter().map(|(group, result)| (group, result.map(Into::into))).collect())
 }
 
 /// KS, PSI and JS per group code: `[(group, report or None)]`.
 #[pyfunction]
-#[pyo3(signature = (reference, reference_groups, production, production_groups, bins=10, eps=1e-4, base=None, method="auto"))]
+#[pyo3(
+    signature = (reference, reference_groups, production, production_groups, bins=Arg::new(10), eps=Arg::new(1e-4), base=None, method=auto()),
+    text_signature = "(reference, reference_groups, production, production_groups, bins=10, eps=1e-4, base=None, method=\"auto\")"
+)]
 #[allow(clippy::too_many_arguments)]
 fn stats_drift_by_group(
     py: Python<'_>,
@@ -97,16 +116,18 @@ fn stats_drift_by_group(
     reference_groups: I64Array<'_>,
     production: F64Array<'_>,
     production_groups: I64Array<'_>,
-    bins: usize,
-    eps: f64,
-    base: Option<f64>,
-    method: &str,
+    bins: Arg<usize>,
+    eps: Arg<f64>,
+    base: Option<Arg<f64>>,
+    method: Arg<String>,
 ) -> PyResult<Vec<(u32, Option<StatsDriftReport>)>> {
+    let (bins, eps, base) = (bins.get("bins")?, eps.get("eps")?, opt_arg(base, "base")?);
+    let method = method.get("method")?;
     let samples = (f64_slice(&reference), i64_slice(&reference_groups), f64_slice(&production));
     let inputs = (samples, i64_slice(&production_groups), method);
     let groups = detached(py, inputs, move |((r, rg, p), pg, m)| {
         let (rg, pg) = (codes("reference_groups", &rg)?, codes("production_groups", &pg)?);
-        drift_by_group(&r, &rg, &p, &pg, bins, eps, base, KsMethod::parse(m)?)
+        drift_by_group(&r, &rg, &p, &pg, bins, eps, base, KsMethod::parse(&m)?)
     })?;
     Ok(groups.into_iter().map(|(group, report)| (group, report.map(Into::into))).collect())
 }
@@ -118,9 +139,15 @@ fn stats_jensen_shannon(
     py: Python<'_>,
     p: F64Array<'_>,
     q: F64Array<'_>,
-    base: Option<f64>,
+    base: Option<Arg<f64>>,
 ) -> PyResult<f64> {
+    let base = opt_arg(base, "base")?;
     detached(py, (f64_slice(&p), f64_slice(&q)), move |(p, q)| jensen_shannon(&p, &q, base))
+}
+
+/// The KS functions' default `method`.
+fn auto() -> Arg<String> {
+    Arg::new("auto".to_owned())
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

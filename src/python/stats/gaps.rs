@@ -4,10 +4,10 @@
 use pyo3::prelude::*;
 
 use super::intervals::StatsInterval;
-use crate::python::convert::{f64_slice, result_class, F64Array};
+use crate::python::convert::{f64_slice, result_class, Arg, F64Array};
 use crate::python::gil::detached;
 use crate::stats::gaps::{
-    mcnemar, newcombe_independent, paired_binary, paired_wald, DomainGap, PairedComparison,
+    mcnemar_checked, newcombe_independent, paired_binary, paired_wald, DomainGap, PairedComparison,
 };
 
 result_class! {
@@ -40,15 +40,21 @@ result_class! {
 
 /// Newcombe hybrid score interval for p_a − p_b (independent samples).
 #[pyfunction]
-#[pyo3(signature = (successes_a, n_a, successes_b, n_b, level=0.95))]
+#[pyo3(
+    signature = (successes_a, n_a, successes_b, n_b, level=Arg::new(0.95)),
+    text_signature = "(successes_a, n_a, successes_b, n_b, level=0.95)"
+)]
 fn stats_newcombe_independent(
     py: Python<'_>,
-    successes_a: f64,
-    n_a: f64,
-    successes_b: f64,
-    n_b: f64,
-    level: f64,
+    successes_a: Arg<f64>,
+    n_a: Arg<f64>,
+    successes_b: Arg<f64>,
+    n_b: Arg<f64>,
+    level: Arg<f64>,
 ) -> PyResult<StatsInterval> {
+    let (successes_a, n_a) = (successes_a.get("successes_a")?, n_a.get("n_a")?);
+    let (successes_b, n_b) = (successes_b.get("successes_b")?, n_b.get("n_b")?);
+    let level = level.get("level")?;
     let interval =
         detached(py, (), move |_| newcombe_independent(successes_a, n_a, successes_b, n_b, level))?;
     Ok(interval.into())
@@ -56,13 +62,14 @@ fn stats_newcombe_independent(
 
 /// Paired binary comparison (Newcombe method 10, Wald, McNemar).
 #[pyfunction]
-#[pyo3(signature = (a, b, level=0.95))]
+#[pyo3(signature = (a, b, level=Arg::new(0.95)), text_signature = "(a, b, level=0.95)")]
 fn stats_paired_binary(
     py: Python<'_>,
     a: F64Array<'_>,
     b: F64Array<'_>,
-    level: f64,
+    level: Arg<f64>,
 ) -> PyResult<StatsPairedComparison> {
+    let level = level.get("level")?;
     let comparison =
         detached(py, (f64_slice(&a), f64_slice(&b)), move |(a, b)| paired_binary(&a, &b, level))?;
     Ok(comparison.into())
@@ -70,21 +77,23 @@ fn stats_paired_binary(
 
 /// Wald interval on paired differences a − b.
 #[pyfunction]
-#[pyo3(signature = (a, b, level=0.95))]
+#[pyo3(signature = (a, b, level=Arg::new(0.95)), text_signature = "(a, b, level=0.95)")]
 fn stats_paired_wald(
     py: Python<'_>,
     a: F64Array<'_>,
     b: F64Array<'_>,
-    level: f64,
+    level: Arg<f64>,
 ) -> PyResult<StatsInterval> {
+    let level = level.get("level")?;
     let interval = detached(py, (f64_slice(&a), f64_slice(&b)), move |(a, b)| paired_wald(&a, &b, level))?;
     Ok(interval.into())
 }
 
 /// McNemar exact and mid-p two-sided p-values for discordant counts.
 #[pyfunction]
-fn stats_mcnemar(py: Python<'_>, b: u64, c: u64) -> PyResult<(f64, f64)> {
-    detached(py, (), move |_| Ok(mcnemar(b, c)))
+fn stats_mcnemar(py: Python<'_>, b: Arg<u64>, c: Arg<u64>) -> PyResult<(f64, f64)> {
+    let (b, c) = (b.get("b")?, c.get("c")?);
+    detached(py, (), move |_| mcnemar_checked(b, c))
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use pyo3::prelude::*;
 
-use crate::python::convert::{f64_slice, opt_f64_slice, result_class, F64Array};
+use crate::python::convert::{f64_slice, opt_arg, opt_f64_slice, result_class, Arg, F64Array};
 use crate::python::gil::{detached, lock, read};
 use crate::stats::sequential::{AlarmMethod, Cusum, CusumKind, DayStatus, Monitor, MonitorConfig};
 
@@ -31,20 +31,27 @@ struct StatsMonitor {
 #[pymethods]
 impl StatsMonitor {
     #[new]
-    #[pyo3(signature = (baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7, arl=None))]
+    #[pyo3(
+        signature = (baseline, tolerance, alpha=Arg::new(0.05), lo=Arg::new(0.0), hi=Arg::new(1.0), max_weight=Arg::new(1.0), restart_every=Arg::new(7), arl=None),
+        text_signature = "(baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7, arl=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        baseline: f64,
-        tolerance: f64,
-        alpha: f64,
-        lo: f64,
-        hi: f64,
-        max_weight: f64,
-        restart_every: u32,
-        arl: Option<f64>,
+        baseline: Arg<f64>,
+        tolerance: Arg<f64>,
+        alpha: Arg<f64>,
+        lo: Arg<f64>,
+        hi: Arg<f64>,
+        max_weight: Arg<f64>,
+        restart_every: Arg<u32>,
+        arl: Option<Arg<f64>>,
     ) -> PyResult<Self> {
-        let method = alarm_method(arl);
+        let (baseline, tolerance, alpha) =
+            (baseline.get("baseline")?, tolerance.get("tolerance")?, alpha.get("alpha")?);
+        let (lo, hi, max_weight) = (lo.get("lo")?, hi.get("hi")?, max_weight.get("max_weight")?);
+        let restart_every = restart_every.get("restart_every")?;
+        let method = alarm_method(opt_arg(arl, "arl")?);
         let config = MonitorConfig { baseline, tolerance, alpha, lo, hi, max_weight, restart_every, method };
         Ok(Self { inner: Mutex::new(detached(py, config, Monitor::new)?) })
     }
@@ -56,8 +63,9 @@ impl StatsMonitor {
         py: Python<'_>,
         y: F64Array<'_>,
         pi: Option<F64Array<'_>>,
-        population: Option<u64>,
+        population: Option<Arg<u64>>,
     ) -> PyResult<StatsDayStatus> {
+        let population = opt_arg(population, "population")?;
         let inputs = (&self.inner, f64_slice(&y), opt_f64_slice(&pi));
         // Monitor::update validates the day before it changes anything.
         let status =
@@ -92,7 +100,8 @@ impl StatsMonitor {
 
     /// Restore from JSON state.
     #[staticmethod]
-    fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
+    fn from_json(py: Python<'_>, text: Arg<String>) -> PyResult<Self> {
+        let text = text.get("text")?;
         Ok(Self { inner: Mutex::new(detached(py, text, |t| Monitor::from_json(&t))?) })
     }
 }
@@ -107,14 +116,23 @@ struct StatsCusum {
 impl StatsCusum {
     /// Bernoulli CUSUM from p0 to p1 < p0 with threshold h.
     #[staticmethod]
-    fn bernoulli(py: Python<'_>, p0: f64, p1: f64, threshold: f64) -> PyResult<Self> {
+    fn bernoulli(py: Python<'_>, p0: Arg<f64>, p1: Arg<f64>, threshold: Arg<f64>) -> PyResult<Self> {
+        let (p0, p1, threshold) = (p0.get("p0")?, p1.get("p1")?, threshold.get("threshold")?);
         let c = detached(py, (), move |_| Cusum::new(CusumKind::Bernoulli { p0, p1 }, threshold))?;
         Ok(Self { inner: Mutex::new(c) })
     }
 
     /// Normal CUSUM for a downward shift of `shift` SDs.
     #[staticmethod]
-    fn normal(py: Python<'_>, mean0: f64, sd: f64, shift: f64, threshold: f64) -> PyResult<Self> {
+    fn normal(
+        py: Python<'_>,
+        mean0: Arg<f64>,
+        sd: Arg<f64>,
+        shift: Arg<f64>,
+        threshold: Arg<f64>,
+    ) -> PyResult<Self> {
+        let (mean0, sd) = (mean0.get("mean0")?, sd.get("sd")?);
+        let (shift, threshold) = (shift.get("shift")?, threshold.get("threshold")?);
         let c = detached(py, (), move |_| Cusum::new(CusumKind::Normal { mean0, sd, shift }, threshold))?;
         Ok(Self { inner: Mutex::new(c) })
     }
@@ -150,7 +168,8 @@ impl StatsCusum {
 
     /// Restore from JSON state.
     #[staticmethod]
-    fn from_json(py: Python<'_>, text: String) -> PyResult<Self> {
+    fn from_json(py: Python<'_>, text: Arg<String>) -> PyResult<Self> {
+        let text = text.get("text")?;
         Ok(Self { inner: Mutex::new(detached(py, text, |t| Cusum::from_json(&t))?) })
     }
 }

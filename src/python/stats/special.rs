@@ -3,7 +3,7 @@
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
-use crate::python::convert::{f64_slice, F64Array};
+use crate::python::convert::{f64_slice, Arg, F64Array};
 use crate::python::errors::to_py;
 use crate::python::gil::detached;
 use crate::stats::special::{
@@ -25,14 +25,14 @@ fn stats_beta_ppf<'py>(
 
 /// `P(Bin(n, p) <= k)` (a scalar: the cascade's exact threshold test).
 #[pyfunction]
-fn stats_binom_cdf(k: i64, n: i64, p: f64) -> PyResult<f64> {
-    binom_cdf_checked(k, n, p).map_err(to_py)
+fn stats_binom_cdf(k: Arg<i64>, n: Arg<i64>, p: Arg<f64>) -> PyResult<f64> {
+    binom_cdf_checked(k.get("k")?, n.get("n")?, p.get("p")?).map_err(to_py)
 }
 
 /// The one-sided `1 - delta` Clopper–Pearson upper bound (a scalar).
 #[pyfunction]
-fn stats_clopper_pearson_upper(k: i64, n: i64, delta: f64) -> PyResult<f64> {
-    clopper_pearson_upper(k, n, delta).map_err(to_py)
+fn stats_clopper_pearson_upper(k: Arg<i64>, n: Arg<i64>, delta: Arg<f64>) -> PyResult<f64> {
+    clopper_pearson_upper(k.get("k")?, n.get("n")?, delta.get("delta")?).map_err(to_py)
 }
 
 /// Element-wise Student t quantile.

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 
 use super::drift::StatsKsResult;
 use super::estimators::StatsDomainEstimate;
-use crate::python::convert::{result_class, slice_of as view};
+use crate::python::convert::{opt_arg, result_class, slice_of as view, Arg};
 use crate::python::errors::{invalid, to_py};
 use crate::python::gil::detached;
 use crate::stats::drift::KsMethod;
@@ -120,7 +120,10 @@ impl From<TierSummary> for StatsTierSummary {
 /// inputs read in place). At most one reference: `reference` (with optional `reference_tiers`),
 /// `reference_edges` + `reference_counts`, or `reference_window`.
 #[pyfunction]
-#[pyo3(signature = (tiers, outcome, pi, confidence=None, reference=None, reference_tiers=None, reference_edges=None, reference_counts=None, reference_window=None, num_tiers=None, level=0.95, ks_method="auto", threads=0))]
+#[pyo3(
+    signature = (tiers, outcome, pi, confidence=None, reference=None, reference_tiers=None, reference_edges=None, reference_counts=None, reference_window=None, num_tiers=None, level=Arg::new(0.95), ks_method=Arg::new("auto".to_owned()), threads=Arg::new(0)),
+    text_signature = "(tiers, outcome, pi, confidence=None, reference=None, reference_tiers=None, reference_edges=None, reference_counts=None, reference_window=None, num_tiers=None, level=0.95, ks_method=\"auto\", threads=0)"
+)]
 #[allow(clippy::too_many_arguments)]
 fn stats_tier_summary<'py>(
     py: Python<'py>,
@@ -133,12 +136,14 @@ fn stats_tier_summary<'py>(
     reference_edges: Option<PyReadonlyArray1<'py, f64>>,
     reference_counts: Option<PyReadonlyArray1<'py, f64>>,
     reference_window: Option<PyReadonlyArray1<'py, bool>>,
-    num_tiers: Option<usize>,
-    level: f64,
-    ks_method: &str,
-    threads: usize,
+    num_tiers: Option<Arg<usize>>,
+    level: Arg<f64>,
+    ks_method: Arg<String>,
+    threads: Arg<usize>,
 ) -> PyResult<StatsTierSummary> {
-    let method = KsMethod::parse(ks_method).map_err(to_py)?;
+    let (num_tiers, level) = (opt_arg(num_tiers, "num_tiers")?, level.get("level")?);
+    let (ks_method, threads) = (ks_method.get("ks_method")?, threads.get("threads")?);
+    let method = KsMethod::parse(&ks_method).map_err(to_py)?;
     let given = [
         reference.is_some(),
         reference_edges.is_some() || reference_counts.is_some(),

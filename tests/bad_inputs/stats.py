@@ -537,7 +537,7 @@ R, P = list(np.linspace(0, 1, 40)), list(np.linspace(0.2, 1.2, 30))
 base = {"reference": R, "production": P}
 _cases("psi_samples", stats.psi_samples, base, "reference", ARRAY[:5] + NONFINITE)
 _cases("psi_samples", stats.psi_samples, base, "production", ARRAY[:5] + NONFINITE)
-_cases("psi_samples", stats.psi_samples, base, "bins", INT + [("one", 1), ("huge", 10**9)])
+_cases("psi_samples", stats.psi_samples, base, "bins", INT + [("one", 1), ("billion", 10**9)])
 _cases("psi_samples", stats.psi_samples, base, "eps", REAL[:5])
 _one("psi_samples-empty", lambda ctx: stats.psi_samples([], P), "reference")
 

@@ -47,16 +47,22 @@ def set_model(field: str, value: str) -> Callable[[Context], Any]:
     return call
 
 
+def replaced_dir(ctx: Context, name: str, make: Callable[[Path, Context], Any]) -> Path:
+    """A copy whose file ``name`` was replaced by ``make(path, ctx)``."""
+    d = copy(ctx)
+    (d / name).unlink()
+    make(d / name, ctx)
+    return d
+
+
 def replaced(name: str, make: Callable[[Path, Context], Any]) -> Callable[[Context], Any]:
     """Load a copy whose file ``name`` was replaced by ``make(path, ctx)``."""
+    return lambda ctx: Router.load(replaced_dir(ctx, name, make), sessions=1)
 
-    def call(ctx: Context) -> Any:
-        d = copy(ctx)
-        (d / name).unlink()
-        make(d / name, ctx)
-        return Router.load(d, sessions=1)
 
-    return call
+def _touch(path: Path) -> Path:
+    path.touch()
+    return path
 
 
 def outside_link(path: Path, ctx: Context) -> None:
@@ -275,6 +281,39 @@ CASES: list[Case] = [
         replaced("router.json", lambda p, _c: p.write_bytes(b"\xff\xfe{")),
         ModelLoadError,
         "router.json",
+    ),
+    # -- size caps (sparse files: refused from their size, never read) --------------------------
+    *[
+        expect(
+            f"router-load-{name.split('.')[0]}-over-the-cap",
+            replaced(name, lambda p, _c, size=size: os.truncate(_touch(p), size)),
+            ModelLoadError,
+            name,
+            "limit",
+        )
+        for name, size in [
+            ("model.onnx", (2 << 30) + 1),
+            ("tokenizer.json", (64 << 20) + 1),
+            ("router.json", (64 << 20) + 1),
+        ]
+    ],
+    expect(
+        "router-fit-encoder-router-json-symlink-outside",
+        lambda ctx: Router.fit(
+            TEXTS, TIERS, encoder=replaced_dir(ctx, "router.json", outside_link), sessions=1
+        ),
+        ModelLoadError,
+        "router.json",
+        "outside",
+    ),
+    expect(
+        "router-fit-encoder-router-json-is-a-directory",
+        lambda ctx: Router.fit(
+            TEXTS, TIERS, encoder=replaced_dir(ctx, "router.json", lambda p, _c: p.mkdir()), sessions=1
+        ),
+        ModelLoadError,
+        "router.json",
+        "regular file",
     ),
     # -- the precision guard's directory -------------------------------------------------------
     expect("router-load-guard-parent", with_guard("../elsewhere"), ModelLoadError, "subdirectory"),

@@ -16,7 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_router.py", "bench_stats.py", "bench_stats_summary.py", "bench_route_file.py"]
+BENCHES = [
+    "bench_router.py",
+    "bench_stats.py",
+    "bench_stats_summary.py",
+    "bench_route_file.py",
+    "bench_bad_inputs.py",
+]
 
 
 def main() -> int:

@@ -87,3 +87,61 @@ fn saved_router_reloads_identically() {
     );
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
+
+#[test]
+fn huge_texts_are_cut_before_tokenization_and_reported() {
+    let Some(dir) = router_dir() else { return };
+    let router = load(&dir, 1);
+    let texts = vec![
+        "x".repeat(10 << 20),                  // one 10 MB word: a single [UNK]
+        "card ".repeat(2 << 20),               // 10 MB of words
+        "🙂".repeat(3 << 20),                  // 4-byte characters: the cut stays on a boundary
+        String::new(),                         // no real token
+        "how do I top up my card".to_string(), // ordinary
+    ];
+    let out = router.route_batch(&texts, false).unwrap();
+    assert_eq!(out.truncated, vec![true, true, true, false, false]);
+    assert_eq!(out.content_discarded, vec![true, true, true, true, false]);
+    assert_eq!(out.tokens[0], 3);
+    assert_eq!(out.tokens[1] as usize, router.config().model.max_length);
+    assert!(out.fallback.iter().all(|f| !f), "routing policy is unchanged");
+}
+
+#[test]
+fn escaping_paths_are_refused_and_saves_use_canonical_names() {
+    let Some(dir) = router_dir() else { return };
+    let scratch = std::env::temp_dir().join(format!("tierscope-escape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let copy = scratch.join("r");
+    std::fs::create_dir_all(copy.join("sub")).unwrap();
+    std::fs::copy(dir.join("model.onnx"), copy.join("sub/m.onnx")).unwrap();
+    std::fs::copy(dir.join("tokenizer.json"), copy.join("sub/t.json")).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("router.json")).unwrap()).unwrap();
+    let write = |config: &serde_json::Value| {
+        std::fs::write(copy.join("router.json"), serde_json::to_vec(config).unwrap()).unwrap()
+    };
+    tierscope::runtime::init(&[]).unwrap();
+    let threads = ThreadConfig::resolve(Some(1), Some(1)).unwrap();
+    for (field, value) in [("file", "../r/sub/m.onnx"), ("file", "/etc/passwd"), ("tokenizer", "/dev/zero")] {
+        config["model"][field] = value.into();
+        write(&config);
+        let err = Router::load(&copy, threads, BatchConfig::default()).err().expect("refused").to_string();
+        assert!(err.contains(&format!("model.{field}")), "{field} = {value}: {err}");
+        config["model"]["file"] = "sub/m.onnx".into();
+        config["model"]["tokenizer"] = "sub/t.json".into();
+    }
+    write(&config);
+    let router = Router::load(&copy, threads, BatchConfig::default()).unwrap();
+    let out = scratch.join("saved");
+    router.save(&out).unwrap();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["model.onnx", "router.json", "tokenizer.json"]);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("router.json")).unwrap()).unwrap();
+    assert_eq!(saved["model"]["file"], "model.onnx");
+    assert_eq!(saved["model"]["tokenizer"], "tokenizer.json");
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

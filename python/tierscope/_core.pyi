@@ -97,6 +97,7 @@ class RouterCore:
         intra_threads: int | None = None,
         token_budget: int = 512,
         max_batch: int = 64,
+        max_text_bytes: int = 1048576,
         ort_search_dirs: Sequence[_Path] = ...,
     ) -> RouterCore: ...
     def route_batch(
@@ -125,6 +126,8 @@ class RouteColumns:
     def fallback(self) -> _Bool: ...
     @property
     def truncated(self) -> _Bool: ...
+    @property
+    def content_discarded(self) -> _Bool: ...
     @property
     def tokens(self) -> _U32: ...
     @property

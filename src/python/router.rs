@@ -21,6 +21,10 @@ fn init_runtime(py: Python<'_>, search_dirs: Vec<PathBuf>) -> PyResult<()> {
     detached(py, search_dirs, |dirs| runtime::init(&dirs).map(|_| ()))
 }
 
+// The literal default in `RouterCore.load`'s signature (a literal, so Python's introspection and
+// the stubs see the value) is the core's default.
+const _: () = assert!(crate::router::encoder::DEFAULT_MAX_TEXT_BYTES == 1048576);
+
 /// A loaded router (the Python façade `tierscope.Router` wraps it).
 #[pyclass(frozen, name = "RouterCore", module = "tierscope._core")]
 pub struct RouterCore {
@@ -37,6 +41,7 @@ pub(crate) struct RouteColumns {
     tail_score: Py<PyArray1<f32>>,
     fallback: Py<PyArray1<bool>>,
     truncated: Py<PyArray1<bool>>,
+    content_discarded: Py<PyArray1<bool>>,
     tokens: Py<PyArray1<u32>>,
     reason: Py<PyList>,
     embeddings: Option<Py<PyArray2<f32>>>,
@@ -53,6 +58,7 @@ impl RouteColumns {
             fallback,
             reason,
             truncated,
+            content_discarded,
             tokens,
             embeddings,
             embedding_dim,
@@ -70,6 +76,7 @@ impl RouteColumns {
             tail_score: PyArray1::from_vec(py, tail_score).unbind(),
             fallback: PyArray1::from_vec(py, fallback).unbind(),
             truncated: PyArray1::from_vec(py, truncated).unbind(),
+            content_discarded: PyArray1::from_vec(py, content_discarded).unbind(),
             tokens: PyArray1::from_vec(py, tokens).unbind(),
             reason: PyList::new(py, reason)?.unbind(),
             embeddings: embeddings.map(|e| matrix(e, embedding_dim)).transpose()?,
@@ -79,9 +86,12 @@ impl RouteColumns {
 
 #[pymethods]
 impl RouterCore {
-    /// Load a router directory.
+    /// Load a router directory; texts longer than `max_text_bytes` bytes are cut before
+    /// tokenization (and flagged).
     #[staticmethod]
-    #[pyo3(signature = (path, *, sessions=None, intra_threads=None, token_budget=512, max_batch=64, ort_search_dirs=Vec::new()))]
+    #[pyo3(signature = (path, *, sessions=None, intra_threads=None, token_budget=512, max_batch=64,
+                        max_text_bytes=1048576, ort_search_dirs=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
     fn load(
         py: Python<'_>,
         path: PathBuf,
@@ -89,9 +99,12 @@ impl RouterCore {
         intra_threads: Option<usize>,
         token_budget: usize,
         max_batch: usize,
+        max_text_bytes: usize,
         ort_search_dirs: Vec<PathBuf>,
     ) -> PyResult<Self> {
-        let batch = BatchConfig::new(token_budget, max_batch).map_err(errors::to_py)?;
+        let batch = BatchConfig::new(token_budget, max_batch)
+            .and_then(|b| b.with_max_text_bytes(max_text_bytes))
+            .map_err(errors::to_py)?;
         init_runtime(py, ort_search_dirs)?;
         let threads = threads(sessions, intra_threads)?;
         let inner = detached(py, path, move |path| Router::load(&path, threads, batch))?;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::files;
 use crate::error::{Result, TierscopeError};
 
 /// The `router.json` format version this build reads and writes.
@@ -61,10 +62,12 @@ pub struct ModelSpec {
     pub vocab_size: Option<usize>,
 }
 
-fn default_model_file() -> String {
+/// The canonical model file name (`model.onnx`), the default of `model.file`.
+pub fn default_model_file() -> String {
     "model.onnx".into()
 }
-fn default_tokenizer_file() -> String {
+/// The canonical tokenizer file name (`tokenizer.json`), the default of `model.tokenizer`.
+pub fn default_tokenizer_file() -> String {
     "tokenizer.json".into()
 }
 fn default_pooling() -> Pooling {
@@ -179,26 +182,25 @@ pub struct RouterConfig {
 }
 
 impl RouterConfig {
-    /// Read and validate `path` (a `router.json`).
+    /// Read and validate `path` (a `router.json`): a regular file of at most
+    /// [`files::CONFIG_CAP`] bytes whose file names are plain relative paths.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                TierscopeError::FileNotFound { what: "router.json".into(), path: path.to_path_buf() }
-            } else {
-                TierscopeError::io(path, e)
-            }
-        })?;
-        let config: RouterConfig = serde_json::from_str(&text)
+        let bytes = files::read_bounded(path, "router.json", files::CONFIG_CAP)?;
+        let config: RouterConfig = serde_json::from_slice(&bytes)
             .map_err(|e| TierscopeError::model_load(path, format!("invalid router.json: {e}")))?;
         config.validate().map_err(|reason| TierscopeError::model_load(path, reason))?;
         Ok(config)
     }
 
-    /// Write to `path` as JSON.
+    /// Write to `path` as JSON, atomically (see [`files::write_atomic`]).
     pub fn to_file(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string(self)
             .map_err(|e| TierscopeError::model_load(path, format!("cannot serialise router.json: {e}")))?;
-        std::fs::write(path, text).map_err(|e| TierscopeError::io(path, e))
+        let (dir, name) = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+            (Some(dir), Some(name)) => (if dir.as_os_str().is_empty() { Path::new(".") } else { dir }, name),
+            _ => return Err(TierscopeError::invalid("path", format!("a file path, got {}", path.display()))),
+        };
+        files::write_atomic(dir, name, text.as_bytes())
     }
 
     /// Index of the fallback tier.
@@ -239,6 +241,8 @@ impl RouterConfig {
         }
         let k = self.tiers.len();
         let spec = &self.model;
+        files::check_relative("model.file", &spec.file)?;
+        files::check_relative("model.tokenizer", &spec.tokenizer)?;
         if spec.max_length < 2 {
             return Err(format!("field `model.max_length`: expected at least 2, got {}", spec.max_length));
         }
@@ -410,5 +414,15 @@ mod tests {
         let mut config = minimal();
         config.head = None;
         assert!(config.validate().unwrap_err().contains("`head`"));
+
+        for (field, bad) in [("model.file", "../x"), ("model.file", "/etc/passwd"), ("model.tokenizer", "")] {
+            let mut config = minimal();
+            if field == "model.file" {
+                config.model.file = bad.into();
+            } else {
+                config.model.tokenizer = bad.into();
+            }
+            assert!(config.validate().unwrap_err().contains(field), "{field} = {bad:?}");
+        }
     }
 }

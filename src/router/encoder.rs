@@ -19,6 +19,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 use crate::error::{Result, TierscopeError};
 use crate::router::batching::plan_batches;
 use crate::router::config::{ModelKind, ModelSpec, Pooling};
+use crate::router::{files, onnx_graph};
 use crate::runtime;
 
 /// Environment variable that sets the default total thread budget.
@@ -67,30 +68,67 @@ impl ThreadConfig {
     }
 }
 
-/// Batching limits.
+/// Default [`BatchConfig::max_text_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 1 << 20;
+
+/// Bytes of text kept per model token before tokenization (see [`Encoder::cut_bound`]).
+///
+/// A WordPiece token covers at least one character, and English averages about 4–5 bytes per
+/// token (CJK: one 3-byte character per token), so `max_length × 32` bytes keeps several times
+/// more text than `max_length` tokens need for ordinary text. A word longer than BERT's
+/// `max_input_chars_per_word` (100) becomes a single `[UNK]` whatever its length, so no more
+/// bytes could change a text whose words are longer either: only a text of many long unknown
+/// words can lose tokens to the cut, and the cut is then reported (`truncated`,
+/// `content_discarded`).
+pub const BYTES_PER_TOKEN: usize = 32;
+
+/// Batching and input limits.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchConfig {
     /// Padded tokens per batch (`batch size × longest sequence`).
     pub token_budget: usize,
     /// Most queries per batch.
     pub max_batch: usize,
+    /// Longest text (UTF-8 bytes) tokenized; longer texts are cut (never refused) and flagged.
+    pub max_text_bytes: usize,
 }
 
 impl BatchConfig {
-    /// Batching limits, both positive.
+    /// Batching limits, both positive, with the default text size limit.
     pub fn new(token_budget: usize, max_batch: usize) -> Result<Self> {
         if token_budget == 0 || max_batch == 0 {
             return Err(TierscopeError::invalid("token_budget/max_batch", "positive integers"));
         }
-        Ok(Self { token_budget, max_batch })
+        Ok(Self { token_budget, max_batch, max_text_bytes: DEFAULT_MAX_TEXT_BYTES })
     }
+
+    /// The same limits with texts cut at `max_text_bytes` (positive) bytes.
+    pub fn with_max_text_bytes(self, max_text_bytes: usize) -> Result<Self> {
+        if max_text_bytes == 0 {
+            return Err(TierscopeError::invalid("max_text_bytes", "a positive integer, got 0"));
+        }
+        Ok(Self { max_text_bytes, ..self })
+    }
+}
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+pub fn cut_at_char_boundary(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    // At most 3 steps back: a UTF-8 character is at most 4 bytes.
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 impl Default for BatchConfig {
     /// 512 padded tokens per batch measured ~8% faster than 4096 on MiniLM (fp32 and int8, one
     /// core): smaller batches keep the activations in cache, and length sorting keeps padding low.
     fn default() -> Self {
-        Self { token_budget: 512, max_batch: 64 }
+        Self { token_budget: 512, max_batch: 64, max_text_bytes: DEFAULT_MAX_TEXT_BYTES }
     }
 }
 
@@ -99,8 +137,11 @@ impl Default for BatchConfig {
 pub struct Tokenized {
     ids: Vec<i64>,
     type_ids: Vec<i64>,
-    /// The text was longer than `max_length` tokens and was cut.
+    /// The text was longer than `max_length` tokens, or than the byte bound, and was cut.
     pub truncated: bool,
+    /// Content never reached the model: the byte cut dropped some, or no token is a real word
+    /// (every token is special or unknown, e.g. an empty text or one 10 MB word).
+    pub content_discarded: bool,
 }
 
 impl Tokenized {
@@ -136,27 +177,28 @@ pub struct Encoder {
     batch: BatchConfig,
     uses_token_type_ids: bool,
     output_width: usize,
+    /// Ids of the tokenizer's unknown token(s) (`[UNK]`, `<unk>`).
+    unk_ids: Vec<u32>,
     engine: RwLock<Option<Arc<Engine>>>,
-}
-
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            TierscopeError::FileNotFound { what: what.into(), path: path.to_path_buf() }
-        } else {
-            TierscopeError::io(path, e)
-        }
-    })
 }
 
 impl Encoder {
     /// Load `spec.file` and `spec.tokenizer` from `dir`, build the sessions and probe the model
     /// once so that a wrong output, width or vocabulary fails here, naming the file.
+    ///
+    /// Both names must resolve inside `dir` (see [`files::resolve_inside`]) and both files are
+    /// read with a size cap ([`files::MODEL_CAP`], [`files::TOKENIZER_CAP`]).
     pub fn load(dir: &Path, spec: &ModelSpec, threads: ThreadConfig, batch: BatchConfig) -> Result<Self> {
-        let model_path = dir.join(&spec.file);
-        let tokenizer_path = dir.join(&spec.tokenizer);
-        let model_bytes = read_file(&model_path, "model file")?;
-        let tokenizer_bytes = read_file(&tokenizer_path, "tokenizer file")?;
+        let model_path = files::resolve_inside(dir, "model.file", &spec.file, "model file")?;
+        let tokenizer_path =
+            files::resolve_inside(dir, "model.tokenizer", &spec.tokenizer, "tokenizer file")?;
+        let model_bytes =
+            files::read_bounded(&model_path, "model file (field `model.file`)", files::MODEL_CAP)?;
+        let tokenizer_bytes = files::read_bounded(
+            &tokenizer_path,
+            "tokenizer file (field `model.tokenizer`)",
+            files::TOKENIZER_CAP,
+        )?;
         Self::from_bytes(
             spec.clone(),
             model_path,
@@ -187,6 +229,31 @@ impl Encoder {
                 TierscopeError::model_load(&tokenizer_path, format!("cannot set truncation: {e}"))
             })?;
         let vocab = tokenizer.get_vocab_size(true);
+        let facts = onnx_graph::inspect(&model_bytes);
+        if let Some(table) = facts.vocab_size {
+            // Smaller is refused too: ids the model knows and the tokenizer never emits mean the
+            // two were not trained together, and such a router routes confidently on noise.
+            if vocab != table {
+                return Err(TierscopeError::model_load(
+                    &tokenizer_path,
+                    format!(
+                        "tokenizer.json has a vocabulary of {vocab} ids but the model's embedding table \
+                         has {table} rows; use the tokenizer the model was trained with"
+                    ),
+                ));
+            }
+        }
+        if let Some(positions) = facts.max_positions {
+            if spec.max_length > positions {
+                return Err(TierscopeError::model_load(
+                    &model_path,
+                    format!(
+                        "field `model.max_length`: expected at most the model's {positions} positions, got {}",
+                        spec.max_length
+                    ),
+                ));
+            }
+        }
         if let Some(model_vocab) = spec.vocab_size {
             if vocab > model_vocab {
                 return Err(TierscopeError::model_load(
@@ -199,6 +266,8 @@ impl Encoder {
             }
         }
 
+        let unk_ids: Vec<u32> =
+            ["[UNK]", "<unk>", "<UNK>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
         let probe_session = build_session(&model_bytes, 1, &model_path)?;
         let input_names: Vec<String> = probe_session.inputs().iter().map(|i| i.name().to_string()).collect();
         for required in ["input_ids", "attention_mask"] {
@@ -232,12 +301,17 @@ impl Encoder {
             batch,
             uses_token_type_ids,
             output_width: 0,
+            unk_ids,
             engine: RwLock::new(None),
         };
         // Probe with the highest token id: a tokenizer whose vocabulary is larger than the model's
         // embedding table fails here rather than on some later query.
-        let probe =
-            Tokenized { ids: vec![(vocab.max(1) - 1) as i64; 2], type_ids: vec![0; 2], truncated: false };
+        let probe = Tokenized {
+            ids: vec![(vocab.max(1) - 1) as i64; 2],
+            type_ids: vec![0; 2],
+            truncated: false,
+            content_discarded: false,
+        };
         // Only a failed run or a wrong shape fails the load: non-finite values are a per-query
         // failure (routed to the fallback tier), not a broken model.
         let (_, width) = encoder.run_batch(&[&probe]).map_err(|reason| {
@@ -322,13 +396,30 @@ impl Encoder {
         Ok(engine)
     }
 
-    /// Tokenize one text (truncating to `max_length`).
+    /// Bytes of a text tokenized: `min(max_text_bytes, max_length × BYTES_PER_TOKEN)`. The
+    /// tokenizer works on the whole text before truncating to `max_length`, so without this
+    /// one 10 MB query costs seconds and a gigabyte of memory for 128 tokens.
+    pub fn cut_bound(&self) -> usize {
+        self.batch.max_text_bytes.min(self.spec.max_length.saturating_mul(BYTES_PER_TOKEN))
+    }
+
+    /// Tokenize one text: cut at [`Self::cut_bound`] bytes (on a character boundary), then
+    /// truncated to `max_length` tokens.
     pub fn tokenize(&self, text: &str) -> std::result::Result<Tokenized, String> {
-        let encoding = self.tokenizer.encode(text, true).map_err(|e| format!("tokenization failed: {e}"))?;
+        let kept = cut_at_char_boundary(text, self.cut_bound());
+        let cut = kept.len() < text.len();
+        let encoding = self.tokenizer.encode(kept, true).map_err(|e| format!("tokenization failed: {e}"))?;
+        let real_tokens = encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_special_tokens_mask())
+            .filter(|(id, &special)| special == 0 && !self.unk_ids.contains(id))
+            .count();
         Ok(Tokenized {
             ids: encoding.get_ids().iter().map(|&v| v as i64).collect(),
             type_ids: encoding.get_type_ids().iter().map(|&v| v as i64).collect(),
-            truncated: !encoding.get_overflowing().is_empty(),
+            truncated: cut || !encoding.get_overflowing().is_empty(),
+            content_discarded: cut || real_tokens == 0,
         })
     }
 
@@ -569,6 +660,36 @@ mod tests {
         assert!((unit.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-6);
         assert_eq!(pool_row(&states, &[1, 0, 0], 2, Pooling::Cls, false).unwrap(), vec![1.0, 2.0]);
         assert!(pool_row(&[f32::NAN, 0.0], &[1], 2, Pooling::Mean, false).is_err());
+    }
+
+    #[test]
+    fn the_cut_keeps_whole_characters() {
+        assert_eq!(cut_at_char_boundary("héllo", 2), "h");
+        assert_eq!(cut_at_char_boundary("héllo", 3), "hé");
+        assert_eq!(cut_at_char_boundary("abc", 10), "abc");
+        assert_eq!(cut_at_char_boundary("€", 2), "");
+        let batch = BatchConfig::default().with_max_text_bytes(7).unwrap();
+        assert_eq!(batch.max_text_bytes, 7);
+        assert!(BatchConfig::default()
+            .with_max_text_bytes(0)
+            .unwrap_err()
+            .to_string()
+            .contains("max_text_bytes"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_cut_is_a_bounded_char_boundary_prefix(text in "\\PC{0,64}", bound in 0usize..80) {
+            let kept = cut_at_char_boundary(&text, bound);
+            proptest::prop_assert!(kept.len() <= bound || kept.len() == text.len() && text.len() <= bound);
+            proptest::prop_assert!(text.starts_with(kept));
+            proptest::prop_assert!(text.is_char_boundary(kept.len()));
+            // Maximal: one more character would pass the bound.
+            if kept.len() < text.len() {
+                let next = text[kept.len()..].chars().next().unwrap().len_utf8();
+                proptest::prop_assert!(kept.len() + next > bound);
+            }
+        }
     }
 
     #[test]

@@ -184,7 +184,11 @@ struct Examples {
 /// The model spec for an encoder directory: its router.json's, or the mean-pooling default.
 fn encoder_spec(encoder_dir: &Path, max_length: usize) -> Result<ModelSpec> {
     let config_path = encoder_dir.join("router.json");
-    if config_path.is_file() {
+    // Any router.json (a directory, a FIFO, a symlink out of the directory) is checked, not
+    // silently skipped or followed: only a missing one means "use the defaults".
+    if config_path.symlink_metadata().is_ok() {
+        let config_path =
+            super::files::resolve_inside(encoder_dir, "router.json", "router.json", "router.json")?;
         let config = RouterConfig::from_file(&config_path)?;
         if config.model.kind != ModelKind::Encoder {
             return Err(TierscopeError::invalid(

@@ -6,8 +6,10 @@
 pub mod batching;
 pub mod config;
 pub mod encoder;
+pub mod files;
 pub mod fit;
 pub mod linalg;
+pub mod onnx_graph;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -36,8 +38,10 @@ pub struct RouteOutput {
     pub fallback: Vec<bool>,
     /// Why the fallback was taken.
     pub reason: Vec<Option<String>>,
-    /// The text was longer than the model's max length and was truncated.
+    /// The text was longer than the model's max length (or the byte bound) and was truncated.
     pub truncated: Vec<bool>,
+    /// Content never reached the model: the byte cut dropped some, or no token is a real word.
+    pub content_discarded: Vec<bool>,
     /// Tokens fed to the model.
     pub tokens: Vec<u32>,
     /// Embeddings, row-major `n × dim`, when requested (NaN rows where unavailable).
@@ -64,7 +68,9 @@ impl Router {
                 path: dir.to_path_buf(),
             });
         }
-        let config = RouterConfig::from_file(&dir.join("router.json"))?;
+        // router.json itself may not be a symlink out of the directory either.
+        let config_path = files::resolve_inside(dir, "router.json", "router.json", "router.json")?;
+        let config = RouterConfig::from_file(&config_path)?;
         let encoder = Encoder::load(dir, &config.model, threads, batch)?;
         let router = Self::assemble(config, encoder, Some(dir.to_path_buf()))
             .map_err(|reason| TierscopeError::model_load(dir.join("router.json"), reason))?;
@@ -125,6 +131,7 @@ impl Router {
             fallback: Vec::with_capacity(n),
             reason: Vec::with_capacity(n),
             truncated: Vec::with_capacity(n),
+            content_discarded: Vec::with_capacity(n),
             tokens: Vec::with_capacity(n),
             embeddings: if dim > 0 { Some(Vec::with_capacity(n * dim)) } else { None },
             embedding_dim: dim,
@@ -133,6 +140,7 @@ impl Router {
         let mut probs = vec![0.0f64; k];
         for (row, tokenized) in rows {
             out.truncated.push(tokenized.as_ref().is_some_and(|t| t.truncated));
+            out.content_discarded.push(tokenized.as_ref().is_some_and(|t| t.content_discarded));
             out.tokens.push(tokenized.as_ref().map_or(0, |t| t.len() as u32));
             let scored = row.and_then(|values| {
                 self.score_row(&values, &mut logits, &mut probs).map(|tail| (values, tail))
@@ -204,16 +212,20 @@ impl Router {
         Ok(self.tail.as_ref().map_or(f64::NAN, |t| t.score(values)))
     }
 
-    /// Write the router (model, tokenizer, router.json) into `dir`, creating it if needed.
+    /// Write the router into `dir`, creating it if needed, under the canonical names
+    /// `model.onnx`, `tokenizer.json` and `router.json` (whose `model.file` and
+    /// `model.tokenizer` are rewritten to match), whatever names it was loaded from. Each file
+    /// is written atomically ([`files::write_atomic`]: a pre-existing symlink at a name is
+    /// replaced, never followed), `router.json` last, so an interrupted save never leaves a
+    /// `router.json` naming files that are not there.
     pub fn save(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| TierscopeError::io(dir, e))?;
-        let write = |name: &str, bytes: &[u8]| {
-            let path = dir.join(name);
-            std::fs::write(&path, bytes).map_err(|e| TierscopeError::io(&path, e))
-        };
-        write(&self.config.model.file, self.encoder.model_bytes())?;
-        write(&self.config.model.tokenizer, self.encoder.tokenizer_bytes())?;
-        self.config.to_file(&dir.join("router.json"))
+        let mut config = self.config.clone();
+        config.model.file = config::default_model_file();
+        config.model.tokenizer = config::default_tokenizer_file();
+        files::write_atomic(dir, &config.model.file, self.encoder.model_bytes())?;
+        files::write_atomic(dir, &config.model.tokenizer, self.encoder.tokenizer_bytes())?;
+        config.to_file(&dir.join("router.json"))
     }
 }
 

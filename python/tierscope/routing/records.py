@@ -48,7 +48,7 @@ class Decision:
     reason: str | None
     """Why the fallback tier was chosen."""
     truncated: bool = False
-    """The text was longer than the model's max length and was truncated."""
+    """The text was longer than the model's max length (or the router's byte bound) and was cut."""
     tokens: int = 0
     """Tokens fed to the model."""
     embedding: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
@@ -56,6 +56,11 @@ class Decision:
     guarded: bool = False
     """Decided by the router's fp32 precision guard (the int8 margin was within int8 error): every
     field of this decision, embedding and tail score included, then comes from the fp32 router."""
+    content_discarded: bool = False
+    """Part or all of the text never reached the model: it was longer than the router's byte bound
+    (``max_length × 32`` bytes, or ``max_text_bytes``) and cut before tokenization, or none of its
+    tokens is a real word (an empty text, or words the tokenizer only knows as ``[UNK]``). The
+    decision then says little about the text; routing policy is unchanged."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class RouteBatch:
     embeddings: npt.NDArray[np.float32] | None = None
     guarded: npt.NDArray[np.bool_] | None = None
     """Per query: decided by the precision guard (``None``: the router has no guard)."""
+    content_discarded: npt.NDArray[np.bool_] | None = None
+    """Per query: see :attr:`Decision.content_discarded` (``None`` only in batches built by hand)."""
 
     def __len__(self) -> int:
         return int(self.tier_index.shape[0])
@@ -102,6 +109,7 @@ class RouteBatch:
             tokens=int(self.tokens[i]),
             embedding=None if self.embeddings is None else self.embeddings[i],
             guarded=False if self.guarded is None else bool(self.guarded[i]),
+            content_discarded=False if self.content_discarded is None else bool(self.content_discarded[i]),
         )
 
     def __iter__(self) -> Iterator[Decision]:
@@ -120,6 +128,9 @@ class RouteBatch:
             truncated=self.truncated,
             tokens=self.tokens,
             guarded=np.zeros(len(self), dtype=bool) if self.guarded is None else self.guarded,
+            content_discarded=(
+                np.zeros(len(self), dtype=bool) if self.content_discarded is None else self.content_discarded
+            ),
         )
         return cols
 
@@ -159,6 +170,7 @@ class RouteBatch:
             truncated=np.zeros(n, dtype=bool),
             tokens=np.zeros(n, dtype=np.uint32),
             reason=[reason] * n,
+            content_discarded=np.zeros(n, dtype=bool),
         )
 
 

@@ -25,15 +25,91 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from .. import _validate as v
 from .._runtime import ort_search_dirs
-from ..exceptions import InvalidInputError, TierscopeError
+from ..exceptions import InvalidInputError, ModelLoadError, TierscopeError
 from .records import Decision, RouteBatch
 
-__all__ = ["Decision", "RouteBatch", "Router", "default_router_dir"]
+__all__ = ["DEFAULT_MAX_TEXT_BYTES", "Decision", "RouteBatch", "Router", "default_router_dir"]
 
 DEFAULT_ROUTER_ENV = "TIERSCOPE_DEFAULT_ROUTER"
 #: File (beside ``router.json``) describing a router's precision guard.
 GUARD_FILE = "guard.json"
+#: Largest ``guard.json`` read (it is a few hundred bytes).
+GUARD_FILE_CAP = 1 << 20
+#: Default ``max_text_bytes`` of :meth:`Router.load`: texts are cut (never refused) beyond it.
+DEFAULT_MAX_TEXT_BYTES = 1 << 20
+#: Largest thread, batch and size arguments passed to the core (its ``usize`` on 64-bit).
+_SIZE_MAX = v.INT64_MAX
+
+
+def _load_options(
+    sessions: Any, intra_threads: Any, token_budget: Any, max_batch: Any, max_text_bytes: Any
+) -> dict[str, Any]:
+    """The core's load options, each checked (a positive integer, never a bool or ``2**70``)."""
+    return dict(
+        sessions=v.optional(v.integer, "sessions", sessions, minimum=1, maximum=_SIZE_MAX),
+        intra_threads=v.optional(v.integer, "intra_threads", intra_threads, minimum=1, maximum=_SIZE_MAX),
+        token_budget=v.integer("token_budget", token_budget, minimum=1, maximum=_SIZE_MAX),
+        max_batch=v.integer("max_batch", max_batch, minimum=1, maximum=_SIZE_MAX),
+        max_text_bytes=v.integer("max_text_bytes", max_text_bytes, minimum=1, maximum=_SIZE_MAX),
+    )
+
+
+def _inside(root: Path, name: Any, what: str, error: type[TierscopeError] = ModelLoadError) -> Path:
+    """``root / name`` for a plain subdirectory name (not empty, ``.``, absolute or with ``..``)
+    whose resolved path (symlinks followed) lies strictly inside the resolved ``root``; else
+    ``error``."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or "\0" in name
+        or Path(name).is_absolute()
+        or any(part in ("..", ".") for part in name.replace("\\", "/").split("/"))
+        or not Path(name).parts
+    ):
+        raise error(f"{what}: 'router' must name a subdirectory, got {name!r}")
+    path = root / name
+    base = root.resolve()
+    resolved = path.resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise error(f"{what}: 'router' ({name!r}) resolves to {resolved}, outside {base}")
+    return path
+
+
+def _read_guard_file(guard_file: Path) -> Any:
+    """The parsed ``guard.json``: a regular file (no device, FIFO or symlink out of the router
+    directory) of at most :data:`GUARD_FILE_CAP` bytes."""
+    resolved = guard_file.resolve()
+    if not resolved.is_relative_to(guard_file.parent.resolve()):
+        raise ModelLoadError(f"{guard_file}: resolves to {resolved}, outside the router directory")
+    try:
+        if not resolved.is_file():
+            raise ModelLoadError(f"{guard_file}: expected a regular file (not a device, FIFO or directory)")
+        size = resolved.stat().st_size
+        if size > GUARD_FILE_CAP:
+            raise ModelLoadError(f"{guard_file}: larger than the {GUARD_FILE_CAP}-byte limit ({size} bytes)")
+        with open(resolved, "rb") as handle:
+            data = handle.read(GUARD_FILE_CAP + 1)
+        if len(data) > GUARD_FILE_CAP:
+            raise ModelLoadError(f"{guard_file}: larger than the {GUARD_FILE_CAP}-byte limit")
+        return json.loads(data.decode("utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{guard_file}: not a readable JSON guard description ({err})") from err
+
+
+def _write_atomic(directory: Path, name: str, data: bytes) -> None:
+    """Write ``directory/name`` through a temporary file renamed over it: a pre-existing symlink
+    at ``name`` is replaced, never written through."""
+    temp = directory / f".{name}.tmp-{os.getpid()}-{id(data):x}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, directory / name)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def default_router_dir() -> Path:
@@ -55,10 +131,30 @@ def _columns(core: _core.RouteColumns) -> dict[str, Any]:
         "tail_score": core.tail_score,
         "fallback": core.fallback,
         "truncated": core.truncated,
+        "content_discarded": core.content_discarded,
         "tokens": core.tokens,
         "reason": core.reason,
         "embeddings": core.embeddings,
     }
+
+
+def _existing_dir(name: str, value: Any, what: str) -> Path:
+    """An existing directory; ``""`` is refused (``Path("")`` would silently mean ``.``)."""
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes) and not os.fspath(value):
+        raise v.fail(name, f"a {what} path, got an empty path", value)
+    return v.existing_dir(name, value, what=what)
+
+
+def _output_dir(name: str, value: Any) -> Path:
+    """A directory to write into: a path that is a directory or does not exist yet."""
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise v.fail(name, "a directory path (str or os.PathLike)", value)
+    path = Path(os.fspath(value))
+    if not os.fspath(value):
+        raise v.fail(name, "a non-empty directory path", value)
+    if path.exists() and not path.is_dir():
+        raise v.fail(name, f"a directory, but {path} is not one")
+    return path
 
 
 class Router:
@@ -102,6 +198,7 @@ class Router:
         intra_threads: int | None = None,
         token_budget: int = 512,
         max_batch: int = 64,
+        max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
         guard: bool = True,
     ) -> Router:
         """Load a router directory.
@@ -109,31 +206,29 @@ class Router:
         ``sessions × intra_threads`` may not exceed the cores; the default is one single-threaded
         ONNX Runtime session per core (``TIERSCOPE_NUM_THREADS`` caps the total). ``guard=False``
         ignores a precision guard (int8 decisions only; see the module docs).
+
+        Texts are cut before tokenization at ``min(max_text_bytes, model.max_length × 32)`` bytes
+        (on a character boundary): longer texts are routed on their beginning, never refused, and
+        flagged ``truncated`` and ``content_discarded``. Every file ``router.json`` names must lie
+        inside ``path`` (:class:`~tierscope.exceptions.ModelLoadError` otherwise).
         """
-        if not isinstance(path, (str, os.PathLike)):
-            raise InvalidInputError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
-        options: dict[str, Any] = dict(
-            sessions=sessions, intra_threads=intra_threads, token_budget=token_budget, max_batch=max_batch
-        )
-        core = _core.RouterCore.load(os.fspath(path), **options, ort_search_dirs=ort_search_dirs())
+        directory = _existing_dir("path", path, "router directory")
+        options = _load_options(sessions, intra_threads, token_budget, max_batch, max_text_bytes)
+        use_guard = v.boolean("guard", guard)
+        core = _core.RouterCore.load(os.fspath(directory), **options, ort_search_dirs=ort_search_dirs())
         router = cls(core)
-        guard_file = Path(path) / GUARD_FILE
-        if guard and guard_file.is_file():
-            try:
-                spec = json.loads(guard_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                raise InvalidInputError(
-                    f"{guard_file}: not a readable JSON guard description ({err})"
-                ) from err
-            directory = spec.get("router") if isinstance(spec, dict) else None
-            if (
-                not isinstance(directory, str)
-                or Path(directory).is_absolute()
-                or ".." in Path(directory).parts
-            ):
-                raise InvalidInputError(f"{guard_file}: 'router' must name a subdirectory, got {directory!r}")
-            router._attach_guard(cls.load(Path(path) / directory, **options, guard=False), spec)
+        guard_file = directory / GUARD_FILE
+        if use_guard and (guard_file.exists() or guard_file.is_symlink()):
+            spec = _read_guard_file(guard_file)
+            name = spec.get("router") if isinstance(spec, dict) else None
+            guard_dir = _inside(directory, name, str(guard_file))
+            router._attach_guard(cls._load_checked(guard_dir, options), spec)
         return router
+
+    @classmethod
+    def _load_checked(cls, directory: Path, options: dict[str, Any]) -> Router:
+        """Load without a guard, with options already checked."""
+        return cls(_core.RouterCore.load(os.fspath(directory), **options, ort_search_dirs=ort_search_dirs()))
 
     @classmethod
     def default(cls, *, build_if_missing: bool = True, **load_options: Any) -> Router:
@@ -178,69 +273,93 @@ class Router:
 
         ``tier_order`` lists the tiers from the cheapest to the most capable; it may be omitted only
         when the tiers are exactly ``cheap`` and ``capable``.
+
+        Every argument is checked before any text is embedded. Files are written only inside
+        ``out_dir``, under the canonical names (see :meth:`save`).
         """
         if isinstance(encoder, Router):
             source = encoder._core.source
             if source is None:
-                raise InvalidInputError("encoder: a Router loaded from a directory (save it first)")
-            encoder_dir = str(source)
-        elif isinstance(encoder, (str, os.PathLike)):
-            encoder_dir = os.fspath(encoder)
+                raise v.fail("encoder", "a Router loaded from a directory (save it first)")
+            encoder_dir = _existing_dir("encoder", source, "encoder directory")
         else:
-            raise InvalidInputError(
-                f"encoder: expected a directory path or a Router, got {type(encoder).__name__}"
-            )
-        if isinstance(texts, str) or isinstance(tiers, str):
-            raise InvalidInputError("texts/tiers: expected lists of str, not a single str")
-        texts = list(texts)
-        tiers = list(tiers)
+            encoder_dir = _existing_dir("encoder", encoder, "encoder directory")
+        texts = v.string_list("texts", texts)
+        tiers = v.string_list("tiers", tiers)
+        if len(texts) != len(tiers):
+            raise v.fail("tiers", f"one tier label per text: got {len(texts)} texts and {len(tiers)} labels")
         if tier_order is None:
-            labels = {t for t in tiers if isinstance(t, str)}
+            labels = set(tiers)
             if labels == {"cheap", "capable"}:
                 tier_order = ["cheap", "capable"]
             else:
                 raise InvalidInputError(
-                    f"tier_order: required unless the tiers are exactly 'cheap' and 'capable' "
+                    f"invalid `tier_order`: required unless the tiers are exactly 'cheap' and 'capable' "
                     f"(got {sorted(labels)[:10]}); list them from the cheapest to the most capable"
                 )
+        order = v.string_list("tier_order", tier_order)
+        if len(order) < 2 or len(set(order)) != len(order):
+            raise v.fail("tier_order", "at least 2 distinct tier names, cheapest first", order)
+        options: dict[str, Any] = dict(
+            holdout_fraction=v.unit("holdout_fraction", holdout_fraction, open_interval=True),
+            l2=v.real("l2", l2, minimum=0.0),
+            seed=v.integer("seed", seed, minimum=0, maximum=v.USIZE_MAX),
+            shrinkage=v.real("shrinkage", shrinkage, minimum=0.0, maximum=1.0, min_open=True),
+            min_confidence=v.optional(v.unit, "min_confidence", min_confidence),
+            max_length=v.integer("max_length", max_length, minimum=2, maximum=_SIZE_MAX),
+            sessions=v.optional(v.integer, "sessions", sessions, minimum=1, maximum=_SIZE_MAX),
+            intra_threads=v.optional(v.integer, "intra_threads", intra_threads, minimum=1, maximum=_SIZE_MAX),
+        )
+        provenance_json = None
+        if provenance is not None:
+            if not isinstance(provenance, dict) or not all(isinstance(key, str) for key in provenance):
+                raise v.fail("provenance", "a dict with str keys (JSON-serialisable)", provenance)
+            try:
+                provenance_json = json.dumps(provenance, allow_nan=False)
+            except (TypeError, ValueError) as err:
+                raise v.fail("provenance", f"a JSON-serialisable dict ({err})", cause=err) from None
+        target = None if out_dir is None else _output_dir("out_dir", out_dir)
         core = _core.fit_router(
-            encoder_dir,
+            os.fspath(encoder_dir),
             texts,
             tiers,
-            tier_order=list(tier_order),
-            holdout_fraction=holdout_fraction,
-            l2=l2,
-            seed=seed,
-            shrinkage=shrinkage,
-            min_confidence=min_confidence,
-            max_length=max_length,
-            provenance_json=None if provenance is None else json.dumps(provenance),
-            sessions=sessions,
-            intra_threads=intra_threads,
+            tier_order=order,
+            **options,
+            provenance_json=provenance_json,
             ort_search_dirs=ort_search_dirs(),
         )
         router = cls(core)
-        if out_dir is not None:
-            router.save(out_dir)
-            return cls.load(out_dir, sessions=sessions, intra_threads=intra_threads)
+        if target is not None:
+            router.save(target)
+            return cls.load(target, sessions=options["sessions"], intra_threads=options["intra_threads"])
         return router
 
     # -- routing ------------------------------------------------------------------------------
     def route(self, text: str) -> Decision:
-        """Route one query. Bad arguments raise; routing failures return the fallback tier."""
-        if not isinstance(text, str):
-            raise InvalidInputError(f"text: expected a str, got {type(text).__name__}")
-        return self.route_batch([text])[0]
+        """Route one query. Bad arguments raise; routing failures return the fallback tier.
+
+        ``text`` must be a ``str`` that encodes as UTF-8: a lone surrogate (``"\\ud800"``) raises
+        :class:`~tierscope.exceptions.InvalidInputError` naming ``text``.
+        """
+        v.text("text", text)
+        return self._route_checked([text], False)[0]
 
     def route_batch(self, texts: Sequence[str], *, with_embeddings: bool = False) -> RouteBatch:
-        """Route many queries (GIL released, batched by length, results in input order)."""
+        """Route many queries (GIL released, batched by length, results in input order).
+
+        Every item must be a ``str`` that encodes as UTF-8. A lone surrogate is a caller's bug
+        (no log, file or model can represent it), so it raises
+        :class:`~tierscope.exceptions.InvalidInputError` naming ``texts[i]`` before any text is
+        routed, rather than quietly sending that row to the fallback tier. Texts that merely
+        cannot be routed (the model fails on them) still get the fallback tier, row by row.
+        """
         if isinstance(texts, str):
-            raise InvalidInputError("texts: expected a list of str, got a single str (use route())")
-        if not isinstance(texts, (list, tuple)):
-            if isinstance(texts, np.ndarray) or hasattr(texts, "__iter__"):
-                texts = list(texts)
-            else:
-                raise InvalidInputError(f"texts: expected a list of str, got {type(texts).__name__}")
+            raise v.fail("texts", "a list of str, got a single str (use route())")
+        items = v.string_list("texts", texts)
+        return self._route_checked(items, v.boolean("with_embeddings", with_embeddings))
+
+    def _route_checked(self, texts: list[str], with_embeddings: bool) -> RouteBatch:
+        """Route texts whose arguments are already checked."""
         try:
             raw = _columns(self._core.route_batch(texts, with_embeddings=with_embeddings))
         except InvalidInputError:
@@ -298,11 +417,28 @@ class Router:
         return None if self._guard_spec is None else dict(self._guard_spec)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the router directory (model.onnx, tokenizer.json, router.json, and the guard)."""
-        self._core.save(os.fspath(path))
+        """Write the router directory (model.onnx, tokenizer.json, router.json, and the guard).
+
+        Files are written only inside ``path`` (created if needed), under the canonical names,
+        each through a temporary file renamed over its name: a symlink already at a name is
+        replaced, never written through, and ``router.json`` comes after the files it names.
+        """
+        target = _output_dir("path", path)
+        guard_dir = None
         if self._guard is not None and self._guard_spec is not None:
-            self._guard.save(Path(path) / self._guard_spec["router"])
-            (Path(path) / GUARD_FILE).write_text(json.dumps(self._guard_spec, indent=2), encoding="utf-8")
+            # Checked before anything is written: a guard directory that is a symlink out of
+            # `path` must not receive the guard's files.
+            target.mkdir(parents=True, exist_ok=True)
+            guard_dir = _inside(
+                target,
+                self._guard_spec["router"],
+                f"invalid `path`: {target / GUARD_FILE}",
+                InvalidInputError,
+            )
+        self._core.save(os.fspath(target))
+        if self._guard is not None and self._guard_spec is not None and guard_dir is not None:
+            self._guard.save(guard_dir)
+            _write_atomic(target, GUARD_FILE, json.dumps(self._guard_spec, indent=2).encode("utf-8"))
 
     @property
     def tiers(self) -> tuple[str, ...]:

@@ -114,3 +114,9 @@ def test_every_refusal_is_typed(value: object) -> None:
             check("arg", value)
         except InvalidInputError as err:
             assert "`arg`" in str(err)
+
+
+def test_an_empty_path_is_not_the_current_directory() -> None:
+    for check in (v.existing_dir, v.existing_file, v.output_file):
+        with pytest.raises(InvalidInputError, match="non-empty path"):
+            check("path", "")

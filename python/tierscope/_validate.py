@@ -34,6 +34,7 @@ __all__ = [
     "fail",
     "integer",
     "optional",
+    "output_dir",
     "output_file",
     "probability",
     "real",
@@ -204,10 +205,10 @@ def optional(check: Any, name: str, value: Any, **options: Any) -> Any:
 def _path(name: str, value: Any) -> Path:
     if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
         raise fail(name, "a path (str or os.PathLike)", value)
-    path = Path(os.fspath(value))
-    if not str(path):
+    raw = os.fspath(value)
+    if not raw:  # Path("") is Path("."): an empty argument must not mean the current directory
         raise fail(name, "a non-empty path", value)
-    return path
+    return Path(raw)
 
 
 def existing_dir(name: str, value: Any, *, what: str = "directory") -> Path:
@@ -227,6 +228,14 @@ def existing_file(name: str, value: Any, *, what: str = "file") -> Path:
         raise TierscopeFileNotFoundError(f"{what} not found: {path} (argument `{name}`)")
     if not path.is_file():
         raise fail(name, f"a {what}, but {path} is not a regular file")
+    return path
+
+
+def output_dir(name: str, value: Any) -> Path:
+    """A directory to write into: one that exists, or a path where one can be made."""
+    path = _path(name, value)
+    if path.exists() and not path.is_dir():
+        raise fail(name, f"a directory, but {path} is not one")
     return path
 
 

@@ -543,6 +543,10 @@ def test_real_default_router_pre_routes() -> None:
     assert batch.guarded is not None and batch.guarded.any()
     _, d = cascade(texts[int(np.flatnonzero(batch.guarded)[0])])
     assert d.route_guarded is True
+    assert d.route_content_discarded is False
+    # A query the router saw only part of (or no known word of) is recorded as such.
+    _, d = cascade("x" * 100_000 + " conf=0.99")
+    assert d.route_content_discarded is True
 
 
 def test_logging_failure_never_breaks_the_answer() -> None:

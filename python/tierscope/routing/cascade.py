@@ -186,6 +186,7 @@ def _read_route(fields: dict[str, Any], rd: Any) -> None:
     fields["route_tail_score"] = tail
     fields["route_fallback"] = bool(rd.fallback)
     fields["route_guarded"] = bool(getattr(rd, "guarded", False))
+    fields["route_content_discarded"] = bool(getattr(rd, "content_discarded", False))
 
 
 class Cascade:

@@ -225,6 +225,8 @@ class CascadeDecision:
     route_fallback: bool | None = None
     route_guarded: bool | None = None
     """The router's fp32 precision guard made the routing decision (int8 margin within int8 error)."""
+    route_content_discarded: bool | None = None
+    """The router saw only part of the query (cut before tokenization) or no known word in it."""
     confidence_raw: float | None = None
     confidence_calibrated: float | None = None
     threshold: float | None = None

@@ -138,25 +138,6 @@ def _columns(core: _core.RouteColumns) -> dict[str, Any]:
     }
 
 
-def _existing_dir(name: str, value: Any, what: str) -> Path:
-    """An existing directory; ``""`` is refused (``Path("")`` would silently mean ``.``)."""
-    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes) and not os.fspath(value):
-        raise v.fail(name, f"a {what} path, got an empty path", value)
-    return v.existing_dir(name, value, what=what)
-
-
-def _output_dir(name: str, value: Any) -> Path:
-    """A directory to write into: a path that is a directory or does not exist yet."""
-    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
-        raise v.fail(name, "a directory path (str or os.PathLike)", value)
-    path = Path(os.fspath(value))
-    if not os.fspath(value):
-        raise v.fail(name, "a non-empty directory path", value)
-    if path.exists() and not path.is_dir():
-        raise v.fail(name, f"a directory, but {path} is not one")
-    return path
-
-
 class Router:
     """A loaded router. Thread-safe: share one instance across threads.
 
@@ -212,7 +193,7 @@ class Router:
         flagged ``truncated`` and ``content_discarded``. Every file ``router.json`` names must lie
         inside ``path`` (:class:`~tierscope.exceptions.ModelLoadError` otherwise).
         """
-        directory = _existing_dir("path", path, "router directory")
+        directory = v.existing_dir("path", path, what="router directory")
         options = _load_options(sessions, intra_threads, token_budget, max_batch, max_text_bytes)
         use_guard = v.boolean("guard", guard)
         core = _core.RouterCore.load(os.fspath(directory), **options, ort_search_dirs=ort_search_dirs())
@@ -281,9 +262,9 @@ class Router:
             source = encoder._core.source
             if source is None:
                 raise v.fail("encoder", "a Router loaded from a directory (save it first)")
-            encoder_dir = _existing_dir("encoder", source, "encoder directory")
+            encoder_dir = v.existing_dir("encoder", source, what="encoder directory")
         else:
-            encoder_dir = _existing_dir("encoder", encoder, "encoder directory")
+            encoder_dir = v.existing_dir("encoder", encoder, what="encoder directory")
         texts = v.string_list("texts", texts)
         tiers = v.string_list("tiers", tiers)
         if len(texts) != len(tiers):
@@ -318,7 +299,7 @@ class Router:
                 provenance_json = json.dumps(provenance, allow_nan=False)
             except (TypeError, ValueError) as err:
                 raise v.fail("provenance", f"a JSON-serialisable dict ({err})", cause=err) from None
-        target = None if out_dir is None else _output_dir("out_dir", out_dir)
+        target = None if out_dir is None else v.output_dir("out_dir", out_dir)
         core = _core.fit_router(
             os.fspath(encoder_dir),
             texts,
@@ -423,7 +404,7 @@ class Router:
         each through a temporary file renamed over its name: a symlink already at a name is
         replaced, never written through, and ``router.json`` comes after the files it names.
         """
-        target = _output_dir("path", path)
+        target = v.output_dir("path", path)
         guard_dir = None
         if self._guard is not None and self._guard_spec is not None:
             # Checked before anything is written: a guard directory that is a symlink out of

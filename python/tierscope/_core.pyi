@@ -330,6 +330,11 @@ class StatsDomainEstimate:
     def defined(self) -> bool: ...
     @property
     def reason(self) -> str | None: ...
+    @property
+    def df(self) -> float: ...
+    @property
+    def bounded(self) -> bool: ...
+    def with_interval(self, method: str) -> StatsDomainEstimate: ...
 
 @final
 class StatsAggregate:
@@ -509,6 +514,7 @@ def stats_simulate_coverage(
     level: float = 0.95,
     seed: int = 0,
     threads: int = 0,
+    interval: str = "wilson",
 ) -> StatsCoverageReport: ...
 
 # --- stats: drift ---

@@ -5,11 +5,11 @@
 //! Variances: stratified SRSWOR uses the within-stratum sample variance with the finite
 //! population correction (1 − n_h/N_h); Poisson sampling uses Σ (1 − π)/π² z²; the Hájek mean is
 //! linearised (z = (y − m)/N̂ on the domain). Intervals are Wald intervals with the normal
-//! quantile; for scores in [0, 1] (quality rates, rescaled ratings) the headline interval is the
-//! Wilson score interval at the effective sample size n* = m(1 − m)/SE² (Kish's design-effect
-//! adjustment), which keeps coverage near nominal when heavy weights make the Wald interval
-//! undercover on the side where the estimate is near 0 or 1. A domain with no sampled units is
-//! reported as undefined (NaN) with a reason.
+//! quantile; for scores in [0, 1] (quality rates, rescaled ratings) the headline interval is by
+//! default the Wilson score interval at the effective sample size n* = min(n, m(1 − m)/SE²) (the
+//! design effect floored at 1; see [`survey_proportion_interval`] for why the cap matters), or one
+//! of R `svyciprop`'s methods ([`SurveyMethod`], [`DomainEstimate::with_interval`]). A domain with
+//! no sampled units is reported as undefined (NaN) with a reason.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aggregate::Aggregate;
 use super::check_level;
+use super::intervals::{survey_proportion_interval, SurveyMethod, SurveyProportion};
 use super::special::norm_ppf;
 use crate::error::{Result, TierscopeError};
 
@@ -68,7 +69,8 @@ pub struct DomainEstimate {
     pub lower: f64,
     /// Upper bound of the interval for `mean`.
     pub upper: f64,
-    /// Interval method: "wilson_neff" when every sampled score is in [0, 1], else "wald".
+    /// Interval method used: a [`SurveyMethod`] name ("wilson" by default) when every sampled
+    /// score is in [0, 1], else "wald".
     pub interval: String,
     /// Lower bound of the Wald interval mean ± z·se.
     pub wald_lower: f64,
@@ -82,6 +84,11 @@ pub struct DomainEstimate {
     pub defined: bool,
     /// Why the estimate is undefined, or a caveat.
     pub reason: Option<String>,
+    /// Design degrees of freedom: sampled units − strata holding them (R's `degf`; n − 1 under
+    /// Poisson sampling). Used by the "beta" interval.
+    pub df: f64,
+    /// True when every sampled score is in [0, 1] (the proportion intervals apply).
+    pub bounded: bool,
 }
 
 impl DomainEstimate {
@@ -107,7 +114,28 @@ impl DomainEstimate {
             n_eff: nan,
             defined: false,
             reason: Some(reason),
+            df: nan,
+            bounded: false,
         }
+    }
+
+    /// The same estimate with its headline interval (`lower`, `upper`, `interval`) recomputed
+    /// with `method`; undefined estimates and unbounded scores (Wald) are returned unchanged.
+    pub fn with_interval(&self, method: SurveyMethod) -> Result<Self> {
+        let mut out = self.clone();
+        if !self.defined || !self.bounded {
+            return Ok(out);
+        }
+        let p = SurveyProportion {
+            mean: self.mean,
+            se: self.se,
+            n: self.n as f64,
+            n_kish: self.n_eff,
+            df: self.df,
+        };
+        let (lower, upper, name) = survey_proportion_interval(p, self.level, method)?;
+        (out.lower, out.upper, out.interval) = (lower, upper, name.to_string());
+        Ok(out)
     }
 }
 
@@ -146,20 +174,43 @@ impl DomainSums {
     }
 }
 
-/// Wilson-at-effective-n interval for a mean in [0, 1] when the sample is bounded there,
-/// otherwise Wald. Returns (lower, upper, method).
-fn headline_interval(mean: f64, se: f64, n_eff: f64, z: f64, in_unit: bool) -> (f64, f64, String) {
+/// The default headline interval: Wilson at n* = min(n, m(1 − m)/SE²) for a mean in [0, 1] when
+/// the sample is bounded there ([`survey_proportion_interval`]), otherwise Wald. Returns
+/// (lower, upper, method).
+fn headline_interval(
+    mean: f64,
+    se: f64,
+    n_eff: f64,
+    z: f64,
+    in_unit: bool,
+    n: u64,
+    level: f64,
+) -> (f64, f64, String) {
     if !in_unit {
         return (mean - z * se, mean + z * se, "wald".into());
     }
-    let pq = mean * (1.0 - mean);
-    // n* = m(1 − m)/SE²; when it is degenerate (m at 0 or 1, or SE = 0) fall back to Kish n_eff.
-    let n = if pq > 0.0 && se > 0.0 { pq / (se * se) } else { n_eff };
-    let z2 = z * z;
-    let denom = 1.0 + z2 / n;
-    let center = (mean + z2 / (2.0 * n)) / denom;
-    let half = z * (pq / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    ((center - half).max(0.0), (center + half).min(1.0), "wilson_neff".into())
+    let p = SurveyProportion { mean: mean.clamp(0.0, 1.0), se, n: n as f64, n_kish: n_eff, df: f64::NAN };
+    match survey_proportion_interval(p, level, SurveyMethod::Wilson) {
+        Ok((lo, hi, name)) => (lo, hi, name.into()),
+        // Unreachable for a defined estimate (level was checked, se is finite); keep Wald then.
+        Err(_) => (mean - z * se, mean + z * se, "wald".into()),
+    }
+}
+
+/// Design degrees of freedom of the units of `members`: n − (strata holding them) for stratified
+/// SRSWOR, n − 1 for Poisson sampling (R `survey::degf` of the domain subset).
+fn design_df(agg: &Aggregate, design: Design, members: &[u32], n: u64) -> f64 {
+    match design {
+        Design::Poisson => n as f64 - 1.0,
+        Design::StratifiedSrswor => {
+            let strata: std::collections::BTreeSet<u32> = agg
+                .cells()
+                .filter(|(&(_, d), c)| c.n > 0 && members.contains(&d))
+                .map(|(&(h, _), _)| h)
+                .collect();
+            n as f64 - strata.len() as f64
+        }
+    }
 }
 
 /// Design weights per stratum (SRSWOR) after validating the population counts.
@@ -311,7 +362,7 @@ fn build_estimate(
     };
     let n_eff = s.n_hat * s.n_hat / s.sum_w2;
     let in_unit = s.min_y >= 0.0 && s.max_y <= 1.0;
-    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit);
+    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit, s.n, level);
     DomainEstimate {
         domain,
         n: s.n,
@@ -332,6 +383,8 @@ fn build_estimate(
         n_eff,
         defined: true,
         reason,
+        df: design_df(agg, design, members, s.n),
+        bounded: in_unit,
     }
 }
 
@@ -421,7 +474,8 @@ pub fn post_stratified_estimate(
     let se = lin_variance(agg, design, &weights, &coef).sqrt();
     let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
     let n_eff = sw * sw / sw2;
-    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit);
+    let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit, n, level);
+    let members: Vec<u32> = totals.iter().filter(|t| t.1 > 0.0).map(|t| t.0).collect();
     Ok(DomainEstimate {
         domain: None,
         n,
@@ -442,6 +496,8 @@ pub fn post_stratified_estimate(
         n_eff,
         defined: true,
         reason: None,
+        df: design_df(agg, design, &members, n),
+        bounded: in_unit,
     })
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::aggregate::Aggregate;
 use super::design::{poisson_sample, stratified_srswor};
 use super::estimators::{domain_estimates, population_estimate, Design};
+use super::intervals::SurveyMethod;
 use super::rng::Xoshiro256;
 use super::sequential::{Monitor, MonitorConfig};
 use super::{check_finite, check_level, check_same_len};
@@ -60,7 +61,8 @@ impl<'a> SimDesign<'a> {
 }
 
 /// Draw `runs` samples of the population (`y`, `strata`, `domains`) under `design`, estimate
-/// every domain and the whole population, and count how often the intervals cover the truth.
+/// every domain and the whole population, and count how often the intervals (headline interval
+/// of `method` for scores in [0, 1]) cover the truth.
 #[allow(clippy::too_many_arguments)]
 pub fn coverage(
     y: &[f64],
@@ -71,6 +73,7 @@ pub fn coverage(
     level: f64,
     seed: u64,
     threads: usize,
+    method: SurveyMethod,
 ) -> Result<CoverageReport> {
     check_finite("y", y)?;
     check_same_len("strata", strata.len(), "y", y.len())?;
@@ -133,6 +136,10 @@ pub fn coverage(
                 ests.iter()
                     .enumerate()
                     .map(|(t, e)| {
+                        let e = match e.with_interval(method) {
+                            Ok(e) => e,
+                            Err(_) => return (false, false, false, f64::NAN),
+                        };
                         if e.defined {
                             let c = e.lower <= truth[t] && truth[t] <= e.upper;
                             let cw = e.wald_lower <= truth[t] && truth[t] <= e.wald_upper;

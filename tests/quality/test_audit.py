@@ -379,3 +379,30 @@ def test_repeated_request_ids_are_a_clear_error() -> None:
     expected = r"one decision per request_id, but 3 ids repeat \(e.g. 'd0-0'\)"
     with pytest.raises(InvalidInputError, match=expected):
         audit((doubled, outcomes))
+
+
+def test_outcomes_with_only_review_columns_are_audited() -> None:
+    """Issue 13: an outcomes table without the shadow/support columns used to raise KeyError."""
+    d, o, _ = synthetic_log(days=2, per_day=300, seed=3, budget=80)
+    reviews = o[o["kind"] == "review"][["request_id", "kind", "score", "inclusion_prob"]]
+    rep = audit((d, reviews.reset_index(drop=True)))
+    full = audit((d, o[o["kind"] == "review"].reset_index(drop=True)))
+    pd.testing.assert_frame_equal(rep.quality, full.quality)
+    assert rep.shadow.empty
+    with pytest.raises(InvalidInputError, match="`log`.*`kind`"):
+        audit((d, reviews.drop(columns=["kind"])))
+
+
+def test_interval_method_is_an_audit_argument() -> None:
+    d, o, _ = synthetic_log(days=2, per_day=300, seed=4, budget=80)
+    default = audit((d, o)).quality.set_index("tier")
+    beta = audit((d, o), interval="beta")
+    q = beta.quality.set_index("tier")
+    assert beta.settings["interval"] == "beta"
+    for t in ("cheap", "capable"):
+        assert q.loc[t, "mean"] == default.loc[t, "mean"]
+        assert q.loc[t, "lower"] != default.loc[t, "lower"]
+        assert q.loc[t, "lower"] <= q.loc[t, "mean"] <= q.loc[t, "upper"]
+    assert q.loc[BLENDED, "lower"] == default.loc[BLENDED, "lower"]  # unweighted Wilson either way
+    with pytest.raises(InvalidInputError, match="`interval`"):
+        audit((d, o), interval="likelihood")

@@ -63,12 +63,14 @@ def review_units(reviews: Any, *, unit: Unit, unscored: Unscored, carry: Sequenc
 
 
 def quality_by(
-    units: Any, groups: Any, expected: Sequence[Any], *, level: float = 0.95
+    units: Any, groups: Any, expected: Sequence[Any], *, level: float = 0.95, interval: str = "wilson"
 ) -> dict[Any, stats.DomainEstimate | None]:
     """The Hájek quality estimate of ``units`` (from :func:`review_units`) per group label.
 
     ``groups``: one label per unit (a tier, a day index, ...). Every label of ``expected`` gets
     an entry: an undefined estimate when it has no units, None when there are no units at all.
+    ``interval``: the interval method (:data:`tierscope.stats.estimators.INTERVALS`; default
+    ``"wilson"``, Wilson at n* = min(n, m(1 − m)/se²)).
     """
     scores = units["score"].to_numpy(dtype=float)
     if len(scores) == 0:
@@ -82,5 +84,6 @@ def quality_by(
         design="poisson",
         expected_domains=[str(label) for label in expected],
         level=level,
+        interval=interval,
     )
     return {label: est.domains.get(str(label)) for label in expected}

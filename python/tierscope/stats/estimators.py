@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,18 @@ from ..exceptions import InternalError
 from ._convert import U32_MAX, _encode, _f64, _i64, _level, _nonneg, _same_len
 from .gaps import DomainGap, _domain_gap
 
-__all__ = ["DESIGNS", "Aggregate", "DomainEstimate", "Estimates", "estimate"]
+__all__ = ["DESIGNS", "INTERVALS", "Aggregate", "DomainEstimate", "Estimates", "estimate"]
+
+INTERVALS = ("wilson", "logit", "beta", "asin", "mean", "xlogit")
+"""The ``interval`` methods for estimates of scores in [0, 1]: ``"wilson"`` (default) is the Wilson
+interval at the effective sample size n* = min(n, m(1 − m)/se²) (the design effect floored at 1);
+the others are R ``survey::svyciprop``'s methods of the same names (normal quantile, R's
+``df = Inf``; ``"likelihood"`` is not implemented). ``"beta"`` is Korn–Graubard with R's uncapped
+effective n. Scores outside [0, 1] always get the Wald interval."""
+
+
+def _check_interval(interval: str) -> str:
+    return _validate.choice("interval", interval, INTERVALS)
 
 
 @dataclass(frozen=True)
@@ -23,11 +35,14 @@ class DomainEstimate:
     """A design-based estimate for one domain (``domain`` None = all traffic).
 
     ``mean``/``se`` are the Hájek (ratio) mean and its linearised SE; ``lower``/``upper`` the
-    headline interval (``interval`` = ``"wilson_neff"``: Wilson at the effective sample size
-    m(1 − m)/se² when every score is in [0, 1]; otherwise ``"wald"``); ``wald_lower``/``wald_upper``
-    the plain Wald interval; ``total``/``total_se`` the Horvitz–Thompson total; ``ht_mean`` the HT total
-    over the known population size. ``defined`` is False (numbers NaN) when the domain has no
-    sampled units; ``reason`` says why.
+    headline interval (``interval`` names the method: by default ``"wilson"``, the Wilson interval
+    at the effective sample size n* = min(n, m(1 − m)/se²), when every score is in [0, 1]
+    (``bounded``); one of :data:`INTERVALS` when asked for; ``"wald"`` for unbounded scores; at
+    m = 0 or 1 every method falls back to ``"wilson"`` at min(n, ``n_eff``));
+    ``wald_lower``/``wald_upper`` the plain Wald interval; ``total``/``total_se`` the
+    Horvitz–Thompson total; ``ht_mean`` the HT total over the known population size.
+    ``defined`` is False (numbers NaN) when the domain has no sampled units; ``reason`` says why.
+    ``df`` is the design degrees of freedom (units − strata; used by ``"beta"``).
     """
 
     domain: Hashable | None
@@ -49,12 +64,21 @@ class DomainEstimate:
     n_eff: float
     defined: bool
     reason: str | None
+    df: float = math.nan
+    bounded: bool = True
 
 
 def _estimate_from(
-    core: _core.StatsDomainEstimate, label: Hashable | None, *, noun: str = "domain"
+    core: _core.StatsDomainEstimate,
+    label: Hashable | None,
+    *,
+    noun: str = "domain",
+    interval: str = "wilson",
 ) -> DomainEstimate:
-    """The façade's estimate of a core result, ``domain`` set to the caller's ``label``."""
+    """The façade's estimate of a core result, ``domain`` set to the caller's ``label``, with the
+    headline interval of method ``interval`` (checked by :func:`_check_interval`)."""
+    if interval != "wilson":
+        core = core.with_interval(interval)
     reason = core.reason
     if reason is not None and core.domain is not None and (label != core.domain or noun != "domain"):
         # The core names integer codes; say the caller's label (and noun: "tier") instead.
@@ -79,6 +103,8 @@ def _estimate_from(
         n_eff=core.n_eff,
         defined=core.defined,
         reason=reason,
+        df=core.df,
+        bounded=core.bounded,
     )
 
 
@@ -168,31 +194,47 @@ class Aggregate:
         return len(self._inner)
 
     def estimate_domains(
-        self, design: str = "poisson", level: float = 0.95, domains: Sequence[int] | None = None
+        self,
+        design: str = "poisson",
+        level: float = 0.95,
+        domains: Sequence[int] | None = None,
+        interval: str = "wilson",
     ) -> list[DomainEstimate]:
-        """Per-domain estimates; requested domains without sampled units are undefined."""
+        """Per-domain estimates; requested domains without sampled units are undefined.
+        ``interval``: one of :data:`INTERVALS`."""
         ds = None if domains is None else _codes_list("domains", domains)
-        raw = self._inner.estimate_domains(_check_design(design), _level(level), ds)
-        return [_estimate_from(d, d.domain) for d in raw]
+        d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
+        raw = self._inner.estimate_domains(d, lv, ds)
+        return [_estimate_from(e, e.domain, interval=iv) for e in raw]
 
-    def estimate_population(self, design: str = "poisson", level: float = 0.95) -> DomainEstimate:
-        """Estimate over all traffic."""
-        return _estimate_from(self._inner.estimate_population(_check_design(design), _level(level)), None)
+    def estimate_population(
+        self, design: str = "poisson", level: float = 0.95, interval: str = "wilson"
+    ) -> DomainEstimate:
+        """Estimate over all traffic (``interval``: one of :data:`INTERVALS`)."""
+        d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
+        return _estimate_from(self._inner.estimate_population(d, lv), None, interval=iv)
 
-    def estimate_strata(self, design: str = "poisson", level: float = 0.95) -> list[DomainEstimate]:
-        """Per-stratum estimates (``domain`` holds the stratum code)."""
-        raw = self._inner.estimate_strata(_check_design(design), _level(level))
-        return [_estimate_from(d, d.domain) for d in raw]
+    def estimate_strata(
+        self, design: str = "poisson", level: float = 0.95, interval: str = "wilson"
+    ) -> list[DomainEstimate]:
+        """Per-stratum estimates (``domain`` holds the stratum code; ``interval`` as above)."""
+        d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
+        raw = self._inner.estimate_strata(d, lv)
+        return [_estimate_from(e, e.domain, interval=iv) for e in raw]
 
     def post_stratified(
-        self, totals: Mapping[int, float], design: str = "poisson", level: float = 0.95
+        self,
+        totals: Mapping[int, float],
+        design: str = "poisson",
+        level: float = 0.95,
+        interval: str = "wilson",
     ) -> DomainEstimate:
         """Post-stratified mean over domains (post-strata) with known sizes ``totals``."""
         if not isinstance(totals, Mapping):
             raise _validate.fail("totals", "a mapping of domain code -> population size", totals)
         pairs = [(_code_arg("totals", k), _nonneg(f"totals[{k!r}]", v)) for k, v in totals.items()]
-        d = _check_design(design)
-        return _estimate_from(self._inner.post_stratified(d, pairs, _level(level)), None)
+        d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
+        return _estimate_from(self._inner.post_stratified(d, pairs, lv), None, interval=iv)
 
     def domain_gap(
         self, domain_a: int, domain_b: int, design: str = "poisson", level: float = 0.95
@@ -236,6 +278,7 @@ def estimate(
     population_sizes: Mapping[Hashable, float] | None = None,
     expected_domains: Sequence[Hashable] | None = None,
     level: float = 0.95,
+    interval: str = "wilson",
 ) -> Estimates:
     """Design-based estimates from a reviewed sample.
 
@@ -243,10 +286,13 @@ def estimate(
     labels of each reviewed unit. For ``design="srswor"`` the stratum population sizes
     ``population_sizes`` (stratum label -> N_h) are required (weights N_h/n_h, FPC); for
     ``"poisson"`` weights are 1/π. Domains listed in ``expected_domains`` but absent from the
-    sample are reported undefined with a reason.
+    sample are reported undefined with a reason. ``interval``: the headline interval method for
+    scores in [0, 1], one of :data:`INTERVALS` (default ``"wilson"``, the Wilson interval at
+    n* = min(n, m(1 − m)/se²)).
     """
     d_design = _check_design(design)
     level = _level(level)
+    iv = _check_interval(interval)
     if population_sizes is not None and not isinstance(population_sizes, Mapping):
         raise _validate.fail(
             "population_sizes", "a mapping of stratum label -> population size", population_sizes
@@ -275,13 +321,15 @@ def estimate(
         # Population counts per stratum; the domain code only matters for HT means.
         agg.add_population_count(s_code[lab], len(d_labels), size)
     inner = agg._inner
-    pop = _estimate_from(inner.estimate_population(d_design, level), None)
+    pop = _estimate_from(inner.estimate_population(d_design, level), None, interval=iv)
     present = set(np.flatnonzero(np.bincount(d_codes, minlength=1)).tolist()) if d_codes.size else set()
     wanted = sorted(present | {d_labels.index(lab) for lab in (expected_domains or [])})
     doms = inner.estimate_domains(d_design, level, wanted)
     strs = inner.estimate_strata(d_design, level)
     return Estimates(
         population=pop,
-        domains={d_labels[_code(d)]: _estimate_from(d, d_labels[_code(d)]) for d in doms},
-        strata={s_labels[_code(d)]: _estimate_from(d, s_labels[_code(d)]) for d in strs if d.defined},
+        domains={d_labels[_code(d)]: _estimate_from(d, d_labels[_code(d)], interval=iv) for d in doms},
+        strata={
+            s_labels[_code(d)]: _estimate_from(d, s_labels[_code(d)], interval=iv) for d in strs if d.defined
+        },
     )

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from .. import _core, _validate
 from ._convert import _count, _days, _f64, _i64, _level, _opt_f64, _same_len, _seed, _threads
-from .estimators import _check_design
+from .estimators import _check_design, _check_interval
 from .sequential import _arl, _restart_every
 
 MAX_RUNS = 10_000_000
@@ -107,16 +107,19 @@ def simulate_coverage(
     level: float = 0.95,
     seed: int = 0,
     threads: int = 0,
+    interval: str = "wilson",
 ) -> CoverageReport:
     """Repeatedly sample a fixed population (integer stratum/domain codes) under ``design``
     (``"srswor"`` with per-stratum ``sizes``, or ``"poisson"`` with ``pi``) and count interval
-    coverage of the all-traffic and per-domain means."""
+    coverage of the all-traffic and per-domain means, the headline interval computed with
+    ``interval`` (one of :data:`~tierscope.stats.estimators.INTERVALS`)."""
     yv = _f64("y", y)
     h = _i64("strata", strata)
     d = _i64("domains", domains)
     _same_len("strata", h, "y", yv.shape[0])
     _same_len("domains", d, "y", yv.shape[0])
     design = _check_design(design)
+    interval = _check_interval(interval)
     if sizes is not None:
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise _validate.fail("sizes", "a sequence of per-stratum sample sizes", sizes)
@@ -126,6 +129,6 @@ def simulate_coverage(
         _same_len("pi", p, "y", yv.shape[0])
     runs = _count("runs", runs, minimum=1, maximum=MAX_RUNS)
     r = _core.stats_simulate_coverage(
-        yv, h, d, design, sizes, p, runs, _level(level), _seed(seed), _threads(threads)
+        yv, h, d, design, sizes, p, runs, _level(level), _seed(seed), _threads(threads), interval
     )
     return CoverageReport(r.targets, r.truth, r.defined, r.covered, r.covered_wald, r.mean_width, r.runs)

@@ -27,7 +27,7 @@ from .. import _core, _validate
 from ..exceptions import InvalidInputError
 from ._convert import _level, _method, _threads
 from .drift import KS_METHODS
-from .estimators import DomainEstimate, _estimate_from
+from .estimators import DomainEstimate, _check_interval, _estimate_from
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -216,13 +216,13 @@ def _drift(core: _core.StatsKsResult | None) -> ConfidenceDrift | None:
     return ConfidenceDrift(core.statistic, core.pvalue, core.method, core.n2, core.n1)
 
 
-def _row(core: _core.StatsTierRow, label: Hashable | None) -> TierRow:
+def _row(core: _core.StatsTierRow, label: Hashable | None, interval: str = "wilson") -> TierRow:
     return TierRow(
         tier=label,
         rows=core.rows,
         reviewed=core.reviewed,
         with_confidence=core.with_confidence,
-        estimate=_estimate_from(core.estimate, label, noun="tier"),
+        estimate=_estimate_from(core.estimate, label, noun="tier", interval=interval),
         drift=_drift(core.drift),
     )
 
@@ -244,6 +244,7 @@ def tier_summary(
     level: float = 0.95,
     ks_method: str = "auto",
     threads: int = 0,
+    interval: str = "wilson",
 ) -> TierSummary:
     """Per-tier traffic, reviews, Hájek quality with its design-based interval and KS confidence
     drift of a decision log (one row per logged decision), plus all traffic and the blended mean.
@@ -265,10 +266,15 @@ def tier_summary(
     * ``reference_window``: a boolean mask of rows forming the reference window (e.g. the launch
       days); each tier's other rows are compared with its window rows. Estimates cover all rows.
 
+    ``interval``: the per-tier interval method, one of
+    :data:`~tierscope.stats.estimators.INTERVALS` (default ``"wilson"``: Wilson at
+    n* = min(n, m(1 − m)/se²)).
+
     Bad input raises :class:`~tierscope.exceptions.InvalidInputError` naming the argument and the
     first bad row.
     """
     level = _level(level)
+    interval = _check_interval(interval)
     ks_method = _method("ks_method", ks_method, KS_METHODS)
     threads = _threads(threads)
     codes, categories = _codes("tiers", tiers)
@@ -310,8 +316,8 @@ def tier_summary(
     labels: list[Hashable] = list(names) if names is not None else list(range(len(r.tiers)))
     b = r.blended
     return TierSummary(
-        tiers={labels[i]: _row(row, labels[i]) for i, row in enumerate(r.tiers)},
-        all_traffic=_row(r.all, None),
+        tiers={labels[i]: _row(row, labels[i], interval) for i, row in enumerate(r.tiers)},
+        all_traffic=_row(r.all, None, interval),
         blended=BlendedMean(b.n, b.mean, b.se, b.lower, b.upper, b.method, level),
         level=r.level,
         ks_path=r.ks_path,

@@ -1,8 +1,12 @@
 //! Bindings for [`crate::stats::estimators`]: the design-based estimate result. The estimators
 //! themselves are methods of [`super::aggregate::StatsAggregate`], the statistics they run on.
 
-use crate::python::convert::result_class;
+use pyo3::prelude::*;
+
+use crate::python::convert::{result_class, Arg};
+use crate::python::errors::to_py;
 use crate::stats::estimators::DomainEstimate;
+use crate::stats::intervals::SurveyMethod;
 
 result_class! {
     /// A design-based estimate for one domain, stratum or all traffic ([`DomainEstimate`]).
@@ -26,6 +30,47 @@ result_class! {
         n_eff: f64,
         defined: bool,
         reason: Option<String>,
+        df: f64,
+        bounded: bool,
+    }
+}
+
+impl From<&StatsDomainEstimate> for DomainEstimate {
+    fn from(e: &StatsDomainEstimate) -> Self {
+        Self {
+            domain: e.domain,
+            n: e.n,
+            population: e.population,
+            population_hat: e.population_hat,
+            total: e.total,
+            total_se: e.total_se,
+            ht_mean: e.ht_mean,
+            ht_mean_se: e.ht_mean_se,
+            mean: e.mean,
+            se: e.se,
+            lower: e.lower,
+            upper: e.upper,
+            interval: e.interval.clone(),
+            wald_lower: e.wald_lower,
+            wald_upper: e.wald_upper,
+            level: e.level,
+            n_eff: e.n_eff,
+            defined: e.defined,
+            reason: e.reason.clone(),
+            df: e.df,
+            bounded: e.bounded,
+        }
+    }
+}
+
+#[pymethods]
+impl StatsDomainEstimate {
+    /// The same estimate with its headline interval recomputed with `method`
+    /// ([`DomainEstimate::with_interval`]).
+    #[pyo3(signature = (method), text_signature = "(self, method)")]
+    fn with_interval(&self, method: Arg<String>) -> PyResult<Self> {
+        let method = SurveyMethod::parse(&method.get("interval")?).map_err(to_py)?;
+        Ok(DomainEstimate::from(self).with_interval(method).map_err(to_py)?.into())
     }
 }
 

@@ -9,6 +9,7 @@ use crate::python::convert::{
 };
 use crate::python::gil::detached;
 use crate::stats::estimators::Design;
+use crate::stats::intervals::SurveyMethod;
 use crate::stats::sequential::MonitorConfig;
 use crate::stats::simulate::{coverage, monitor_runs, CoverageReport, SimDesign};
 
@@ -74,8 +75,8 @@ fn stats_simulate_monitor(
 /// Coverage simulation of design-based intervals over repeated samples of a population.
 #[pyfunction]
 #[pyo3(
-    signature = (y, strata, domains, design, sizes=None, pi=None, runs=Arg::new(2000), level=Arg::new(0.95), seed=Arg::new(0), threads=Arg::new(0)),
-    text_signature = "(y, strata, domains, design, sizes=None, pi=None, runs=2000, level=0.95, seed=0, threads=0)"
+    signature = (y, strata, domains, design, sizes=None, pi=None, runs=Arg::new(2000), level=Arg::new(0.95), seed=Arg::new(0), threads=Arg::new(0), interval=Arg::new("wilson".to_owned())),
+    text_signature = "(y, strata, domains, design, sizes=None, pi=None, runs=2000, level=0.95, seed=0, threads=0, interval=\"wilson\")"
 )]
 #[allow(clippy::too_many_arguments)]
 fn stats_simulate_coverage(
@@ -90,7 +91,9 @@ fn stats_simulate_coverage(
     level: Arg<f64>,
     seed: Arg<u64>,
     threads: Arg<usize>,
+    interval: Arg<String>,
 ) -> PyResult<StatsCoverageReport> {
+    let interval = interval.get("interval")?;
     let (design, sizes) = (design.get("design")?, opt_arg(sizes, "sizes")?);
     let (runs, level) = (runs.get("runs")?, level.get("level")?);
     let (seed, threads) = (seed.get("seed")?, threads.get("threads")?);
@@ -98,7 +101,8 @@ fn stats_simulate_coverage(
     let report = detached(py, inputs, move |(y, strata, domains, design, sizes, pi)| {
         let (h, d) = (codes("strata", &strata)?, codes("domains", &domains)?);
         let design = SimDesign::new(Design::parse(&design)?, sizes, pi.as_deref())?;
-        coverage(&y, &h, &d, &design, runs, level, seed, threads)
+        let method = SurveyMethod::parse(&interval)?;
+        coverage(&y, &h, &d, &design, runs, level, seed, threads, method)
     })?;
     Ok(report.into())
 }

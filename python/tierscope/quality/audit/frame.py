@@ -77,8 +77,10 @@ def check_settings(
     arl: Any,
     monitor_target: Any,
     restart_every: Any = 7,
+    interval: Any = "wilson",
 ) -> None:
     """Raise :class:`InvalidInputError` for the first invalid numeric or named setting."""
+    v.choice("interval", interval, stats.estimators.INTERVALS)
     for name, value in (("tolerance", tolerance), ("alpha", alpha), ("level", level)):
         v.unit(name, value, open_interval=True)
     v.real("cost_per_contact", cost_per_contact, minimum=0.0)
@@ -203,6 +205,27 @@ def _add_calendar(dec: Any, since: datetime | None, until: datetime | None) -> t
     return day_labels, [day_labels[7 * w] for w in range(n_weeks)]
 
 
+def _with_outcome_columns(out: Any) -> Any:
+    """``out`` with every optional outcome column it lacks added as nulls of the schema's type.
+
+    A ``(decisions, outcomes)`` pair may hold only the columns its producer cares about (e.g.
+    reviews without the shadow columns); ``request_id`` and ``kind`` are required.
+    """
+    import pyarrow as pa
+
+    from ...log.decision_log import OUTCOME_SCHEMA
+
+    for name in ("request_id", "kind"):
+        if name not in out.columns:
+            raise InvalidInputError(f"invalid `log`: an outcomes table with a `{name}` column")
+    missing = [f for f in OUTCOME_SCHEMA if f.name not in out.columns]
+    if missing:
+        out = out.assign(
+            **{f.name: pa.nulls(len(out), f.type).to_pandas().set_axis(out.index) for f in missing}
+        )
+    return out
+
+
 def _join_outcomes(log: Any, all_decisions: Any, dec: Any) -> tuple[Any, Any]:
     """(outcomes of the window's decisions joined to them, orphan outcomes).
 
@@ -211,7 +234,7 @@ def _join_outcomes(log: Any, all_decisions: Any, dec: Any) -> tuple[Any, Any]:
     """
     import pandas as pd
 
-    out = load_outcomes(log)
+    out = _with_outcome_columns(load_outcomes(log))
     known_ids = pd.Index(all_decisions["request_id"].astype(str).to_numpy(dtype=object))
     if len(out):
         out["request_id"] = out["request_id"].astype(str)

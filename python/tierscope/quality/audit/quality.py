@@ -1,7 +1,8 @@
 """Step 2 of the audit: review verdicts and per-tier quality over the window, per day and per week.
 
 Per-tier quality is the log layer's :func:`~tierscope.log.quality.quality_by` (Hájek mean with
-weights 1/π and its Poisson-design interval), the same computation as
+weights 1/π and its Poisson-design interval: by default Wilson at n* = min(n, m(1 − m)/se²), or
+an R ``svyciprop`` method chosen with ``audit(interval=...)``), the same computation as
 :meth:`JoinedLog.per_tier <tierscope.log.JoinedLog.per_tier>`, with one verdict per request.
 The *blended* row is the unweighted mean of all verdicts with a Wilson interval (the single
 number a team without tiers would look at); ``all traffic`` is the design-based estimate.
@@ -86,12 +87,13 @@ def _blended_row(score_sum: float, reviews: int, level: float) -> dict[str, Any]
     }
 
 
-def quality_table(frame: AuditFrame, verdicts: Any, level: float) -> Any:
-    """Quality over the window: one row per tier, then the blended and the all-traffic rows."""
+def quality_table(frame: AuditFrame, verdicts: Any, level: float, interval: str = "wilson") -> Any:
+    """Quality over the window: one row per tier, then the blended and the all-traffic rows
+    (``interval``: the design-based rows' interval method)."""
     import pandas as pd
 
     n_decisions = len(frame.decisions)
-    per_tier = quality_by(verdicts, verdicts["tier"].astype(str), frame.tiers, level=level)
+    per_tier = quality_by(verdicts, verdicts["tier"].astype(str), frame.tiers, level=level, interval=interval)
     rows = [
         {"tier": t, "answers": int(frame.answers.get(t, 0)), **_estimate_row(per_tier[t])}
         for t in frame.tiers
@@ -100,12 +102,16 @@ def quality_table(frame: AuditFrame, verdicts: Any, level: float) -> Any:
     rows.append(
         {"tier": BLENDED, "answers": n_decisions, **_blended_row(float(scores.sum()), len(scores), level)}
     )
-    population = quality_by(verdicts, np.zeros(len(scores), dtype=int), [0], level=level)[0]
+    population = quality_by(verdicts, np.zeros(len(scores), dtype=int), [0], level=level, interval=interval)[
+        0
+    ]
     rows.append({"tier": ALL_TRAFFIC, "answers": n_decisions, **_estimate_row(population)})
     return pd.DataFrame(rows)
 
 
-def quality_by_period(frame: AuditFrame, verdicts: Any, period: str, labels: list[str], level: float) -> Any:
+def quality_by_period(
+    frame: AuditFrame, verdicts: Any, period: str, labels: list[str], level: float, interval: str = "wilson"
+) -> Any:
     """Quality per tier and per ``period`` (``"day"`` or ``"week"``), then the blended rows."""
     import pandas as pd
 
@@ -115,7 +121,7 @@ def quality_by_period(frame: AuditFrame, verdicts: Any, period: str, labels: lis
     rows = []
     for t in frame.tiers:
         sub = verdicts[verdicts["tier"] == t]
-        est = quality_by(sub, sub[period].astype(int), index, level=level)
+        est = quality_by(sub, sub[period].astype(int), index, level=level, interval=interval)
         for i in index:
             answers = int(traffic.get((t, i), 0))
             rows.append(

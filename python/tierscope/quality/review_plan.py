@@ -665,10 +665,12 @@ def plan_reviews(
     with ``score`` and ``stratum``/``tier``) for Neyman allocation. ``targets``: tier -> interval
     half-width (``method="precision"``). ``oversample``: ``{"low_confidence": f, "tail": g}``
     multiplies the sampling score of the lowest confidence band by f and of every tail band above
-    the first cut (tail score >= ``tail_bands[0]``) by g (default 3 and 3: weights vary at most
-    9-fold, which keeps the per-tier intervals near nominal at ~70 reviews a tier; 4 and 4 tilt
-    the audit's monitor harder at some coverage cost), or a function of the decisions frame
-    returning positive scores.
+    the first cut (tail score >= ``tail_bands[0]``) by g (default 3 and 3: scores vary 9-fold,
+    but design weights vary more across strata where rounding or the two-review minimum lifts a
+    small stratum, up to about 100-fold in ``tests/stats/test_interval_coverage.py``; the audit's
+    default interval, Wilson at n* capped at the number of reviews, covered 0.95-0.97 per tier
+    there, from 28 to 250 reviews a tier; 4 and 4 tilt the audit's monitor harder), or a
+    function of the decisions frame returning positive scores.
     ``tiers``: the expected tier names (checked against ``targets``/``previous``).
 
     A budget at least the period's traffic reviews everything (π = 1) with a

@@ -39,7 +39,7 @@ from .drift import (
     psi,
     psi_samples,
 )
-from .estimators import Aggregate, DomainEstimate, Estimates, estimate
+from .estimators import INTERVALS, Aggregate, DomainEstimate, Estimates, estimate
 from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, paired_comparison, paired_wald
 from .intervals import Interval, bootstrap_interval, proportion_interval, proportion_intervals, t_interval
 from .logistic import LogisticFit, fit_logistic
@@ -75,6 +75,7 @@ __all__ = [
     "bootstrap_interval",
     "drift_by_group",
     "estimate",
+    "INTERVALS",
     "fixed_sample_plan",
     "jensen_shannon",
     "kolmogorov_sf",

@@ -42,6 +42,8 @@ __all__ = [
     "stats_allocate",
     "StatsDomainEstimate",
     "StatsAggregate",
+    "StatsPpsEstimates",
+    "stats_pps_brewer_estimates",
     "StatsDomainGap",
     "StatsPairedComparison",
     "stats_newcombe_independent",
@@ -351,16 +353,47 @@ class StatsAggregate:
     def from_json(text: str) -> StatsAggregate: ...
     def __len__(self) -> int: ...
     def estimate_domains(
-        self, design: str, level: float = 0.95, domains: list[int] | None = None
+        self,
+        design: str,
+        level: float = 0.95,
+        domains: list[int] | None = None,
+        lonely: str | None = None,
     ) -> list[StatsDomainEstimate]: ...
-    def estimate_population(self, design: str, level: float = 0.95) -> StatsDomainEstimate: ...
-    def estimate_strata(self, design: str, level: float = 0.95) -> list[StatsDomainEstimate]: ...
-    def post_stratified(
-        self, design: str, totals: list[tuple[int, float]], level: float = 0.95
+    def estimate_population(
+        self, design: str, level: float = 0.95, lonely: str | None = None
     ) -> StatsDomainEstimate: ...
+    def estimate_strata(
+        self, design: str, level: float = 0.95, lonely: str | None = None
+    ) -> list[StatsDomainEstimate]: ...
+    def post_stratified(
+        self, design: str, totals: list[tuple[int, float]], level: float = 0.95, lonely: str | None = None
+    ) -> StatsDomainEstimate: ...
+    def lonely_strata(self, design: str) -> list[int]: ...
     def domain_gap(
         self, design: str, domain_a: int, domain_b: int, level: float = 0.95
     ) -> StatsDomainGap: ...
+
+@final
+class StatsPpsEstimates:
+    @property
+    def population(self) -> StatsDomainEstimate: ...
+    @property
+    def domains(self) -> list[StatsDomainEstimate]: ...
+    @property
+    def strata(self) -> list[StatsDomainEstimate]: ...
+    @property
+    def lonely_strata(self) -> list[int]: ...
+
+def stats_pps_brewer_estimates(
+    y: _F64,
+    pi: _F64,
+    strata: _I64,
+    domains: _I64,
+    stratum_sizes: list[tuple[int, float]],
+    wanted: list[int] | None = None,
+    level: float = 0.95,
+    lonely: str | None = None,
+) -> StatsPpsEstimates: ...
 
 # --- stats: gaps ---
 

@@ -16,9 +16,10 @@ A Rust panic never reaches Python: it surfaces as :class:`InternalError`.
 
 Component errors, all :class:`TierscopeError` subclasses: :class:`CascadeError` (the capable tier
 failed, no answer), :class:`DecisionLogError` and its :class:`LogDirectoryError` (the log cannot be
-written). Warnings: :class:`SegmentWarning` (a log segment was skipped while reading) and
-:class:`ReviewPlanWarning` (a review plan deserves attention). Every tierscope error and warning is
-defined here, and the Rust extension raises these very classes.
+written). Warnings: :class:`SegmentWarning` (a log segment was skipped while reading),
+:class:`ReviewPlanWarning` (a review plan deserves attention) and :class:`LonelyStratumWarning`
+(a stratum with one sampled unit was given a variance by the default rule). Every tierscope
+error and warning is defined here, and the Rust extension raises these very classes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "LogDirectoryError",
     "SegmentWarning",
     "ReviewPlanWarning",
+    "LonelyStratumWarning",
 ]
 
 
@@ -92,3 +94,10 @@ class SegmentWarning(UserWarning):
 
 class ReviewPlanWarning(UserWarning):
     """A review plan was built but something about it deserves attention (e.g. budget > traffic)."""
+
+
+class LonelyStratumWarning(UserWarning):
+    """A stratified estimate met strata with a single sampled unit ("lonely" strata, whose
+    within-stratum variance cannot be estimated) and, as no ``lonely`` rule was chosen, gave
+    them R ``survey``'s conservative "adjust" contribution. The message names the strata and
+    their count; pass ``lonely=`` explicitly to choose the rule (and silence the warning)."""

@@ -42,6 +42,82 @@ impl Design {
     }
 }
 
+/// How a stratum with a single sampled unit (a "lonely" stratum, whose within-stratum variance
+/// cannot be estimated) enters a stratified variance, as R `survey`'s `survey.lonely.psu`
+/// option. A stratum sampled completely (n_h = N_h, or all π = 1) is a certainty stratum with
+/// zero variance and never lonely. Poisson designs have no lonely strata: every unit is sampled
+/// independently and contributes (1 − π)/π² z², so the option does not change them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lonely {
+    /// Refuse: an error naming the first lonely stratum.
+    Fail,
+    /// R's "adjust": the lonely unit's contribution f_h · x_h² is centred at zero (the
+    /// population mean of the linearised variable) instead of at its stratum mean, with
+    /// x_h = w z the unit's weighted linearised value and f_h its finite population correction
+    /// (1 − 1/N_h for SRSWOR, 1 − π for Brewer). Conservative.
+    Adjust,
+    /// R's "average": the lonely strata contribute nothing and the sum over the other strata is
+    /// scaled by (strata)/(non-lonely strata), i.e. each lonely stratum gets the average
+    /// contribution of the others. NaN when every stratum is lonely.
+    Average,
+    /// R's "certainty": the lonely stratum is treated as a certainty unit (zero variance).
+    Certainty,
+    /// R's "remove": the stratum is dropped from the variance (for these single-stage designs
+    /// numerically the same as `Certainty`, as in R).
+    Remove,
+}
+
+impl Lonely {
+    /// Parse `fail`, `adjust`, `average`, `certainty` or `remove`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "fail" => Ok(Self::Fail),
+            "adjust" => Ok(Self::Adjust),
+            "average" => Ok(Self::Average),
+            "certainty" => Ok(Self::Certainty),
+            "remove" => Ok(Self::Remove),
+            other => Err(TierscopeError::invalid(
+                "lonely",
+                format!("'fail', 'adjust', 'average', 'certainty' or 'remove', got '{other}'"),
+            )),
+        }
+    }
+}
+
+/// One stratum's term of a stratified variance: `variance` is the within-stratum contribution,
+/// or, for a lonely stratum, its "adjust" contribution f_h · x_h².
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StratumTerm {
+    pub(crate) stratum: u32,
+    pub(crate) variance: f64,
+    pub(crate) lonely: bool,
+}
+
+/// Sum of the strata's terms with the lonely strata handled as `lonely` says (R `survey`'s
+/// `onestage`: "average" scales by strata / non-lonely strata).
+pub(crate) fn combine_strata(terms: &[StratumTerm], lonely: Lonely) -> Result<f64> {
+    let ok: f64 = terms.iter().filter(|t| !t.lonely).map(|t| t.variance).sum();
+    let n_lonely = terms.iter().filter(|t| t.lonely).count();
+    if n_lonely == 0 {
+        return Ok(ok);
+    }
+    match lonely {
+        Lonely::Fail => {
+            let h = terms.iter().find(|t| t.lonely).map_or(0, |t| t.stratum);
+            Err(TierscopeError::invalid(
+                format!("strata[{h}]"),
+                format!(
+                    "at least two sampled units in stratum {h} (it has one, so its variance is not \
+                     estimable; pass lonely='adjust', 'average', 'certainty' or 'remove')"
+                ),
+            ))
+        }
+        Lonely::Adjust => Ok(ok + terms.iter().filter(|t| t.lonely).map(|t| t.variance).sum::<f64>()),
+        Lonely::Average => Ok(ok * terms.len() as f64 / (terms.len() - n_lonely) as f64),
+        Lonely::Certainty | Lonely::Remove => Ok(ok),
+    }
+}
+
 /// An estimate for one domain (or for the whole population when `domain` is `None`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DomainEstimate {
@@ -270,47 +346,75 @@ fn domain_sums(
 
 /// Design variance of the linear statistic Σ_i w_i Σ_d a_d (y_i − m_d) 1{i ∈ d}, with
 /// `coef[d] = (a_d, m_d)`. Covers HT totals (a = 1, m = 0), Hájek means (a = 1/N̂_d, m = mean),
-/// differences of domain means and post-stratified means.
+/// differences of domain means and post-stratified means. Strata enter when they have sampled
+/// units in a domain of `coef` (as R `survey` on a domain subset); lonely ones as `lonely` says.
 fn lin_variance(
     agg: &Aggregate,
     design: Design,
     weights: &BTreeMap<u32, (u64, f64, f64)>,
     coef: &BTreeMap<u32, (f64, f64)>,
-) -> f64 {
+    lonely: Lonely,
+) -> Result<f64> {
     match design {
         Design::Poisson => {
             let mut v = 0.0;
             for (&(_, d), c) in agg.cells() {
                 if let Some(&(a, m)) = coef.get(&d) {
-                    v += a * a * (c.sum_vy2 - 2.0 * m * c.sum_vy + m * m * c.sum_v);
+                    v += if c.n == 1 {
+                        // One unit: v (y − m)² exactly (the expanded form cancels badly when y ≈ m).
+                        a * a * c.sum_v * (c.sum_y - m) * (c.sum_y - m)
+                    } else {
+                        a * a * (c.sum_vy2 - 2.0 * m * c.sum_vy + m * m * c.sum_v)
+                    };
                 }
             }
-            v.max(0.0)
+            Ok(v.max(0.0))
         }
         Design::StratifiedSrswor => {
-            // Per stratum: Σz and Σz² over all sampled units of the stratum (z = 0 outside the
-            // domains in `coef`).
-            let mut per: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+            // Per stratum: sampled units in the domains, Σz and Σz² over all sampled units of
+            // the stratum (z = 0 outside the domains in `coef`).
+            let mut per: BTreeMap<u32, (u64, f64, f64)> = BTreeMap::new();
             for (&(h, d), c) in agg.cells() {
                 if let Some(&(a, m)) = coef.get(&d) {
                     let e = per.entry(h).or_default();
-                    e.0 += a * (c.sum_y - m * c.n as f64);
-                    e.1 += a * a * (c.sum_y2 - 2.0 * m * c.sum_y + m * m * c.n as f64);
+                    e.0 += c.n;
+                    e.1 += a * (c.sum_y - m * c.n as f64);
+                    e.2 += a * a * (c.sum_y2 - 2.0 * m * c.sum_y + m * m * c.n as f64);
                 }
             }
-            let mut v = 0.0;
-            for (h, (sz, sz2)) in per {
-                if let Some(&(n, pop, _)) = weights.get(&h) {
-                    if n < 2 {
-                        continue; // unestimable within-stratum variance; documented caveat
-                    }
-                    let nf = n as f64;
+            let mut terms = Vec::with_capacity(per.len());
+            for (h, (n_in, sz, sz2)) in per {
+                let Some(&(n, pop, w)) = weights.get(&h) else { continue };
+                if n_in == 0 {
+                    continue;
+                }
+                let nf = n as f64;
+                let f = 1.0 - nf / pop;
+                if f < 1e-7 {
+                    // A stratum sampled completely: zero variance (R: all(f < 1e-7)).
+                    terms.push(StratumTerm { stratum: h, variance: 0.0, lonely: false });
+                } else if n < 2 {
+                    terms.push(StratumTerm { stratum: h, variance: f * (w * sz) * (w * sz), lonely: true });
+                } else {
                     let s2 = ((sz2 - sz * sz / nf) / (nf - 1.0)).max(0.0);
-                    v += pop * pop * (1.0 - nf / pop) * s2 / nf;
+                    terms.push(StratumTerm { stratum: h, variance: pop * pop * f * s2 / nf, lonely: false });
                 }
             }
-            v
+            combine_strata(&terms, lonely)
         }
+    }
+}
+
+/// Codes of the lonely strata of the design: one sampled unit and not sampled completely (for
+/// stratified SRSWOR; a Poisson design has none). Sorted.
+pub fn lonely_strata(agg: &Aggregate, design: Design) -> Result<Vec<u32>> {
+    match design {
+        Design::Poisson => Ok(Vec::new()),
+        Design::StratifiedSrswor => Ok(srswor_weights(agg)?
+            .into_iter()
+            .filter(|&(_, (n, pop, _))| n == 1 && 1.0 - 1.0 / pop >= 1e-7)
+            .map(|(h, _)| h)
+            .collect()),
     }
 }
 
@@ -321,15 +425,20 @@ fn weights_for(agg: &Aggregate, design: Design) -> Result<BTreeMap<u32, (u64, f6
     }
 }
 
+/// Linear-statistic coefficients per domain: `(a_d, m_d)` (see [`lin_variance`]).
+pub(crate) type Coef = BTreeMap<u32, (f64, f64)>;
+
+/// The estimate for the union of domains `members`; `variance(coef)` is the design variance of
+/// the linear statistic with coefficients `coef` (the design's variance estimator); `df_of` is
+/// the aggregate and design whose degrees of freedom (R's `degf`) the estimate reports.
 fn build_estimate(
-    agg: &Aggregate,
-    design: Design,
-    weights: &BTreeMap<u32, (u64, f64, f64)>,
+    variance: &dyn Fn(&Coef) -> Result<f64>,
+    df_of: (&Aggregate, Design),
     domain: Option<u32>,
     members: &[u32],
     sums: &BTreeMap<u32, DomainSums>,
     level: f64,
-) -> DomainEstimate {
+) -> Result<DomainEstimate> {
     let mut s = DomainSums::default();
     for d in members {
         if let Some(x) = sums.get(d) {
@@ -339,21 +448,26 @@ fn build_estimate(
     let population = if s.population > 0.0 { s.population } else { f64::NAN };
     let label = domain.map_or("the population".to_string(), |d| format!("domain {d}"));
     if s.n == 0 {
-        return DomainEstimate::undefined(domain, population, level, format!("no sampled units in {label}"));
+        return Ok(DomainEstimate::undefined(
+            domain,
+            population,
+            level,
+            format!("no sampled units in {label}"),
+        ));
     }
     if s.n_hat <= 0.0 {
-        return DomainEstimate::undefined(
+        return Ok(DomainEstimate::undefined(
             domain,
             population,
             level,
             format!("zero estimated size for {label}"),
-        );
+        ));
     }
     let mean = s.total / s.n_hat;
-    let total_coef: BTreeMap<u32, (f64, f64)> = members.iter().map(|&d| (d, (1.0, 0.0))).collect();
-    let total_var = lin_variance(agg, design, weights, &total_coef);
-    let mean_coef: BTreeMap<u32, (f64, f64)> = members.iter().map(|&d| (d, (1.0 / s.n_hat, mean))).collect();
-    let se = lin_variance(agg, design, weights, &mean_coef).sqrt();
+    let total_coef: Coef = members.iter().map(|&d| (d, (1.0, 0.0))).collect();
+    let total_var = variance(&total_coef)?;
+    let mean_coef: Coef = members.iter().map(|&d| (d, (1.0 / s.n_hat, mean))).collect();
+    let se = variance(&mean_coef)?.sqrt();
     let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
     let reason = if s.n < 2 {
         Some(format!("only one sampled unit in {label}: variance not estimable"))
@@ -363,7 +477,7 @@ fn build_estimate(
     let n_eff = s.n_hat * s.n_hat / s.sum_w2;
     let in_unit = s.min_y >= 0.0 && s.max_y <= 1.0;
     let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit, s.n, level);
-    DomainEstimate {
+    Ok(DomainEstimate {
         domain,
         n: s.n,
         population,
@@ -383,18 +497,30 @@ fn build_estimate(
         n_eff,
         defined: true,
         reason,
-        df: design_df(agg, design, members, s.n),
+        df: design_df(df_of.0, df_of.1, members, s.n),
         bounded: in_unit,
-    }
+    })
 }
 
 /// Estimates for each domain in `domains` (all domains present in the aggregate when `None`).
-/// Requested domains without sampled units come back undefined with a reason.
+/// Requested domains without sampled units come back undefined with a reason. Lonely strata
+/// contribute zero variance ([`Lonely::Certainty`]); see [`domain_estimates_with`].
 pub fn domain_estimates(
     agg: &Aggregate,
     design: Design,
     level: f64,
     domains: Option<&[u32]>,
+) -> Result<Vec<DomainEstimate>> {
+    domain_estimates_with(agg, design, level, domains, Lonely::Certainty)
+}
+
+/// [`domain_estimates`] with lonely strata handled as `lonely` says.
+pub fn domain_estimates_with(
+    agg: &Aggregate,
+    design: Design,
+    level: f64,
+    domains: Option<&[u32]>,
+    lonely: Lonely,
 ) -> Result<Vec<DomainEstimate>> {
     check_level(level)?;
     let weights = weights_for(agg, design)?;
@@ -403,21 +529,69 @@ pub fn domain_estimates(
         Some(d) => d.to_vec(),
         None => sums.keys().copied().collect(),
     };
-    Ok(list.iter().map(|&d| build_estimate(agg, design, &weights, Some(d), &[d], &sums, level)).collect())
+    let var = |c: &Coef| lin_variance(agg, design, &weights, c, lonely);
+    list.iter().map(|&d| build_estimate(&var, (agg, design), Some(d), &[d], &sums, level)).collect()
 }
 
-/// Estimate over all traffic (every domain together) from the same sample.
+/// Estimate over all traffic (every domain together) from the same sample. Lonely strata
+/// contribute zero variance ([`Lonely::Certainty`]); see [`population_estimate_with`].
 pub fn population_estimate(agg: &Aggregate, design: Design, level: f64) -> Result<DomainEstimate> {
+    population_estimate_with(agg, design, level, Lonely::Certainty)
+}
+
+/// [`population_estimate`] with lonely strata handled as `lonely` says.
+pub fn population_estimate_with(
+    agg: &Aggregate,
+    design: Design,
+    level: f64,
+    lonely: Lonely,
+) -> Result<DomainEstimate> {
     check_level(level)?;
     let weights = weights_for(agg, design)?;
     let sums = domain_sums(agg, design, &weights);
     let all: Vec<u32> = sums.keys().copied().collect();
-    Ok(build_estimate(agg, design, &weights, None, &all, &sums, level))
+    let var = |c: &Coef| lin_variance(agg, design, &weights, c, lonely);
+    build_estimate(&var, (agg, design), None, &all, &sums, level)
 }
 
-/// Estimates per stratum (the `domain` field holds the stratum code).
+/// Estimates per stratum (the `domain` field holds the stratum code). Lonely strata contribute
+/// zero variance ([`Lonely::Certainty`]); see [`stratum_estimates_with`].
 pub fn stratum_estimates(agg: &Aggregate, design: Design, level: f64) -> Result<Vec<DomainEstimate>> {
-    domain_estimates(&agg.rekey_domains(|h, _| h), design, level, None)
+    stratum_estimates_with(agg, design, level, Lonely::Certainty)
+}
+
+/// [`stratum_estimates`] with lonely strata handled as `lonely` says.
+pub fn stratum_estimates_with(
+    agg: &Aggregate,
+    design: Design,
+    level: f64,
+    lonely: Lonely,
+) -> Result<Vec<DomainEstimate>> {
+    domain_estimates_with(&agg.rekey_domains(|h, _| h), design, level, None, lonely)
+}
+
+/// Estimates from per-domain sums `sums` (Hájek point estimates) with a caller's variance
+/// estimator: the union of all domains and each domain of `domains` (`None`: those in `sums`).
+pub(crate) fn estimates_with_variance(
+    sums_agg: &Aggregate,
+    variance: &dyn Fn(&Coef) -> Result<f64>,
+    domains: Option<&[u32]>,
+    level: f64,
+) -> Result<(DomainEstimate, Vec<DomainEstimate>)> {
+    check_level(level)?;
+    let sums = domain_sums(sums_agg, Design::Poisson, &BTreeMap::new());
+    let all: Vec<u32> = sums.keys().copied().collect();
+    let population =
+        build_estimate(variance, (sums_agg, Design::StratifiedSrswor), None, &all, &sums, level)?;
+    let list: Vec<u32> = match domains {
+        Some(d) => d.to_vec(),
+        None => sums.iter().filter(|(_, s)| s.n > 0).map(|(&d, _)| d).collect(),
+    };
+    let per = list
+        .iter()
+        .map(|&d| build_estimate(variance, (sums_agg, Design::StratifiedSrswor), Some(d), &[d], &sums, level))
+        .collect::<Result<_>>()?;
+    Ok((population, per))
 }
 
 /// Post-stratified mean: Σ_g N_g m_g / Σ_g N_g over post-strata g (the aggregate's domain codes)
@@ -428,6 +602,17 @@ pub fn post_stratified_estimate(
     design: Design,
     totals: &[(u32, f64)],
     level: f64,
+) -> Result<DomainEstimate> {
+    post_stratified_estimate_with(agg, design, totals, level, Lonely::Certainty)
+}
+
+/// [`post_stratified_estimate`] with lonely strata handled as `lonely` says.
+pub fn post_stratified_estimate_with(
+    agg: &Aggregate,
+    design: Design,
+    totals: &[(u32, f64)],
+    level: f64,
+    lonely: Lonely,
 ) -> Result<DomainEstimate> {
     check_level(level)?;
     for (i, &(_, t)) in totals.iter().enumerate() {
@@ -471,7 +656,7 @@ pub fn post_stratified_estimate(
         sw += f * s.n_hat;
         sw2 += f * f * s.sum_w2;
     }
-    let se = lin_variance(agg, design, &weights, &coef).sqrt();
+    let se = lin_variance(agg, design, &weights, &coef, lonely)?.sqrt();
     let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
     let n_eff = sw * sw / sw2;
     let (lower, upper, interval) = headline_interval(mean, se, n_eff, z, in_unit, n, level);
@@ -505,6 +690,17 @@ pub fn post_stratified_estimate(
 /// standard error, covariance included. Returns `(diff, se)`, or `None` when either domain has
 /// no sampled units.
 pub fn domain_difference(agg: &Aggregate, design: Design, a: u32, b: u32) -> Result<Option<(f64, f64)>> {
+    domain_difference_with(agg, design, a, b, Lonely::Certainty)
+}
+
+/// [`domain_difference`] with lonely strata handled as `lonely` says.
+pub fn domain_difference_with(
+    agg: &Aggregate,
+    design: Design,
+    a: u32,
+    b: u32,
+    lonely: Lonely,
+) -> Result<Option<(f64, f64)>> {
     if a == b {
         return Err(TierscopeError::invalid("domain_b", format!("a domain different from domain_a ({a})")));
     }
@@ -517,7 +713,7 @@ pub fn domain_difference(agg: &Aggregate, design: Design, a: u32, b: u32) -> Res
     let (ma, mb) = (sa.total / sa.n_hat, sb.total / sb.n_hat);
     let coef: BTreeMap<u32, (f64, f64)> =
         [(a, (1.0 / sa.n_hat, ma)), (b, (-1.0 / sb.n_hat, mb))].into_iter().collect();
-    Ok(Some((ma - mb, lin_variance(agg, design, &weights, &coef).sqrt())))
+    Ok(Some((ma - mb, lin_variance(agg, design, &weights, &coef, lonely)?.sqrt())))
 }
 
 #[cfg(test)]
@@ -572,7 +768,65 @@ mod tests {
         assert!((e.mean - 0.75).abs() < 1e-12 && (e.ht_mean - 0.75).abs() < 1e-12);
     }
 
+    #[test]
+    fn lonely_fail_names_the_stratum_and_certain_strata_are_not_lonely() {
+        // Stratum 1 has one unit of 5 (lonely); stratum 2 one unit of 1 (sampled completely).
+        let y = [1.0, 2.0, 4.0, 3.0];
+        let mut agg = Aggregate::from_sample(&y, &[0.5; 4], &[0, 0, 1, 2], &[0; 4]).unwrap();
+        for (h, n) in [(0, 6.0), (1, 5.0), (2, 1.0)] {
+            agg.add_population_count(h, 0, n).unwrap();
+        }
+        assert_eq!(lonely_strata(&agg, Design::StratifiedSrswor).unwrap(), vec![1]);
+        assert!(lonely_strata(&agg, Design::Poisson).unwrap().is_empty());
+        let err = population_estimate_with(&agg, Design::StratifiedSrswor, 0.95, Lonely::Fail).unwrap_err();
+        assert!(err.to_string().contains("stratum 1"), "{err}");
+        let cert = population_estimate_with(&agg, Design::StratifiedSrswor, 0.95, Lonely::Certainty).unwrap();
+        let adj = population_estimate_with(&agg, Design::StratifiedSrswor, 0.95, Lonely::Adjust).unwrap();
+        // adjust adds f (N y)² = (1 − 1/5)(5 · 4)².
+        assert!((adj.total_se.powi(2) - cert.total_se.powi(2) - 0.8 * 400.0).abs() < 1e-9);
+        assert!(Lonely::parse("ignore").is_err());
+    }
+
     proptest! {
+        /// The lonely rules relate as R's do: none matters without lonely strata; "remove" and
+        /// "certainty" agree with the legacy functions; "adjust" adds; "average" scales by
+        /// strata / non-lonely strata.
+        #[test]
+        fn lonely_rules_relate(
+            sizes in prop::collection::vec(1usize..4, 2..7),
+            ys in prop::collection::vec(0.0f64..1.0, 24),
+        ) {
+            let mut agg = Aggregate::new();
+            let mut k = 0;
+            for (h, &n) in sizes.iter().enumerate() {
+                for _ in 0..n {
+                    agg.add_sample(&[ys[k]], &[0.5], &[h as u32], &[(k % 2) as u32]).unwrap();
+                    k += 1;
+                }
+                agg.add_population_count(h as u32, 0, (3 * n) as f64).unwrap();
+            }
+            let v = |l| population_estimate_with(&agg, Design::StratifiedSrswor, 0.9, l).map(|e| e.total_se.powi(2));
+            let legacy = population_estimate(&agg, Design::StratifiedSrswor, 0.9).unwrap().total_se.powi(2);
+            let (cert, adj, avg) = (v(Lonely::Certainty).unwrap(), v(Lonely::Adjust).unwrap(), v(Lonely::Average).unwrap());
+            prop_assert_eq!(cert, legacy);
+            prop_assert_eq!(v(Lonely::Remove).unwrap(), cert);
+            let lonely = sizes.iter().filter(|&&n| n == 1).count();
+            prop_assert_eq!(lonely_strata(&agg, Design::StratifiedSrswor).unwrap().len(), lonely);
+            prop_assert_eq!(v(Lonely::Fail).is_err(), lonely > 0);
+            if lonely == 0 {
+                prop_assert_eq!(adj, cert);
+                prop_assert_eq!(avg, cert);
+            } else {
+                prop_assert!(adj >= cert);
+                if lonely < sizes.len() {
+                    let want = cert * sizes.len() as f64 / (sizes.len() - lonely) as f64;
+                    prop_assert!((avg - want).abs() <= 1e-12 * (1.0 + want));
+                } else {
+                    prop_assert!(avg.is_nan());
+                }
+            }
+        }
+
         /// Average HT total over all stratified SRSWOR samples equals the population total, and
         /// the average variance estimate equals the true variance of the HT total.
         #[test]
@@ -624,7 +878,7 @@ mod tests {
                 let sums = domain_sums(&agg, Design::Poisson, &weights);
                 let t = sums.get(&0).map_or(0.0, |s| s.total);
                 let coef: BTreeMap<u32, (f64, f64)> = [(0, (1.0, 0.0))].into_iter().collect();
-                let v = lin_variance(&agg, Design::Poisson, &weights, &coef);
+                let v = lin_variance(&agg, Design::Poisson, &weights, &coef, Lonely::Fail).unwrap();
                 e_total += prob * t;
                 e_total2 += prob * t * t;
                 e_var += prob * v;

@@ -2,7 +2,7 @@
 //!
 //! Pure Rust (no Python types): intervals ([`intervals`]), sampling designs ([`design`]), budget
 //! allocation ([`allocation`]), mergeable sufficient statistics ([`aggregate`]) and the
-//! design-based estimators on them ([`estimators`]), tier gaps ([`gaps`]), anytime-valid monitoring
+//! design-based estimators on them ([`estimators`]), fixed-size πps designs ([`pps`]), tier gaps ([`gaps`]), anytime-valid monitoring
 //! ([`sequential`]), drift ([`drift`]), review planning ([`planning`]) and the special functions
 //! they rest on ([`special`]). Every bad input is a [`TierscopeError::InvalidInput`] naming the
 //! argument.
@@ -15,6 +15,7 @@ pub mod estimators;
 pub mod gaps;
 pub mod intervals;
 pub mod planning;
+pub mod pps;
 pub mod rng;
 pub mod sequential;
 pub mod simulate;

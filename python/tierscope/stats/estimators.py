@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,11 +13,20 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _core, _validate
-from ..exceptions import InternalError
+from ..exceptions import InternalError, InvalidInputError, LonelyStratumWarning
 from ._convert import U32_MAX, _encode, _f64, _i64, _level, _nonneg, _same_len
 from .gaps import DomainGap, _domain_gap
 
-__all__ = ["DESIGNS", "INTERVALS", "Aggregate", "DomainEstimate", "Estimates", "estimate"]
+__all__ = [
+    "DESIGNS",
+    "ESTIMATE_DESIGNS",
+    "INTERVALS",
+    "LONELY",
+    "Aggregate",
+    "DomainEstimate",
+    "Estimates",
+    "estimate",
+]
 
 INTERVALS = ("wilson", "logit", "beta", "asin", "mean", "xlogit")
 """The ``interval`` methods for estimates of scores in [0, 1]: ``"wilson"`` (default) is the Wilson
@@ -112,8 +122,63 @@ DESIGNS = ("srswor", "stratified", "poisson")
 """The ``design`` names the estimators take (``stratified`` aliases ``srswor``)."""
 
 
+ESTIMATE_DESIGNS = (*DESIGNS, "pps_brewer")
+"""The ``design`` names :func:`estimate` takes: :data:`DESIGNS` and ``pps_brewer`` (a fixed-size
+πps without-replacement sample, Brewer's variance approximation; unit-level, so not on
+:class:`Aggregate`)."""
+
+LONELY = ("adjust", "average", "certainty", "remove", "fail")
+"""The ``lonely`` rules for strata with one sampled unit, as R ``survey``'s
+``options(survey.lonely.psu=...)``:
+
+- ``"adjust"`` (the default; with a :class:`~tierscope.exceptions.LonelyStratumWarning` when
+  not chosen explicitly): the unit's contribution f·x² is centred at zero, the population mean
+  of the linearised variable, instead of at its (undefined) stratum mean; x is its weighted
+  linearised value (N_h·y for an SRSWOR total), f its finite population correction. Conservative.
+- ``"average"``: each lonely stratum gets the average contribution of the other strata (the sum
+  over them times strata / non-lonely strata).
+- ``"certainty"``: the stratum is taken as sampled with certainty, zero variance (what tierscope
+  did, silently, before this option existed).
+- ``"remove"``: the stratum is left out of the variance (the same numbers as ``"certainty"``
+  for these single-stage designs, as in R).
+- ``"fail"``: raise :class:`~tierscope.exceptions.InvalidInputError` naming the stratum.
+
+A stratum sampled completely (n_h = N_h) is a certainty stratum, never lonely. Poisson designs
+have no lonely strata (each unit is its own independent term), so the rule does not change them.
+"""
+
+
 def _check_design(design: str) -> str:
     return _validate.choice("design", design, DESIGNS)
+
+
+def _check_lonely(lonely: str | None) -> str | None:
+    return None if lonely is None else _validate.choice("lonely", lonely, LONELY)
+
+
+def _lonely_rule(lonely: str | None, found: Sequence[Hashable], noun: str = "stratum") -> str:
+    """The rule to run with: ``lonely``, or "adjust" with a warning naming the lonely strata
+    ``found``; ``"fail"`` raises here, naming the caller's stratum label."""
+    if not found:
+        return lonely or "adjust"
+    names = ", ".join(repr(h) for h in found)
+    if lonely == "fail":
+        raise InvalidInputError(
+            f"invalid `strata`: at least two sampled units per stratum; {len(found)} "
+            f"{noun if len(found) == 1 else 'strata'} ({names}) {'has' if len(found) == 1 else 'have'} "
+            "one, so the within-stratum variance is not estimable (pass lonely='adjust', 'average', "
+            "'certainty' or 'remove')"
+        )
+    if lonely is None:
+        warnings.warn(
+            f"{len(found)} lonely {'stratum' if len(found) == 1 else 'strata'} (one sampled unit): "
+            f"{names}; their variance uses lonely='adjust' (R survey's rule, conservative); pass "
+            "lonely= to choose the rule",
+            LonelyStratumWarning,
+            stacklevel=3,
+        )
+        return "adjust"
+    return lonely
 
 
 def _code_arg(name: str, value: int) -> int:
@@ -193,33 +258,56 @@ class Aggregate:
     def __len__(self) -> int:
         return len(self._inner)
 
+    def lonely_strata(self, design: str = "srswor") -> list[int]:
+        """Codes of the strata with one sampled unit (not sampled completely) under ``design``;
+        always empty for ``"poisson"``."""
+        return self._inner.lonely_strata(_check_design(design))
+
+    def _rule(self, design: str, lonely: str | None) -> str:
+        return _lonely_rule(_check_lonely(lonely), self._inner.lonely_strata(design))
+
     def estimate_domains(
         self,
         design: str = "poisson",
         level: float = 0.95,
         domains: Sequence[int] | None = None,
+        lonely: str | None = None,
         interval: str = "wilson",
     ) -> list[DomainEstimate]:
         """Per-domain estimates; requested domains without sampled units are undefined.
+        ``lonely``: the rule for strata with one sampled unit (:data:`LONELY`; None = "adjust"
+        with a :class:`~tierscope.exceptions.LonelyStratumWarning` when there are any).
         ``interval``: one of :data:`INTERVALS`."""
+        d = _check_design(design)
         ds = None if domains is None else _codes_list("domains", domains)
-        d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
-        raw = self._inner.estimate_domains(d, lv, ds)
+        lv, iv = _level(level), _check_interval(interval)
+        raw = self._inner.estimate_domains(d, lv, ds, self._rule(d, lonely))
         return [_estimate_from(e, e.domain, interval=iv) for e in raw]
 
     def estimate_population(
-        self, design: str = "poisson", level: float = 0.95, interval: str = "wilson"
+        self,
+        design: str = "poisson",
+        level: float = 0.95,
+        lonely: str | None = None,
+        interval: str = "wilson",
     ) -> DomainEstimate:
-        """Estimate over all traffic (``interval``: one of :data:`INTERVALS`)."""
+        """Estimate over all traffic (``lonely`` and ``interval`` as in :meth:`estimate_domains`)."""
         d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
-        return _estimate_from(self._inner.estimate_population(d, lv), None, interval=iv)
+        return _estimate_from(
+            self._inner.estimate_population(d, lv, self._rule(d, lonely)), None, interval=iv
+        )
 
     def estimate_strata(
-        self, design: str = "poisson", level: float = 0.95, interval: str = "wilson"
+        self,
+        design: str = "poisson",
+        level: float = 0.95,
+        lonely: str | None = None,
+        interval: str = "wilson",
     ) -> list[DomainEstimate]:
-        """Per-stratum estimates (``domain`` holds the stratum code; ``interval`` as above)."""
+        """Per-stratum estimates (``domain`` holds the stratum code; ``lonely`` and ``interval``
+        as in :meth:`estimate_domains`)."""
         d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
-        raw = self._inner.estimate_strata(d, lv)
+        raw = self._inner.estimate_strata(d, lv, self._rule(d, lonely))
         return [_estimate_from(e, e.domain, interval=iv) for e in raw]
 
     def post_stratified(
@@ -227,14 +315,18 @@ class Aggregate:
         totals: Mapping[int, float],
         design: str = "poisson",
         level: float = 0.95,
+        lonely: str | None = None,
         interval: str = "wilson",
     ) -> DomainEstimate:
-        """Post-stratified mean over domains (post-strata) with known sizes ``totals``."""
+        """Post-stratified mean over domains (post-strata) with known sizes ``totals``
+        (``lonely`` as in :meth:`estimate_domains`)."""
         if not isinstance(totals, Mapping):
             raise _validate.fail("totals", "a mapping of domain code -> population size", totals)
         pairs = [(_code_arg("totals", k), _nonneg(f"totals[{k!r}]", v)) for k, v in totals.items()]
         d, lv, iv = _check_design(design), _level(level), _check_interval(interval)
-        return _estimate_from(self._inner.post_stratified(d, pairs, lv), None, interval=iv)
+        return _estimate_from(
+            self._inner.post_stratified(d, pairs, lv, self._rule(d, lonely)), None, interval=iv
+        )
 
     def domain_gap(
         self, domain_a: int, domain_b: int, design: str = "poisson", level: float = 0.95
@@ -278,6 +370,7 @@ def estimate(
     population_sizes: Mapping[Hashable, float] | None = None,
     expected_domains: Sequence[Hashable] | None = None,
     level: float = 0.95,
+    lonely: str | None = None,
     interval: str = "wilson",
 ) -> Estimates:
     """Design-based estimates from a reviewed sample.
@@ -285,12 +378,19 @@ def estimate(
     ``y`` are the review scores, ``pi`` the inclusion probabilities, ``strata``/``domains`` the
     labels of each reviewed unit. For ``design="srswor"`` the stratum population sizes
     ``population_sizes`` (stratum label -> N_h) are required (weights N_h/n_h, FPC); for
-    ``"poisson"`` weights are 1/π. Domains listed in ``expected_domains`` but absent from the
-    sample are reported undefined with a reason. ``interval``: the headline interval method for
-    scores in [0, 1], one of :data:`INTERVALS` (default ``"wilson"``, the Wilson interval at
-    n* = min(n, m(1 − m)/se²)).
+    ``"poisson"`` weights are 1/π (variance Σ (1 − π)/π² z², right for independent Poisson
+    draws); for ``"pps_brewer"`` — a fixed-size πps sample without replacement in each stratum
+    (Σπ = n_h), e.g. systematic or Sampford πps — weights are 1/π and the variance is Brewer's
+    approximation n_h/(n_h − 1) Σ (1 − π)(z/π − mean)² as R ``svydesign(..., fpc=~pi,
+    pps="brewer")`` (``population_sizes`` then only feeds the HT means). Domains listed in
+    ``expected_domains`` but absent from the sample are reported undefined with a reason.
+    ``lonely`` is the rule for strata with one sampled unit (:data:`LONELY`; None = "adjust"
+    with a :class:`~tierscope.exceptions.LonelyStratumWarning` naming them, when there are any).
+    ``interval``: the headline interval method for scores in [0, 1], one of :data:`INTERVALS`
+    (default ``"wilson"``, the Wilson interval at n* = min(n, m(1 − m)/se²)).
     """
-    d_design = _check_design(design)
+    d_design = _validate.choice("design", design, ESTIMATE_DESIGNS)
+    lonely = _check_lonely(lonely)
     level = _level(level)
     iv = _check_interval(interval)
     if population_sizes is not None and not isinstance(population_sizes, Mapping):
@@ -316,20 +416,62 @@ def estimate(
     s_labels += [lab for lab in sizes if lab not in set(s_labels)]
     d_labels += [lab for lab in (expected_domains or []) if lab not in set(d_labels)]
     s_code = {lab: i for i, lab in enumerate(s_labels)}
+    if d_design == "pps_brewer":
+        return _pps_estimates(
+            yv, pv, s_codes, s_labels, d_codes, d_labels, sizes, expected_domains, level, lonely, iv
+        )
     agg = Aggregate.from_sample(yv, pv, s_codes, d_codes)
     for lab, size in sizes.items():
         # Population counts per stratum; the domain code only matters for HT means.
         agg.add_population_count(s_code[lab], len(d_labels), size)
     inner = agg._inner
-    pop = _estimate_from(inner.estimate_population(d_design, level), None, interval=iv)
+    rule = _lonely_rule(lonely, [s_labels[h] for h in inner.lonely_strata(d_design)])
+    pop = _estimate_from(inner.estimate_population(d_design, level, rule), None, interval=iv)
     present = set(np.flatnonzero(np.bincount(d_codes, minlength=1)).tolist()) if d_codes.size else set()
     wanted = sorted(present | {d_labels.index(lab) for lab in (expected_domains or [])})
-    doms = inner.estimate_domains(d_design, level, wanted)
-    strs = inner.estimate_strata(d_design, level)
+    doms = inner.estimate_domains(d_design, level, wanted, rule)
+    strs = inner.estimate_strata(d_design, level, rule)
     return Estimates(
         population=pop,
         domains={d_labels[_code(d)]: _estimate_from(d, d_labels[_code(d)], interval=iv) for d in doms},
         strata={
             s_labels[_code(d)]: _estimate_from(d, s_labels[_code(d)], interval=iv) for d in strs if d.defined
+        },
+    )
+
+
+def _pps_estimates(
+    yv: np.ndarray[Any, Any],
+    pv: np.ndarray[Any, Any],
+    s_codes: np.ndarray[Any, Any],
+    s_labels: list[Hashable],
+    d_codes: np.ndarray[Any, Any],
+    d_labels: list[Hashable],
+    sizes: dict[Hashable, float],
+    expected_domains: Sequence[Hashable] | None,
+    level: float,
+    lonely: str | None,
+    interval: str,
+) -> Estimates:
+    """:func:`estimate` for ``design="pps_brewer"`` (unit-level: Brewer's variance needs Σπ per
+    stratum, which :class:`Aggregate` cells do not keep)."""
+    s_code = {lab: i for i, lab in enumerate(s_labels)}
+    pairs = [(s_code[lab], size) for lab, size in sizes.items()]
+    present = set(np.unique(d_codes).tolist())
+    wanted = sorted(present | {d_labels.index(lab) for lab in (expected_domains or [])})
+    # Lonely strata (one sampled unit with π < 1, as the core counts them), to warn or fail by label.
+    counts = np.bincount(s_codes, minlength=len(s_labels))
+    uncertain = np.bincount(s_codes, weights=(1.0 - pv >= 1e-7).astype(float), minlength=len(s_labels))
+    rule = _lonely_rule(lonely, [s_labels[h] for h in np.flatnonzero((counts == 1) & (uncertain > 0))])
+    raw = _core.stats_pps_brewer_estimates(yv, pv, s_codes, d_codes, pairs, wanted, level, rule)
+    return Estimates(
+        population=_estimate_from(raw.population, None, interval=interval),
+        domains={
+            d_labels[_code(d)]: _estimate_from(d, d_labels[_code(d)], interval=interval) for d in raw.domains
+        },
+        strata={
+            s_labels[_code(d)]: _estimate_from(d, s_labels[_code(d)], interval=interval)
+            for d in raw.strata
+            if d.defined
         },
     )

@@ -12,7 +12,8 @@ use crate::python::convert::{codes, f64_slice, i64_slice, opt_arg, Arg, F64Array
 use crate::python::gil::{detached, lock, read};
 use crate::stats::aggregate::Aggregate;
 use crate::stats::estimators::{
-    domain_estimates, population_estimate, post_stratified_estimate, stratum_estimates, Design,
+    domain_estimates_with, lonely_strata, population_estimate_with, post_stratified_estimate_with,
+    stratum_estimates_with, Design, Lonely,
 };
 use crate::stats::gaps::design_gap;
 
@@ -148,70 +149,98 @@ impl StatsAggregate {
     }
 
     /// Per-domain estimates (list of dicts).
-    #[pyo3(signature = (design, level=Arg::new(0.95), domains=None), text_signature = "($self, design, level=0.95, domains=None)")]
+    #[pyo3(
+        signature = (design, level=Arg::new(0.95), domains=None, lonely=None),
+        text_signature = "($self, design, level=0.95, domains=None, lonely=None)"
+    )]
     fn estimate_domains(
         &self,
         py: Python<'_>,
         design: Arg<String>,
         level: Arg<f64>,
         domains: Option<Arg<Vec<u32>>>,
+        lonely: Option<Arg<String>>,
     ) -> PyResult<Vec<StatsDomainEstimate>> {
         let (design, level, domains) =
             (design.get("design")?, level.get("level")?, opt_arg(domains, "domains")?);
+        let lonely = lonely_arg(lonely)?;
         let inputs = (&self.inner, design, domains);
         let estimates = detached(py, inputs, move |(state, design, domains)| {
-            domain_estimates(&lock(state), Design::parse(&design)?, level, domains.as_deref())
+            domain_estimates_with(&lock(state), Design::parse(&design)?, level, domains.as_deref(), lonely)
         })?;
         Ok(estimates.into_iter().map(Into::into).collect())
     }
 
     /// Estimate over all traffic.
-    #[pyo3(signature = (design, level=Arg::new(0.95)), text_signature = "($self, design, level=0.95)")]
+    #[pyo3(
+        signature = (design, level=Arg::new(0.95), lonely=None),
+        text_signature = "($self, design, level=0.95, lonely=None)"
+    )]
     fn estimate_population(
         &self,
         py: Python<'_>,
         design: Arg<String>,
         level: Arg<f64>,
+        lonely: Option<Arg<String>>,
     ) -> PyResult<StatsDomainEstimate> {
         let (design, level) = (design.get("design")?, level.get("level")?);
+        let lonely = lonely_arg(lonely)?;
         let inputs = (&self.inner, design);
         let estimate = detached(py, inputs, move |(state, design)| {
-            population_estimate(&lock(state), Design::parse(&design)?, level)
+            population_estimate_with(&lock(state), Design::parse(&design)?, level, lonely)
         })?;
         Ok(estimate.into())
     }
 
     /// Per-stratum estimates (the `domain` key holds the stratum code).
-    #[pyo3(signature = (design, level=Arg::new(0.95)), text_signature = "($self, design, level=0.95)")]
+    #[pyo3(
+        signature = (design, level=Arg::new(0.95), lonely=None),
+        text_signature = "($self, design, level=0.95, lonely=None)"
+    )]
     fn estimate_strata(
         &self,
         py: Python<'_>,
         design: Arg<String>,
         level: Arg<f64>,
+        lonely: Option<Arg<String>>,
     ) -> PyResult<Vec<StatsDomainEstimate>> {
         let (design, level) = (design.get("design")?, level.get("level")?);
+        let lonely = lonely_arg(lonely)?;
         let inputs = (&self.inner, design);
         let estimates = detached(py, inputs, move |(state, design)| {
-            stratum_estimates(&lock(state), Design::parse(&design)?, level)
+            stratum_estimates_with(&lock(state), Design::parse(&design)?, level, lonely)
         })?;
         Ok(estimates.into_iter().map(Into::into).collect())
     }
 
     /// Post-stratified mean with known post-stratum sizes [(domain, N_g)].
-    #[pyo3(signature = (design, totals, level=Arg::new(0.95)), text_signature = "($self, design, totals, level=0.95)")]
+    #[pyo3(
+        signature = (design, totals, level=Arg::new(0.95), lonely=None),
+        text_signature = "($self, design, totals, level=0.95, lonely=None)"
+    )]
     fn post_stratified(
         &self,
         py: Python<'_>,
         design: Arg<String>,
         totals: Arg<Vec<(u32, f64)>>,
         level: Arg<f64>,
+        lonely: Option<Arg<String>>,
     ) -> PyResult<StatsDomainEstimate> {
         let (design, totals, level) = (design.get("design")?, totals.get("totals")?, level.get("level")?);
+        let lonely = lonely_arg(lonely)?;
         let inputs = (&self.inner, design, totals);
         let estimate = detached(py, inputs, move |(state, design, totals)| {
-            post_stratified_estimate(&lock(state), Design::parse(&design)?, &totals, level)
+            post_stratified_estimate_with(&lock(state), Design::parse(&design)?, &totals, level, lonely)
         })?;
         Ok(estimate.into())
+    }
+
+    /// Codes of the lonely strata under `design` (one sampled unit, not sampled completely).
+    fn lonely_strata(&self, py: Python<'_>, design: Arg<String>) -> PyResult<Vec<u32>> {
+        let design = design.get("design")?;
+        detached(py, (&self.inner, design), |(state, design)| {
+            lonely_strata(&lock(state), Design::parse(&design)?)
+        })
     }
 
     /// Design-based Wald interval for the gap between two domains' Hájek means.
@@ -235,6 +264,14 @@ impl StatsAggregate {
             design_gap(&lock(state), Design::parse(&design)?, domain_a, domain_b, level)
         })?;
         Ok(gap.into())
+    }
+}
+
+/// The `lonely` argument (`None`: "adjust").
+pub(super) fn lonely_arg(lonely: Option<Arg<String>>) -> PyResult<Lonely> {
+    match opt_arg(lonely, "lonely")? {
+        None => Ok(Lonely::Adjust),
+        Some(name) => Lonely::parse(&name).map_err(crate::python::errors::to_py),
     }
 }
 

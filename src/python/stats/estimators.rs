@@ -1,12 +1,16 @@
 //! Bindings for [`crate::stats::estimators`]: the design-based estimate result. The estimators
-//! themselves are methods of [`super::aggregate::StatsAggregate`], the statistics they run on.
+//! themselves are methods of [`super::aggregate::StatsAggregate`], the statistics they run on;
+//! the fixed-size πps estimates ([`crate::stats::pps`]) run on the unit-level sample.
 
 use pyo3::prelude::*;
 
-use crate::python::convert::{result_class, Arg};
+use super::aggregate::lonely_arg;
+use crate::python::convert::{codes, f64_slice, i64_slice, opt_arg, result_class, Arg, F64Array, I64Array};
 use crate::python::errors::to_py;
+use crate::python::gil::detached;
 use crate::stats::estimators::DomainEstimate;
 use crate::stats::intervals::SurveyMethod;
+use crate::stats::pps::{brewer_estimates, PpsEstimates};
 
 result_class! {
     /// A design-based estimate for one domain, stratum or all traffic ([`DomainEstimate`]).
@@ -74,7 +78,60 @@ impl StatsDomainEstimate {
     }
 }
 
-pub(super) fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
-    use pyo3::types::PyModuleMethods;
-    m.add_class::<StatsDomainEstimate>()
+/// Estimates from a fixed-size πps sample ([`PpsEstimates`]).
+#[pyclass(frozen, get_all, module = "tierscope._core")]
+#[derive(Clone)]
+pub(crate) struct StatsPpsEstimates {
+    population: StatsDomainEstimate,
+    domains: Vec<StatsDomainEstimate>,
+    strata: Vec<StatsDomainEstimate>,
+    lonely_strata: Vec<u32>,
+}
+
+impl From<PpsEstimates> for StatsPpsEstimates {
+    fn from(value: PpsEstimates) -> Self {
+        let PpsEstimates { population, domains, strata, lonely_strata } = value;
+        Self {
+            population: population.into(),
+            domains: domains.into_iter().map(Into::into).collect(),
+            strata: strata.into_iter().map(Into::into).collect(),
+            lonely_strata,
+        }
+    }
+}
+
+/// HT totals and Hájek means of a stratified fixed-size πps sample with Brewer's variance
+/// ([`brewer_estimates`]); `lonely` None is "adjust".
+#[pyfunction]
+#[pyo3(
+    signature = (y, pi, strata, domains, stratum_sizes, wanted=None, level=Arg::new(0.95), lonely=None),
+    text_signature = "(y, pi, strata, domains, stratum_sizes, wanted=None, level=0.95, lonely=None)"
+)]
+#[allow(clippy::too_many_arguments)]
+fn stats_pps_brewer_estimates(
+    py: Python<'_>,
+    y: F64Array<'_>,
+    pi: F64Array<'_>,
+    strata: I64Array<'_>,
+    domains: I64Array<'_>,
+    stratum_sizes: Arg<Vec<(u32, f64)>>,
+    wanted: Option<Arg<Vec<u32>>>,
+    level: Arg<f64>,
+    lonely: Option<Arg<String>>,
+) -> PyResult<StatsPpsEstimates> {
+    let (sizes, wanted, level) =
+        (stratum_sizes.get("stratum_sizes")?, opt_arg(wanted, "wanted")?, level.get("level")?);
+    let lonely = lonely_arg(lonely)?;
+    let inputs = (f64_slice(&y), f64_slice(&pi), i64_slice(&strata), i64_slice(&domains), sizes, wanted);
+    let out = detached(py, inputs, move |(y, pi, strata, domains, sizes, wanted)| {
+        let (h, d) = (codes("strata", &strata)?, codes("domains", &domains)?);
+        brewer_estimates(&y, &pi, &h, &d, &sizes, wanted.as_deref(), lonely, level)
+    })?;
+    Ok(out.into())
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<StatsDomainEstimate>()?;
+    m.add_class::<StatsPpsEstimates>()?;
+    m.add_function(wrap_pyfunction!(stats_pps_brewer_estimates, m)?)
 }

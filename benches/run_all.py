@@ -22,6 +22,7 @@ BENCHES = [
     "bench_stats_summary.py",
     "bench_route_file.py",
     "bench_bad_inputs.py",
+    "bench_sequential.py",
 ]
 
 

@@ -473,6 +473,7 @@ class StatsMonitor:
         max_weight: float = 1.0,
         restart_every: int = 7,
         arl: float | None = None,
+        boundary: str | None = None,
     ) -> StatsMonitor: ...
     def update(self, y: _F64, pi: _F64 | None = None, population: int | None = None) -> StatsDayStatus: ...
     @property

@@ -22,15 +22,53 @@
 //! the j-th gets error budget α·6/(π² j²) (Σ = α), so the probability of any false alarm over an
 //! unbounded horizon stays ≤ α while a sequence started after a drop sees only post-drop data.
 //!
-//! **E-detector.** With [`AlarmMethod::EDetector`] the alarm is instead a Shiryaev–Roberts
-//! e-detector (Shin, Ramdas & Rinaldo 2024, "E-detectors: a nonparametric framework for
-//! sequential change detection"): for each bet λ on a grid, R_t = (R_{t−1} + 1)·E_t with the day's
-//! betting e-value E_t = Π (1 + λ(m − x)) against "mean ≥ m = baseline − tolerance", averaged over
-//! the grid. Under that null M_t − t is a supermartingale, so the expected number of days to a false
-//! alarm (alarm when M_t ≥ A) is at least A = `arl`. It restarts at every day implicitly, so it is
-//! not diluted by pre-change data and needs no split of α across restarts: a guarantee on the
-//! false-alarm *rate* rather than on any false alarm ever. The confidence sequences still run and
-//! give the reported bounds.
+//! **Boundaries.** Each sequence is one of two [`Boundary`] kinds. The default,
+//! [`Boundary::EmpiricalBernstein`], is the predictable plug-in sequence above; its first bet is
+//! centred and sized from a *prior* known before any data: the monitor's baseline (on the [0, 1]
+//! scale, with the Bernoulli variance x₀(1 − x₀) at that mean). Any value fixed in advance keeps the
+//! bets predictable, so coverage is unchanged; the old prior (centre 1/2, variance 1/4) made the
+//! first day's bet too small and wrongly centred, a penalty paid again at every restart.
+//! [`Boundary::BetaBinomial`] is the conjugate beta-binomial mixture of Howard, Ramdas, McAuliffe
+//! & Sekhon (2021, "Time-uniform, nonparametric, nonasymptotic confidence sequences", Prop. 7; the
+//! two-sided `beta_binomial_log_mixture` of `confseq` with g = μ, h = 1 − μ): for each candidate
+//! mean μ the mixture over a Beta(r/μ, r/(1 − μ)) prior of the Bernoulli likelihood ratios,
+//! M_t(μ) = B(r/(1−μ) + S, r/μ + t − S) / B(r/(1−μ), r/μ) · μ^−S (1 − μ)^−(t−S), S = Σx,
+//! r = max(ρ − μ(1−μ), 10⁻³μ(1−μ)) with ρ tuned to t_opt = [`BETA_BINOMIAL_T_OPT`] observations.
+//! It is a test martingale for 0/1 outcomes with mean μ and a test supermartingale for any
+//! observations in [0, 1] with mean μ (x ↦ e^{θx} is convex, so E e^{θX} ≤ 1 − μ + μe^θ), so the
+//! set {μ : M_t(μ) < 1/α} is a (1 − α) confidence sequence (Ville). It needs only (t, Σx) and is
+//! tightest for 0/1 outcomes; it does not adapt to a small variance, so it is refused for the
+//! weighted (Horvitz–Thompson) stream, `max_weight > 1`.
+//!
+//! **E-detector.** With [`AlarmMethod::EDetector`] the alarm is instead a CUSUM-type e-detector
+//! (Shin, Ramdas & Rinaldo 2024, "E-detectors: a nonparametric framework for sequential change
+//! detection"). For each bet λ_k = λ_max·2^−k, k = 1..=[`EDETECTOR_BETS`], on a day with
+//! observations the day's betting e-value E_t = Π (1 + λ_k(m − x)) against "mean ≥ m =
+//! baseline − tolerance" updates C_t^k = max(C_{t−1}^k, 1)·E_t (C_0^k = 1); a day without
+//! observations leaves C^k unchanged. The statistic is the average M_t = (1/K) Σ_k C_t^k and the
+//! alarm fires when M_t ≥ A = `arl`. The grid stops at λ_max/256: smaller bets cannot gather
+//! ln A nats in any useful time, and each bet costs ln K nats of the mixture.
+//!
+//! *Guarantee.* Let N_t be the number of days with observations up to day t (a day with reviews;
+//! for the weighted stream, a day with traffic). Under the null that every observation's
+//! conditional mean is ≥ m, each E_t has conditional expectation ≤ 1, so the Shiryaev–Roberts
+//! statistic R_t^k = (R_{t−1}^k + 1{data on day t})·E_t satisfies E[R_t^k | past] ≤ R_{t−1}^k +
+//! 1{data}, i.e. R̄_t − N_t (R̄ = the average over k) is a supermartingale, and C_t^k ≤ R_t^k
+//! pathwise (a maximum of the products Π_{i=j..t} E_i is at most their sum). Hence, for the alarm
+//! time τ: (i) E[N_τ] ≥ A: on average at least `arl` *days with reviews* (so at least `arl`
+//! calendar days) pass before a false alarm; (ii) for every m, P(false alarm within the first m
+//! days with reviews) ≤ m/A (Ville's inequality for the nonnegative supermartingale
+//! R̄_t + m − N_t, started at m and stopped at the m-th data day). (ii) bounds the probability of
+//! an early false alarm, which a mean alone does not. Days without reviews add no evidence and no
+//! restart term, so a tier without reviews never alarms; under a strictly safe null (mean > m)
+//! each C^k drifts down and is reset to 1, so the statistic does not grow with elapsed time as the
+//! Shiryaev–Roberts sum does (R_t ≈ t for the smallest bets, whose E_t ≈ 1). The alarm is sticky.
+//!
+//! *State versions.* [`STATE_VERSION`] 2 (this statistic, baseline prior) replaced version 1 (a
+//! Shiryaev–Roberts sum that added one per calendar day, and the (1/2, 1/4) prior). Version-1 JSON
+//! still loads: its confidence sequences keep their old prior (bit-for-bit the old bounds), and
+//! the e-detector's evidence restarts at zero on the first day after loading (its guarantee then
+//! holds from that day; an alarm already raised stays raised).
 //!
 //! [`Cusum`] (Bernoulli or normal) is provided for comparison; it controls average run length
 //! for a fully specified change, not for a composite null.
@@ -42,6 +80,85 @@ use crate::error::{Result, TierscopeError};
 
 /// Bet truncation (WSR use c = 1/2 or 3/4).
 const LAMBDA_MAX: f64 = 0.5;
+
+/// Version of the serialised [`Monitor`] state written by this code (see the module docs).
+pub const STATE_VERSION: u32 = 2;
+
+/// Intrinsic time (observations) at which the beta-binomial boundary is tuned: a week of ~70
+/// reviews a day, the monitors' restart window.
+pub const BETA_BINOMIAL_T_OPT: f64 = 500.0;
+
+/// Which confidence-sequence boundary a [`Monitor`] runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Boundary {
+    /// Predictable plug-in empirical-Bernstein (Waudby-Smith & Ramdas 2023).
+    #[default]
+    EmpiricalBernstein,
+    /// Conjugate beta-binomial mixture (Howard et al. 2021), for 0/1 outcomes.
+    BetaBinomial,
+}
+
+impl Boundary {
+    /// Parse `"eb"` or `"beta_binomial"` (the Python names).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "eb" => Ok(Self::EmpiricalBernstein),
+            "beta_binomial" => Ok(Self::BetaBinomial),
+            other => Err(TierscopeError::invalid(
+                "boundary",
+                format!("\"eb\" or \"beta_binomial\", got {other:?}"),
+            )),
+        }
+    }
+}
+
+fn old_prior_mean() -> f64 {
+    0.5
+}
+
+fn old_prior_var() -> f64 {
+    0.25
+}
+
+/// ln M_t(μ) of the two-sided beta-binomial mixture (module docs) after t observations summing to
+/// S, tuned at `t_opt` observations and error level `alpha_opt`; μ in (0, 1).
+pub fn beta_binomial_log_mixture(mu: f64, t: f64, s: f64, t_opt: f64, alpha_opt: f64) -> f64 {
+    use super::special::ln_beta;
+    let gh = mu * (1.0 - mu);
+    let z = (1.0 / alpha_opt).ln();
+    let rho = gh * t_opt / (2.0 * z + (1.0 + 2.0 * z).ln());
+    let r = (rho - gh).max(1e-3 * gh);
+    let (a0, b0) = (r / (1.0 - mu), r / mu);
+    ln_beta(a0 + s, b0 + t - s) - ln_beta(a0, b0) - s * mu.ln() - (t - s) * (1.0 - mu).ln()
+}
+
+/// The beta-binomial confidence interval {μ : ln M_t(μ) < ln(1/α)} at (t, S), by bisection on
+/// each side of S/t (ln M_t is decreasing then increasing in μ).
+pub fn beta_binomial_interval(t: f64, s: f64, alpha: f64, t_opt: f64) -> (f64, f64) {
+    let threshold = (1.0 / alpha).ln();
+    let p_hat = (s / t).clamp(0.0, 1.0);
+    let outside = |mu: f64| beta_binomial_log_mixture(mu, t, s, t_opt, alpha) >= threshold;
+    let bisect = |mut inside: f64, mut out: f64| {
+        for _ in 0..60 {
+            let mid = 0.5 * (inside + out);
+            if outside(mid) {
+                out = mid;
+            } else {
+                inside = mid;
+            }
+            if (inside - out).abs() < 1e-12 {
+                break;
+            }
+        }
+        // The interval's edge, rounded outwards.
+        out
+    };
+    // ln M_t(S/t) <= 0 (a mixture is at most the maximum likelihood), so S/t is inside.
+    let lower = if p_hat <= 0.0 { 0.0 } else { bisect(p_hat, 0.0) };
+    let upper = if p_hat >= 1.0 { 1.0 } else { bisect(p_hat, 1.0) };
+    (lower.clamp(0.0, 1.0), upper.clamp(0.0, 1.0))
+}
 
 /// Predictable plug-in empirical-Bernstein confidence sequence for a mean in [0, 1].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +183,15 @@ pub struct EbConfidenceSequence {
     pub lower: f64,
     /// Running-intersection upper bound.
     pub upper: f64,
+    /// Prior mean of the predictable plug-in (fixed before any data; 1/2 in version-1 state).
+    #[serde(default = "old_prior_mean")]
+    pub prior_mean: f64,
+    /// Prior variance of the predictable plug-in (1/4 in version-1 state).
+    #[serde(default = "old_prior_var")]
+    pub prior_var: f64,
+    /// The boundary this sequence runs.
+    #[serde(default)]
+    pub boundary: Boundary,
 }
 
 fn psi_e(lambda: f64) -> f64 {
@@ -73,9 +199,26 @@ fn psi_e(lambda: f64) -> f64 {
 }
 
 impl EbConfidenceSequence {
-    /// A fresh sequence with error budget `alpha` starting on `start_day`.
+    /// A fresh empirical-Bernstein sequence with error budget `alpha` starting on `start_day`, with
+    /// the uninformative prior (mean 1/2, variance 1/4).
     pub fn new(alpha: f64, start_day: u32) -> Self {
+        Self::with_prior(alpha, start_day, 0.5, 0.25, Boundary::EmpiricalBernstein)
+    }
+
+    /// A fresh sequence whose first bet is centred at `prior_mean` and sized with `prior_var`
+    /// (values fixed before the data, e.g. from the baseline; clamped to [0, 1] and [10⁻², 1/4]).
+    /// `prior_*` are not read by [`Boundary::BetaBinomial`].
+    pub fn with_prior(
+        alpha: f64,
+        start_day: u32,
+        prior_mean: f64,
+        prior_var: f64,
+        boundary: Boundary,
+    ) -> Self {
         Self {
+            prior_mean: prior_mean.clamp(0.0, 1.0),
+            prior_var: prior_var.clamp(1e-2, 0.25),
+            boundary,
             alpha,
             start_day,
             t: 0.0,
@@ -94,8 +237,16 @@ impl EbConfidenceSequence {
         if k <= 0.0 {
             return;
         }
-        let mu = (0.5 + self.sum_x) / (self.t + 1.0);
-        let var = (0.25 + self.sum_sq) / (self.t + 1.0);
+        if self.boundary == Boundary::BetaBinomial {
+            self.t += k;
+            self.sum_x += sum_x;
+            let (lo, hi) = beta_binomial_interval(self.t, self.sum_x, self.alpha, BETA_BINOMIAL_T_OPT);
+            self.lower = self.lower.max(lo).clamp(0.0, 1.0);
+            self.upper = self.upper.min(hi).clamp(0.0, 1.0);
+            return;
+        }
+        let mu = (self.prior_mean + self.sum_x) / (self.t + 1.0);
+        let var = (self.prior_var + self.sum_sq) / (self.t + 1.0);
         let t_mid = self.t + 0.5 * (k + 1.0);
         let lambda =
             ((2.0 * (2.0 / self.alpha).ln()) / (var * t_mid * (1.0 + t_mid).ln())).sqrt().min(LAMBDA_MAX);
@@ -120,8 +271,8 @@ impl EbConfidenceSequence {
     }
 }
 
-/// Number of bets in the e-detector's grid: λ_k = λ_max·2^−k, k = 1..=16, weights 1/16.
-const EDETECTOR_BETS: usize = 16;
+/// Number of bets in the e-detector's grid: λ_k = λ_max·2^−k, k = 1..=K, weights 1/K.
+pub const EDETECTOR_BETS: usize = 8;
 
 /// Which rule raises a [`Monitor`]'s alarm.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -130,9 +281,10 @@ pub enum AlarmMethod {
     /// Restarted confidence sequences: P(any false alarm, ever) ≤ α.
     #[default]
     ConfidenceSequence,
-    /// Shiryaev–Roberts e-detector: expected days to a false alarm ≥ `arl`.
+    /// CUSUM-type e-detector: expected days *with reviews* to a false alarm ≥ `arl`, and
+    /// P(false alarm within the first m days with reviews) ≤ m/`arl` (module docs).
     EDetector {
-        /// Average run length (days) to a false alarm under the null, at least.
+        /// Mean run length to a false alarm under the null, in days with reviews, at least.
         arl: f64,
     },
 }
@@ -220,15 +372,32 @@ pub struct Monitor {
     pub alarm_day: Option<u32>,
     /// Per-day history.
     pub history: Vec<DayStatus>,
-    /// E-detector state: ln R_t for each bet of the grid (empty until the first day).
+    /// E-detector state: ln C_t for each bet of the grid (empty until the first day with data).
     #[serde(default)]
     pub log_r: Vec<f64>,
+    /// The confidence sequences' boundary.
+    #[serde(default)]
+    pub boundary: Boundary,
+    /// State version ([`STATE_VERSION`]; 1 when absent: state written before version 2).
+    #[serde(default = "version_one")]
+    pub version: u32,
+}
+
+fn version_one() -> u32 {
+    1
 }
 
 impl Monitor {
     /// A new monitor (validates the configuration).
     pub fn new(config: MonitorConfig) -> Result<Self> {
+        Self::with_boundary(config, Boundary::default())
+    }
+
+    /// A new monitor running `boundary` confidence sequences (validates the configuration; the
+    /// beta-binomial boundary needs an unweighted stream, `max_weight = 1`).
+    pub fn with_boundary(config: MonitorConfig, boundary: Boundary) -> Result<Self> {
         config.validate()?;
+        Self::check_boundary(&config, boundary)?;
         Ok(Self {
             config,
             day: 0,
@@ -236,7 +405,22 @@ impl Monitor {
             alarm_day: None,
             history: Vec::new(),
             log_r: Vec::new(),
+            boundary,
+            version: STATE_VERSION,
         })
+    }
+
+    fn check_boundary(config: &MonitorConfig, boundary: Boundary) -> Result<()> {
+        if boundary == Boundary::BetaBinomial && config.max_weight > 1.0 {
+            return Err(TierscopeError::invalid(
+                "boundary",
+                format!(
+                    "\"eb\" for a weighted stream (max_weight = {} > 1); the beta-binomial boundary is for unweighted 0/1 outcomes",
+                    config.max_weight
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The e-detector's bets on the [0, 1] scale of X and its null boundary m there.
@@ -250,19 +434,30 @@ impl Monitor {
     }
 
     /// Fold one day's observations (on the [0, 1] scale; `bulk` more units at `x_bulk`) into the
-    /// e-detector and return ln M_t.
+    /// e-detector and return ln M_t. A day without observations leaves the statistic unchanged.
     fn update_detector(&mut self, xs: &[f64], bulk: f64, x_bulk: f64) -> f64 {
         let (bets, m) = self.bets();
         if self.log_r.len() != bets.len() {
-            self.log_r = vec![f64::NEG_INFINITY; bets.len()];
+            // C_0 = 1 (ln 0): the same as C_0 = 0, since the first data day takes max(C_0, 1).
+            self.log_r = vec![0.0; bets.len()];
         }
-        for (log_r, &lambda) in self.log_r.iter_mut().zip(&bets) {
-            let mut log_e: f64 = xs.iter().map(|&x| (lambda * (m - x)).ln_1p()).sum();
-            if bulk > 0.0 {
-                log_e += bulk * (lambda * (m - x_bulk)).ln_1p();
+        if !xs.is_empty() || bulk > 0.0 {
+            for (log_c, &lambda) in self.log_r.iter_mut().zip(&bets) {
+                let mut log_e: f64 = xs.iter().map(|&x| (lambda * (m - x)).ln_1p()).sum();
+                if bulk > 0.0 {
+                    log_e += bulk * (lambda * (m - x_bulk)).ln_1p();
+                }
+                // C_t = max(C_{t−1}, 1)·E_t: the CUSUM restart, only on a day with data.
+                *log_c = log_c.max(0.0) + log_e;
             }
-            // ln(R + 1) = logaddexp(ln R, 0)
-            *log_r = log_add_exp(*log_r, 0.0) + log_e;
+        }
+        self.log_evidence()
+    }
+
+    /// ln M_t = ln of the average of the bets' statistics (0 before the first day with data).
+    fn log_evidence(&self) -> f64 {
+        if self.log_r.is_empty() {
+            return 0.0;
         }
         let total = self.log_r.iter().fold(f64::NEG_INFINITY, |acc, &v| log_add_exp(acc, v));
         total - (self.log_r.len() as f64).ln()
@@ -339,7 +534,9 @@ impl Monitor {
             let j = self.sequences.len() as f64 + 1.0;
             let alpha_j = self.config.alpha * 6.0 / (std::f64::consts::PI.powi(2) * j * j);
             let alpha_j = if restart == 0 { self.config.alpha } else { alpha_j };
-            self.sequences.push(EbConfidenceSequence::new(alpha_j, self.day));
+            // Predictable prior for the first bet: the baseline on the [0, 1] scale, known in advance.
+            let var0 = x0 * (1.0 - x0);
+            self.sequences.push(EbConfidenceSequence::with_prior(alpha_j, self.day, x0, var0, self.boundary));
         }
         for s in &mut self.sequences {
             s.update_sums(k, sx, sx2);
@@ -381,9 +578,24 @@ impl Monitor {
 
     /// Restore from JSON state.
     pub fn from_json(text: &str) -> Result<Self> {
-        let m: Monitor = serde_json::from_str(text)
+        let mut m: Monitor = serde_json::from_str(text)
             .map_err(|e| TierscopeError::invalid("json", format!("a serialised Monitor: {e}")))?;
+        if m.version > STATE_VERSION {
+            return Err(TierscopeError::invalid(
+                "json",
+                format!(
+                    "Monitor state of version <= {STATE_VERSION}, got version {} (written by a newer tierscope)",
+                    m.version
+                ),
+            ));
+        }
         m.config.validate()?;
+        Self::check_boundary(&m.config, m.boundary)?;
+        if m.version < STATE_VERSION {
+            // Version 1 held a Shiryaev–Roberts sum with a per-day clock: its evidence restarts.
+            m.log_r.clear();
+            m.version = STATE_VERSION;
+        }
         Ok(m)
     }
 }
@@ -636,8 +848,7 @@ mod tests {
     proptest::proptest! {
         /// The e-detector's evidence is finite, does not depend on the order of a day's
         /// observations (a product of factors), and its alarm, once raised, stays with its day;
-        /// an all-perfect stream never alarms within fewer days than the ARL (empty days only
-        /// count days: R grows by one).
+        /// an all-perfect stream never alarms, and an empty day leaves the evidence unchanged.
         #[test]
         fn edetector_invariants(
             days in proptest::collection::vec(proptest::collection::vec(0.0f64..=1.0, 0..30), 1..25),
@@ -658,10 +869,119 @@ mod tests {
                     first_alarm = a.alarm_day;
                 }
                 proptest::prop_assert_eq!(a.alarm_day, first_alarm);
+                let before = perfect.log_r.clone();
                 let p = perfect.update(&vec![1.0; y.len()], None, None).unwrap();
                 proptest::prop_assert!(p.alarm_day.is_none());
+                proptest::prop_assert!(p.log_evidence.unwrap() <= 1e-12);
+                if y.is_empty() && !before.is_empty() {
+                    proptest::prop_assert_eq!(&perfect.log_r, &before);
+                }
             }
         }
+    }
+
+    #[test]
+    fn edetector_without_reviews_never_alarms() {
+        let arl = 30.0;
+        let mut m = Monitor::new(edetector(arl)).unwrap();
+        let mut w = Monitor::new(MonitorConfig { max_weight: 10.0, ..edetector(arl) }).unwrap();
+        for _ in 0..(10 * arl as u32) {
+            let st = m.update(&[], None, None).unwrap();
+            assert!(st.log_evidence.is_some_and(|e| e.abs() < 1e-12), "{st:?}");
+            let sw = w.update(&[], None, Some(0)).unwrap();
+            assert!(sw.log_evidence.is_some_and(|e| e.abs() < 1e-12), "{sw:?}");
+        }
+        assert_eq!((m.alarm_day, w.alarm_day), (None, None));
+        // Data then silence: the evidence stays where the last review left it.
+        m.update(&[0.0; 5], None, None).unwrap();
+        let after = m.history.last().unwrap().log_evidence;
+        for _ in 0..100 {
+            assert_eq!(m.update(&[], None, None).unwrap().log_evidence, after);
+        }
+    }
+
+    #[test]
+    fn beta_binomial_matches_confseq_reference_values() {
+        // confseq's bernoulli_confidence_interval test values (t_opt, alpha_opt = alpha).
+        for (s, t, t_opt, lo, hi) in
+            [(700.0, 1000.0, 100.0, 0.651629, 0.745949), (100.0, 200.0, 1.0, 0.328923, 0.671076)]
+        {
+            let (l, u) = beta_binomial_interval(t, s, 0.05, t_opt);
+            assert!((l - lo).abs() < 2e-6 && (u - hi).abs() < 2e-6, "{s}/{t}: ({l}, {u}) vs ({lo}, {hi})");
+        }
+        let (l, u) = beta_binomial_interval(2.0, 1.0, 0.05, 50.0);
+        assert_eq!((l, u), (0.0, 1.0));
+        assert!(Boundary::parse("beta").is_err());
+        assert!(Monitor::with_boundary(MonitorConfig { max_weight: 2.0, ..cfg() }, Boundary::BetaBinomial)
+            .is_err());
+    }
+
+    /// Anytime coverage of one (never restarted) sequence over 40 days of 70 Bernoulli(p) reviews.
+    fn anytime_coverage(boundary: Boundary, p: f64, baseline: f64, runs: u64) -> f64 {
+        let mut covered = 0u64;
+        for r in 0..runs {
+            let mut rng = Xoshiro256::new(31, r);
+            let mut s =
+                EbConfidenceSequence::with_prior(0.05, 1, baseline, baseline * (1.0 - baseline), boundary);
+            let mut ok = true;
+            for _ in 0..40 {
+                s.update(&bernoulli_day(&mut rng, p, 70));
+                ok &= s.lower <= p && p <= s.upper;
+            }
+            covered += u64::from(ok);
+        }
+        covered as f64 / runs as f64
+    }
+
+    #[test]
+    fn sequences_cover_anytime() {
+        // The true mean on the baseline and 5 points off it (a prior fixed in advance stays valid).
+        for boundary in [Boundary::EmpiricalBernstein, Boundary::BetaBinomial] {
+            for p in [0.85, 0.80] {
+                let c = anytime_coverage(boundary, p, 0.85, 400);
+                assert!(c >= 0.95, "{boundary:?} p = {p}: anytime coverage {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn baseline_prior_and_beta_binomial_are_tighter() {
+        let mut rng = Xoshiro256::new(8, 0);
+        let mut old = EbConfidenceSequence::new(0.05, 1);
+        let mut new =
+            EbConfidenceSequence::with_prior(0.05, 1, 0.85, 0.85 * 0.15, Boundary::EmpiricalBernstein);
+        let mut bb = EbConfidenceSequence::with_prior(0.05, 1, 0.85, 0.0, Boundary::BetaBinomial);
+        for _ in 0..7 {
+            let x = bernoulli_day(&mut rng, 0.85, 70);
+            old.update(&x);
+            new.update(&x);
+            bb.update(&x);
+        }
+        let w = |s: &EbConfidenceSequence| s.upper - s.lower;
+        assert!(w(&new) < w(&old) && w(&bb) < w(&old), "{} {} {}", w(&old), w(&new), w(&bb));
+    }
+
+    #[test]
+    fn version_one_state_loads() {
+        let mut m = Monitor::new(edetector(100.0)).unwrap();
+        m.update(&[0.0; 30], None, None).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&m.to_json().unwrap()).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("version");
+        obj.remove("boundary");
+        for s in obj["sequences"].as_array_mut().unwrap() {
+            let s = s.as_object_mut().unwrap();
+            for k in ["prior_mean", "prior_var", "boundary"] {
+                s.remove(k);
+            }
+        }
+        let back = Monitor::from_json(&v.to_string()).unwrap();
+        assert_eq!(back.version, STATE_VERSION);
+        assert!(back.log_r.is_empty(), "version-1 evidence restarts");
+        assert_eq!((back.sequences[0].prior_mean, back.sequences[0].prior_var), (0.5, 0.25));
+        v["version"] = serde_json::json!(STATE_VERSION + 1);
+        let err = Monitor::from_json(&v.to_string()).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
     }
 
     #[test]

@@ -160,15 +160,16 @@ def test_weighted_monitor_no_false_alarms_and_detects_drop() -> None:
 
 def test_e_detector_average_run_length_and_delay() -> None:
     """E-detector: under the null's worst case (quality exactly at baseline − tolerance) the mean
-    number of days to a false alarm is at least ``arl``; on the ten-point drop it is faster than
-    the restarted confidence sequences."""
+    number of days with reviews to a false alarm is at least ``arl`` (here far above: the CUSUM-type
+    statistic has no clock); on the ten-point drop it is faster than the restarted confidence
+    sequences."""
     arl = 30.0
     null = ts.simulate_monitor(
-        baseline=0.85, tolerance=0.03, days=3_000, reviews_per_day=70, p_before=0.82, p_after=0.82,
-        change_day=0, runs=400, seed=15, method="e_detector", arl=arl,
+        baseline=0.85, tolerance=0.03, days=900, reviews_per_day=70, p_before=0.82, p_after=0.82,
+        change_day=0, runs=200, seed=15, method="e_detector", arl=arl,
     )  # fmt: skip
-    run_lengths = np.array([3_000 if a is None else a for a in null], dtype=float)
-    print(f"e-detector ARL {arl:.0f}: mean run length {run_lengths.mean():.1f} days")
+    run_lengths = np.array([900 if a is None else a for a in null], dtype=float)
+    print(f"e-detector ARL {arl:.0f}: mean run length >= {run_lengths.mean():.1f} days (censored at 900)")
     assert run_lengths.mean() >= arl
 
     kw = dict(baseline=0.85, tolerance=0.03, days=90, reviews_per_day=70, p_before=0.85, p_after=0.75,
@@ -190,6 +191,7 @@ def test_monitor_method_is_validated() -> None:
     with pytest.raises(InvalidInputError, match="`arl`"):
         ts.Monitor(0.85, 0.03, method="e_detector", arl=0.5)
     m = ts.Monitor(0.85, 0.03, method="e_detector", arl=100.0)
+    assert m.update(np.zeros(0)).log_evidence == pytest.approx(0.0, abs=1e-12)
     st = m.update(np.zeros(50))
     assert st.log_evidence is not None and st.log_evidence > 0
     back = ts.Monitor.from_json(m.to_json())

@@ -10,7 +10,7 @@ import numpy.typing as npt
 from .. import _core, _validate
 from ._convert import U32_MAX, _count, _f64, _method, _opt_f64, _positive
 
-__all__ = ["MONITOR_METHODS", "Cusum", "DayStatus", "Monitor"]
+__all__ = ["MONITOR_BOUNDARIES", "MONITOR_METHODS", "Cusum", "DayStatus", "Monitor"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class DayStatus:
     alarm: bool
     alarm_day: int | None
     log_evidence: float | None = None
-    """ln of the e-detector statistic (``method="e_detector"``; alarm at ln ``arl``), else None."""
+    """ln of the e-detector statistic (``method="e_detector"``; 0 before the first day with
+    reviews; alarm at ln ``arl``), else None."""
 
 
 def _day(core: _core.StatsDayStatus) -> DayStatus:
@@ -34,6 +35,7 @@ def _day(core: _core.StatsDayStatus) -> DayStatus:
 
 
 MONITOR_METHODS = ("confidence_sequence", "e_detector")
+MONITOR_BOUNDARIES = ("eb", "beta_binomial")
 
 
 def _arl(method: str, arl: float) -> float | None:
@@ -55,21 +57,36 @@ def _text(name: str, value: str) -> str:
 class Monitor:
     """Sequential alarm for one tier's quality (or one paired gap, with ``lo=-1``).
 
-    Runs empirical-Bernstein confidence sequences (Waudby-Smith & Ramdas) restarted every
-    ``restart_every`` days with error budgets α·6/(π²j²). ``method`` picks the alarm:
+    Runs confidence sequences restarted every ``restart_every`` days with error budgets
+    α·6/(π²j²). ``boundary`` picks them:
+
+    * ``"eb"`` (default): predictable plug-in empirical-Bernstein (Waudby-Smith & Ramdas 2023),
+      the first bet centred and sized from ``baseline`` (fixed before the data, so still valid);
+      adapts to the variance, the only choice for weighted reviews (``max_weight > 1``).
+    * ``"beta_binomial"``: the conjugate beta-binomial mixture of Howard et al. (2021) (confseq's
+      two-sided ``beta_binomial_log_mixture``, tuned at 500 observations): tighter for 0/1
+      outcomes; valid for any outcomes in [lo, hi]; unweighted only.
+
+    ``method`` picks the alarm:
 
     * ``"confidence_sequence"`` (default): the first day any upper bound falls below
       ``baseline - tolerance``; P(any false alarm, ever) <= ``alpha``.
-    * ``"e_detector"``: a Shiryaev–Roberts e-detector (Shin, Ramdas & Rinaldo 2024) of betting
-      e-values against "mean >= baseline - tolerance", mixed over 16 bets; the expected number of
-      days to a false alarm is at least ``arl``. It is not diluted by data from before a change, so
-      it detects a drop sooner (days instead of weeks when reviews are few); ``alpha`` then only
-      sets the reported bounds. Use it for standing production monitors, where a false-alarm rate
-      (one per ``arl`` days at most, on average) is the meaningful guarantee.
+    * ``"e_detector"``: a CUSUM-type e-detector (Shin, Ramdas & Rinaldo 2024) of betting e-values
+      against "mean >= baseline - tolerance", averaged over 8 bets (λ_max·2^-k, k = 1..8): on
+      each day *with reviews* each bet's statistic becomes max(C, 1)·E (E the day's e-value); a
+      day without reviews changes nothing, so a tier without reviews never alarms. Under the null
+      (every review's mean >= ``baseline - tolerance``) the mean number of *days with reviews* before a false
+      alarm is at least ``arl`` (so at least ``arl`` days), and P(a false alarm within the first
+      m days with reviews) <= m / ``arl``. Under a safe null (quality above the line) false alarms
+      are far rarer than that. It is not diluted by data from before a change, so it detects a
+      drop sooner; ``alpha`` then only sets the reported bounds. The alarm is sticky.
 
     Weighted reviews: give ``max_weight`` = the largest possible 1/π and pass each day's ``pi``
     and the tier's traffic ``population``; the day then contributes a Horvitz–Thompson stream
     (reviewed units (y − lo)/π, unreviewed zeros) bounded by (hi − lo)·max_weight.
+
+    State from :meth:`to_json` written before version 2 still loads; its e-detector evidence
+    restarts on the first day after loading (an alarm already raised stays raised).
     """
 
     def __init__(
@@ -83,6 +100,7 @@ class Monitor:
         restart_every: int = 7,
         method: str = "confidence_sequence",
         arl: float = 1000.0,
+        boundary: str = "eb",
         _inner: _core.StatsMonitor | None = None,
     ) -> None:
         if _inner is not None:
@@ -98,8 +116,9 @@ class Monitor:
         max_weight = _validate.real("max_weight", max_weight, minimum=1.0)
         restart_every = _restart_every(restart_every)
         core_arl = _arl(method, arl)
+        boundary = _method("boundary", boundary, MONITOR_BOUNDARIES)
         self._inner = _core.StatsMonitor(
-            baseline, tolerance, alpha, lo, hi, max_weight, restart_every, core_arl
+            baseline, tolerance, alpha, lo, hi, max_weight, restart_every, core_arl, boundary
         )
 
     def update(

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 
 use crate::python::convert::{f64_slice, opt_arg, opt_f64_slice, result_class, Arg, F64Array};
 use crate::python::gil::{detached, lock, read};
-use crate::stats::sequential::{AlarmMethod, Cusum, CusumKind, DayStatus, Monitor, MonitorConfig};
+use crate::stats::sequential::{AlarmMethod, Boundary, Cusum, CusumKind, DayStatus, Monitor, MonitorConfig};
 
 result_class! {
     /// A monitor's status after a day ([`DayStatus`]).
@@ -32,8 +32,8 @@ struct StatsMonitor {
 impl StatsMonitor {
     #[new]
     #[pyo3(
-        signature = (baseline, tolerance, alpha=Arg::new(0.05), lo=Arg::new(0.0), hi=Arg::new(1.0), max_weight=Arg::new(1.0), restart_every=Arg::new(7), arl=None),
-        text_signature = "(baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7, arl=None)"
+        signature = (baseline, tolerance, alpha=Arg::new(0.05), lo=Arg::new(0.0), hi=Arg::new(1.0), max_weight=Arg::new(1.0), restart_every=Arg::new(7), arl=None, boundary=None),
+        text_signature = "(baseline, tolerance, alpha=0.05, lo=0.0, hi=1.0, max_weight=1.0, restart_every=7, arl=None, boundary=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -46,14 +46,20 @@ impl StatsMonitor {
         max_weight: Arg<f64>,
         restart_every: Arg<u32>,
         arl: Option<Arg<f64>>,
+        boundary: Option<Arg<String>>,
     ) -> PyResult<Self> {
+        let boundary = opt_arg(boundary, "boundary")?;
         let (baseline, tolerance, alpha) =
             (baseline.get("baseline")?, tolerance.get("tolerance")?, alpha.get("alpha")?);
         let (lo, hi, max_weight) = (lo.get("lo")?, hi.get("hi")?, max_weight.get("max_weight")?);
         let restart_every = restart_every.get("restart_every")?;
         let method = alarm_method(opt_arg(arl, "arl")?);
         let config = MonitorConfig { baseline, tolerance, alpha, lo, hi, max_weight, restart_every, method };
-        Ok(Self { inner: Mutex::new(detached(py, config, Monitor::new)?) })
+        let make = move |config| {
+            let boundary = boundary.as_deref().map_or(Ok(Boundary::default()), Boundary::parse)?;
+            Monitor::with_boundary(config, boundary)
+        };
+        Ok(Self { inner: Mutex::new(detached(py, config, make)?) })
     }
 
     /// Absorb one day's reviews; returns the day's status.

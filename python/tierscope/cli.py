@@ -484,7 +484,7 @@ def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--monitor-method",
         choices=MONITOR_METHODS,
         default="e_detector",
-        help="alarm rule: e-detector (>= --arl days between false alarms on average) or confidence "
+        help="alarm rule: e-detector (on average >= --arl days with reviews between false alarms) or confidence "
         "sequences (P(any false alarm) <= alpha)",
     )
     aud.add_argument(

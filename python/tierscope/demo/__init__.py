@@ -55,8 +55,8 @@ Arms (same traffic, same outcome draws)
     Alarms: every arm counts only instruments with a false-alarm guarantee. Arm (a): the blended
     :class:`~tierscope.stats.Monitor` and the static suite. Arms (b)/(c): the per-tier review
     monitors, the shadow-gap monitor and the support-contact monitors. Every monitor, in every
-    arm, is a :class:`~tierscope.stats.Monitor` with the e-detector alarm (``MONITOR_METHOD``): at
-    least ``ARL`` (1,000) days between false alarms per monitor on average. The daily-interval
+    arm, is a :class:`~tierscope.stats.Monitor` with the e-detector alarm (``MONITOR_METHOD``): on
+    average at least ``ARL`` (1,000) days with data between false alarms per monitor. The daily-interval
     rule (the day's interval below baseline − tolerance: blended in (a), per tier in (b)/(c)) is
     printed but not counted: it has no such guarantee and does raise false alarms.
 

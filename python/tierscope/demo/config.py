@@ -30,7 +30,7 @@ OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
 CONFIDENCE_BANDS = (0.85, 0.95)
 MONITOR_TARGET = "tail_weighted"
 # Every monitor in every arm (blended, per-tier reviews, shadow gap, support contacts) alarms by the
-# e-detector: at least ARL days between false alarms per monitor on average.
+# e-detector: on average at least ARL days with data between false alarms per monitor.
 MONITOR_METHOD = "e_detector"
 ARL = 1000.0
 RESTART_EVERY = 7

@@ -218,8 +218,8 @@ _CAPTIONS = {
     "quality": "Per-tier quality: weekly design-based estimates from the reviews (95% intervals) and the "
     "simulation truth.",
     "alarms": "Alarm timeline: the playbook's blended number vs the evidence of tierscope's per-tier "
-    "e-detectors (reviews and support contacts). With no change, ln M creeps up like ln(days) by design "
-    "(Shiryaev-Roberts: M minus the day count is a supermartingale); an alarm needs ln 1000.",
+    "e-detectors (reviews and support contacts). The evidence moves only on days with data and, with no "
+    "change, stays near zero (a CUSUM-type e-detector); an alarm needs ln 1000.",
     "contacts": "Support contacts joined to the routing decisions, per tier: the post-mortem's missing link.",
     "drift": "Confidence drift: PSI of the real router's confidence distribution.",
     "frontier": "Cost-quality frontier after the shift: the arms and the threshold sweeps.",

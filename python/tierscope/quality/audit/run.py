@@ -27,8 +27,9 @@ Statistics
     Σ g·y / Σ g (``"tail_weighted"``, the default: the quality where model choice matters, as the
     review plan's oversampling defines it) or the plain tier mean (``"traffic"``). When all π/g
     are equal the stream is the reviews themselves. By default (``monitor_method="e_detector"``)
-    the alarm is a Shiryaev–Roberts e-detector against "quality >= baseline − tolerance", with at
-    least ``arl`` days between false alarms on average; with ``"confidence_sequence"`` it fires the
+    the alarm is a CUSUM-type e-detector against "quality >= baseline − tolerance" that moves only
+    on days with reviews (on average at least ``arl`` days with reviews between false alarms, at
+    most m/``arl`` chance of one in the first m such days); with ``"confidence_sequence"`` it fires the
     first day the anytime-valid upper bound falls below ``baseline − tolerance`` (P(any false
     alarm) <= ``alpha``). The bounds are reported either way. ``baseline`` defaults to the same
     weighted estimate over the first ``baseline_days`` days (the team's launch reference).
@@ -99,7 +100,8 @@ def audit(
     ``tiers``: the expected tier names (unknown names raise). ``capable_tier``: the tier of the
     all-capable counterfactual (default: the logged ``capable_tier``, else a tier named "capable").
     ``monitor_method``/``arl``: the monitors' alarm rule (:class:`tierscope.stats.Monitor`): the
-    default ``"e_detector"`` expects at least ``arl`` days between false alarms per monitor;
+    default ``"e_detector"`` expects at least ``arl`` days with reviews between false alarms per
+    monitor (a tier without reviews never alarms);
     ``"confidence_sequence"`` bounds the probability of any false alarm by ``alpha``.
     ``interval``: the per-tier quality interval method (see the module docstring).
 

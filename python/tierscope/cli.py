@@ -484,8 +484,8 @@ def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--monitor-method",
         choices=MONITOR_METHODS,
         default="e_detector",
-        help="alarm rule: e-detector (on average >= --arl days with reviews between false alarms) or confidence "
-        "sequences (P(any false alarm) <= alpha)",
+        help="alarm rule: e-detector (on average >= --arl days with reviews between false alarms) "
+        "or confidence sequences (P(any false alarm) <= alpha)",
     )
     aud.add_argument(
         "--arl",

@@ -125,7 +125,8 @@ def _setup_lines(res: DemoResult) -> list[str]:
         f"{tr['flagged_share_of_cheap'][-1]:.1%} after the shift",
         f"prices: capable ${PRICE_CAPABLE:.3f}/query, cheap ${PRICE_CHEAP:.3f}; support contact "
         f"${COST_PER_CONTACT:.2f}; tolerance {TOLERANCE:.2f} on quality, {CONTACT_TOLERANCE:.2%} on a tier's "
-        f"contact rate; monitors: e-detectors, >= {ARL:,.0f} days with data between false alarms each on average; "
+        f"contact rate; monitors: e-detectors, >= {ARL:,.0f} days with data between false alarms each "
+        "on average; "
         f"{cfg.reviews} reviews/day",
         f"cascade: isotonic calibration + choose_threshold(eps={EPSILON}, delta={DELTA}) -> threshold "
         f"{s.threshold:.3f} (calibration acceptance {s.acceptance_rate:.1%}, Clopper-Pearson bound "

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aggregate::Aggregate;
-use super::estimators::{domain_difference, Design};
+use super::estimators::{domain_difference_with, Design, Lonely};
 use super::intervals::{wilson, Interval};
 use super::special::{binom_cdf, binom_pmf, norm_ppf};
 use super::{check_finite, check_level, check_same_len};
@@ -62,7 +62,8 @@ pub struct DomainGap {
     pub reason: Option<String>,
 }
 
-/// Design-based Wald interval for the difference of two domains' Hájek means.
+/// Design-based Wald interval for the difference of two domains' Hájek means. Lonely strata
+/// (one sampled unit) contribute zero variance ([`Lonely::Certainty`]); see [`design_gap_with`].
 pub fn design_gap(
     agg: &Aggregate,
     design: Design,
@@ -70,8 +71,20 @@ pub fn design_gap(
     domain_b: u32,
     level: f64,
 ) -> Result<DomainGap> {
+    design_gap_with(agg, design, domain_a, domain_b, level, Lonely::Certainty)
+}
+
+/// [`design_gap`] with lonely strata handled as `lonely` says.
+pub fn design_gap_with(
+    agg: &Aggregate,
+    design: Design,
+    domain_a: u32,
+    domain_b: u32,
+    level: f64,
+    lonely: Lonely,
+) -> Result<DomainGap> {
     check_level(level)?;
-    match domain_difference(agg, design, domain_a, domain_b)? {
+    match domain_difference_with(agg, design, domain_a, domain_b, lonely)? {
         Some((d, se)) => {
             let z = norm_ppf(1.0 - (1.0 - level) / 2.0);
             Ok(DomainGap {

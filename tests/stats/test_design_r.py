@@ -184,6 +184,15 @@ def test_aggregate_methods_take_lonely() -> None:
         agg.post_stratified({0: 100.0, 1: 50.0, 2: 70.0}, design="srswor")
     with pytest.raises(InvalidInputError, match="`design`"):
         agg.estimate_population("pps_brewer")
+    # The domain gap takes the same rule: never a silent zero for the lonely strata.
+    a, b = ref["adjust"]["domain"][:2]
+    with pytest.warns(LonelyStratumWarning, match="lonely strata"):
+        default_gap = agg.domain_gap(a, b, design="srswor")
+    adjusted = agg.domain_gap(a, b, design="srswor", lonely="adjust")
+    assert default_gap.se == adjusted.se
+    assert agg.domain_gap(a, b, design="srswor", lonely="certainty").se <= adjusted.se
+    with pytest.raises(InvalidInputError, match="`strata`"):
+        agg.domain_gap(a, b, design="srswor", lonely="fail")
 
 
 def test_estimate_rejects_a_bad_lonely_rule() -> None:

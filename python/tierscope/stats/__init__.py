@@ -44,6 +44,7 @@ from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, pai
 from .intervals import Interval, bootstrap_interval, proportion_interval, proportion_intervals, t_interval
 from .logistic import LogisticFit, fit_logistic
 from .planning import DetectionPlan, fixed_sample_plan, sequential_plan
+from .sequential import MONITOR_BOUNDARIES as MONITOR_BOUNDARIES
 from .sequential import MONITOR_METHODS as MONITOR_METHODS
 from .sequential import Cusum, DayStatus, Monitor
 from .simulate import CoverageReport, simulate_coverage, simulate_monitor

@@ -329,11 +329,18 @@ class Aggregate:
         )
 
     def domain_gap(
-        self, domain_a: int, domain_b: int, design: str = "poisson", level: float = 0.95
+        self,
+        domain_a: int,
+        domain_b: int,
+        design: str = "poisson",
+        level: float = 0.95,
+        lonely: str | None = None,
     ) -> DomainGap:
-        """Design-based Wald interval for mean(domain_a) − mean(domain_b)."""
+        """Design-based Wald interval for mean(domain_a) − mean(domain_b) (``lonely`` as in
+        :meth:`estimate_domains`)."""
         a, b = _code_arg("domain_a", domain_a), _code_arg("domain_b", domain_b)
-        return _domain_gap(self._inner.domain_gap(_check_design(design), a, b, _level(level)))
+        d, lv = _check_design(design), _level(level)
+        return _domain_gap(self._inner.domain_gap(d, a, b, lv, self._rule(d, lonely)))
 
 
 def _label_array(name: str, values: npt.ArrayLike) -> np.ndarray[Any, Any]:

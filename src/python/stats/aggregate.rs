@@ -15,7 +15,7 @@ use crate::stats::estimators::{
     domain_estimates_with, lonely_strata, population_estimate_with, post_stratified_estimate_with,
     stratum_estimates_with, Design, Lonely,
 };
-use crate::stats::gaps::design_gap;
+use crate::stats::gaps::design_gap_with;
 
 /// Mergeable per-(stratum, domain) sufficient statistics with design-based estimators.
 ///
@@ -245,8 +245,8 @@ impl StatsAggregate {
 
     /// Design-based Wald interval for the gap between two domains' Hájek means.
     #[pyo3(
-        signature = (design, domain_a, domain_b, level=Arg::new(0.95)),
-        text_signature = "($self, design, domain_a, domain_b, level=0.95)"
+        signature = (design, domain_a, domain_b, level=Arg::new(0.95), lonely=None),
+        text_signature = "($self, design, domain_a, domain_b, level=0.95, lonely=None)"
     )]
     fn domain_gap(
         &self,
@@ -255,13 +255,15 @@ impl StatsAggregate {
         domain_a: Arg<u32>,
         domain_b: Arg<u32>,
         level: Arg<f64>,
+        lonely: Option<Arg<String>>,
     ) -> PyResult<StatsDomainGap> {
         let design = design.get("design")?;
         let (domain_a, domain_b, level) =
             (domain_a.get("domain_a")?, domain_b.get("domain_b")?, level.get("level")?);
+        let lonely = lonely_arg(lonely)?;
         let inputs = (&self.inner, design);
         let gap = detached(py, inputs, move |(state, design)| {
-            design_gap(&lock(state), Design::parse(&design)?, domain_a, domain_b, level)
+            design_gap_with(&lock(state), Design::parse(&design)?, domain_a, domain_b, level, lonely)
         })?;
         Ok(gap.into())
     }

@@ -34,16 +34,23 @@ MAX_THREADS = 1024
 """The most worker threads a call may ask for (0 = all cores)."""
 
 _NUMERIC_KINDS = frozenset("biuf")
+LABELS = "a one-dimensional array of labels"
+
+
+def _asarray(name: str, values: Any, expected: str) -> np.ndarray[Any, Any]:
+    """``np.asarray(values)``; a bare string (which numpy would make one 0-d item) or input numpy
+    cannot convert (ragged nesting, a broken ``__array__``) is refused as not ``expected``."""
+    if isinstance(values, (str, bytes)):
+        raise fail(name, expected, values)
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise fail(name, f"{expected} ({err})") from None
 
 
 def _array(name: str, values: Any) -> np.ndarray[Any, Any]:
     """``values`` as a numpy array of real numbers (any numeric dtype), refusing text and objects."""
-    if isinstance(values, (str, bytes)):
-        raise fail(name, "an array of numbers", values)
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as err:  # ragged nesting, a broken __array__
-        raise fail(name, f"an array of numbers ({err})") from None
+    arr = _asarray(name, values, "an array of numbers")
     if arr.dtype.kind == "O":
         for item in arr.flat:
             if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
@@ -80,12 +87,7 @@ def _opt_f64(name: str, values: npt.ArrayLike | None, *, finite: bool = False) -
 
 
 def _i64(name: str, values: npt.ArrayLike) -> IntArray:
-    if isinstance(values, (str, bytes)):
-        raise fail(name, "a one-dimensional array of integer codes", values)
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as err:
-        raise fail(name, f"an array of integer codes ({err})") from None
+    arr = _asarray(name, values, "a one-dimensional array of integer codes")
     if arr.ndim != 1:
         raise InvalidInputError(f"invalid `{name}`: a one-dimensional array, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
@@ -97,12 +99,7 @@ def _i64(name: str, values: npt.ArrayLike) -> IntArray:
 
 
 def _encode(name: str, labels: npt.ArrayLike) -> tuple[IntArray, list[Any]]:
-    if isinstance(labels, (str, bytes)):
-        raise fail(name, "a one-dimensional array of labels", labels)
-    try:
-        arr = np.asarray(labels)
-    except (TypeError, ValueError) as err:
-        raise fail(name, f"a one-dimensional array of labels ({err})") from None
+    arr = _asarray(name, labels, LABELS)
     if arr.ndim != 1:
         raise InvalidInputError(f"invalid `{name}`: a one-dimensional array of labels, got shape {arr.shape}")
     if arr.size and np.issubdtype(arr.dtype, np.integer) and arr.min() >= 0 and arr.max() < 1 << 16:

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from .. import _core, _validate
 from ..exceptions import InternalError, InvalidInputError, LonelyStratumWarning
-from ._convert import U32_MAX, _encode, _f64, _i64, _level, _nonneg, _same_len
+from ._convert import LABELS, U32_MAX, _asarray, _encode, _f64, _i64, _level, _nonneg, _same_len
 from .gaps import DomainGap, _domain_gap
 
 __all__ = [
@@ -343,15 +343,6 @@ class Aggregate:
         return _domain_gap(self._inner.domain_gap(d, a, b, lv, self._rule(d, lonely)))
 
 
-def _label_array(name: str, values: npt.ArrayLike) -> np.ndarray[Any, Any]:
-    if isinstance(values, (str, bytes)):
-        raise _validate.fail(name, "a one-dimensional array of labels", values)
-    try:
-        return np.asarray(values)
-    except (TypeError, ValueError) as err:
-        raise _validate.fail(name, f"a one-dimensional array of labels ({err})") from None
-
-
 @dataclass(frozen=True)
 class Estimates:
     """All-traffic, per-domain and per-stratum estimates from one sample."""
@@ -413,8 +404,8 @@ def estimate(
     pv = _f64("pi", pi)
     n = yv.shape[0]
     _same_len("pi", pv, "y", n)
-    s_arr = _label_array("strata", strata)
-    d_arr = _label_array("domains", domains)
+    s_arr = _asarray("strata", strata, LABELS)
+    d_arr = _asarray("domains", domains, LABELS)
     _same_len("strata", s_arr, "y", n)
     _same_len("domains", d_arr, "y", n)
     s_codes, s_labels = _encode("strata", s_arr)

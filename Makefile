@@ -18,7 +18,7 @@ MODEL_STAMP := $(DEFAULT_DIR)/router.json
 RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
 
-.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock clean
+.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock lock-upgrade clean
 
 help: ## Show this help
 	@echo "tierscope — make targets:"
@@ -97,8 +97,11 @@ $(VENV_STAMP): requirements-lock.txt
 	$(PIP) install --quiet --no-deps -r requirements-lock.txt
 	@touch $@
 
-lock: ## Re-resolve requirements-dev.txt in a clean venv and pin everything into requirements-lock.txt
+lock: ## Pin requirements-dev.txt into requirements-lock.txt in a clean venv, keeping the current pins
 	bash scripts/lock.sh
+
+lock-upgrade: ## Re-resolve requirements-dev.txt to the newest allowed versions (make lock without the pins)
+	UPGRADE=1 bash scripts/lock.sh
 
 clean: ## Remove build outputs, the virtual env and built models
 	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so

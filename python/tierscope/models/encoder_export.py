@@ -1179,36 +1179,3 @@ def quantize_embedding_table(model_path: str | pathlib.Path, table: str = WORD_E
         "max_abs_error": float(error.max()),
         "max_rel_error_of_row_max": float((error.max(axis=1) / (np.abs(w).max(axis=1) + 1e-30)).max()),
     }
-
-
-def weight_only_model(int8_path: str | pathlib.Path, out_path: str | pathlib.Path) -> int:
-    """The int8 model with its activation quantisation removed (int8 weights, float activations).
-
-    Every activation ``QuantizeLinear -> DequantizeLinear`` pair is bypassed, so each MatMul reads the
-    float activation and the dequantised int8 weight. Returns how many pairs were removed.
-    """
-    import onnx
-
-    model = onnx.load(str(int8_path))
-    graph = model.graph
-    inits = {i.name for i in graph.initializer}
-    q_input = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
-    bypass = {
-        n.output[0]: q_input[n.input[0]]
-        for n in graph.node
-        if n.op_type == "DequantizeLinear" and n.input[0] not in inits and n.input[0] in q_input
-    }
-    for n in graph.node:
-        for j, name in enumerate(n.input):
-            if name in bypass:
-                n.input[j] = bypass[name]
-    dead = {n.output[0] for n in graph.node if n.output[0] in bypass} | set(q_input)
-    keep = [n for n in graph.node if n.output[0] not in dead]
-    del graph.node[:]
-    graph.node.extend(keep)
-    used = {i for n in graph.node for i in n.input}
-    for init in [i for i in graph.initializer if i.name not in used]:
-        graph.initializer.remove(init)
-    onnx.checker.check_model(model)
-    onnx.save_model(model, str(out_path))
-    return len(bypass)

@@ -47,8 +47,8 @@ lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest on _c
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
-	$(VENV)/bin/ruff check python tests benches scripts evals
-	$(VENV)/bin/ruff format --check python tests benches scripts evals
+	$(VENV)/bin/ruff check python tests benches scripts evals packaging
+	$(VENV)/bin/ruff format --check python tests benches scripts evals packaging
 	$(VENV)/bin/mypy python/tierscope
 	PYTHONPATH=$(CURDIR)/python $(PY) -m mypy.stubtest tierscope._core --allowlist stubtest-allowlist.txt
 	$(PY) scripts/check_imports.py

@@ -102,10 +102,10 @@ def test_router_with_guard_saves_and_reloads(
     np.testing.assert_array_equal(a.guarded, b.guarded)
 
 
-def test_a_bad_guard_file_is_a_clear_error(router: Router, tmp_path: Path) -> None:
+def test_a_bad_guard_file_is_a_clear_error(guarded_router: Router, tmp_path: Path) -> None:
     from tierscope.exceptions import InvalidInputError, ModelLoadError
 
-    router.save(tmp_path / "r")
+    guarded_router.save(tmp_path / "r")
     (tmp_path / "r" / "guard.json").write_text(json.dumps({"router": "../elsewhere", "margin": 0.1}))
     with pytest.raises(ModelLoadError, match="subdirectory"):
         Router.load(tmp_path / "r")

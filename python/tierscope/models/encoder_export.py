@@ -51,6 +51,7 @@ from ..exceptions import InternalError, InvalidInputError, TierscopeFileNotFound
 
 __all__ = [
     "DEFAULT_FLOAT_MATMULS",
+    "WORD_EMBEDDINGS",
     "MINILM_PACKAGE",
     "build_encoder_onnx",
     "batch_independence_max_diff",
@@ -59,6 +60,7 @@ __all__ = [
     "find_minilm_dir",
     "load_bert_config",
     "mean_pool_normalize",
+    "quantize_embedding_table",
     "quantize_encoder_int8",
     "reference_forward_numpy",
     "verify_encoder",

@@ -113,7 +113,7 @@ export TIERSCOPE_DIST := $(DIST)
 
 wheels: model ## dist/: tierscope (abi3, manylinux_2_28 via zig) + tierscope-default-router wheels + a wheelhouse of their pinned deps
 	rm -f $(DIST)/*.whl
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --zig --compatibility manylinux_2_28 --out $(DIST) --quiet
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --zig --compatibility manylinux_2_28 --out $(DIST) --quiet
 	$(PY) packaging/default-router/build_wheel.py --router $(DEFAULT_DIR) --out $(DIST)
 	$(PIP) download --quiet --dest $(WHEELHOUSE) --only-binary=:all: -c requirements-lock.txt \
 	  "$$(ls $(DIST)/tierscope-*.whl)[$(WHEEL_EXTRAS)]"

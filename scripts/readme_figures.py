@@ -47,8 +47,14 @@ def router_block(router_dir: Path) -> str:
             + (", with the precision guard" if guard_file.is_file() else ", int8 alone, no guard")
             + f") | {100 * m['int8_fp32_tier_agreement']:.2f}% "
             f"(bar {100 * checks['min_tier_agreement']:.1f}%) |",
-            "| tier agreement of the int8 encoder alone | "
-            f"{100 * m['int8_unguarded_fp32_tier_agreement']:.2f}% |",
+            *(
+                [
+                    "| tier agreement of the int8 encoder alone | "
+                    f"{100 * m['int8_unguarded_fp32_tier_agreement']:.2f}% |"
+                ]
+                if guard_file.is_file()
+                else []
+            ),  # fmt: skip
             f"| int8 probability error vs fp32 (the {100 * guard['quantile']:.1f}th percentile on BANKING77 "
             f"train; `build --guard` re-decides calls closer than twice it) | {guard['margin']:.3f} |",
             f"| `model.onnx` (int8 weights and int8 word-embedding table) | {size_mb:.1f} MB |",

@@ -101,7 +101,7 @@ lock: ## Re-resolve requirements-dev.txt in a clean venv and pin everything into
 	bash scripts/lock.sh
 
 clean: ## Remove build outputs, the virtual env and built models
-	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so
+	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so dist
 
 # --- wheels: what a release publishes (issue 12) ---------------------------------------------------------
 DIST       := $(CURDIR)/dist

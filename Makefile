@@ -18,7 +18,7 @@ MODEL_STAMP := $(DEFAULT_DIR)/router.json
 RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
 
-.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock lock-upgrade clean
+.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock lock-upgrade clean wheels
 
 help: ## Show this help
 	@echo "tierscope — make targets:"
@@ -37,7 +37,7 @@ test-rust: venv ## Rust unit + integration tests (cargo test --no-default-featur
 	TIERSCOPE_ORT_DYLIB=$$($(PY) -c 'import glob,importlib.util as u;d=u.find_spec("onnxruntime").submodule_search_locations[0];print(sorted(glob.glob(d+"/capi/libonnxruntime.so.*"))[-1])') \
 	TIERSCOPE_TEST_ROUTER=$(DEFAULT_DIR) cargo test --no-default-features
 
-test-python: build model ## pytest (API, statistics references, coverage simulations, notebooks)
+test-python: build model wheels ## pytest (API, statistics references, coverage simulations, notebooks, fresh-venv install)
 	$(PY) -m pytest -q
 
 test-fast: build model ## The inner loop: pytest without the `slow` marker (notebooks, coverage simulations, rebuilds)
@@ -47,8 +47,8 @@ lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest on _c
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
-	$(VENV)/bin/ruff check python tests benches scripts evals
-	$(VENV)/bin/ruff format --check python tests benches scripts evals
+	$(VENV)/bin/ruff check python tests benches scripts evals packaging
+	$(VENV)/bin/ruff format --check python tests benches scripts evals packaging
 	$(VENV)/bin/mypy python/tierscope
 	PYTHONPATH=$(CURDIR)/python $(PY) -m mypy.stubtest tierscope._core --allowlist stubtest-allowlist.txt
 	$(PY) scripts/check_imports.py
@@ -104,4 +104,22 @@ lock-upgrade: ## Re-resolve requirements-dev.txt to the newest allowed versions 
 	UPGRADE=1 bash scripts/lock.sh
 
 clean: ## Remove build outputs, the virtual env and built models
-	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so
+	rm -rf target $(VENV) $(MODELS) bench-results python/tierscope/*.so dist
+
+# --- wheels: what a release publishes (issue 12) ---------------------------------------------------------
+DIST       := $(CURDIR)/dist
+WHEELHOUSE := $(DIST)/wheelhouse
+# The extras the fresh-venv test installs (tests/install/test_fresh_venv.py); their pinned wheels go in
+# the wheelhouse so that test installs with --no-index (no network at test time).
+WHEEL_EXTRAS := audit,report,progress,hub
+export TIERSCOPE_DIST := $(DIST)
+
+wheels: model ## dist/: tierscope (abi3, manylinux_2_28 via zig) + tierscope-default-router wheels + a wheelhouse of their pinned deps
+	rm -f $(DIST)/*.whl
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --zig --compatibility manylinux_2_28 --out $(DIST) --quiet
+	$(PY) packaging/default-router/build_wheel.py --router $(DEFAULT_DIR) --out $(DIST)
+	$(PIP) download --quiet --dest $(WHEELHOUSE) --only-binary=:all: -c requirements-lock.txt \
+	  "$$(ls $(DIST)/tierscope-*.whl)[$(WHEEL_EXTRAS)]"
+	rm -f $(WHEELHOUSE)/tierscope-*.whl
+	@ls -l $(DIST)/*.whl
+

@@ -25,6 +25,7 @@ BASE = {
     "tierscope._runtime",
     "tierscope._validate",
     "tierscope.exceptions",
+    "tierscope._optional",
     "tierscope._deprecated",
 }
 ALLOWED: dict[str, set[str]] = {

@@ -33,3 +33,17 @@ def router(default_dir: Path) -> Router:
 def queries() -> list[str]:
     texts, _ = banking77("test")
     return texts
+
+
+@pytest.fixture(scope="session")
+def guarded_dir(default_dir: Path, fp32_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default router with the fp32 router attached as its precision guard (what
+    ``build --guard`` makes; the shipped default router has none)."""
+    from tierscope.models.default_router import attach_guard
+
+    return attach_guard(default_dir, fp32_dir, tmp_path_factory.mktemp("guarded") / "router")
+
+
+@pytest.fixture(scope="session")
+def guarded_router(guarded_dir: Path) -> Router:
+    return Router.load(guarded_dir)

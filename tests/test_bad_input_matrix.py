@@ -31,8 +31,11 @@ def test_the_matrix_is_large_and_ids_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input(case: Case, tmp_path: Path, default_dir: Path, request: pytest.FixtureRequest) -> None:
-    ctx = Context(tmp=tmp_path, default_dir=default_dir, _router=lambda: request.getfixturevalue("router"))
+def test_bad_input(case: Case, tmp_path: Path, guarded_dir: Path, request: pytest.FixtureRequest) -> None:
+    # The guarded router (the default router + its fp32 guard): the cases attack the guard's files too.
+    ctx = Context(
+        tmp=tmp_path, default_dir=guarded_dir, _router=lambda: request.getfixturevalue("guarded_router")
+    )
     if case.raises is None:
         result = case.call(ctx)
         if case.check is not None:

@@ -11,6 +11,8 @@ catches them all, and each also derives from the built-in exception a caller wou
 - :class:`RuntimeUnavailableError` (a :class:`ModelLoadError`): the ONNX Runtime library is missing
   or too old; the message says what to install.
 - :class:`InferenceError`: inference ran but failed or produced invalid output.
+- :class:`MissingDependencyError` (also an :class:`ImportError`): an optional dependency is missing;
+  the message names the extra that installs it (``pip install 'tierscope[audit]'``).
 
 A Rust panic never reaches Python: it surfaces as :class:`InternalError`.
 
@@ -40,6 +42,7 @@ __all__ = [
     "SegmentWarning",
     "ReviewPlanWarning",
     "LonelyStratumWarning",
+    "MissingDependencyError",
 ]
 
 
@@ -61,6 +64,11 @@ class ModelLoadError(TierscopeError):
 
 class RuntimeUnavailableError(ModelLoadError):
     """The ONNX Runtime shared library is missing or incompatible."""
+
+
+class MissingDependencyError(TierscopeError, ImportError):
+    """An optional dependency is not installed; the message names the ``tierscope[extra]`` that
+    provides it (raised by :func:`tierscope._optional.require`)."""
 
 
 class InferenceError(TierscopeError):

@@ -240,3 +240,40 @@ def test_build_rejects_an_opset_without_layer_normalization(tmp_path: pathlib.Pa
 
     with pytest.raises(InvalidInputError, match="opset must be >= 17"):
         ee.build_encoder_onnx(tmp_path, tmp_path / "model.onnx", opset=16)
+
+
+def test_embedding_table_quantisation_is_per_row_int8_and_batch_invariant(tmp_path: pathlib.Path) -> None:
+    """A Gather table becomes int8 + one scale per row; each gathered row is within half a step of the
+    float row, and a token's row does not depend on the other ids in the batch."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+    from tierscope.models import encoder_export as ee
+
+    rng = np.random.default_rng(0)
+    table = (rng.standard_normal((50, 8)) * rng.uniform(0.01, 3.0, size=(50, 1))).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", [ee.WORD_EMBEDDINGS, "ids"], ["out"], axis=0)],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["b", "t"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["b", "t", 8])],
+        [numpy_helper.from_array(table, ee.WORD_EMBEDDINGS)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "m.onnx"
+    onnx.save_model(model, str(path))
+    record = ee.quantize_embedding_table(path)
+    quantised = onnx.load(str(path))
+    kinds = {i.name: i.data_type for i in quantised.graph.initializer}
+    assert ee.WORD_EMBEDDINGS not in kinds and kinds[f"{ee.WORD_EMBEDDINGS}.int8"] == TensorProto.INT8
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ids = rng.integers(0, 50, size=(4, 7))
+    out = session.run(None, {"ids": ids})[0]
+    step = np.abs(table).max(axis=1) / 127.0
+    assert (np.abs(out - table[ids]) <= step[ids][..., None] / 2 + 1e-7).all()
+    assert record["max_abs_error"] <= step.max() / 2 + 1e-7
+    alone = np.stack([session.run(None, {"ids": ids[i : i + 1]})[0][0] for i in range(4)])
+    np.testing.assert_array_equal(alone, out)
+    with pytest.raises(InvalidInputError, match="no initializer named"):
+        ee.quantize_embedding_table(path)

@@ -514,7 +514,7 @@ def test_review_sampling_per_tier_records_inclusion_probability() -> None:
     assert (b.review_sampled, b.review_inclusion_prob) == (False, 0.0)
 
 
-def test_real_default_router_pre_routes() -> None:
+def test_real_default_router_pre_routes(guarded_router: Any) -> None:
     from tierscope import Router, default_router_dir
 
     candidates = [
@@ -538,6 +538,8 @@ def test_real_default_router_pre_routes() -> None:
     # A close call is decided by the router's fp32 precision guard, and the decision says so.
     from tierscope.data import banking77
 
+    router = guarded_router
+    cascade, cheap, capable = make(router=router)
     texts = [f"{t} conf=0.99" for t in banking77("test")[0][:800]]
     batch = router.route_batch(texts)
     assert batch.guarded is not None and batch.guarded.any()

@@ -102,7 +102,8 @@ def test_router_json_directory_or_binary_is_a_model_load_error(default_dir: Path
         Router.load(d, sessions=1)
 
 
-def test_save_writes_nothing_outside_its_target(router: Router, tmp_path: Path) -> None:
+def test_save_writes_nothing_outside_its_target(guarded_router: Router, tmp_path: Path) -> None:
+    router = guarded_router
     dest = tmp_path / "box" / "dest"
     dest.parent.mkdir()
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -113,7 +114,10 @@ def test_save_writes_nothing_outside_its_target(router: Router, tmp_path: Path) 
     assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted(FILES)
 
 
-def test_save_replaces_symlinks_instead_of_writing_through_them(router: Router, tmp_path: Path) -> None:
+def test_save_replaces_symlinks_instead_of_writing_through_them(
+    guarded_router: Router, tmp_path: Path
+) -> None:
+    router = guarded_router
     dest = tmp_path / "dest"
     dest.mkdir()
     victims = {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from .._optional import require
 from .arms import (
     ArmRun,
     CascadeSetup,
@@ -81,6 +82,7 @@ def _run_arms(
     corpus: Corpus, traffic: Traffic, cfg: DemoConfig, setup: CascadeSetup, progress: bool
 ) -> list[ArmRun]:
     """Arms (a), (b) and (c), each under the response policy, with one progress bar over all days."""
+    require("tqdm", purpose="the demo's progress bar")
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.days * 3, desc="simulating arms (days)", disable=not progress, file=sys.stderr)

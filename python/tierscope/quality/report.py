@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import _validate as v
 from .. import stats
+from .._optional import require
 
 __all__ = ["AuditReport", "make_figures", "render_html", "render_tables_html"]
 
@@ -156,6 +157,7 @@ def _cost_figure(report: AuditReport, plt: Any) -> str:
 
 def make_figures(report: AuditReport) -> dict[str, str]:
     """The report's figures as ``data:image/png;base64,...`` URIs by title."""
+    require("matplotlib", purpose="the audit report's figures (AuditReport.to_html)")
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from .. import _validate as v
 from .. import stats
+from .._optional import require
 from ..exceptions import InvalidInputError, ReviewPlanWarning
 from ..log.quality import UNANSWERED
 from ..log.reader import load_decisions, table_to_pandas, tier_column, window
@@ -676,6 +677,7 @@ def plan_reviews(
     A budget at least the period's traffic reviews everything (π = 1) with a
     :class:`ReviewPlanWarning`. Bad input raises :class:`InvalidInputError` naming the argument.
     """
+    require("pandas", purpose="tierscope.plan_reviews()")
     opts = _check_options(
         budget, method, min_per_stratum, seed, level, confidence_bands, tail_bands, targets, tiers
     )

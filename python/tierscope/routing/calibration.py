@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _core
+from .._optional import require
 from ..exceptions import InvalidInputError
 from ..stats.logistic import fit_logistic, sigmoid
 
@@ -245,10 +246,9 @@ def reliability_diagram(
 
 def plot_reliability_diagram(diagram: ReliabilityDiagram, ax: Any = None, label: str | None = None) -> Any:
     """Plot a :class:`ReliabilityDiagram` with matplotlib (optional dependency). Returns the axes."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_reliability_diagram() needs matplotlib: pip install matplotlib") from err
+    require("matplotlib", purpose="plot_reliability_diagram()")
+    import matplotlib.pyplot as plt
+
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     ok = diagram.count > 0

@@ -17,6 +17,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from .._optional import require
+
 __all__ = [
     "Decision",
     "RouteBatch",
@@ -136,10 +138,9 @@ class RouteBatch:
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame (requires pandas)."""
-        try:
-            import pandas as pd
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError("RouteBatch.to_pandas() needs pandas: pip install pandas") from err
+        require("pandas", purpose="RouteBatch.to_pandas()")
+        import pandas as pd
+
         return pd.DataFrame(self.columns())
 
     def to_arrow(self) -> Any:

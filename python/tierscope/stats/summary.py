@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _core, _validate
+from .._optional import require
 from ..exceptions import InvalidInputError
 from ._convert import _level, _method, _threads
 from .drift import KS_METHODS
@@ -102,6 +103,7 @@ class TierSummary:
 
     def to_pandas(self) -> pd.DataFrame:
         """The audit's quality-table columns, one row per tier, then blended and all traffic."""
+        require("pandas", purpose="TierSummary.to_pandas()")
         import pandas as pd
 
         def row(label: Hashable, r: TierRow) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..._optional import require
 from ...log.reader import load_outcomes, window
 from ..report import AuditReport
 from .costs import cost_table
@@ -110,6 +111,7 @@ def audit(
     out-of-range numbers, unknown tier names); a missing log directory raises
     :class:`~tierscope.exceptions.TierscopeFileNotFoundError`.
     """
+    require("pandas", purpose="tierscope.audit()")
     check_settings(
         tolerance=tolerance,
         alpha=alpha,

@@ -299,9 +299,9 @@ def plot_alarms(report: AuditReport, ax: Any = None) -> Any:
         _date_axis(a, report)
         _legend(a, title="monitor (X: alarm)")
     title = (
-        "Sequential monitors: e-detector evidence (alarm when it reaches the threshold)"
+        "Sequential monitors: e-detector log-evidence"
         if e_detector
-        else "Sequential monitors: confidence-sequence upper bounds (alarm below 0)"
+        else "Sequential monitors: confidence-sequence bounds"
     )
     axes[0].set_title(title)
     return axes[0].figure

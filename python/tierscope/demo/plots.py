@@ -128,7 +128,11 @@ def _plot_arm_evidence(ax: Any, arm: ArmRun, res: DemoResult) -> None:
                 label=f"{tier} tier: support contacts",
             )
     ax.axhline(
-        line_at, color="tab:red", lw=1, label=f"alarm threshold ln ARL\n= ln {ARL:,.0f} = {line_at:.2f}"
+        line_at,
+        color="tab:purple",
+        ls="-.",
+        lw=1.2,
+        label=f"alarm threshold ln ARL\n= ln {ARL:,.0f} = {line_at:.2f}",
     )
     _mark_onset(ax, res.config.onset)
     if arm.alarm_day is not None:

@@ -372,13 +372,19 @@ def plot_costs(report: AuditReport, ax: Any = None) -> Any:
     tot = [_cost(report, r[3]) for r in rows]
     inf0, sup0 = np.nan_to_num(inf), np.nan_to_num(sup)
     a.barh(labels, inf0, color="#1f77b4", label="inference")
-    a.barh(labels, sup0, left=inf0, color="#ff7f0e", label="support contacts")
-    err = np.array([[max(0.0, t[0] - t[1]), max(0.0, t[2] - t[0])] for t in tot]).T
-    a.errorbar(inf0 + sup0, labels, xerr=np.nan_to_num(err), fmt="none", ecolor="k", capsize=4,
-               label="total: 95% interval")  # fmt: skip
+    if np.any(sup0 != 0):  # no contact cost (cost_per_contact 0): no empty legend entry
+        a.barh(labels, sup0, left=inf0, color="#ff7f0e", label="support contacts")
+    err = np.nan_to_num(np.array([[max(0.0, t[0] - t[1]), max(0.0, t[2] - t[0])] for t in tot]).T)
+    if np.any(err > 0):
+        a.errorbar(
+            inf0 + sup0, labels, xerr=err, fmt="none", ecolor="k", capsize=4, label="total: 95% interval"
+        )
     for y, t in enumerate(tot):
         if math.isfinite(t[0]):
-            a.annotate(f" {t[0]:,.2f}", (t[2] if math.isfinite(t[2]) else t[0], y), va="center", fontsize=8)
+            end = max(t[0], t[2]) if math.isfinite(t[2]) else t[0]
+            a.annotate(
+                f"{t[0]:,.2f}", (end, y), xytext=(5, 0), textcoords="offset points", va="center", fontsize=8
+            )
     a.invert_yaxis()
     a.set_xlabel("total cost over the window")
     a.set_title("Total cost: routed against everything on the capable tier")

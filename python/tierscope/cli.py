@@ -409,7 +409,7 @@ class _Parser(argparse.ArgumentParser):
         prefix = "the following arguments are required: "
         if not message.startswith(prefix):
             return message
-        positionals = [a.metavar or a.dest for a in self._actions if not a.option_strings and a.metavar]
+        positionals = [str(a.metavar) for a in self._actions if not a.option_strings and a.metavar]
         missing = message[len(prefix) :]
         if not positionals or any(m.strip() not in positionals for m in missing.split(",")):
             return message
@@ -646,7 +646,7 @@ def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``tierscope`` argument parser, one sub-command per job (in ``--help`` order)."""
-    from . import __version__
+    from ._core import __version__
 
     parser = _Parser(
         prog="tierscope",

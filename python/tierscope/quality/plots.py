@@ -33,12 +33,12 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .report import AuditReport
+# An :class:`~tierscope.quality.report.AuditReport` (not imported: report.py imports this module).
+AuditReport = Any
 
 __all__ = [
     "FIGURES",
@@ -68,7 +68,7 @@ def _pyplot() -> Any:
     if (
         "matplotlib.pyplot" not in sys.modules
         and not os.environ.get("MPLBACKEND")
-        and matplotlib.rcParams._get_backend_or_none() is None
+        and getattr(matplotlib.rcParams, "_get_backend_or_none", lambda: None)() is None
     ):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -143,8 +143,9 @@ def _date_axis(ax: Any, report: AuditReport) -> None:
     if _dates(report) is None:
         ax.set_xlabel(f"day of the window (0 = {report.days[0]})")
         return
-    import matplotlib.dates as mdates
+    import matplotlib.dates
 
+    mdates: Any = matplotlib.dates  # untyped in matplotlib's stubs
     locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

@@ -409,8 +409,11 @@ class _Parser(argparse.ArgumentParser):
         prefix = "the following arguments are required: "
         if not message.startswith(prefix):
             return message
-        positionals = [str(a.metavar) for a in self._actions if not a.option_strings and a.metavar]
         missing = message[len(prefix) :]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and str(action.metavar) in missing:
+                return f"a command is required, one of: {', '.join(action.choices)}"
+        positionals = [str(a.metavar) for a in self._actions if not a.option_strings and a.metavar]
         if not positionals or any(m.strip() not in positionals for m in missing.split(",")):
             return message
         command = self.prog.split()[-1]

@@ -18,7 +18,7 @@ MODEL_STAMP := $(DEFAULT_DIR)/router.json
 RUST_SRC    := $(shell find src -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 PY_SRC      := $(shell find python -name '*.py' -o -name '*.pyi' -o -name '*.csv')
 
-.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures render venv build lock clean
+.PHONY: help demo test test-fast test-rust test-python lint fmt bench model model-seeds readme-figures venv build lock clean
 
 help: ## Show this help
 	@echo "tierscope — make targets:"
@@ -81,6 +81,7 @@ readme-figures: model ## Rewrite the README's router and demo figures from this 
 	$(VENV)/bin/tierscope demo --out demo-output --no-progress
 	$(PY) scripts/readme_figures.py --router $(DEFAULT_DIR) --demo demo-output --readme README.md
 
+.PHONY: render
 render: model ## Execute the notebooks; render them and the audit/demo HTML reports to PNG in headless Chromium (render-output/)
 	$(PY) scripts/render_pages.py --out render-output
 

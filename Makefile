@@ -81,6 +81,10 @@ readme-figures: model ## Rewrite the README's router and demo figures from this 
 	$(VENV)/bin/tierscope demo --out demo-output --no-progress
 	$(PY) scripts/readme_figures.py --router $(DEFAULT_DIR) --demo demo-output --readme README.md
 
+.PHONY: render
+render: model ## Execute the notebooks; render them and the audit/demo HTML reports to PNG in headless Chromium (render-output/)
+	$(PY) scripts/render_pages.py --out render-output
+
 build: $(BUILD_STAMP) ## Build the Rust extension into the virtual env (maturin develop --release)
 
 $(BUILD_STAMP): $(VENV_STAMP) $(RUST_SRC)

@@ -220,6 +220,17 @@ def _not_a_file(flag: str, path: Path) -> Path:
 # ----------------------------------------------------------------------------- commands
 
 
+def _log_dir(path: Path) -> Path:
+    """``LOG_DIR``: an existing directory; a file gets told it is not one (a log is a directory)."""
+    if path.is_file():
+        raise v.fail(
+            "LOG_DIR",
+            f"a decision-log directory (the one a DecisionLog writes, holding decisions/ and outcomes/), "
+            f"but {path} is a file",
+        )
+    return v.existing_dir("LOG_DIR", path, what="decision-log directory")
+
+
 def _demo(args: argparse.Namespace) -> int:
     if args.routing_only:
         return _routing_demo(args)
@@ -280,7 +291,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise v.fail("--out", "a .csv or .parquet file name", args.out.name)
     _output_file("--out", args.out)
-    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    _log_dir(args.log_dir)
     if args.day is not None and (args.since is not None or args.until is not None):
         raise v.fail("--day", "either --day or --since/--until, not both")
     day = args.day
@@ -323,7 +334,7 @@ def _audit(args: argparse.Namespace) -> int:
 
     if args.html is not None:
         _output_file("--html", args.html)
-    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    _log_dir(args.log_dir)
     reference = None if args.reference is None else _load_reference(args.reference)
     report = audit(
         args.log_dir,
@@ -346,11 +357,73 @@ def _audit(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- the parser
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help with every option's default (unless the help text already says it, or there is none
+    to show) and the examples epilog kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        if isinstance(action, (argparse._StoreTrueAction, argparse._VersionAction, argparse._HelpAction)):
+            return text
+        return super()._get_help_string(action)
+
+
+#: An example per sub-command, shown at the end of its ``--help`` (the top-level one too).
+_EXAMPLES: dict[str, str] = {
+    "tierscope": "tierscope demo --quick\n"
+    "tierscope route models/default-minilm-int8-v1 queries.csv decisions.parquet\n"
+    "tierscope audit logs/prod --html audit.html",
+    "demo": "tierscope demo --quick --out demo-output\ntierscope demo --routing-only --top 10",
+    "route-demo": "tierscope route-demo --top 10 --latency-samples 200",
+    "route": "tierscope route models/default-minilm-int8-v1 queries.csv decisions.parquet --text-col text\n"
+    "(the router directory comes first: models/default-minilm-int8-v1 after `make model`)",
+    "fit": "tierscope fit labelled.csv my-router/ --text-col text --tier-col tier --tier-order cheap,capable",
+    "build-default-router": "tierscope build-default-router --out models/default-minilm-int8-v1",
+    "plan": "tierscope plan logs/prod --budget 200 --day 2026-05-04 --out plan.csv",
+    "audit": "tierscope audit logs/prod --since 2026-05-01 --until 2026-06-01 --html audit.html\n"
+    "(LOG_DIR is the directory a DecisionLog writes: it holds decisions/ and outcomes/)",
+}
+
+
+def _examples(name: str) -> str | None:
+    text = _EXAMPLES.get(name)
+    return None if text is None else "example:\n" + "\n".join(f"  {line}" for line in text.splitlines())
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line, ``tierscope: error: ...``, exit status 2."""
+    """An argument parser whose errors are one line, ``tierscope: error: ...``, exit status 2;
+    help shows every option's default and an example."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"tierscope: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+        self.exit(2, f"tierscope: error: {_one_line(self._explain(message))} (see `{self.prog} --help`)\n")
+
+    def _explain(self, message: str) -> str:
+        """A missing positional argument, said with the command's whole positional layout (so
+        ``route in.csv out.parquet`` does not read as if the output were missing)."""
+        prefix = "the following arguments are required: "
+        if not message.startswith(prefix):
+            return message
+        missing = message[len(prefix) :]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and str(action.metavar) in missing:
+                return f"a command is required, one of: {', '.join(action.choices)}"
+        positionals = [str(a.metavar) for a in self._actions if not a.option_strings and a.metavar]
+        if not positionals or any(m.strip() not in positionals for m in missing.split(",")):
+            return message
+        command = self.prog.split()[-1]
+        given = len(positionals) - len(missing.split(","))
+        example = (_EXAMPLES.get(command) or "").splitlines()[:1]
+        hint = f", e.g. `{example[0]}`" if example else ""
+        return (
+            f"{command}: expected {len(positionals)} arguments, {' '.join(positionals)}, got {given} "
+            f"(missing {missing}){hint}"
+        )
 
 
 def _add_demo_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -361,8 +434,11 @@ def _add_demo_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     from .demo import add_arguments as _demo_arguments
 
     _demo_arguments(demo)
+    _demo_help = {"seed": "random seed of the simulation (the same seed gives the same run)"}
     # The demo's numeric options, re-typed so that bad values fail at parse time.
     for action in demo._actions:
+        if action.help is None:
+            action.help = _demo_help.get(action.dest)
         if action.dest == "days":
             action.type = _int_type(2)
         elif action.dest == "per_day":
@@ -376,7 +452,10 @@ def _add_demo_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--top", type=_COUNT, default=20, help="--routing-only: off-distribution queries to list"
     )
     demo.add_argument(
-        "--latency-samples", type=_POSITIVE, default=500, help="--routing-only: latency queries"
+        "--latency-samples",
+        type=_POSITIVE,
+        default=500,
+        help="--routing-only: queries timed one at a time on one core",
     )
     demo.set_defaults(func=_demo)
 
@@ -386,18 +465,30 @@ def _add_demo_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     route_demo.add_argument(
         "--top", type=_COUNT, default=20, help="how many off-distribution queries to list"
     )
-    route_demo.add_argument("--latency-samples", type=_POSITIVE, default=500)
+    route_demo.add_argument(
+        "--latency-samples", type=_POSITIVE, default=500, help="queries timed one at a time on one core"
+    )
     route_demo.set_defaults(func=_routing_demo)
 
 
 def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``route`` (batch scoring), ``fit`` (train a head) and ``build-default-router``."""
     route = sub.add_parser("route", help="batch-score a CSV / JSONL / Parquet file to Parquet")
-    route.add_argument("model_dir", type=Path, metavar="MODEL_DIR")
-    route.add_argument("input", type=Path, metavar="INPUT")
-    route.add_argument("output", type=Path, metavar="OUTPUT")
-    route.add_argument("--text-col", type=_nonempty, default="text")
-    route.add_argument("--chunk-size", type=_int_type(1, 10_000_000), default=20_000)
+    route.add_argument(
+        "model_dir",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="router directory (model.onnx, tokenizer.json, router.json)",
+    )
+    route.add_argument("input", type=Path, metavar="INPUT", help="queries: a .csv, .jsonl or .parquet file")
+    route.add_argument("output", type=Path, metavar="OUTPUT", help="decisions: the .parquet file to write")
+    route.add_argument("--text-col", type=_nonempty, default="text", help="the column holding the query text")
+    route.add_argument(
+        "--chunk-size",
+        type=_int_type(1, 10_000_000),
+        default=20_000,
+        help="rows read, routed and written at a time (bounds the memory)",
+    )
     route.set_defaults(
         func=_route,
         renames={
@@ -410,21 +501,40 @@ def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
 
     fit = sub.add_parser("fit", help="train a router head on labelled queries")
-    fit.add_argument("train_file", type=Path, metavar="TRAIN_FILE")
-    fit.add_argument("out_dir", type=Path, metavar="OUT_DIR")
-    fit.add_argument("--text-col", type=_nonempty, default="text")
-    fit.add_argument("--tier-col", type=_nonempty, default="tier")
-    fit.add_argument("--tier-order", type=_tier_order, default=None, help="comma-separated, cheapest first")
+    fit.add_argument(
+        "train_file",
+        type=Path,
+        metavar="TRAIN_FILE",
+        help="labelled queries: a .csv, .jsonl or .parquet file",
+    )
+    fit.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="directory to write the fitted router to")
+    fit.add_argument("--text-col", type=_nonempty, default="text", help="the column holding the query text")
+    fit.add_argument(
+        "--tier-col", type=_nonempty, default="tier", help="the column holding each query's tier"
+    )
+    fit.add_argument(
+        "--tier-order",
+        type=_tier_order,
+        default=None,
+        help="tier names, comma-separated, cheapest first (default: cheap,capable when those are the tiers)",
+    )
     fit.add_argument(
         "--encoder", type=Path, default=None, help="encoder directory (default: the default router's)"
     )
-    fit.add_argument("--seed", type=_SEED, default=0)
+    fit.add_argument(
+        "--seed", type=_SEED, default=0, help="seed of the held-out split and the head's training"
+    )
     fit.set_defaults(
         func=_fit, renames={"tier_order": "--tier-order", "seed": "--seed", "encoder": "--encoder"}
     )
 
     build = sub.add_parser("build-default-router", help="build the default router (no torch needed)")
-    build.add_argument("--out", type=Path, default=None)
+    build.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory to build into (default: the user cache)",
+    )
     build.set_defaults(func=_build_default)
 
 
@@ -432,18 +542,25 @@ def _add_plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``plan``: a day's stratified review plan from a decision log."""
     plan = sub.add_parser("plan", help="plan a day's human reviews, stratified by tier (CSV or Parquet)")
     plan.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
-    plan.add_argument(
-        "--budget", type=_int_type(1, 10_000_000), default=200, help="reviews to plan (default 200)"
-    )
-    plan.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet")
-    plan.add_argument("--seed", type=_SEED, default=0)
+    plan.add_argument("--budget", type=_int_type(1, 10_000_000), default=200, help="reviews to plan")
+    plan.add_argument("--out", type=Path, required=True, help="output file, .csv or .parquet (required)")
+    plan.add_argument("--seed", type=_SEED, default=0, help="seed of the random draw")
     plan.add_argument(
         "--day", type=_timestamp, default=None, help="UTC day YYYY-MM-DD (default: the latest day in the log)"
     )
-    plan.add_argument("--since", type=_timestamp, default=None, help="ISO start (instead of --day)")
-    plan.add_argument("--until", type=_timestamp, default=None, help="ISO end, exclusive (instead of --day)")
-    plan.add_argument("--method", default="neyman", choices=["neyman", "proportional"])
-    plan.add_argument("--min-per-stratum", type=_COUNT, default=2)
+    plan.add_argument(
+        "--since", type=_timestamp, default=None, help="ISO start (instead of --day; default: none)"
+    )
+    plan.add_argument(
+        "--until", type=_timestamp, default=None, help="ISO end, exclusive (instead of --day; default: none)"
+    )
+    plan.add_argument(
+        "--method",
+        default="neyman",
+        choices=["neyman", "proportional"],
+        help="how the budget is split over the strata",
+    )
+    plan.add_argument("--min-per-stratum", type=_COUNT, default=2, help="reviews at least, in every stratum")
     plan.set_defaults(
         func=_plan,
         renames={
@@ -464,21 +581,41 @@ def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``audit``: the per-tier audit of a decision log."""
     aud = sub.add_parser("audit", help="per-tier audit of a decision log, printed and as an HTML page")
     aud.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
-    aud.add_argument("--html", type=Path, default=None, help="write the self-contained HTML report here")
-    aud.add_argument("--since", type=_timestamp, default=None, help="ISO start of the window (decision time)")
-    aud.add_argument("--until", type=_timestamp, default=None, help="ISO end of the window, exclusive")
+    aud.add_argument(
+        "--html", type=Path, default=None, help="write the self-contained HTML report here (default: none)"
+    )
+    aud.add_argument(
+        "--since",
+        type=_timestamp,
+        default=None,
+        help="ISO start of the window, decision time (default: the first decision)",
+    )
+    aud.add_argument(
+        "--until",
+        type=_timestamp,
+        default=None,
+        help="ISO end of the window, exclusive (default: after the last decision)",
+    )
     aud.add_argument(
         "--cost-per-contact", type=_float_type(0.0), default=0.0, help="cost of one human-support contact"
     )
-    aud.add_argument("--support-window-days", type=_float_type(0.0), default=7.0)
+    aud.add_argument(
+        "--support-window-days",
+        type=_float_type(0.0),
+        default=7.0,
+        help="a support contact within this many days of an answer counts against it",
+    )
     aud.add_argument(
         "--tolerance",
         type=_float_type(0.0, 1.0, min_open=True, max_open=True),
         default=0.05,
-        help="alarm when quality drops this much",
+        help="alarm when quality drops this much below the baseline",
     )
     aud.add_argument(
-        "--reference", type=Path, default=None, help="router directory (or router.json) for confidence drift"
+        "--reference",
+        type=Path,
+        default=None,
+        help="router directory (or router.json) for drift against its training confidence (default: none)",
     )
     aud.add_argument(
         "--monitor-method",
@@ -512,12 +649,22 @@ def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``tierscope`` argument parser, one sub-command per job (in ``--help`` order)."""
-    parser = _Parser(prog="tierscope", description="LLM cost routing that does not break the product.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from ._core import __version__
+
+    parser = _Parser(
+        prog="tierscope",
+        description="LLM cost routing that does not break the product.",
+        epilog=_examples("tierscope"),
+    )
+    parser.add_argument("--version", action="version", version=f"tierscope {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo_commands(sub)
     _add_router_commands(sub)
     _add_plan_command(sub)
     _add_audit_command(sub)
+    for name, command in sub.choices.items():  # an example in every sub-command's --help
+        if command.epilog is None:
+            command.epilog = _examples(name)
     return parser
 
 

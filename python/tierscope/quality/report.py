@@ -8,6 +8,8 @@ import html
 import io
 import math
 import os
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +17,17 @@ from typing import Any
 
 from .. import _validate as v
 from .. import stats
-from .._optional import require
 
-__all__ = ["AuditReport", "make_figures", "render_html", "render_tables_html"]
+__all__ = [
+    "AuditReport",
+    "Table",
+    "Tables",
+    "figures",
+    "make_figures",
+    "omitted_figures",
+    "render_html",
+    "render_tables_html",
+]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -25,7 +35,7 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid 
 table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f4f4f4}
 .alarm{color:#b00020;font-weight:bold}.ok{color:#1b5e20}pre{background:#f7f7f7;padding:1em}
-img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
+img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.omitted{color:#555;font-style:italic}
 """
 
 _MAIN_TABLES = ("quality", "monitors", "shadow", "feedback", "support", "costs", "orphans")
@@ -53,124 +63,32 @@ def png_data_uri(fig: Any) -> str:
     """Render a matplotlib figure as a ``data:image/png;base64,...`` URI and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    if "matplotlib.pyplot" in sys.modules:  # a pyplot figure: free it (the figures of plots are closed)
+        sys.modules["matplotlib.pyplot"].close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _quality_figure(report: AuditReport, plt: Any) -> str:
-    """Per-tier quality over time with intervals, and the alarm days."""
-    fig, ax = plt.subplots(figsize=(10, 4))
-    for tier, g in report.quality_daily.groupby("tier", sort=False):
-        g = g[g["reviews"] > 0]
-        if not len(g):
-            continue
-        (line,) = ax.plot(g["day"], g["mean"], marker=".", label=str(tier))
-        ax.fill_between(g["day"], g["lower"], g["upper"], alpha=0.15, color=line.get_color())
-    for r in report.monitors.itertuples(index=False):
-        if not _nan(r.alarm_day):
-            ax.axvline(float(r.alarm_day), color="#b00020", ls="--", lw=1)
-            ax.text(
-                float(r.alarm_day),
-                ax.get_ylim()[0],
-                f" alarm: {r.monitor}",
-                color="#b00020",
-                rotation=90,
-                va="bottom",
-                fontsize=7,
-            )
-    ax.set_xlabel(f"day (0 = {report.days[0]})")
-    ax.set_ylabel("acceptable rate (Hájek, 95% interval)")
-    ax.set_title("Per-tier quality over time vs the blended number")
-    ax.legend(fontsize=8)
-    return png_data_uri(fig)
+def figures(report: AuditReport) -> dict[str, Any]:
+    """The report's figures (matplotlib ``Figure``) by key (:data:`~tierscope.quality.plots.FIGURES`);
+    figures with nothing to show are left out (:func:`omitted_figures` says why)."""
+    from . import plots
+
+    return {key: fn(report) for key, (_, fn) in plots.FIGURES.items() if plots.why_empty(report, key) is None}
 
 
-def _alarm_figure(report: AuditReport, plt: Any) -> str:
-    """Monitor upper bounds against their thresholds, day by day."""
-    mh = report.monitor_history
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    for r in report.monitors.itertuples(index=False):
-        h = mh[mh["monitor"] == r.monitor]
-        # the plotted quantity: margin of the tightest upper bound over the alarm threshold
-        (line,) = ax.plot(
-            h["day"], h["min_upper"].clip(upper=r.baseline + 0.5) - r.threshold, label=str(r.monitor)
-        )
-        if not _nan(r.alarm_day):
-            ax.plot([r.alarm_day], [0.0], marker="X", ms=10, color=line.get_color())
-    ax.axhline(0.0, color="#b00020", lw=1)
-    ax.set_xlabel("day")
-    ax.set_ylabel("tightest upper bound − threshold")
-    ax.set_title("Sequential monitors (alarm when the curve crosses 0)")
-    ax.legend(fontsize=8)
-    return png_data_uri(fig)
+def omitted_figures(report: AuditReport) -> dict[str, str]:
+    """Figure key -> the sentence saying why it is not drawn (no costs logged, no monitor, ...)."""
+    from . import plots
 
-
-def _drift_figure(report: AuditReport, plt: Any) -> str:
-    """Daily PSI of the routing confidence per scope and reference."""
-    daily = report.drift[(report.drift["period"] == "day")]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    for (scope, ref), g in daily.groupby(["scope", "reference"], sort=False):
-        ax.plot(g["index"], g["psi"], marker=".", label=f"{scope} vs {ref}")
-    ax.axhline(0.1, color="#999", ls=":", lw=1)
-    ax.axhline(0.25, color="#b00020", ls=":", lw=1)
-    ax.set_xlabel("day")
-    ax.set_ylabel("PSI")
-    ax.set_title("Routing-confidence drift (PSI; 0.1 watch, 0.25 act)")
-    ax.legend(fontsize=7)
-    return png_data_uri(fig)
-
-
-_COST_COMPONENTS = [
-    "inference (routed)",
-    "support contacts",
-    "total (routed)",
-    "inference (all capable)",
-    "support contacts (all capable)",
-    "total (all capable)",
-]
-
-
-def _cost_figure(report: AuditReport, plt: Any) -> str:
-    """Routed against all-capable cost components, with their intervals."""
-    c = report.costs
-    keep = c[c["component"].isin(_COST_COMPONENTS)]
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    est = keep["estimate"].to_numpy(dtype=float)
-    lo = keep["lower"].to_numpy(dtype=float)
-    hi = keep["upper"].to_numpy(dtype=float)
-    err = [
-        [max(0.0, v) if math.isfinite(v) else 0.0 for v in est - lo],
-        [max(0.0, v) if math.isfinite(v) else 0.0 for v in hi - est],
-    ]
-    ax.barh(
-        list(keep["component"]),
-        [v if math.isfinite(v) else 0.0 for v in est],
-        xerr=err,
-        color=["#1f77b4"] * 3 + ["#ff7f0e"] * 3,
-    )
-    ax.invert_yaxis()
-    ax.set_title("Total cost: routed vs everything on the capable tier")
-    return png_data_uri(fig)
+    out = {key: plots.why_empty(report, key) for key in plots.FIGURES}
+    return {k: why for k, why in out.items() if why is not None}
 
 
 def make_figures(report: AuditReport) -> dict[str, str]:
-    """The report's figures as ``data:image/png;base64,...`` URIs by title."""
-    require("matplotlib", purpose="the audit report's figures (AuditReport.to_html)")
-    import matplotlib
+    """The report's figures as ``data:image/png;base64,...`` URIs by title (what the HTML embeds)."""
+    from . import plots
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    out: dict[str, str] = {"Per-tier quality over time": _quality_figure(report, plt)}
-    if len(report.monitor_history):
-        out["Alarm timeline"] = _alarm_figure(report, plt)
-    if len(report.drift):
-        out["Confidence drift"] = _drift_figure(report, plt)
-    if len(report.costs):
-        out["Cost view"] = _cost_figure(report, plt)
-    return out
+    return {plots.FIGURES[key][0]: png_data_uri(fig) for key, fig in figures(report).items()}
 
 
 def _nan(v: Any) -> bool:
@@ -203,10 +121,14 @@ def render_html(report: AuditReport, *, figures: bool = True) -> str:
     else:
         parts.append('<h2>Alarms</h2><p class="ok">No monitor has fired.</p>')
     if show:
+        from .plots import FIGURES
+
         for name, uri in make_figures(report).items():
             parts.append(f'<h2>{html.escape(name)}</h2><img alt="{html.escape(name)}" src="{uri}">')
-    for name, df in report.tables().items():
-        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2>{_table_html(df)}")
+        for key, why in omitted_figures(report).items():
+            parts.append(f'<h2>{html.escape(FIGURES[key][0])}</h2><p class="omitted">{html.escape(why)}</p>')
+    for name, table in report.tables().items():
+        parts.append(f"<h2>{html.escape(name.replace('_', ' '))}</h2>{_table_html(table.to_pandas())}")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -216,6 +138,86 @@ def is_missing(v: Any) -> bool:
         return v is None or bool(math.isnan(float(v)))
     except (TypeError, ValueError):
         return False
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+class Table:
+    """One named audit table: an HTML table in Jupyter, ``to_pandas()`` / ``to_polars()`` for work.
+
+    ``len(table)``, ``table.columns`` and ``table.shape`` are the frame's; the frame itself is
+    ``to_pandas()`` (the report's own object, not a copy).
+    """
+
+    def __init__(self, name: str, frame: Any) -> None:
+        self.name = name
+        self._frame = frame
+
+    def to_pandas(self) -> Any:
+        """The table as a pandas DataFrame."""
+        return self._frame
+
+    def to_polars(self) -> Any:
+        """The table as a polars DataFrame (needs polars: ``pip install polars``)."""
+        try:
+            import polars as pl
+        except ImportError as err:
+            raise ImportError("Table.to_polars() needs polars: pip install polars") from err
+        frame = self._frame
+        # pandas object columns holding None/ints (alarm days) convert as nullable values
+        return pl.from_pandas(frame.infer_objects() if len(frame.columns) else frame)
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names."""
+        return [str(c) for c in self._frame.columns]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns)."""
+        return int(self._frame.shape[0]), int(self._frame.shape[1])
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def __repr__(self) -> str:
+        return f"{self.name} ({len(self)} rows)\n{self._frame!r}"
+
+    def _repr_html_(self) -> str:
+        rows = f"{len(self)} row{'s' if len(self) != 1 else ''}"
+        return f"<h4>{html.escape(self.name)} <small>({rows})</small></h4>{_table_html(self._frame)}"
+
+
+class Tables(Mapping[str, Table]):
+    """The audit's tables by name (a read-only mapping of :class:`Table`): every table rendered in
+    Jupyter; ``to_pandas()`` / ``to_polars()`` give plain dicts of DataFrames."""
+
+    def __init__(self, tables: Mapping[str, Table]) -> None:
+        self._tables = dict(tables)
+
+    def __getitem__(self, name: str) -> Table:
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def to_pandas(self) -> dict[str, Any]:
+        """name -> pandas DataFrame."""
+        return {k: t.to_pandas() for k, t in self._tables.items()}
+
+    def to_polars(self) -> dict[str, Any]:
+        """name -> polars DataFrame."""
+        return {k: t.to_polars() for k, t in self._tables.items()}
+
+    def __repr__(self) -> str:
+        return "Tables(" + ", ".join(f"{k}: {len(t)} rows" for k, t in self._tables.items()) + ")"
+
+    def _repr_html_(self) -> str:
+        return "".join(t._repr_html_() for t in self._tables.values())
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -257,26 +259,40 @@ class AuditReport:
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def tables(self) -> dict[str, Any]:
-        """Every table by name."""
-        return {
-            name: getattr(self, name)
-            for name in (
-                "quality",
-                "quality_daily",
-                "quality_weekly",
-                "monitors",
-                "shadow",
-                "shadow_daily",
-                "feedback",
-                "support",
-                "drift",
-                "escalation",
-                "costs",
-                "orphans",
-                "monitor_history",
-            )
-        }
+    def tables(self) -> Tables:
+        """Every table by name: a :class:`Tables` mapping of :class:`Table` (HTML in a notebook,
+        ``to_pandas()`` / ``to_polars()`` on each)."""
+        return Tables(
+            {
+                name: Table(name, getattr(self, name))
+                for name in (
+                    "quality",
+                    "quality_daily",
+                    "quality_weekly",
+                    "monitors",
+                    "shadow",
+                    "shadow_daily",
+                    "feedback",
+                    "support",
+                    "drift",
+                    "escalation",
+                    "costs",
+                    "orphans",
+                    "monitor_history",
+                )
+            }
+        )
+
+    def figures(self) -> dict[str, Any]:
+        """The figures as matplotlib ``Figure`` objects by key (``quality``, ``alarms``, ``drift``,
+        ``costs``, ``frontier``), each made by the :mod:`tierscope.quality.plots` function of the
+        same name (call those with ``ax=`` to draw on your own axes). Figures with nothing to show
+        are left out; :meth:`omitted_figures` says why. The HTML report embeds these figures."""
+        return figures(self)
+
+    def omitted_figures(self) -> dict[str, str]:
+        """Figure key -> why it is not drawn (e.g. no costs were logged)."""
+        return omitted_figures(self)
 
     def alarms(self) -> dict[str, int | None]:
         """Alarm day index (0 = first day of the window) per monitor, None when it never fired."""

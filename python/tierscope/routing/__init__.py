@@ -26,6 +26,7 @@ from .records import (
     RouteBatch,
     TierAnswer,
 )
+from .estimator import TierClassifier
 from .router import Router, default_router_dir
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Router",
     "ThresholdReport",
     "TierAnswer",
+    "TierClassifier",
     "choose_threshold",
     "default_router_dir",
     "fit_calibrator",

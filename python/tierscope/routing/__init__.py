@@ -16,6 +16,7 @@ from .calibration import (
     reliability_diagram,
 )
 from .cascade import Cascade
+from .estimator import TierClassifier
 from .records import (
     ESCALATION_REASONS,
     FALLBACK_REASONS,
@@ -26,7 +27,6 @@ from .records import (
     RouteBatch,
     TierAnswer,
 )
-from .estimator import TierClassifier
 from .router import Router, default_router_dir
 
 __all__ = [

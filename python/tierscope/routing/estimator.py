@@ -143,9 +143,8 @@ class TierClassifier:
         return self
 
     def __repr__(self) -> str:
-        changed = {n: getattr(self, n) for n in _PARAMS if getattr(self, n) is not _DEFAULTS[n]}
-        changed = {n: x for n, x in changed.items() if not (isinstance(x, (int, float)) and x == _DEFAULTS[n])}
-        return f"TierClassifier({', '.join(f'{n}={x!r}' for n, x in changed.items())})"
+        shown = [f"{n}={getattr(self, n)!r}" for n in _PARAMS if not _is_default(n, getattr(self, n))]
+        return f"TierClassifier({', '.join(shown)})"
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags (only called by scikit-learn, so it is imported only then)."""
@@ -246,7 +245,7 @@ class TierClassifier:
     # -- fit and predict ---------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> TierClassifier:
         """Train the head on texts (embedded with ``encoder``) or embeddings ``X`` and labels ``y``."""
-        options = dict(
+        options: dict[str, Any] = dict(
             l2=v.real("l2", self.l2, minimum=0.0),
             holdout_fraction=v.unit("holdout_fraction", self.holdout_fraction, open_interval=True),
             seed=v.integer("seed", self.seed, minimum=0, maximum=v.USIZE_MAX),
@@ -327,6 +326,14 @@ class TierClassifier:
         features = self._features(X)
         self.fit(features, y)
         return features
+
+
+def _is_default(name: str, value: Any) -> bool:
+    default = _DEFAULTS[name]
+    if value is default:
+        return True
+    plain = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+    return plain and type(value) is type(default) and bool(value == default)
 
 
 _DEFAULTS: dict[str, Any] = {

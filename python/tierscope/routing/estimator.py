@@ -163,12 +163,12 @@ class TierClassifier:
 
     def __getstate__(self) -> dict[str, Any]:
         # The loaded encoder is a cache: rebuilt from the `encoder` parameter after unpickling.
-        return {k: x for k, x in self.__dict__.items() if k != "_router"}
+        return {k: x for k, x in self.__dict__.items() if k != "_loaded_encoder"}
 
     # -- features ----------------------------------------------------------------------------
     def _router(self) -> Router:
         """The router whose encoder embeds texts (loaded once from a path, without its guard)."""
-        cached: Router | None = self.__dict__.get("_router")
+        cached: Router | None = self.__dict__.get("_loaded_encoder")
         if cached is not None:
             return cached
         encoder = self.encoder
@@ -180,7 +180,7 @@ class TierClassifier:
             router = Router.load(encoder, guard=False)
         else:
             raise v.fail("encoder", "a Router, a router directory or None", encoder)
-        self.__dict__["_router"] = router
+        self.__dict__["_loaded_encoder"] = router
         return router
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:

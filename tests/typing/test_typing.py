@@ -17,8 +17,9 @@ def mypy(*files: Path) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]),
     }
+    config = str(ROOT / "pyproject.toml")
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file", str(ROOT / "pyproject.toml"),
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file", config,
          *map(str, files)],
         capture_output=True, text=True, timeout=600, cwd=ROOT, env=env,
     )  # fmt: skip

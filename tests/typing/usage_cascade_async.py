@@ -9,7 +9,6 @@ from typing import assert_type
 
 import numpy as np
 import numpy.typing as npt
-
 from tierscope.routing import (
     Cascade,
     CascadeDecision,

@@ -2,8 +2,8 @@
 
 Checked against the built module by ``python -m mypy.stubtest tierscope._core --allowlist
 stubtest-allowlist.txt`` (``make lint``): every name, signature, default and class attribute here
-exists at runtime. Result classes (``Stats*``, ``RouteColumns``, ``BuildInfo``) are frozen: their
-attributes are read-only and they cannot be built or subclassed from Python.
+exists at runtime. Result classes (``Stats*``, ``RouteColumns``, ``HeadFit``, ``BuildInfo``) are frozen:
+their attributes are read-only and they cannot be built or subclassed from Python.
 """
 
 import os

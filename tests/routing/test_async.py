@@ -65,3 +65,16 @@ def test_bad_arguments_raise_before_leaving_the_loop(router: Router) -> None:
         asyncio.run(main(router.aroute_batch("one")))
     with pytest.raises(InvalidInputError, match="with_embeddings"):
         asyncio.run(main(router.aroute_batch(["a"], with_embeddings="yes")))  # type: ignore[arg-type]
+
+
+def test_aroute_batch_takes_the_containers_route_batch_takes(router: Router, queries: list[str]) -> None:
+    import pyarrow as pa
+
+    sample = [*queries[:20], None]
+
+    async def main() -> object:
+        return await asyncio.wait_for(router.aroute_batch(pa.array(sample)), TIMEOUT_S)
+
+    batch = asyncio.run(main())
+    expected = router.route_batch([*queries[:20], ""])
+    assert [d.to_dict() for d in batch] == [d.to_dict() for d in expected]  # type: ignore[attr-defined]

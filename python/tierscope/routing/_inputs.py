@@ -110,6 +110,8 @@ def route_input(name: str, value: Any) -> list[str] | Utf8Buffers:
     """``value`` as routable texts: a list of ``str``, or the buffers of an Arrow column."""
     if isinstance(value, (str, bytes)):
         raise v.fail(name, "a list of str, got a single str (use route())")
+    if isinstance(value, Utf8Buffers):
+        return value  # already converted (aroute_batch converts on the loop, routes in a thread)
     family = _family(value)
     if isinstance(value, np.ndarray):
         return _numpy_texts(value, name)

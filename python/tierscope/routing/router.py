@@ -16,6 +16,7 @@ router's up to that margin. Its cost is the share of such queries (about 3 % on 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -163,6 +164,7 @@ class Router:
         self._guard_spec: dict[str, Any] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self._executor_pid = os.getpid()
 
     def _attach_guard(self, guard: Router, spec: dict[str, Any]) -> None:
         """Use ``guard`` for decisions whose top-two gap is below ``2 * spec["margin"]``."""
@@ -415,10 +417,12 @@ class Router:
         """The executor of :meth:`aroute`/:meth:`aroute_batch`: one thread per ONNX Runtime
         session (``threads[0]``), so concurrent calls keep every session busy and no more."""
         with self._executor_lock:
-            if self._executor is None:
+            # A forked child inherits the executor object but none of its threads: start anew.
+            if self._executor is None or self._executor_pid != os.getpid():
                 self._executor = ThreadPoolExecutor(
                     max_workers=max(1, self.threads[0]), thread_name_prefix="tierscope-route"
                 )
+                self._executor_pid = os.getpid()
             return self._executor
 
     async def aroute(self, text: str) -> Decision:
@@ -426,8 +430,7 @@ class Router:
         sized to the router's sessions. Same arguments, checks and result as :meth:`route`."""
         v.text("text", text)
         loop = asyncio.get_running_loop()
-        batch = await loop.run_in_executor(self._pool(), self._route_checked, [text], False)
-        return batch[0]
+        return await loop.run_in_executor(self._pool(), self.route, text)
 
     async def aroute_batch(self, texts: Sequence[str] | Any, *, with_embeddings: bool = False) -> RouteBatch:
         """:meth:`route_batch` without blocking the event loop (see :meth:`aroute`). The input is
@@ -435,7 +438,8 @@ class Router:
         items = _inputs.route_input("texts", texts)
         embeddings = v.boolean("with_embeddings", with_embeddings)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), self._route_checked, items, embeddings)
+        call = functools.partial(self.route_batch, items, with_embeddings=embeddings)
+        return await loop.run_in_executor(self._pool(), call)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Router:
         """A router is immutable and thread-safe: a deep copy (scikit-learn's ``clone`` of an

@@ -113,7 +113,8 @@ fn check(x: &[f32], labels: &[usize], k: usize, d: usize, options: &HeadOptions)
 
 /// Stratified held-out split: `fraction` of each class (rounded, at least one example on both
 /// sides), drawn with a ChaCha8 generator seeded with `seed`, class by class in index order.
-/// The same split as `Router.fit` draws (its `split_holdout`).
+/// The same split as `Router.fit` draws (its `split_holdout`); a class with fewer than two
+/// examples stays whole in the training side.
 pub fn split_holdout(labels: &[usize], k: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut by_class: Vec<Vec<usize>> = vec![vec![]; k];
     for (i, &c) in labels.iter().enumerate() {
@@ -122,6 +123,11 @@ pub fn split_holdout(labels: &[usize], k: usize, fraction: f64, seed: u64) -> (V
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let (mut train, mut holdout) = (Vec::new(), Vec::new());
     for members in &mut by_class {
+        if members.len() < 2 {
+            // Nothing to hold out ([`fit_head`] refuses such labels before splitting).
+            train.extend_from_slice(members);
+            continue;
+        }
         members.shuffle(&mut rng);
         let n_hold = ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1);
         holdout.extend_from_slice(&members[..n_hold]);

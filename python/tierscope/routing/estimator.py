@@ -90,6 +90,14 @@ def _labels_of(y: Any, n: int, classes: Any) -> tuple[npt.NDArray[Any], npt.NDAr
         codes = np.fromiter((index[label] for label in labels.tolist()), dtype=np.int64, count=n)
     if found.shape[0] < 2:
         raise v.fail("y", f"at least 2 classes, got 1 class ({found.tolist()})")
+    counts = np.bincount(codes, minlength=found.shape[0])
+    if counts.min() < 2:
+        label = found[int(np.argmin(counts))].item()
+        raise v.fail(
+            "y",
+            "at least 2 examples of every class (one goes to the held-out split), "
+            f"class {label!r} has {int(counts.min())}",
+        )
     return found, codes.astype(np.int64, copy=False)
 
 

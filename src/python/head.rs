@@ -32,6 +32,7 @@ pub(crate) struct HeadFit {
 #[pyo3(signature = (embeddings, labels, k, *, l2=Arg::new(1e-4), holdout_fraction=Arg::new(0.2),
                     seed=Arg::new(0), max_iter=Arg::new(500)))]
 #[pyo3(text_signature = "(embeddings, labels, k, *, l2=0.0001, holdout_fraction=0.2, seed=0, max_iter=500)")]
+#[allow(clippy::too_many_arguments)]
 fn fit_head(
     py: Python<'_>,
     embeddings: PyReadonlyArray2<'_, f32>,

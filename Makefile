@@ -50,6 +50,7 @@ lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest on _c
 	$(VENV)/bin/ruff check python tests benches scripts evals packaging
 	$(VENV)/bin/ruff format --check python tests benches scripts evals packaging
 	$(VENV)/bin/mypy python/tierscope
+	PYTHONPATH=$(CURDIR)/python $(VENV)/bin/mypy --strict tests/typing/usage_cascade_async.py
 	PYTHONPATH=$(CURDIR)/python $(PY) -m mypy.stubtest tierscope._core --allowlist stubtest-allowlist.txt
 	$(PY) scripts/check_imports.py
 

@@ -2,8 +2,8 @@
 
 Checked against the built module by ``python -m mypy.stubtest tierscope._core --allowlist
 stubtest-allowlist.txt`` (``make lint``): every name, signature, default and class attribute here
-exists at runtime. Result classes (``Stats*``, ``RouteColumns``, ``BuildInfo``) are frozen: their
-attributes are read-only and they cannot be built or subclassed from Python.
+exists at runtime. Result classes (``Stats*``, ``RouteColumns``, ``HeadFit``, ``BuildInfo``) are frozen:
+their attributes are read-only and they cannot be built or subclassed from Python.
 """
 
 import os
@@ -19,6 +19,9 @@ __all__ = [
     "RouterCore",
     "RouteColumns",
     "fit_router",
+    "HeadFit",
+    "fit_head",
+    "route_utf8",
     "BuildInfo",
     "onnxruntime_info",
     "cpu_features",
@@ -154,6 +157,50 @@ def fit_router(
     intra_threads: int | None = None,
     ort_search_dirs: Sequence[_Path] = ...,
 ) -> RouterCore: ...
+
+# --- head fitting (src/python/head.rs) and Arrow buffers (src/python/arrow.rs) ---
+
+_F64_2D = npt.NDArray[np.float64]
+
+@final
+class HeadFit:
+    @property
+    def weights(self) -> _F64_2D: ...
+    @property
+    def bias(self) -> _F64_2D: ...
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def holdout_accuracy(self) -> float: ...
+    @property
+    def holdout_ece(self) -> float: ...
+    @property
+    def holdout_ece_uncalibrated(self) -> float: ...
+    @property
+    def n_train(self) -> int: ...
+    @property
+    def n_holdout(self) -> int: ...
+    @property
+    def iterations(self) -> int: ...
+
+def fit_head(
+    embeddings: _F32,
+    labels: _I64,
+    k: int,
+    *,
+    l2: float = 0.0001,
+    holdout_fraction: float = 0.2,
+    seed: int = 0,
+    max_iter: int = 500,
+) -> HeadFit: ...
+def route_utf8(
+    router: RouterCore,
+    offsets: _I64,
+    data: npt.NDArray[np.uint8],
+    valid: _Bool | None = None,
+    *,
+    with_embeddings: bool = False,
+) -> RouteColumns: ...
 
 # --- runtime and build facts (src/python/runtime.rs) ---
 

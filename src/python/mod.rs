@@ -4,9 +4,11 @@
 //! state locks), `errors` (core errors to `tierscope.exceptions` classes). No logic lives here:
 //! every check of an argument's value is in the core.
 
+mod arrow;
 mod convert;
 mod errors;
 mod gil;
+mod head;
 mod router;
 mod runtime;
 mod stats;
@@ -20,6 +22,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::check_classes(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     router::register(m)?;
+    head::register(m)?;
+    arrow::register(m)?;
     runtime::register(m)?;
     stats::register(m)?;
     testing::register(m)?;

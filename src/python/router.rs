@@ -31,6 +31,13 @@ pub struct RouterCore {
     inner: Router,
 }
 
+impl RouterCore {
+    /// The core router (for the Arrow binding in `super::arrow`).
+    pub(super) fn inner(&self) -> &Router {
+        &self.inner
+    }
+}
+
 /// A batch's routing results as numpy columns, one row per text ([`RouteOutput`]); the
 /// façade's `tierscope.RouteBatch` is built from them.
 #[pyclass(frozen, get_all, module = "tierscope._core")]
@@ -48,7 +55,7 @@ pub(crate) struct RouteColumns {
 }
 
 impl RouteColumns {
-    fn new(py: Python<'_>, out: RouteOutput) -> PyResult<Self> {
+    pub(super) fn new(py: Python<'_>, out: RouteOutput) -> PyResult<Self> {
         let RouteOutput {
             k,
             tier_index,

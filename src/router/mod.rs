@@ -8,6 +8,8 @@ pub mod config;
 pub mod encoder;
 pub mod files;
 pub mod fit;
+pub mod head;
+pub mod inputs;
 pub mod linalg;
 pub mod onnx_graph;
 pub mod train;

@@ -16,6 +16,7 @@ from .calibration import (
     reliability_diagram,
 )
 from .cascade import Cascade
+from .estimator import TierClassifier
 from .records import (
     ESCALATION_REASONS,
     FALLBACK_REASONS,
@@ -45,6 +46,7 @@ __all__ = [
     "Router",
     "ThresholdReport",
     "TierAnswer",
+    "TierClassifier",
     "choose_threshold",
     "default_router_dir",
     "fit_calibrator",

@@ -55,7 +55,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from .._validate import text
 from ..exceptions import CascadeError, InvalidInputError, TierscopeError
@@ -65,10 +65,18 @@ from .cascade_config import _clean as _clean_text
 from .cascade_config import format_exception as _fmt_exc
 from .records import (
     FALLBACK_REASONS,
+    A,
     CascadeDecision,
     CascadeResult,
     DecisionSink,
 )
+
+if TYPE_CHECKING:  # pragma: no cover - the typed overloads' keyword options
+    from collections.abc import Awaitable, Coroutine
+
+    from typing_extensions import Unpack
+
+    from .cascade_config import CascadeOptions
 
 __all__ = ["Cascade"]
 
@@ -189,8 +197,13 @@ def _read_route(fields: dict[str, Any], rd: Any) -> None:
     fields["route_content_discarded"] = bool(getattr(rd, "content_discarded", False))
 
 
-class Cascade:
+class Cascade(Generic[A]):
     """Cheap tier first; escalate to the capable tier when calibrated confidence is low.
+
+    Generic in the answer type ``A`` (what both tiers return, sync or ``async``): type checkers
+    infer it from the tiers, and ``cascade(q)`` / ``await cascade.arun(q)`` are
+    :class:`CascadeResult[A] <tierscope.routing.CascadeResult>`, so ``answer, decision =
+    cascade(q)`` types ``answer`` as ``A``.
 
     Parameters
     ----------
@@ -244,10 +257,47 @@ class Cascade:
         apply on top.
     """
 
+    # Typed overloads: async and sync tiers resolve ``A`` to what they return (awaited).
+    @overload
     def __init__(
         self,
-        cheap: Callable[..., Any],
-        capable: Callable[..., Any],
+        cheap: Callable[..., Coroutine[Any, Any, A]],
+        capable: Callable[..., Coroutine[Any, Any, A]],
+        *,
+        confidence: Callable[..., Any],
+        **options: Unpack[CascadeOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        cheap: Callable[..., Coroutine[Any, Any, A]],
+        capable: Callable[..., A],
+        *,
+        confidence: Callable[..., Any],
+        **options: Unpack[CascadeOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        cheap: Callable[..., A],
+        capable: Callable[..., Coroutine[Any, Any, A]],
+        *,
+        confidence: Callable[..., Any],
+        **options: Unpack[CascadeOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        cheap: Callable[..., A],
+        capable: Callable[..., A],
+        *,
+        confidence: Callable[..., Any],
+        **options: Unpack[CascadeOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        cheap: Callable[..., A] | Callable[..., Awaitable[A]],
+        capable: Callable[..., A] | Callable[..., Awaitable[A]],
         *,
         confidence: Callable[..., Any],
         threshold: float | ThresholdReport | None = None,
@@ -316,12 +366,12 @@ class Cascade:
 
     def __call__(
         self, query: str, context: Any = None, *, category: str | None = None, request_id: str | None = None
-    ) -> CascadeResult:
+    ) -> CascadeResult[A]:
         return self.run(query, context, category=category, request_id=request_id)
 
     def run(
         self, query: str, context: Any = None, *, category: str | None = None, request_id: str | None = None
-    ) -> CascadeResult:
+    ) -> CascadeResult[A]:
         """Answer one query (blocking). Raises :class:`CascadeError` if the capable tier fails."""
         gen = self._flow(query, context, category, request_id)
         done: _Done | None = None
@@ -343,7 +393,7 @@ class Cascade:
 
     async def arun(
         self, query: str, context: Any = None, *, category: str | None = None, request_id: str | None = None
-    ) -> CascadeResult:
+    ) -> CascadeResult[A]:
         """Answer one query (async). Sync callables run in a worker thread; the shadow call runs
         as a background task (see :meth:`drain`)."""
         gen = self._flow(query, context, category, request_id)
@@ -400,7 +450,7 @@ class Cascade:
                 self._pool.shutdown(wait=True)
                 self._pool = None
 
-    def __enter__(self) -> Cascade:
+    def __enter__(self) -> Cascade[A]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -605,7 +655,7 @@ class Cascade:
                 stacklevel=3,
             )
 
-    def _result(self, plan: _Plan, shadow: Future[Any] | asyncio.Task[Any] | None) -> CascadeResult:
+    def _result(self, plan: _Plan, shadow: Future[Any] | asyncio.Task[Any] | None) -> CascadeResult[A]:
         self._log_event("log_decision", plan.decision)
         if plan.decision.answered_by is None:
             raise CascadeError(
@@ -615,7 +665,7 @@ class Cascade:
             ) from plan.capable_exception
         return CascadeResult(plan.answer, plan.decision, shadow)
 
-    def _finish_sync(self, plan: _Plan) -> CascadeResult:
+    def _finish_sync(self, plan: _Plan) -> CascadeResult[A]:
         if not plan.shadow:
             return self._result(plan, None)
         if self._config.shadow.mode == "inline":

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from .._validate import choice, fail, integer, optional, text, unit
 from ..exceptions import InvalidInputError
@@ -129,6 +129,31 @@ def accepts_context(fn: Callable[..., Any]) -> bool:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             positional += 1
     return positional >= 2
+
+
+class CascadeOptions(TypedDict, total=False):
+    """The keyword options of :class:`~tierscope.routing.Cascade` (besides ``confidence``), as
+    its typed overloads see them: each as in the class docs."""
+
+    threshold: float | ThresholdReport | None
+    calibrator: Calibrator | Callable[[float], float] | None
+    cost_rule: CostAwareRule | None
+    router: Any
+    router_escalate_tiers: Collection[str] | None
+    never_cheap_categories: Iterable[str]
+    never_cheap_patterns: Iterable[str | re.Pattern[str]]
+    never_cheap_predicates: Mapping[str, Callable[..., bool]] | Iterable[Callable[..., bool]]
+    cheap_name: str
+    capable_name: str
+    shadow_rate: float
+    shadow_judge: Callable[..., Any] | None
+    shadow_mode: Literal["thread", "inline"]
+    shadow_workers: int
+    review_rate: float | Mapping[str, float]
+    seed: int | None
+    decision_log: DecisionSink | None
+    exception_text: ExceptionText
+    exception_max_chars: int
 
 
 # -- the settings ------------------------------------------------------------------------------

@@ -1,23 +1,32 @@
 """Decision records: what the router and the cascade decided, as flat frozen dataclasses.
 
-They import nothing else from tierscope, so every layer above (the log, the quality audits) can
-depend on them without depending on the routing machinery.
+They import nothing else from tierscope but its exceptions, so every layer above (the log, the
+quality audits) can depend on them without depending on the routing machinery.
+
+Serialised forms, both stable (tests pin them): :meth:`Decision.to_dict` is JSON-ready and
+follows ``docs/decision.schema.json``; :meth:`RouteBatch.to_arrow` has the schema
+:meth:`RouteBatch.arrow_schema` returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from .._optional import require
+from ..exceptions import InvalidInputError
+
+A = TypeVar("A")
+"""The answer type of a :class:`~tierscope.routing.Cascade` (what its tiers return)."""
 
 __all__ = [
     "Decision",
@@ -63,6 +72,62 @@ class Decision:
     (``max_length × 32`` bytes, or ``max_text_bytes``) and cut before tokenization, or none of its
     tokens is a real word (an empty text, or words the tokenizer only knows as ``[UNK]``). The
     decision then says little about the text; routing policy is unchanged."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``json.dumps`` needs no ``default=``), valid against
+        ``docs/decision.schema.json``: every field by name, NaN floats (a failed routing) as
+        ``None``, the embedding as a list of floats (``None`` when not requested)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "embedding":
+                value = None if value is None else [float(x) for x in np.asarray(value).ravel()]
+            elif f.name == "probabilities":
+                value = {str(t): _json_float(p) for t, p in value.items()}
+            elif isinstance(value, float):
+                value = _json_float(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision :meth:`to_dict` wrote (``None`` floats back to NaN, the embedding back to
+        a float32 array). Unknown or missing keys raise
+        :class:`~tierscope.exceptions.InvalidInputError`."""
+        if not isinstance(data, Mapping):
+            raise InvalidInputError(f"invalid `data`: expected a mapping, got {type(data).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(map(str, data)) - set(known))
+        if unknown:
+            raise InvalidInputError(f"invalid `data`: unknown Decision fields {unknown}")
+        missing = [n for n, f in known.items() if n not in data and f.default is MISSING]
+        if missing:
+            raise InvalidInputError(f"invalid `data`: missing Decision fields {missing}")
+        values = dict(data)
+        for name in ("confidence", "tail_score"):
+            values[name] = _nan_float(name, values[name])
+        probs = values["probabilities"]
+        if not isinstance(probs, Mapping):
+            raise InvalidInputError("invalid `data['probabilities']`: expected a mapping tier -> probability")
+        values["probabilities"] = {str(t): _nan_float(f"probabilities[{t!r}]", p) for t, p in probs.items()}
+        if values.get("embedding") is not None:
+            values["embedding"] = np.asarray(values["embedding"], dtype=np.float32)
+        return cls(**values)
+
+
+def _json_float(value: Any) -> float | None:
+    """A float for JSON: NaN and infinities (never valid JSON) become ``None``."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _nan_float(name: str, value: Any) -> float:
+    """The inverse of :func:`_json_float`: ``None`` is NaN."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"invalid `data[{name!r}]`: expected a number or None, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -143,8 +208,32 @@ class RouteBatch:
 
         return pd.DataFrame(self.columns())
 
+    @staticmethod
+    def arrow_schema(tiers: Sequence[str]) -> Any:
+        """The schema of :meth:`to_arrow` for a router with ``tiers`` (stable; a test pins it):
+
+        ``tier`` string, ``tier_index`` uint32, one ``p_<tier>`` float32 per tier (cheapest
+        first), ``confidence`` float32, ``tail_score`` float32, ``fallback`` bool, ``reason``
+        string (null unless the fallback tier was chosen), ``truncated`` bool, ``tokens`` uint32,
+        ``guarded`` bool, ``content_discarded`` bool. NaN floats mark a failed routing."""
+        import pyarrow as pa
+
+        head = [("tier", pa.string()), ("tier_index", pa.uint32())]
+        probs = [(f"p_{name}", pa.float32()) for name in tiers]
+        rest = [
+            ("confidence", pa.float32()),
+            ("tail_score", pa.float32()),
+            ("fallback", pa.bool_()),
+            ("reason", pa.string()),
+            ("truncated", pa.bool_()),
+            ("tokens", pa.uint32()),
+            ("guarded", pa.bool_()),
+            ("content_discarded", pa.bool_()),
+        ]
+        return pa.schema(head + probs + rest)
+
     def to_arrow(self) -> Any:
-        """A pyarrow Table (requires pyarrow)."""
+        """A pyarrow Table with the schema :meth:`arrow_schema` (requires pyarrow)."""
         try:
             import pyarrow as pa
         except ImportError as err:  # pragma: no cover - depends on the environment
@@ -152,7 +241,13 @@ class RouteBatch:
         cols = self.columns()
         cols["tier"] = pa.array(list(cols["tier"]), type=pa.string())
         cols["reason"] = pa.array(cols["reason"], type=pa.string())
-        return pa.table(cols)
+        schema = self.arrow_schema(self.tiers)
+        # Columns a later version adds to columns() follow the pinned ones, never reorder them.
+        extra = [name for name in cols if name not in schema.names]
+        table = pa.table({name: cols[name] for name in schema.names}, schema=schema)
+        for name in extra:
+            table = table.append_column(name, pa.array(cols[name]))
+        return table
 
     @classmethod
     def _from_core(cls, tiers: Sequence[str], raw: dict[str, Any]) -> RouteBatch:
@@ -273,17 +368,46 @@ class CascadeDecision:
         }
 
 
-@dataclass(frozen=True)
-class CascadeResult:
-    """The answer to return to the user and its decision."""
+class CascadeResult(tuple[A, CascadeDecision], Generic[A]):
+    """The answer to return to the user and its decision: ``answer, decision = cascade(q)``.
 
-    answer: Any
-    decision: CascadeDecision
-    shadow: Future[Any] | asyncio.Task[Any] | None = field(default=None, compare=False, repr=False)
-    """The pending shadow call (a future or task resolving to the shadow outcome dict), if any."""
+    A ``(answer, decision)`` pair, generic in the answer type: for a ``Cascade[A]`` (whose tiers
+    return ``A``), ``answer`` is typed ``A`` and ``decision`` :class:`CascadeDecision`, both when
+    unpacked and as attributes. ``shadow`` (not part of the pair, nor of equality) is the pending
+    shadow call (a future or task resolving to the shadow outcome dict), if any.
+    """
 
-    def __iter__(self) -> Any:
-        return iter((self.answer, self.decision))
+    shadow: Future[Any] | asyncio.Task[Any] | None
+
+    def __new__(
+        cls,
+        answer: A,
+        decision: CascadeDecision,
+        shadow: Future[Any] | asyncio.Task[Any] | None = None,
+    ) -> CascadeResult[A]:
+        pair = super().__new__(cls, (answer, decision))
+        object.__setattr__(pair, "shadow", shadow)
+        return pair
+
+    @property
+    def answer(self) -> A:
+        """The answer returned to the user."""
+        return self[0]
+
+    @property
+    def decision(self) -> CascadeDecision:
+        """How it was answered."""
+        return self[1]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"CascadeResult is immutable (cannot set {name!r})")
+
+    def __getnewargs__(self) -> tuple[A, CascadeDecision]:
+        # Pickles as the pair: a pending shadow call cannot cross processes.
+        return (self[0], self[1])
+
+    def __repr__(self) -> str:
+        return f"CascadeResult(answer={self[0]!r}, decision={self[1]!r})"
 
 
 @runtime_checkable

@@ -15,10 +15,14 @@ router's up to that margin. Its cost is the share of such queries (about 3 % on 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import importlib
 import json
 import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from .. import _core
 from .. import _validate as v
 from .._runtime import ort_search_dirs
 from ..exceptions import InvalidInputError, ModelLoadError, TierscopeError
+from . import _inputs
 from .manifest import write_manifest
 from .records import Decision, RouteBatch
 
@@ -184,6 +189,9 @@ class Router:
         self._fallback_index = self._tiers.index(fallback)
         self._guard: Router | None = None
         self._guard_spec: dict[str, Any] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._executor_pid = os.getpid()
 
     def _attach_guard(self, guard: Router, spec: dict[str, Any]) -> None:
         """Use ``guard`` for decisions whose top-two gap is below ``2 * spec["margin"]``."""
@@ -375,7 +383,7 @@ class Router:
         v.text("text", text)
         return self._route_checked([text], False)[0]
 
-    def route_batch(self, texts: Sequence[str], *, with_embeddings: bool = False) -> RouteBatch:
+    def route_batch(self, texts: Sequence[str] | Any, *, with_embeddings: bool = False) -> RouteBatch:
         """Route many queries (GIL released, batched by length, results in input order).
 
         Every item must be a ``str`` that encodes as UTF-8. A lone surrogate is a caller's bug
@@ -383,16 +391,29 @@ class Router:
         :class:`~tierscope.exceptions.InvalidInputError` naming ``texts[i]`` before any text is
         routed, rather than quietly sending that row to the fallback tier. Texts that merely
         cannot be routed (the model fails on them) still get the fallback tier, row by row.
+
+        ``texts`` may also be a 1-D numpy ``str``/object array, a pyarrow ``Array`` or
+        ``ChunkedArray`` of strings (its buffers are read in Rust, no Python ``str`` is built),
+        or a pandas or polars ``Series``; their nulls route as ``""`` (the empty-text policy).
+        See :mod:`tierscope.routing._inputs`.
         """
-        if isinstance(texts, str):
-            raise v.fail("texts", "a list of str, got a single str (use route())")
-        items = v.string_list("texts", texts)
+        items = _inputs.route_input("texts", texts)
         return self._route_checked(items, v.boolean("with_embeddings", with_embeddings))
 
-    def _route_checked(self, texts: list[str], with_embeddings: bool) -> RouteBatch:
+    def _route_core(
+        self, texts: list[str] | _inputs.Utf8Buffers, with_embeddings: bool
+    ) -> _core.RouteColumns:
+        """The core's columns for a list of texts or an Arrow column's buffers."""
+        if isinstance(texts, _inputs.Utf8Buffers):
+            return _core.route_utf8(
+                self._core, texts.offsets, texts.data, texts.valid, with_embeddings=with_embeddings
+            )
+        return self._core.route_batch(texts, with_embeddings=with_embeddings)
+
+    def _route_checked(self, texts: list[str] | _inputs.Utf8Buffers, with_embeddings: bool) -> RouteBatch:
         """Route texts whose arguments are already checked."""
         try:
-            raw = _columns(self._core.route_batch(texts, with_embeddings=with_embeddings))
+            raw = _columns(self._route_core(texts, with_embeddings))
         except InvalidInputError:
             raise
         except TierscopeError as err:
@@ -403,7 +424,7 @@ class Router:
         return RouteBatch._from_core(self._tiers, self._apply_guard(texts, raw, with_embeddings))
 
     def _apply_guard(
-        self, texts: Sequence[str], raw: dict[str, Any], with_embeddings: bool
+        self, texts: Sequence[str] | _inputs.Utf8Buffers, raw: dict[str, Any], with_embeddings: bool
     ) -> dict[str, Any]:
         """Re-decide with the fp32 guard the rows whose top-two gap is within int8 error (a router
         without a guard returns ``raw`` as it is)."""
@@ -440,6 +461,40 @@ class Router:
                         for i, value in zip(rows, picked, strict=True):
                             column[i] = value
         return {**raw, "guarded": guarded}
+
+    # -- asyncio twins -------------------------------------------------------------------------
+    def _pool(self) -> ThreadPoolExecutor:
+        """The executor of :meth:`aroute`/:meth:`aroute_batch`: one thread per ONNX Runtime
+        session (``threads[0]``), so concurrent calls keep every session busy and no more."""
+        with self._executor_lock:
+            # A forked child inherits the executor object but none of its threads: start anew.
+            if self._executor is None or self._executor_pid != os.getpid():
+                self._executor = ThreadPoolExecutor(
+                    max_workers=max(1, self.threads[0]), thread_name_prefix="tierscope-route"
+                )
+                self._executor_pid = os.getpid()
+            return self._executor
+
+    async def aroute(self, text: str) -> Decision:
+        """:meth:`route` without blocking the event loop: the GIL-free core runs in an executor
+        sized to the router's sessions. Same arguments, checks and result as :meth:`route`."""
+        v.text("text", text)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool(), self.route, text)
+
+    async def aroute_batch(self, texts: Sequence[str] | Any, *, with_embeddings: bool = False) -> RouteBatch:
+        """:meth:`route_batch` without blocking the event loop (see :meth:`aroute`). The input is
+        checked and converted before the call leaves the loop."""
+        items = _inputs.route_input("texts", texts)
+        embeddings = v.boolean("with_embeddings", with_embeddings)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self.route_batch, items, with_embeddings=embeddings)
+        return await loop.run_in_executor(self._pool(), call)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Router:
+        """A router is immutable and thread-safe: a deep copy (scikit-learn's ``clone`` of an
+        estimator holding it) shares it."""
+        return self
 
     # -- persistence and introspection ------------------------------------------------------
     @property

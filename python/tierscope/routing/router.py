@@ -39,6 +39,12 @@ GUARD_FILE = "guard.json"
 GUARD_FILE_CAP = 1 << 20
 #: Default ``max_text_bytes`` of :meth:`Router.load`: texts are cut (never refused) beyond it.
 DEFAULT_MAX_TEXT_BYTES = 1 << 20
+#: Default ``max_tail_score`` of :meth:`Router.fit`: the 99th leave-one-out training percentile.
+DEFAULT_MAX_TAIL_SCORE = 0.99
+#: ``reason`` of a decision sent to the fallback tier by its tail score.
+REASON_OFF_DISTRIBUTION = "off_distribution"
+#: ``reason`` of a decision for a text with no content (empty, whitespace or control characters).
+REASON_EMPTY_TEXT = "empty_text"
 #: Largest thread, batch and size arguments passed to the core (its ``usize`` on 64-bit).
 _SIZE_MAX = v.INT64_MAX
 
@@ -243,6 +249,10 @@ class Router:
         out_dir: str | os.PathLike[str] | None = None,
         sessions: int | None = None,
         intra_threads: int | None = None,
+        intents: Sequence[str] | None = None,
+        max_tail_score: float | None = DEFAULT_MAX_TAIL_SCORE,
+        tail_neighbours: int = 3,
+        tail_max_rows: int = 10_240,
     ) -> Router:
         """Train a router head on labelled texts, without torch.
 
@@ -254,6 +264,15 @@ class Router:
 
         ``tier_order`` lists the tiers from the cheapest to the most capable; it may be omitted only
         when the tiers are exactly ``cheap`` and ``capable``.
+
+        The tail score is a kNN novelty index over the training embeddings (int8 codes, stored as
+        ``tail_index.bin``, ``tail_max_rows × (dim + 4)`` bytes at most: ≈ 4 MB at 384 dimensions):
+        the mean cosine distance to the ``tail_neighbours`` nearest training texts, reported as a
+        leave-one-out training percentile in [0, 1]. ``max_tail_score`` (default 0.99, the 99th
+        percentile; ``None`` for none) is stored in ``router.json``: queries at or above it go to
+        the fallback tier with ``reason="off_distribution"``. ``intents`` (optional fine labels,
+        one per text) stratify the index's subsample when there are more than ``tail_max_rows``
+        texts, so that no intent drops out of it.
 
         Every argument is checked before any text is embedded. Files are written only inside
         ``out_dir``, under the canonical names (see :meth:`save`).
@@ -269,6 +288,9 @@ class Router:
         tiers = v.string_list("tiers", tiers)
         if len(texts) != len(tiers):
             raise v.fail("tiers", f"one tier label per text: got {len(texts)} texts and {len(tiers)} labels")
+        intent_list = None if intents is None else v.string_list("intents", intents)
+        if intent_list is not None and len(intent_list) != len(texts):
+            raise v.fail("intents", f"one intent per text: got {len(texts)} texts and {len(intent_list)} intents")
         if tier_order is None:
             labels = set(tiers)
             if labels == {"cheap", "capable"}:
@@ -290,6 +312,12 @@ class Router:
             max_length=v.integer("max_length", max_length, minimum=2, maximum=_SIZE_MAX),
             sessions=v.optional(v.integer, "sessions", sessions, minimum=1, maximum=_SIZE_MAX),
             intra_threads=v.optional(v.integer, "intra_threads", intra_threads, minimum=1, maximum=_SIZE_MAX),
+            intents=intent_list,
+            max_tail_score=v.optional(v.unit, "max_tail_score", max_tail_score),
+            tail_neighbours=v.integer("tail_neighbours", tail_neighbours, minimum=1, maximum=_SIZE_MAX),
+        )
+        options["tail_max_rows"] = v.integer(
+            "tail_max_rows", tail_max_rows, minimum=options["tail_neighbours"] + 1, maximum=_SIZE_MAX
         )
         provenance_json = None
         if provenance is not None:
@@ -318,6 +346,13 @@ class Router:
     # -- routing ------------------------------------------------------------------------------
     def route(self, text: str) -> Decision:
         """Route one query. Bad arguments raise; routing failures return the fallback tier.
+
+        Safe defaults: a text with no content (empty, whitespace or control characters only) goes
+        to the fallback tier with ``reason="empty_text"`` (NaN probabilities, confidence and tail
+        score: the model never saw it); a text whose tail score reaches the router's
+        ``thresholds.max_tail_score`` goes there with ``reason="off_distribution"``. A decision's
+        ``confidence`` is always the calibrated probability of the tier it names, so a threshold
+        fallback reports the fallback tier's probability, not that of the tier it overrode.
 
         ``text`` must be a ``str`` that encodes as UTF-8: a lone surrogate (``"\\ud800"``) raises
         :class:`~tierscope.exceptions.InvalidInputError` naming ``text``.

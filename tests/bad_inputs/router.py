@@ -28,6 +28,8 @@ def copy(ctx: Context, name: str = "r") -> Path:
     d.mkdir()
     for f in ROUTER_FILES:
         shutil.copy(ctx.default_dir / f, d / f)
+    if (ctx.default_dir / "tail_index.bin").exists():  # the tail score's kNN index (issue 15)
+        shutil.copy(ctx.default_dir / "tail_index.bin", d / "tail_index.bin")
     return d
 
 

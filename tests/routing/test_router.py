@@ -157,10 +157,12 @@ def test_to_pandas_and_to_arrow(router: Router, queries: list[str]) -> None:
 # -- bad and odd inputs -------------------------------------------------------------------------
 
 
-def test_empty_and_whitespace_text_route_normally(router: Router) -> None:
-    for text in ["", "   \t\n "]:
+def test_empty_and_whitespace_text_go_to_the_fallback_tier(router: Router) -> None:
+    # Issue 15 changed this deliberately: empty text used to route normally (cheap at 0.94).
+    for text in ["", "   \t\n ", "\0\0", "\x01\x7f"]:
         d = router.route(text)
-        assert not d.fallback and d.tier in router.tiers and d.tokens == 2
+        assert d.fallback and d.tier == router.fallback_tier and d.reason == "empty_text", repr(text)
+        assert d.tokens == 0 and np.isnan(d.confidence) and np.isnan(d.tail_score)
 
 
 def test_megabyte_string_is_truncated_and_flagged(router: Router) -> None:
@@ -171,12 +173,14 @@ def test_megabyte_string_is_truncated_and_flagged(router: Router) -> None:
 def test_content_discarded_is_reported_per_row(router: Router) -> None:
     texts = ["x" * 1_000_000, "", "how do I top up my card", "my card " * 100]
     batch = router.route_batch(texts)
-    assert list(batch.content_discarded) == [True, True, False, False]
+    # The empty text never reaches the model (issue 15): it is not "discarded content" but no
+    # content, sent to the fallback tier as empty_text.
+    assert list(batch.content_discarded) == [True, False, False, False]
     assert list(batch.truncated) == [True, False, False, True]
-    assert [d.content_discarded for d in batch] == [True, True, False, False]
+    assert [d.content_discarded for d in batch] == [True, False, False, False]
     assert "content_discarded" in batch.to_pandas().columns
-    # Reported, not acted on: routing policy is unchanged (no fallback for these rows).
-    assert not batch.fallback.any()
+    # Reported, not acted on: no fallback for the texts that have content.
+    assert list(batch.fallback) == [False, True, False, False] and batch.reason[1] == "empty_text"
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,15 @@ import tierscope
 from tierscope import Router
 
 FILES = ("model.onnx", "tokenizer.json", "router.json")
+INDEX = "tail_index.bin"
 
 
 def _copy(default_dir: Path, dst: Path) -> Path:
     dst.mkdir(parents=True)
     for name in FILES:
         shutil.copy(default_dir / name, dst / name)
+    if (default_dir / INDEX).exists():  # the tail score's kNN index (issue 15)
+        shutil.copy(default_dir / INDEX, dst / INDEX)
     return dst
 
 
@@ -197,3 +200,34 @@ def test_fit_checks_its_arguments_before_embedding(
     ]:
         with pytest.raises(tierscope.InvalidInputError, match=needle):
             Router.fit(texts, ["cheap", "capable"] * 10, encoder=default_dir, **bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["../x", "/etc/passwd", "/dev/zero", ""])
+def test_the_tail_index_path_must_stay_inside(default_dir: Path, tmp_path: Path, value: str) -> None:
+    d = _copy(default_dir, tmp_path / "r")
+    config = json.loads((d / "router.json").read_text())
+    if "novelty" not in config:
+        pytest.skip("this default router predates the kNN tail index (rebuild with `make model`)")
+    config["novelty"]["index_file"] = value
+    (d / "router.json").write_text(json.dumps(config))
+    with pytest.raises(tierscope.ModelLoadError, match="novelty.index_file"):
+        Router.load(d, sessions=1)
+
+
+def test_a_truncated_or_mismatched_tail_index_is_refused(default_dir: Path, tmp_path: Path) -> None:
+    d = _copy(default_dir, tmp_path / "r")
+    if not (d / INDEX).exists():
+        pytest.skip("this default router predates the kNN tail index (rebuild with `make model`)")
+    data = (d / INDEX).read_bytes()
+    (d / INDEX).write_bytes(data[:-1])
+    with pytest.raises(tierscope.ModelLoadError, match="bytes"):
+        Router.load(d, sessions=1)
+    (d / INDEX).write_bytes(data)
+    config = json.loads((d / "router.json").read_text())
+    config["novelty"]["rows"] -= 1
+    (d / "router.json").write_text(json.dumps(config))
+    with pytest.raises(tierscope.ModelLoadError, match="router.json says"):
+        Router.load(d, sessions=1)
+    (d / INDEX).unlink()
+    with pytest.raises(tierscope.TierscopeFileNotFoundError):
+        Router.load(d, sessions=1)

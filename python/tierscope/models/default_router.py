@@ -150,6 +150,8 @@ class _TrainingData:
     train_tiers: list[str]
     test_texts: list[str]
     test_tiers: list[str]
+    #: BANKING77 intents of the training texts (stratify the tail index; issue 15).
+    train_intents: tuple[str, ...] = ()
 
 
 def _training_data() -> _TrainingData:
@@ -161,7 +163,11 @@ def _training_data() -> _TrainingData:
     if unknown:
         raise ModelLoadError(f"banking77_tiers.csv lacks intents {unknown}")
     return _TrainingData(
-        train_texts, [mapping[i] for i in train_intents], test_texts, [mapping[i] for i in test_intents]
+        train_texts,
+        [mapping[i] for i in train_intents],
+        test_texts,
+        [mapping[i] for i in test_intents],
+        tuple(train_intents),
     )
 
 
@@ -237,6 +243,8 @@ def _train_routers(
             seed=seed,
             provenance={**provenance, "quantization": name},
             out_dir=work / f"router-{name}",
+            # The tail index and the off-distribution threshold (0.99) are Router.fit's defaults.
+            intents=list(data.train_intents) or None,
         )
     return routers
 

@@ -23,6 +23,7 @@ BENCHES = [
     "bench_route_file.py",
     "bench_bad_inputs.py",
     "bench_sequential.py",
+    "bench_tail.py",
 ]
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Leave-intents-out AUROC of the tail score on BANKING77, HWU64 and DSTC11 (see :mod:`evals.tail.tail`).
 
-    TIERSCOPE_DEFAULT_ROUTER=models/default-minilm-int8-v1 python -m evals.tail.run --splits 5
+TIERSCOPE_DEFAULT_ROUTER=models/default-minilm-int8-v1 python -m evals.tail.run --splits 5
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from evals.tail import tail
 from tierscope.data import banking77
 from tierscope.routing.router import default_router_dir
+
+from evals.tail import tail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     texts = tail.corpora(shared)
     emb = {name: tail.embed(t, router_dir, cache) for name, t in texts.items()}
-    print(f"[embedded {sum(map(len, texts.values()))} texts: {time.perf_counter() - t0:.1f} s]", file=sys.stderr)
+    print(
+        f"[embedded {sum(map(len, texts.values()))} texts: {time.perf_counter() - t0:.1f} s]", file=sys.stderr
+    )
     result = tail.evaluate(
         emb,
         banking77("train")[1],

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-
 from tierscope import _core
 from tierscope.data import banking77, tier_map
 

@@ -290,7 +290,9 @@ class Router:
             raise v.fail("tiers", f"one tier label per text: got {len(texts)} texts and {len(tiers)} labels")
         intent_list = None if intents is None else v.string_list("intents", intents)
         if intent_list is not None and len(intent_list) != len(texts):
-            raise v.fail("intents", f"one intent per text: got {len(texts)} texts and {len(intent_list)} intents")
+            raise v.fail(
+                "intents", f"one intent per text: got {len(texts)} texts and {len(intent_list)} intents"
+            )
         if tier_order is None:
             labels = set(tiers)
             if labels == {"cheap", "capable"}:

@@ -155,7 +155,7 @@ def fit_router(
     intra_threads: int | None = None,
     ort_search_dirs: Sequence[_Path] = ...,
     intents: list[str] | tuple[str, ...] | None = None,
-    max_tail_score: float | None = 0.99,
+    max_tail_score: float | None = ...,  # 0.99
     tail_neighbours: int = 3,
     tail_max_rows: int = 10240,
 ) -> RouterCore: ...

@@ -296,7 +296,8 @@ impl NoveltyIndex {
 }
 
 /// Row indices (ascending) of a seeded subsample of at most `max_rows` of `n`; with `groups`,
-/// each group keeps its share (rounded down, at least one row), the rest drawn at random.
+/// every group keeps a row (while `max_rows` allows) and then its share (rounded down), the rest
+/// drawn at random.
 fn subsample(n: usize, max_rows: usize, groups: Option<&[usize]>, seed: u64) -> Vec<usize> {
     if n <= max_rows {
         return (0..n).collect();
@@ -311,11 +312,16 @@ fn subsample(n: usize, max_rows: usize, groups: Option<&[usize]>, seed: u64) -> 
         }
         for members in by_group.values_mut() {
             members.shuffle(&mut rng);
-            let share = (members.len() * max_rows / n).max(1);
-            for &i in members.iter().take(share) {
-                if picked < max_rows {
-                    chosen[i] = true;
-                    picked += 1;
+        }
+        // One row per group first (so none drops out), then each group's proportional share.
+        for round in 0..2 {
+            for members in by_group.values() {
+                let share = if round == 0 { 1 } else { (members.len() * max_rows / n).max(1) };
+                for &i in members.iter().take(share) {
+                    if picked < max_rows && !chosen[i] {
+                        chosen[i] = true;
+                        picked += 1;
+                    }
                 }
             }
         }

@@ -17,6 +17,8 @@ from tierscope import Router
 
 FILES = ("model.onnx", "tokenizer.json", "router.json")
 INDEX = "tail_index.bin"
+#: What a saved router directory holds (a fitted router always has its tail index, issue 15).
+SAVED = (*FILES, INDEX)
 
 
 def _copy(default_dir: Path, dst: Path) -> Path:
@@ -112,15 +114,15 @@ def test_save_writes_nothing_outside_its_target(router: Router, tmp_path: Path) 
     router.save(dest)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["dest"]
-    assert sorted(p.name for p in dest.iterdir()) == sorted(["guard", "guard.json", *FILES])
-    assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["guard", "guard.json", *SAVED])
+    assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted(SAVED)
 
 
 def test_save_replaces_symlinks_instead_of_writing_through_them(router: Router, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
     victims = {}
-    for name in (*FILES, "guard.json"):
+    for name in (*SAVED, "guard.json"):
         victims[name] = tmp_path / f"victim-{name}"
         victims[name].write_text("precious")
         (dest / name).symlink_to(victims[name])
@@ -139,7 +141,7 @@ def test_save_and_fit_use_canonical_names(default_dir: Path, tmp_path: Path) -> 
     _edit_model(enc, file="sub/m.onnx", tokenizer="sub/t.json")
     loaded = Router.load(enc, sessions=1)
     loaded.save(tmp_path / "saved")
-    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == sorted(SAVED)
     saved = json.loads((tmp_path / "saved" / "router.json").read_text())["model"]
     assert (saved["file"], saved["tokenizer"]) == ("model.onnx", "tokenizer.json")
 
@@ -147,7 +149,7 @@ def test_save_and_fit_use_canonical_names(default_dir: Path, tmp_path: Path) -> 
     texts = ["my card was stolen", "how do I top up", "a charge I do not know", "change my pin"]
     Router.fit(texts, ["capable", "cheap"] * 2, encoder=enc, out_dir=tmp_path / "fitted", sessions=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "fitted"])
-    assert sorted(p.name for p in (tmp_path / "fitted").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (tmp_path / "fitted").iterdir()) == sorted(SAVED)
 
 
 def test_fit_on_an_escaping_encoder_is_refused(default_dir: Path, tmp_path: Path) -> None:

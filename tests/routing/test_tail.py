@@ -159,3 +159,22 @@ def test_tail_scores_binding_checks_shapes() -> None:
     with pytest.raises(tierscope.InvalidInputError, match="train_tiers"):
         _core.tail_scores(x, tiers[:5].copy(), x)
     assert json.dumps({k: float(v[0]) for k, v in out.items()})
+
+
+def test_a_guard_decision_that_is_a_threshold_fallback_is_kept(novel_router: Router, tmp_path: Path) -> None:
+    """The precision guard's own off_distribution decisions used to crash the re-decision (a
+    tuple assignment indexed with the already-filtered rows); now they are decisions like others."""
+    if novel_router.guard is None:
+        pytest.skip("the default router has no precision guard")
+    novel_router.save(tmp_path / "r")
+    guard_json = tmp_path / "r" / "guard" / "router.json"
+    config = json.loads(guard_json.read_text())
+    config["thresholds"]["max_tail_score"] = 0.0  # the guard sends everything to the fallback tier
+    guard_json.write_text(json.dumps(config))
+    strict_guard = Router.load(tmp_path / "r")
+    texts = banking77("test")[0][:300]
+    batch = strict_guard.route_batch(texts)
+    assert batch.guarded is not None and batch.guarded.any()
+    assert all(batch.reason[i] == "off_distribution" for i in np.flatnonzero(batch.guarded))
+    plain = novel_router.route_batch(texts)
+    assert np.array_equal(batch.guarded, plain.guarded)

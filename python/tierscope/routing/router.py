@@ -452,8 +452,9 @@ class Router:
         if threshold is None or not tail_margin:
             return np.zeros(n, dtype=bool)
         eligible = np.array([r is None or r == REASON_OFF_DISTRIBUTION for r in raw["reason"]], dtype=bool)
+        tail: npt.NDArray[np.float64] = np.asarray(raw["tail_score"], dtype=np.float64)
         with np.errstate(invalid="ignore"):  # NaN tail scores (unscored rows) compare False
-            near = np.abs(raw["tail_score"].astype(np.float64) - float(threshold)) < float(tail_margin)
+            near: npt.NDArray[np.bool_] = np.abs(tail - float(threshold)) < float(tail_margin)
         return eligible & near
 
     # -- persistence and introspection ------------------------------------------------------

@@ -24,6 +24,7 @@ BENCHES = [
     "bench_bad_inputs.py",
     "bench_sequential.py",
     "bench_inputs.py",
+    "bench_tail.py",
 ]
 
 

@@ -53,11 +53,19 @@ fn batch_and_single_agree_and_order_is_kept() {
         assert_eq!(single.tier_index[0], batch.tier_index[i], "text {i}");
         for c in 0..k {
             let (a, b) = (single.probabilities[c], batch.probabilities[i * k + c]);
-            assert!((a - b).abs() <= 1e-5, "text {i} class {c}: {a} vs {b}");
+            assert!((a - b).abs() <= 1e-5 || (a.is_nan() && b.is_nan()), "text {i} class {c}: {a} vs {b}");
         }
+        assert_eq!(single.tail_score[0].to_bits(), batch.tail_score[i].to_bits(), "text {i}");
+        assert_eq!(single.reason[0], batch.reason[i], "text {i}");
     }
-    assert!(batch.fallback.iter().all(|f| !f));
-    assert_eq!(batch.tokens[2], 2, "the empty string is [CLS] [SEP]");
+    // Issue 15: the empty string never reaches the model; other fallbacks are the tail threshold.
+    assert_eq!((batch.tokens[2], batch.reason[2].as_deref()), (0, Some("empty_text")));
+    for (i, reason) in batch.reason.iter().enumerate() {
+        assert!(
+            i == 2 || reason.is_none() || reason.as_deref() == Some("off_distribution"),
+            "{i}: {reason:?}"
+        );
+    }
 }
 
 #[test]
@@ -81,10 +89,10 @@ fn saved_router_reloads_identically() {
     router.save(&out_dir).unwrap();
     let again = load(&out_dir, 1);
     let texts = texts();
-    assert_eq!(
-        router.route_batch(&texts, false).unwrap().probabilities,
-        again.route_batch(&texts, false).unwrap().probabilities
-    );
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    let (a, b) = (router.route_batch(&texts, false).unwrap(), again.route_batch(&texts, false).unwrap());
+    assert_eq!(bits(a.probabilities), bits(b.probabilities));
+    assert_eq!(bits(a.tail_score), bits(b.tail_score), "the tail index reloads identically");
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
 
@@ -101,10 +109,15 @@ fn huge_texts_are_cut_before_tokenization_and_reported() {
     ];
     let out = router.route_batch(&texts, false).unwrap();
     assert_eq!(out.truncated, vec![true, true, true, false, false]);
-    assert_eq!(out.content_discarded, vec![true, true, true, true, false]);
+    // Issue 15: the empty string is not "discarded content" but no content (empty_text).
+    assert_eq!(out.content_discarded, vec![true, true, true, false, false]);
     assert_eq!(out.tokens[0], 3);
     assert_eq!(out.tokens[1] as usize, router.config().model.max_length);
-    assert!(out.fallback.iter().all(|f| !f), "routing policy is unchanged");
+    assert_eq!(out.reason[3].as_deref(), Some("empty_text"));
+    assert!(!out.fallback[4]);
+    for (i, reason) in out.reason.iter().enumerate().take(3) {
+        assert!(reason.is_none() || reason.as_deref() == Some("off_distribution"), "{i}: {reason:?}");
+    }
 }
 
 #[test]
@@ -116,6 +129,10 @@ fn escaping_paths_are_refused_and_saves_use_canonical_names() {
     std::fs::create_dir_all(copy.join("sub")).unwrap();
     std::fs::copy(dir.join("model.onnx"), copy.join("sub/m.onnx")).unwrap();
     std::fs::copy(dir.join("tokenizer.json"), copy.join("sub/t.json")).unwrap();
+    let has_index = dir.join("tail_index.bin").exists();
+    if has_index {
+        std::fs::copy(dir.join("tail_index.bin"), copy.join("tail_index.bin")).unwrap();
+    }
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("router.json")).unwrap()).unwrap();
     let write = |config: &serde_json::Value| {
@@ -138,7 +155,11 @@ fn escaping_paths_are_refused_and_saves_use_canonical_names() {
     let mut names: Vec<String> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["model.onnx", "router.json", "tokenizer.json"]);
+    let mut expected = vec!["model.onnx", "router.json", "tokenizer.json"];
+    if has_index {
+        expected.insert(2, "tail_index.bin");
+    }
+    assert_eq!(names, expected);
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("router.json")).unwrap()).unwrap();
     assert_eq!(saved["model"]["file"], "model.onnx");

@@ -22,6 +22,7 @@ __all__ = [
     "HeadFit",
     "fit_head",
     "route_utf8",
+    "tail_scores",
     "BuildInfo",
     "onnxruntime_info",
     "cpu_features",
@@ -156,6 +157,10 @@ def fit_router(
     sessions: int | None = None,
     intra_threads: int | None = None,
     ort_search_dirs: Sequence[_Path] = ...,
+    intents: list[str] | tuple[str, ...] | None = None,
+    max_tail_score: float | None = ...,  # 0.99
+    tail_neighbours: int = 3,
+    tail_max_rows: int = 10240,
 ) -> RouterCore: ...
 
 # --- head fitting (src/python/head.rs) and Arrow buffers (src/python/arrow.rs) ---
@@ -201,6 +206,19 @@ def route_utf8(
     *,
     with_embeddings: bool = False,
 ) -> RouteColumns: ...
+
+# Tail scores of embeddings against training embeddings (evals/tail).
+def tail_scores(
+    train: _F32,
+    train_tiers: _U32,
+    query: _F32,
+    *,
+    neighbours: int = 3,
+    max_rows: int = 10240,
+    shrinkage: float = 0.1,
+    l2: float = 1e-4,
+    seed: int = 0,
+) -> dict[str, _F64]: ...
 
 # --- runtime and build facts (src/python/runtime.rs) ---
 

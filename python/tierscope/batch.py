@@ -54,6 +54,10 @@ def iter_text_chunks(
     this is called, not at the first ``next()``. Errors name the file and, where it applies, the
     line: missing column, empty file, non-UTF-8 bytes, non-text values. ``name`` is the argument
     a missing file is reported under.
+
+    Nulls are one policy in every format: a CSV null, a JSON ``null`` and a Parquet null become
+    ``""``, which the router sends to the fallback tier with ``reason="empty_text"`` (as it does
+    an empty or whitespace-only text); a JSONL line without the field is still an error.
     """
     p = v.existing_file(name, path, what="input file")
     v.text("column", column, allow_empty=False)
@@ -153,6 +157,8 @@ def _jsonl_chunks(p: Path, column: str, chunk_size: int) -> Iterator[list[str]]:
             if not isinstance(record, dict) or column not in record:
                 raise InvalidInputError(f"{p}, line {number}: no field {column!r}")
             value = record[column]
+            if value is None:
+                value = ""  # the null policy every format shares (see iter_text_chunks)
             if not isinstance(value, str):
                 raise InvalidInputError(
                     f"{p}, line {number}: field {column!r} is {type(value).__name__}, not text"

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use numpy::ndarray::Array2;
-use numpy::{PyArray1, PyArray2};
+use numpy::{PyArray1, PyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -166,7 +166,8 @@ impl RouterCore {
 #[pyfunction]
 #[pyo3(signature = (encoder_dir, texts, tiers, *, tier_order, holdout_fraction=0.2, l2=1e-4, seed=0, shrinkage=0.1,
                     min_confidence=None, max_length=128, provenance_json=None, sessions=None, intra_threads=None,
-                    ort_search_dirs=Vec::new()))]
+                    ort_search_dirs=Vec::new(), intents=None, max_tail_score=Some(0.99), tail_neighbours=3,
+                    tail_max_rows=10240))]
 #[allow(clippy::too_many_arguments)]
 fn fit_router(
     py: Python<'_>,
@@ -184,9 +185,14 @@ fn fit_router(
     sessions: Option<usize>,
     intra_threads: Option<usize>,
     ort_search_dirs: Vec<PathBuf>,
+    intents: Option<&Bound<'_, PyAny>>,
+    max_tail_score: Option<f64>,
+    tail_neighbours: usize,
+    tail_max_rows: usize,
 ) -> PyResult<RouterCore> {
     let texts = convert::texts(texts, "texts")?;
     let tiers = convert::texts(tiers, "tiers")?;
+    let intents = intents.map(|i| convert::texts(i, "intents")).transpose()?;
     let mut options = FitOptions {
         tier_order,
         holdout_fraction,
@@ -195,6 +201,9 @@ fn fit_router(
         shrinkage,
         min_confidence,
         max_length,
+        max_tail_score,
+        tail_neighbours,
+        tail_max_rows,
         ..Default::default()
     };
     // Checked before the runtime is loaded: a bad option is reported even without one.
@@ -205,15 +214,96 @@ fn fit_router(
     }
     init_runtime(py, ort_search_dirs)?;
     let threads = threads(sessions, intra_threads)?;
-    let inner = detached(py, (encoder_dir, texts, tiers), move |(dir, texts, tiers)| {
-        router::fit(&dir, &texts, &tiers, &options, threads)
+    let inner = detached(py, (encoder_dir, texts, tiers, intents), move |(dir, texts, tiers, intents)| {
+        router::fit(&dir, &texts, &tiers, intents.as_deref(), &options, threads)
     })?;
     Ok(RouterCore { inner })
+}
+
+// The literal defaults in `fit_router`'s signature are the core's.
+const _: () = assert!(router::novelty::DEFAULT_NEIGHBOURS == 3 && router::novelty::DEFAULT_MAX_ROWS == 10240);
+
+/// Tail scores of `query` embeddings against `train` embeddings (both `n × dim` float32), for
+/// evaluations that reuse embeddings: the kNN novelty score (leave-one-out percentile, as a fitted
+/// router scores) and its raw distance, the previous two-tier Mahalanobis score, and the
+/// max-softmax of a logistic head on `train_tiers` (tier indices).
+#[pyfunction]
+#[pyo3(signature = (train, train_tiers, query, *, neighbours=3, max_rows=10240, shrinkage=0.1, l2=1e-4, seed=0))]
+#[allow(clippy::too_many_arguments)]
+fn tail_scores<'py>(
+    py: Python<'py>,
+    train: numpy::PyReadonlyArray2<'py, f32>,
+    train_tiers: numpy::PyReadonlyArray1<'py, u32>,
+    query: numpy::PyReadonlyArray2<'py, f32>,
+    neighbours: usize,
+    max_rows: usize,
+    shrinkage: f64,
+    l2: f64,
+    seed: u64,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let dim = train.shape()[1];
+    if dim == 0 || train.shape()[0] <= neighbours {
+        return Err(errors::invalid(
+            "train",
+            &format!("more than `neighbours` ({neighbours}) rows of at least 1 value"),
+        ));
+    }
+    if query.shape()[1] != dim {
+        return Err(errors::invalid(
+            "query",
+            &format!("rows of {dim} values like `train`, got {}", query.shape()[1]),
+        ));
+    }
+    let x: Vec<f32> = train.as_array().iter().cloned().collect();
+    let q: Vec<f32> = query.as_array().iter().cloned().collect();
+    let y: Vec<usize> = train_tiers.as_array().iter().map(|&t| t as usize).collect();
+    if y.len() != x.len() / dim.max(1) {
+        return Err(errors::invalid("train_tiers", "one tier index per train row"));
+    }
+    let k = y.iter().max().map_or(0, |m| m + 1);
+    if k < 2 || !(0..k).all(|c| y.contains(&c)) {
+        return Err(errors::invalid("train_tiers", "tier indices 0..k with k >= 2, each present"));
+    }
+    let columns = detached(py, (x, q, y), move |(x, q, y)| {
+        let index = router::novelty::NoveltyIndex::fit(&x, dim, neighbours, max_rows, None, seed)?;
+        let old = router::train::fit_tail(&x, &y, k, dim, shrinkage).ok_or_else(|| {
+            crate::error::TierscopeError::invalid(
+                "shrinkage",
+                "a value making the covariance positive definite",
+            )
+        })?;
+        let old = router::train::TailScorer::new(&old);
+        let head = router::train::fit_logistic(
+            &x,
+            &y,
+            k,
+            dim,
+            &router::train::LogisticOptions { l2, ..Default::default() },
+        );
+        let mut logits = vec![0.0f64; k];
+        let mut probs = vec![0.0f64; k];
+        let mut cols: [Vec<f64>; 4] = Default::default();
+        for row in q.chunks(dim) {
+            cols[0].push(index.score(row));
+            cols[1].push(index.distance(row));
+            cols[2].push(old.score(row));
+            head.logits(row, &mut logits);
+            router::linalg::softmax_scaled(&logits, 1.0, &mut probs);
+            cols[3].push(probs.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+        }
+        Ok(cols)
+    })?;
+    let out = pyo3::types::PyDict::new(py);
+    for (name, values) in ["knn", "knn_distance", "mahalanobis", "max_softmax"].into_iter().zip(columns) {
+        out.set_item(name, PyArray1::from_vec(py, values))?;
+    }
+    Ok(out)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouterCore>()?;
     m.add_class::<RouteColumns>()?;
     m.add_function(wrap_pyfunction!(fit_router, m)?)?;
+    m.add_function(wrap_pyfunction!(tail_scores, m)?)?;
     Ok(())
 }

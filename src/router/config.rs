@@ -129,6 +129,29 @@ pub struct TailStats {
     pub distance_quantiles: Vec<f64>,
 }
 
+/// The kNN novelty index behind the tail score ([`crate::router::novelty`]): int8 codes of the
+/// training embeddings in `index_file`, scored as the mean cosine distance to the `neighbours`
+/// nearest rows, reported as a leave-one-out training percentile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoveltyStats {
+    /// Always `"knn_cosine_int8"` in this version.
+    pub method: String,
+    /// The index file inside the router directory (canonically `tail_index.bin`).
+    pub index_file: String,
+    /// Rows in the index (training embeddings kept).
+    pub rows: usize,
+    /// Neighbours averaged.
+    pub neighbours: usize,
+    /// Quantiles (evenly spaced levels from 0 to 1) of the leave-one-out training distances.
+    pub distance_quantiles: Vec<f64>,
+}
+
+/// The canonical novelty index file name.
+pub fn default_index_file() -> String {
+    "tail_index.bin".into()
+}
+
 /// Reference distributions recorded at training time, for drift checks in production.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +193,9 @@ pub struct RouterConfig {
     /// Tail-score statistics; without them the tail score is NaN.
     #[serde(default)]
     pub tail: Option<TailStats>,
+    /// The kNN novelty index of the tail score; when present it replaces `tail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty: Option<NoveltyStats>,
     /// Training reference distributions for drift checks.
     #[serde(default)]
     pub reference: Option<Reference>,
@@ -275,6 +301,9 @@ impl RouterConfig {
                 if let Some(tail) = &self.tail {
                     validate_tail(tail, dim)?;
                 }
+                if let Some(novelty) = &self.novelty {
+                    validate_novelty(novelty)?;
+                }
             }
             ModelKind::SequenceClassification => {
                 if self.head.is_some() {
@@ -282,7 +311,7 @@ impl RouterConfig {
                                 remove the head"
                         .into());
                 }
-                if self.tail.is_some() {
+                if self.tail.is_some() || self.novelty.is_some() {
                     return Err("field `tail`: tail statistics need an encoder model's embeddings".into());
                 }
             }
@@ -321,6 +350,31 @@ impl RouterConfig {
         }
         Ok(())
     }
+}
+
+fn validate_novelty(novelty: &NoveltyStats) -> std::result::Result<(), String> {
+    if novelty.method != crate::router::novelty::METHOD {
+        return Err(format!(
+            "field `novelty.method`: expected {:?}, got {:?}",
+            crate::router::novelty::METHOD,
+            novelty.method
+        ));
+    }
+    files::check_relative("novelty.index_file", &novelty.index_file)?;
+    if novelty.neighbours == 0 || novelty.rows <= novelty.neighbours {
+        return Err(format!(
+            "field `novelty.neighbours`: expected 1 to rows - 1 ({}), got {}",
+            novelty.rows.saturating_sub(1),
+            novelty.neighbours
+        ));
+    }
+    let q = &novelty.distance_quantiles;
+    if q.len() < 2 || q.iter().any(|v| !v.is_finite()) || q.windows(2).any(|w| w[0] > w[1]) {
+        return Err(
+            "field `novelty.distance_quantiles`: expected at least 2 finite non-decreasing values".into()
+        );
+    }
+    Ok(())
 }
 
 fn validate_tail(tail: &TailStats, dim: usize) -> std::result::Result<(), String> {
@@ -369,6 +423,7 @@ mod tests {
             calibration: Calibration::default(),
             thresholds: Thresholds::default(),
             tail: None,
+            novelty: None,
             reference: None,
             provenance: BTreeMap::new(),
             metrics: BTreeMap::new(),

@@ -13,9 +13,10 @@ use std::path::Path;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use super::config::Thresholds;
 use super::config::{self, Calibration, Head, ModelKind, ModelSpec, Pooling, Reference, RouterConfig};
-use super::config::{TailStats, Thresholds};
 use super::encoder::{BatchConfig, Encoder, ThreadConfig};
+use super::novelty;
 use super::train::{self, LinearHead, LogisticOptions};
 use super::{argmax, linalg, Router};
 use crate::error::{Result, TierscopeError};
@@ -26,6 +27,8 @@ const CONFIDENCE_BINS: usize = 20;
 const CONFIDENCE_QUANTILES: usize = 1001;
 /// Bins of the expected calibration error.
 const ECE_BINS: usize = 15;
+/// Default `thresholds.max_tail_score` of a fitted router: the 99th leave-one-out percentile.
+pub const DEFAULT_MAX_TAIL_SCORE: f64 = 0.99;
 
 /// Options for [`fit`].
 #[derive(Clone, Debug)]
@@ -42,6 +45,15 @@ pub struct FitOptions {
     pub shrinkage: f64,
     /// Optional decision threshold stored in the router.
     pub min_confidence: Option<f64>,
+    /// Tail-score threshold stored in `thresholds.max_tail_score` (a leave-one-out training
+    /// percentile: 0.99 sends the farthest 1% of training-like traffic to the fallback tier);
+    /// `None` stores no threshold.
+    pub max_tail_score: Option<f64>,
+    /// Neighbours averaged by the novelty index.
+    pub tail_neighbours: usize,
+    /// Most training embeddings kept in the novelty index (a seeded, intent-stratified subsample
+    /// beyond it).
+    pub tail_max_rows: usize,
     /// Max sequence length (used when the encoder directory has no router.json).
     pub max_length: usize,
     /// Free-form provenance stored in router.json.
@@ -57,6 +69,9 @@ impl Default for FitOptions {
             seed: 0,
             shrinkage: 0.1,
             min_confidence: None,
+            max_tail_score: Some(DEFAULT_MAX_TAIL_SCORE),
+            tail_neighbours: novelty::DEFAULT_NEIGHBOURS,
+            tail_max_rows: novelty::DEFAULT_MAX_ROWS,
             max_length: 128,
             provenance: BTreeMap::new(),
         }
@@ -76,23 +91,41 @@ impl FitOptions {
                 format!("a value in (0, 1], got {}", self.shrinkage),
             ));
         }
+        if let Some(t) = self.max_tail_score {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(TierscopeError::invalid("max_tail_score", format!("a value in [0, 1], got {t}")));
+            }
+        }
+        if self.tail_neighbours == 0 {
+            return Err(TierscopeError::invalid("tail_neighbours", "at least 1, got 0"));
+        }
+        if self.tail_max_rows <= self.tail_neighbours {
+            return Err(TierscopeError::invalid(
+                "tail_max_rows",
+                format!("more than tail_neighbours ({}), got {}", self.tail_neighbours, self.tail_max_rows),
+            ));
+        }
         Ok(())
     }
 }
 
 /// Train a router head on `texts` labelled with `tiers` using the encoder in `encoder_dir`:
 /// embed, split off a stratified held-out set, fit an L2 multinomial logistic regression,
-/// temperature-scale it on the held-out set, record held-out accuracy/ECE, the tail statistics
-/// and the training confidence histogram. Deterministic given `options.seed`.
+/// temperature-scale it on the held-out set, record held-out accuracy/ECE, the novelty index of
+/// the tail score and the training confidence histogram. `intents` (optional fine labels, one per
+/// text) stratify the index's subsample when the training set is larger than
+/// `options.tail_max_rows`. Deterministic given `options.seed`.
 pub fn fit(
     encoder_dir: &Path,
     texts: &[String],
     tiers: &[String],
+    intents: Option<&[String]>,
     options: &FitOptions,
     threads: ThreadConfig,
 ) -> Result<Router> {
     options.validate()?;
     let labels = label_indices(texts, tiers, options)?;
+    let groups = intents.map(|names| intent_indices(names, texts.len())).transpose()?;
     let k = options.tier_order.len();
     let (encoder, embeddings) = embed(encoder_dir, texts, options.max_length, threads)?;
     let split = split_holdout(&labels, k, options.holdout_fraction, options.seed);
@@ -101,8 +134,28 @@ pub fn fit(
     let head = train_head(&train_set, k, options.l2);
     let calibrated = temperature_scale(&head, &holdout_set, k);
     let reference = reference_histogram(&head, &embeddings, &labels, k, calibrated.temperature);
-    let tail = tail_statistics(&embeddings, &labels, k, options.shrinkage)?;
-    write_router(encoder, options, head, calibrated, &split, tail, reference)
+    let index = novelty::NoveltyIndex::fit(
+        &embeddings.values,
+        embeddings.dim,
+        options.tail_neighbours,
+        options.tail_max_rows,
+        groups.as_deref(),
+        options.seed,
+    )?;
+    write_router(encoder, options, head, calibrated, &split, index, reference)
+}
+
+/// Each intent's index among the distinct intents (sorted), after checking one per text.
+fn intent_indices(intents: &[String], n: usize) -> Result<Vec<usize>> {
+    if intents.len() != n {
+        return Err(TierscopeError::invalid(
+            "intents",
+            format!("one intent per text: got {n} texts and {} intents", intents.len()),
+        ));
+    }
+    let names: std::collections::BTreeSet<&String> = intents.iter().collect();
+    let names: Vec<&String> = names.into_iter().collect();
+    Ok(intents.iter().map(|i| names.binary_search(&i).unwrap_or(0)).collect())
 }
 
 /// Each label's index in `options.tier_order`, after checking there is one label per text, at
@@ -361,15 +414,6 @@ fn reference_histogram(
     }
 }
 
-/// Per-tier centroids and the shrunk covariance behind the tail score.
-fn tail_statistics(embeddings: &Embeddings, labels: &[usize], k: usize, shrinkage: f64) -> Result<TailStats> {
-    train::fit_tail(&embeddings.values, labels, k, embeddings.dim, shrinkage).ok_or_else(|| {
-        TierscopeError::Inference(
-            "the embeddings' covariance is not positive definite; raise `shrinkage`".into(),
-        )
-    })
-}
-
 /// The held-out metrics stored in `router.json` (`Router.metrics` in Python).
 fn metrics(calibrated: &Calibrated, split: &Split, head: &LinearHead) -> BTreeMap<String, serde_json::Value> {
     let confusion = serde_json::to_value(&calibrated.confusion).unwrap_or_default();
@@ -397,11 +441,13 @@ fn write_router(
     head: LinearHead,
     calibrated: Calibrated,
     split: &Split,
-    tail: TailStats,
+    index: novelty::NoveltyIndex,
     reference: Reference,
 ) -> Result<Router> {
     let d = encoder.output_width();
-    let metrics = metrics(&calibrated, split, &head);
+    let mut metrics = metrics(&calibrated, split, &head);
+    metrics.insert("tail_index_rows".into(), index.rows().into());
+    metrics.insert("tail_index_bytes".into(), index.to_bytes().len().into());
     let mut provenance = options.provenance.clone();
     provenance.insert(
         "trainer".into(),
@@ -425,8 +471,18 @@ fn write_router(
             bias: head.bias.iter().map(|&v| v as f32).collect(),
         }),
         calibration: Calibration { method: "temperature".into(), temperature: calibrated.temperature },
-        thresholds: Thresholds { min_confidence: options.min_confidence, max_tail_score: None },
-        tail: Some(tail),
+        thresholds: Thresholds {
+            min_confidence: options.min_confidence,
+            max_tail_score: options.max_tail_score,
+        },
+        tail: None,
+        novelty: Some(config::NoveltyStats {
+            method: novelty::METHOD.into(),
+            index_file: config::default_index_file(),
+            rows: index.rows(),
+            neighbours: index.neighbours(),
+            distance_quantiles: index.quantiles().to_vec(),
+        }),
         reference: Some(reference),
         provenance,
         metrics,
@@ -434,7 +490,7 @@ fn write_router(
     config
         .validate()
         .map_err(|reason| TierscopeError::Inference(format!("fitted router is invalid: {reason}")))?;
-    Router::assemble(config, encoder, None).map_err(TierscopeError::Inference)
+    Router::assemble(config, encoder, Some(index), None).map_err(TierscopeError::Inference)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod fit;
 pub mod head;
 pub mod inputs;
 pub mod linalg;
+pub mod novelty;
 pub mod onnx_graph;
 pub mod train;
 
@@ -21,7 +22,22 @@ pub use encoder::{BatchConfig, Encoder, ThreadConfig};
 pub use fit::{fit, FitOptions};
 
 use crate::error::{Result, TierscopeError};
+use novelty::NoveltyIndex;
 use train::TailScorer;
+
+/// `reason` of a decision sent to the fallback tier because its tail score is at or above
+/// `thresholds.max_tail_score`.
+pub const REASON_OFF_DISTRIBUTION: &str = "off_distribution";
+/// `reason` of a decision sent to the fallback tier because its text has no content (empty, or
+/// only whitespace and control characters such as NUL).
+pub const REASON_EMPTY_TEXT: &str = "empty_text";
+/// Largest novelty index file read.
+const INDEX_CAP: u64 = 1 << 30;
+
+/// Whether `text` has nothing to route: empty, or only whitespace and control characters.
+pub fn is_empty_text(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || c.is_control())
+}
 
 /// Routing results for a batch, one entry per input text, in input order.
 #[derive(Clone, Debug, Default)]
@@ -32,9 +48,11 @@ pub struct RouteOutput {
     pub tier_index: Vec<u32>,
     /// Calibrated class probabilities, row-major `n × k` (NaN rows where routing failed).
     pub probabilities: Vec<f32>,
-    /// Calibrated confidence: the largest probability (NaN where routing failed).
+    /// Calibrated confidence: the probability of the decided tier, i.e. the largest probability,
+    /// or the fallback tier's own probability when a threshold sent the text there (NaN where
+    /// routing failed or the text was empty).
     pub confidence: Vec<f32>,
-    /// Tail score in [0, 1]: training-set percentile of the distance to the nearest centroid.
+    /// Tail score in [0, 1]: training-set percentile of the novelty distance (NaN when unscored).
     pub tail_score: Vec<f32>,
     /// The decision is the fallback tier because routing failed or a threshold was not met.
     pub fallback: Vec<bool>,
@@ -52,12 +70,36 @@ pub struct RouteOutput {
     pub embedding_dim: usize,
 }
 
+impl RouteOutput {
+    /// A row that was never scored: the fallback tier, `reason`, NaN numbers, no tokens.
+    fn push_unscored(&mut self, fallback_tier: u32, reason: String, dim: usize) {
+        self.truncated.push(false);
+        self.content_discarded.push(false);
+        self.tokens.push(0);
+        self.push_failed(fallback_tier, reason, dim);
+    }
+
+    /// The scored columns of a row routed to the fallback tier without probabilities.
+    fn push_failed(&mut self, fallback_tier: u32, reason: String, dim: usize) {
+        self.tier_index.push(fallback_tier);
+        self.fallback.push(true);
+        self.reason.push(Some(reason));
+        self.probabilities.extend(std::iter::repeat_n(f32::NAN, self.k));
+        self.confidence.push(f32::NAN);
+        self.tail_score.push(f32::NAN);
+        if let Some(e) = self.embeddings.as_mut() {
+            e.extend(std::iter::repeat_n(f32::NAN, dim));
+        }
+    }
+}
+
 /// A loaded router.
 pub struct Router {
     config: RouterConfig,
     encoder: Encoder,
     head: Option<(Vec<f32>, Vec<f32>)>,
     tail: Option<TailScorer>,
+    novelty: Option<NoveltyIndex>,
     source: Option<PathBuf>,
 }
 
@@ -74,14 +116,29 @@ impl Router {
         let config_path = files::resolve_inside(dir, "router.json", "router.json", "router.json")?;
         let config = RouterConfig::from_file(&config_path)?;
         let encoder = Encoder::load(dir, &config.model, threads, batch)?;
-        let router = Self::assemble(config, encoder, Some(dir.to_path_buf()))
+        let novelty = match &config.novelty {
+            Some(stats) => Some(Self::load_index(dir, stats, config.model.embedding_dim.unwrap_or(0))?),
+            None => None,
+        };
+        let router = Self::assemble(config, encoder, novelty, Some(dir.to_path_buf()))
             .map_err(|reason| TierscopeError::model_load(dir.join("router.json"), reason))?;
         Ok(router)
+    }
+
+    /// The novelty index named by `router.json` (inside `dir`, checked against its header).
+    fn load_index(dir: &Path, stats: &config::NoveltyStats, dim: usize) -> Result<NoveltyIndex> {
+        let path = files::resolve_inside(dir, "novelty.index_file", &stats.index_file, "novelty index")?;
+        let bytes = files::read_bounded(&path, "novelty.index_file", INDEX_CAP)?;
+        let (codes, scales) = NoveltyIndex::parse(&bytes, dim, stats.rows)
+            .map_err(|reason| TierscopeError::model_load(&path, reason))?;
+        NoveltyIndex::from_parts(dim, stats.neighbours, codes, scales, stats.distance_quantiles.clone())
+            .map_err(|reason| TierscopeError::model_load(&path, reason))
     }
 
     fn assemble(
         config: RouterConfig,
         encoder: Encoder,
+        novelty: Option<NoveltyIndex>,
         source: Option<PathBuf>,
     ) -> std::result::Result<Self, String> {
         let k = config.tiers.len();
@@ -93,8 +150,20 @@ impl Router {
         }
         let head =
             config.head.as_ref().map(|h| (h.weights.iter().flatten().cloned().collect(), h.bias.clone()));
+        if config.novelty.is_some() != novelty.is_some() {
+            return Err("`novelty` in router.json and the loaded index disagree".into());
+        }
+        if let Some(index) = &novelty {
+            if index.dim() != encoder.output_width() {
+                return Err(format!(
+                    "the novelty index has {} dimensions, the encoder outputs {}",
+                    index.dim(),
+                    encoder.output_width()
+                ));
+            }
+        }
         let tail = config.tail.as_ref().map(TailScorer::new);
-        Ok(Self { config, encoder, head, tail, source })
+        Ok(Self { config, encoder, head, tail, novelty, source })
     }
 
     /// The router's description (`router.json`).
@@ -105,6 +174,11 @@ impl Router {
     /// The directory the router was loaded from, if any.
     pub fn source(&self) -> Option<&Path> {
         self.source.as_deref()
+    }
+
+    /// The novelty index behind the tail score, if the router has one.
+    pub fn novelty(&self) -> Option<&NoveltyIndex> {
+        self.novelty.as_ref()
     }
 
     /// The encoder (tokenizer + sessions).
@@ -118,7 +192,11 @@ impl Router {
         let n = texts.len();
         let k = self.config.tiers.len();
         let fallback_tier = self.config.fallback_index() as u32;
-        let rows = self.encoder.infer(texts)?;
+        // Texts with no content never reach the model: they go to the fallback tier unscored.
+        let empty: Vec<bool> = texts.iter().map(|t| is_empty_text(t)).collect();
+        let to_run: Vec<String> =
+            texts.iter().zip(&empty).filter(|(_, &e)| !e).map(|(t, _)| t.clone()).collect();
+        let mut ran = self.encoder.infer(&to_run)?.into_iter();
         let dim = if want_embeddings && self.config.model.kind == ModelKind::Encoder {
             self.encoder.output_width()
         } else {
@@ -140,7 +218,14 @@ impl Router {
         };
         let mut logits = vec![0.0f64; k];
         let mut probs = vec![0.0f64; k];
-        for (row, tokenized) in rows {
+        for &is_empty in &empty {
+            if is_empty {
+                out.push_unscored(fallback_tier, REASON_EMPTY_TEXT.into(), dim);
+                continue;
+            }
+            let Some((row, tokenized)) = ran.next() else {
+                return Err(TierscopeError::Inference("the encoder returned fewer rows than texts".into()));
+            };
             out.truncated.push(tokenized.as_ref().is_some_and(|t| t.truncated));
             out.content_discarded.push(tokenized.as_ref().is_some_and(|t| t.content_discarded));
             out.tokens.push(tokenized.as_ref().map_or(0, |t| t.len() as u32));
@@ -160,32 +245,23 @@ impl Router {
                     }
                     if let (Some(max), None) = (self.config.thresholds.max_tail_score, &reason) {
                         if tail >= max {
-                            reason = Some(format!(
-                                "tail score {tail:.3} is at or above thresholds.max_tail_score {max}"
-                            ));
+                            reason = Some(REASON_OFF_DISTRIBUTION.into());
                         }
                     }
-                    out.tier_index.push(if reason.is_some() { fallback_tier } else { best as u32 });
+                    // A fallback decision reports the probability of the tier it names, not the
+                    // (higher) probability of the tier it overrode.
+                    let decided = if reason.is_some() { fallback_tier as usize } else { best };
+                    out.tier_index.push(decided as u32);
                     out.fallback.push(reason.is_some());
                     out.reason.push(reason);
                     out.probabilities.extend(probs.iter().map(|&p| p as f32));
-                    out.confidence.push(confidence as f32);
+                    out.confidence.push(if decided == best { confidence } else { probs[decided] } as f32);
                     out.tail_score.push(tail as f32);
                     if let Some(e) = out.embeddings.as_mut() {
                         e.extend_from_slice(&values);
                     }
                 }
-                Err(reason) => {
-                    out.tier_index.push(fallback_tier);
-                    out.fallback.push(true);
-                    out.reason.push(Some(reason));
-                    out.probabilities.extend(std::iter::repeat_n(f32::NAN, k));
-                    out.confidence.push(f32::NAN);
-                    out.tail_score.push(f32::NAN);
-                    if let Some(e) = out.embeddings.as_mut() {
-                        e.extend(std::iter::repeat_n(f32::NAN, dim));
-                    }
-                }
+                Err(reason) => out.push_failed(fallback_tier, reason, dim),
             }
         }
         Ok(out)
@@ -211,7 +287,11 @@ impl Router {
         if probs.iter().any(|p| !p.is_finite()) {
             return Err("invalid output: non-finite probabilities".into());
         }
-        Ok(self.tail.as_ref().map_or(f64::NAN, |t| t.score(values)))
+        Ok(match (&self.novelty, &self.tail) {
+            (Some(index), _) => index.score(values),
+            (None, Some(tail)) => tail.score(values),
+            (None, None) => f64::NAN,
+        })
     }
 
     /// Write the router into `dir`, creating it if needed, under the canonical names
@@ -227,6 +307,10 @@ impl Router {
         config.model.tokenizer = config::default_tokenizer_file();
         files::write_atomic(dir, &config.model.file, self.encoder.model_bytes())?;
         files::write_atomic(dir, &config.model.tokenizer, self.encoder.tokenizer_bytes())?;
+        if let (Some(stats), Some(index)) = (config.novelty.as_mut(), &self.novelty) {
+            stats.index_file = config::default_index_file();
+            files::write_atomic(dir, &stats.index_file, &index.to_bytes())?;
+        }
         config.to_file(&dir.join("router.json"))
     }
 }

@@ -28,6 +28,8 @@ def copy(ctx: Context, name: str = "r") -> Path:
     d.mkdir()
     for f in ROUTER_FILES:
         shutil.copy(ctx.default_dir / f, d / f)
+    if (ctx.default_dir / "tail_index.bin").exists():  # the tail score's kNN index (issue 15)
+        shutil.copy(ctx.default_dir / "tail_index.bin", d / "tail_index.bin")
     return d
 
 
@@ -453,7 +455,8 @@ CASES: list[Case] = [
     behaves(
         "router-route-empty-has-no-content",
         route_big(""),
-        lambda d, _c: d.content_discarded and not d.truncated and d.tokens == 2,
+        # Issue 15: empty text never reaches the model; it goes to the fallback tier.
+        lambda d, _c: d.fallback and d.reason == "empty_text" and not d.truncated and d.tokens == 0,
     ),
     behaves(
         "router-route-normal-keeps-content",
@@ -528,7 +531,7 @@ CASES: list[Case] = [
         fit_canonical_names,
         lambda r, _c: (
             r[0] + ["out"] == r[1]
-            and r[2] == sorted(ROUTER_FILES)
+            and r[2] == sorted([*ROUTER_FILES, "tail_index.bin"])  # the tail index (issue 15)
             and (r[3]["file"], r[3]["tokenizer"]) == ("model.onnx", "tokenizer.json")
         ),
     ),

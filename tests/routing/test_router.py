@@ -75,7 +75,13 @@ def test_precision_guard_redecides_only_close_calls(
     assert int8.guarded is None and guarded.guarded is not None
     top_two = np.sort(int8.probabilities, axis=1)[:, -2:]
     close = (top_two[:, 1] - top_two[:, 0]) < 2 * guard["margin"]
-    np.testing.assert_array_equal(guarded.guarded, close & ~int8.fallback)
+    # Issue 15: rows whose tail score is within the guard's tail_margin of the tail threshold
+    # (decided, or sent to the fallback tier by it) are re-decided too.
+    reasons = np.array(int8.reason, dtype=object)
+    eligible = np.array([r is None or r == "off_distribution" for r in reasons])
+    gap = np.abs(np.nan_to_num(int8.tail_score, nan=-9.0) - router.config["thresholds"]["max_tail_score"])
+    near_tail = eligible & (gap < guard.get("tail_margin", 0.0))
+    np.testing.assert_array_equal(guarded.guarded, (close & ~int8.fallback) | near_tail)
     g = guarded.guarded
     # Guarded rows are the fp32 router's rows; the others are the int8 router's, untouched.
     np.testing.assert_array_equal(guarded.probabilities[g], fp32.probabilities[g])
@@ -161,26 +167,34 @@ def test_to_pandas_and_to_arrow(router: Router, queries: list[str]) -> None:
 # -- bad and odd inputs -------------------------------------------------------------------------
 
 
-def test_empty_and_whitespace_text_route_normally(router: Router) -> None:
-    for text in ["", "   \t\n "]:
+def test_empty_and_whitespace_text_go_to_the_fallback_tier(router: Router) -> None:
+    # Issue 15 changed this deliberately: empty text used to route normally (cheap at 0.94).
+    for text in ["", "   \t\n ", "\0\0", "\x01\x7f"]:
         d = router.route(text)
-        assert not d.fallback and d.tier in router.tiers and d.tokens == 2
+        assert d.fallback and d.tier == router.fallback_tier and d.reason == "empty_text", repr(text)
+        assert d.tokens == 0 and np.isnan(d.confidence) and np.isnan(d.tail_score)
 
 
 def test_megabyte_string_is_truncated_and_flagged(router: Router) -> None:
     d = router.route("my card payment was declined " * 40_000)
-    assert d.truncated and d.tokens == 128 and not d.fallback and d.content_discarded
+    assert d.truncated and d.tokens == 128 and d.content_discarded
+    # 128 tokens of one repeated phrase are nothing like the training queries (issue 15).
+    assert not d.fallback or d.reason == "off_distribution"
 
 
 def test_content_discarded_is_reported_per_row(router: Router) -> None:
     texts = ["x" * 1_000_000, "", "how do I top up my card", "my card " * 100]
     batch = router.route_batch(texts)
-    assert list(batch.content_discarded) == [True, True, False, False]
+    # The empty text never reaches the model (issue 15): it is not "discarded content" but no
+    # content, sent to the fallback tier as empty_text.
+    assert list(batch.content_discarded) == [True, False, False, False]
     assert list(batch.truncated) == [True, False, False, True]
-    assert [d.content_discarded for d in batch] == [True, True, False, False]
+    assert [d.content_discarded for d in batch] == [True, False, False, False]
     assert "content_discarded" in batch.to_pandas().columns
-    # Reported, not acted on: routing policy is unchanged (no fallback for these rows).
-    assert not batch.fallback.any()
+    # Reported, not acted on: no fallback for the texts with content (a megabyte of "x" is
+    # off-distribution, which is the tail threshold acting, not the flag).
+    assert list(batch.fallback[1:3]) == [True, False] and batch.reason[1] == "empty_text"
+    assert batch.reason[0] in (None, "off_distribution") and batch.reason[3] in (None, "off_distribution")
 
 
 @pytest.mark.parametrize(
@@ -326,7 +340,8 @@ def test_low_confidence_threshold_sends_queries_to_the_capable_tier(
 
 
 def _nan_model(path: Path) -> None:
-    """A sequence-classification model whose logits are NaN for inputs of fewer than 3 tokens."""
+    """A sequence-classification model whose logits are NaN for inputs of fewer than 4 tokens (a
+    one-word text: the empty text no longer reaches the model, issue 15)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -340,7 +355,7 @@ def _nan_model(path: Path) -> None:
     ]
     inits = [
         helper.make_tensor("axis1", TensorProto.INT64, [1], [1]),
-        helper.make_tensor("three", TensorProto.FLOAT, [], [3.0]),
+        helper.make_tensor("three", TensorProto.FLOAT, [], [4.0]),
         helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
     ]
     graph = helper.make_graph(
@@ -370,11 +385,11 @@ def test_a_failing_query_falls_back_alone(default_dir: Path, tmp_path: Path) -> 
     }
     (d / "router.json").write_text(json.dumps(config))
     r = Router.load(d)
-    batch = r.route_batch(["where is my card", "", "what is the exchange rate today"])
+    batch = r.route_batch(["where is my card", "card", "what is the exchange rate today"])
     assert list(batch.fallback) == [False, True, False]
     assert batch[1].tier == "capable" and "non-finite" in (batch[1].reason or "")
     assert np.isnan(batch.confidence[1]) and not np.isnan(batch.confidence[0])
-    assert r.route("").fallback
+    assert r.route("card").fallback and r.route("").reason == "empty_text"
 
 
 def test_sequence_classification_model_matches_the_encoder_router(fp32_dir: Path, tmp_path: Path) -> None:
@@ -544,7 +559,9 @@ def test_fit_is_deterministic_and_round_trips(default_dir: Path, tmp_path: Path)
         reloaded.route_batch(probe).probabilities, b.route_batch(probe).probabilities, atol=1e-6
     )
     saved = json.loads((tmp_path / "a" / "router.json").read_text())
-    assert saved["reference"]["n"] == 400 and len(saved["tail"]["distance_quantiles"]) == 1001
+    # The tail score is the kNN index now (issue 15): its LOO quantiles, no v1 `tail` section.
+    assert saved["reference"]["n"] == 400 and len(saved["novelty"]["distance_quantiles"]) == 1001
+    assert saved.get("tail") is None
 
 
 def test_fit_with_custom_tiers_needs_an_order(default_dir: Path) -> None:

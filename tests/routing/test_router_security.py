@@ -16,12 +16,17 @@ import tierscope
 from tierscope import Router
 
 FILES = ("model.onnx", "tokenizer.json", "router.json")
+INDEX = "tail_index.bin"
+#: What a saved router directory holds (a fitted router always has its tail index, issue 15).
+SAVED = (*FILES, INDEX)
 
 
 def _copy(default_dir: Path, dst: Path) -> Path:
     dst.mkdir(parents=True)
     for name in FILES:
         shutil.copy(default_dir / name, dst / name)
+    if (default_dir / INDEX).exists():  # the tail score's kNN index (issue 15)
+        shutil.copy(default_dir / INDEX, dst / INDEX)
     return dst
 
 
@@ -110,8 +115,8 @@ def test_save_writes_nothing_outside_its_target(guarded_router: Router, tmp_path
     router.save(dest)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["dest"]
-    assert sorted(p.name for p in dest.iterdir()) == sorted(["guard", "guard.json", *FILES])
-    assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["guard", "guard.json", *SAVED])
+    assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted(SAVED)
 
 
 def test_save_replaces_symlinks_instead_of_writing_through_them(
@@ -121,7 +126,7 @@ def test_save_replaces_symlinks_instead_of_writing_through_them(
     dest = tmp_path / "dest"
     dest.mkdir()
     victims = {}
-    for name in (*FILES, "guard.json"):
+    for name in (*SAVED, "guard.json"):
         victims[name] = tmp_path / f"victim-{name}"
         victims[name].write_text("precious")
         (dest / name).symlink_to(victims[name])
@@ -140,7 +145,7 @@ def test_save_and_fit_use_canonical_names(default_dir: Path, tmp_path: Path) -> 
     _edit_model(enc, file="sub/m.onnx", tokenizer="sub/t.json")
     loaded = Router.load(enc, sessions=1)
     loaded.save(tmp_path / "saved")
-    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == sorted(SAVED)
     saved = json.loads((tmp_path / "saved" / "router.json").read_text())["model"]
     assert (saved["file"], saved["tokenizer"]) == ("model.onnx", "tokenizer.json")
 
@@ -148,7 +153,7 @@ def test_save_and_fit_use_canonical_names(default_dir: Path, tmp_path: Path) -> 
     texts = ["my card was stolen", "how do I top up", "a charge I do not know", "change my pin"]
     Router.fit(texts, ["capable", "cheap"] * 2, encoder=enc, out_dir=tmp_path / "fitted", sessions=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "fitted"])
-    assert sorted(p.name for p in (tmp_path / "fitted").iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in (tmp_path / "fitted").iterdir()) == sorted(SAVED)
 
 
 def test_fit_on_an_escaping_encoder_is_refused(default_dir: Path, tmp_path: Path) -> None:
@@ -201,3 +206,34 @@ def test_fit_checks_its_arguments_before_embedding(
     ]:
         with pytest.raises(tierscope.InvalidInputError, match=needle):
             Router.fit(texts, ["cheap", "capable"] * 10, encoder=default_dir, **bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["../x", "/etc/passwd", "/dev/zero", ""])
+def test_the_tail_index_path_must_stay_inside(default_dir: Path, tmp_path: Path, value: str) -> None:
+    d = _copy(default_dir, tmp_path / "r")
+    config = json.loads((d / "router.json").read_text())
+    if "novelty" not in config:
+        pytest.skip("this default router predates the kNN tail index (rebuild with `make model`)")
+    config["novelty"]["index_file"] = value
+    (d / "router.json").write_text(json.dumps(config))
+    with pytest.raises(tierscope.ModelLoadError, match="novelty.index_file"):
+        Router.load(d, sessions=1)
+
+
+def test_a_truncated_or_mismatched_tail_index_is_refused(default_dir: Path, tmp_path: Path) -> None:
+    d = _copy(default_dir, tmp_path / "r")
+    if not (d / INDEX).exists():
+        pytest.skip("this default router predates the kNN tail index (rebuild with `make model`)")
+    data = (d / INDEX).read_bytes()
+    (d / INDEX).write_bytes(data[:-1])
+    with pytest.raises(tierscope.ModelLoadError, match="bytes"):
+        Router.load(d, sessions=1)
+    (d / INDEX).write_bytes(data)
+    config = json.loads((d / "router.json").read_text())
+    config["novelty"]["rows"] -= 1
+    (d / "router.json").write_text(json.dumps(config))
+    with pytest.raises(tierscope.ModelLoadError, match="router.json says"):
+        Router.load(d, sessions=1)
+    (d / INDEX).unlink()
+    with pytest.raises(tierscope.TierscopeFileNotFoundError):
+        Router.load(d, sessions=1)

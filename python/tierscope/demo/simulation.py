@@ -22,6 +22,7 @@ from .config import (
     CONTACT_TOLERANCE,
     FLAGGED_CHEAP_SHARE_AFTER,
     PRICE_CAPABLE,
+    PRICE_CHEAP,
     SUPPORT_GIVEN_GOOD,
     THUMBS_DOWN_GIVEN_GOOD,
     TOLERANCE,
@@ -73,6 +74,8 @@ class Corpus:
     reference_edges: FloatArray
     reference_counts: FloatArray
     route_seconds: float
+    #: Sent to the fallback (capable) tier by the tail threshold (``reason="off_distribution"``).
+    off_distribution: BoolArray | None = None
 
 
 def load_intents() -> dict[str, dict[str, Any]]:
@@ -151,6 +154,7 @@ def build_corpus(router: Any, quick: bool, log: Callable[[str], None] = print) -
         reference_edges=edges,
         reference_counts=counts,
         route_seconds=seconds,
+        off_distribution=col([r == "off_distribution" for r in batch.reason], dtype=bool),
     )
 
 
@@ -324,7 +328,14 @@ def ground_truth(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str,
     q0, c0 = float(np.mean(quality[:base])), float(np.mean(contact_rate[:base]))
     q_day = next((d for d in range(base, cfg.days) if quality[d] < q0 - TOLERANCE), None)
     c_day = next((d for d in range(base, cfg.days) if contact_rate[d] > c0 + CONTACT_TOLERANCE), None)
+    off = corpus.off_distribution if corpus.off_distribution is not None else np.zeros(len(c), bool)
+    # Off-distribution escalations: their share of each day's traffic and what they cost over
+    # answering them on the cheap tier (price difference only; the quality they buy is in the arms).
+    off_share = [float(off[i].mean()) for i in traffic.idx]
+    off_cost = [float(off[i].sum()) * (PRICE_CAPABLE - PRICE_CHEAP) for i in traffic.idx]
     return {
+        "off_distribution_share": off_share,
+        "off_distribution_extra_cost": off_cost,
         "cheap_share": cheap_share,
         "flagged_share_of_cheap": flagged_share,
         "cheap_quality_expected": quality,

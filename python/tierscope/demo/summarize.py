@@ -123,6 +123,9 @@ def _setup_lines(res: DemoResult) -> list[str]:
         "'looks simple but is not' share"
         f" of the cheap tier {tr['flagged_share_of_cheap'][0]:.1%} at launch -> "
         f"{tr['flagged_share_of_cheap'][-1]:.1%} after the shift",
+        f"off-distribution escalations (tail score >= the router's threshold, sent to the capable tier): "
+        f"{np.mean(tr['off_distribution_share']):.1%} of traffic, "
+        f"${np.mean(tr['off_distribution_extra_cost']):,.2f}/day over the cheap price",
         f"prices: capable ${PRICE_CAPABLE:.3f}/query, cheap ${PRICE_CHEAP:.3f}; support contact "
         f"${COST_PER_CONTACT:.2f}; tolerance {TOLERANCE:.2f} on quality, {CONTACT_TOLERANCE:.2%} on a tier's "
         f"contact rate; monitors: e-detectors, >= {ARL:,.0f} days with data between false alarms each "

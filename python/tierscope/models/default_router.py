@@ -190,6 +190,23 @@ def _measure_precision_guard(int8: Any, fp32: Any, texts: list[str]) -> dict[str
     }
 
 
+def _measure_tail_margin(int8: Any, fp32: Any) -> dict[str, Any]:
+    """``guard.json``'s ``tail_margin``: the largest int8-vs-fp32 tail-score difference on DSTC11's
+    banking utterances (unseen, realistic banking queries, neither trained on nor in the test split;
+    training queries are useless here: each is its own nearest neighbour). Rows within it of the
+    tail threshold are re-decided by the fp32 guard (issue 15)."""
+    from ..data import DATA_DIR
+
+    with open(DATA_DIR / "dstc11" / "banking_utterances.jsonl", encoding="utf-8") as f:
+        texts = [json.loads(line)["utterance"] for line in f if line.strip()]
+    diff = np.abs(int8.route_batch(texts).tail_score.astype(np.float64) - fp32.route_batch(texts).tail_score)
+    diff = diff[np.isfinite(diff)]
+    return {
+        "tail_margin": float(diff.max()) if diff.size else 0.0,
+        "tail_margin_measured_on": f"DSTC11 banking utterances ({len(texts)} queries), max difference",
+    }
+
+
 @dataclass(frozen=True)
 class _TrainingData:
     """BANKING77's splits with every intent mapped to its tier (``data/banking77_tiers.csv``)."""
@@ -198,6 +215,8 @@ class _TrainingData:
     train_tiers: list[str]
     test_texts: list[str]
     test_tiers: list[str]
+    #: BANKING77 intents of the training texts (stratify the tail index; issue 15).
+    train_intents: tuple[str, ...] = ()
 
 
 def _training_data() -> _TrainingData:
@@ -209,7 +228,11 @@ def _training_data() -> _TrainingData:
     if unknown:
         raise ModelLoadError(f"banking77_tiers.csv lacks intents {unknown}")
     return _TrainingData(
-        train_texts, [mapping[i] for i in train_intents], test_texts, [mapping[i] for i in test_intents]
+        train_texts,
+        [mapping[i] for i in train_intents],
+        test_texts,
+        [mapping[i] for i in test_intents],
+        tuple(train_intents),
     )
 
 
@@ -286,6 +309,8 @@ def _train_routers(
             seed=seed,
             provenance={**provenance, "quantization": name},
             out_dir=work / f"router-{name}",
+            # The tail index and the off-distribution threshold (0.99) are Router.fit's defaults.
+            intents=list(data.train_intents) or None,
         )
     return routers
 
@@ -301,6 +326,7 @@ def _guard_and_evaluate(
 
     log("[5/5] measuring int8 error on BANKING77 train (precision guard) and evaluating on test")
     guard = _measure_precision_guard(routers["int8"], routers["fp32"], data.train_texts)
+    guard |= _measure_tail_margin(routers["int8"], routers["fp32"])
     unguarded = _evaluate(routers["int8"], data.test_texts, data.test_tiers)
     if attach:
         # `build --guard`: the same int8 sessions, with the fp32 router attached as its guard.

@@ -33,14 +33,20 @@ def sha256_of(path: Path) -> str:
 
 
 def _named_files(directory: Path) -> list[str]:
-    """The model and tokenizer files ``directory/router.json`` names (``model.file``,
-    ``model.tokenizer``; the canonical names by default)."""
+    """The model, tokenizer and novelty-index files ``directory/router.json`` names
+    (``model.file``, ``model.tokenizer``, ``novelty.index_file``; the canonical names by default)."""
     try:
-        model = json.loads((directory / "router.json").read_text(encoding="utf-8")).get("model", {})
-    except (OSError, ValueError, AttributeError):
-        model = {}
+        config = json.loads((directory / "router.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    config = config if isinstance(config, dict) else {}
+    model = config.get("model")
     model = model if isinstance(model, dict) else {}
-    return [str(model.get("file") or "model.onnx"), str(model.get("tokenizer") or "tokenizer.json")]
+    names = [str(model.get("file") or "model.onnx"), str(model.get("tokenizer") or "tokenizer.json")]
+    novelty = config.get("novelty")
+    if isinstance(novelty, dict):
+        names.append(str(novelty.get("index_file") or "tail_index.bin"))
+    return names
 
 
 def _files(directory: Path) -> list[str]:

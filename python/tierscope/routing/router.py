@@ -10,7 +10,10 @@ default int8 router does): the fp32 router its int8 encoder was quantised from, 
 int8-vs-fp32 probability error measured at build time (``margin``). A query whose int8 decision is
 closer than ``2 * margin`` between its top two tiers, where int8 error could change the tier, is
 decided again by the fp32 router (``guarded=True``); every other decision provably matches the fp32
-router's up to that margin. Its cost is the share of such queries (about 3 % on BANKING77).
+router's up to that margin. Its cost is the share of such queries (about 3 % on BANKING77). Likewise
+a query whose tail score is within ``tail_margin`` (the largest int8-vs-fp32 tail-score difference
+measured at build time) of ``thresholds.max_tail_score`` is decided again by the fp32 router, so the
+off-distribution decision matches it too (about 6 % of BANKING77 test queries, and off-domain traffic).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import _core
 from .. import _validate as v
@@ -45,6 +49,12 @@ GUARD_FILE = "guard.json"
 GUARD_FILE_CAP = 1 << 20
 #: Default ``max_text_bytes`` of :meth:`Router.load`: texts are cut (never refused) beyond it.
 DEFAULT_MAX_TEXT_BYTES = 1 << 20
+#: Default ``max_tail_score`` of :meth:`Router.fit`: the 99th leave-one-out training percentile.
+DEFAULT_MAX_TAIL_SCORE = 0.99
+#: ``reason`` of a decision sent to the fallback tier by its tail score.
+REASON_OFF_DISTRIBUTION = "off_distribution"
+#: ``reason`` of a decision for a text with no content (empty, whitespace or control characters).
+REASON_EMPTY_TEXT = "empty_text"
 #: Largest thread, batch and size arguments passed to the core (its ``usize`` on 64-bit).
 _SIZE_MAX = v.INT64_MAX
 
@@ -198,6 +208,11 @@ class Router:
         margin = spec.get("margin")
         if not isinstance(margin, (int, float)) or not 0.0 <= float(margin) < 0.5:
             raise InvalidInputError(f"{GUARD_FILE}: margin must be a number in [0, 0.5), got {margin!r}")
+        tail_margin = spec.get("tail_margin", 0.0)
+        if not isinstance(tail_margin, (int, float)) or not 0.0 <= float(tail_margin) <= 1.0:
+            raise InvalidInputError(
+                f"{GUARD_FILE}: tail_margin must be a number in [0, 1], got {tail_margin!r}"
+            )
         if guard.tiers != self._tiers:
             raise InvalidInputError(
                 f"{GUARD_FILE}: the guard router's tiers {guard.tiers} differ from {self._tiers}"
@@ -301,6 +316,10 @@ class Router:
         out_dir: str | os.PathLike[str] | None = None,
         sessions: int | None = None,
         intra_threads: int | None = None,
+        intents: Sequence[str] | None = None,
+        max_tail_score: float | None = DEFAULT_MAX_TAIL_SCORE,
+        tail_neighbours: int = 3,
+        tail_max_rows: int = 10_240,
     ) -> Router:
         """Train a router head on labelled texts, without torch.
 
@@ -312,6 +331,15 @@ class Router:
 
         ``tier_order`` lists the tiers from the cheapest to the most capable; it may be omitted only
         when the tiers are exactly ``cheap`` and ``capable``.
+
+        The tail score is a kNN novelty index over the training embeddings (int8 codes, stored as
+        ``tail_index.bin``, ``tail_max_rows × (dim + 4)`` bytes at most: ≈ 4 MB at 384 dimensions):
+        the mean cosine distance to the ``tail_neighbours`` nearest training texts, reported as a
+        leave-one-out training percentile in [0, 1]. ``max_tail_score`` (default 0.99, the 99th
+        percentile; ``None`` for none) is stored in ``router.json``: queries at or above it go to
+        the fallback tier with ``reason="off_distribution"``. ``intents`` (optional fine labels,
+        one per text) stratify the index's subsample when there are more than ``tail_max_rows``
+        texts, so that no intent drops out of it.
 
         Every argument is checked before any text is embedded. Files are written only inside
         ``out_dir``, under the canonical names (see :meth:`save`).
@@ -327,6 +355,11 @@ class Router:
         tiers = v.string_list("tiers", tiers)
         if len(texts) != len(tiers):
             raise v.fail("tiers", f"one tier label per text: got {len(texts)} texts and {len(tiers)} labels")
+        intent_list = None if intents is None else v.string_list("intents", intents)
+        if intent_list is not None and len(intent_list) != len(texts):
+            raise v.fail(
+                "intents", f"one intent per text: got {len(texts)} texts and {len(intent_list)} intents"
+            )
         if tier_order is None:
             labels = set(tiers)
             if labels == {"cheap", "capable"}:
@@ -348,6 +381,12 @@ class Router:
             max_length=v.integer("max_length", max_length, minimum=2, maximum=_SIZE_MAX),
             sessions=v.optional(v.integer, "sessions", sessions, minimum=1, maximum=_SIZE_MAX),
             intra_threads=v.optional(v.integer, "intra_threads", intra_threads, minimum=1, maximum=_SIZE_MAX),
+            intents=intent_list,
+            max_tail_score=v.optional(v.unit, "max_tail_score", max_tail_score),
+            tail_neighbours=v.integer("tail_neighbours", tail_neighbours, minimum=1, maximum=_SIZE_MAX),
+        )
+        options["tail_max_rows"] = v.integer(
+            "tail_max_rows", tail_max_rows, minimum=options["tail_neighbours"] + 1, maximum=_SIZE_MAX
         )
         provenance_json = None
         if provenance is not None:
@@ -376,6 +415,13 @@ class Router:
     # -- routing ------------------------------------------------------------------------------
     def route(self, text: str) -> Decision:
         """Route one query. Bad arguments raise; routing failures return the fallback tier.
+
+        Safe defaults: a text with no content (empty, whitespace or control characters only) goes
+        to the fallback tier with ``reason="empty_text"`` (NaN probabilities, confidence and tail
+        score: the model never saw it); a text whose tail score reaches the router's
+        ``thresholds.max_tail_score`` goes there with ``reason="off_distribution"``. A decision's
+        ``confidence`` is always the calibrated probability of the tier it names, so a threshold
+        fallback reports the fallback tier's probability, not that of the tier it overrode.
 
         ``text`` must be a ``str`` that encodes as UTF-8: a lone surrogate (``"\\ud800"``) raises
         :class:`~tierscope.exceptions.InvalidInputError` naming ``text``.
@@ -438,6 +484,7 @@ class Router:
             gap = top_two[:, 1] - top_two[:, 0]
             # NaN gaps (failed rows) compare False: they keep their fallback decision.
             guarded = ~raw["fallback"] & (gap < 2.0 * float(self._guard_spec["margin"]))
+        guarded |= self._near_tail_threshold(raw)
         rows = np.flatnonzero(guarded)
         if rows.size:
             try:
@@ -451,8 +498,11 @@ class Router:
             except TierscopeError:
                 guarded[:] = False  # the int8 decisions stand: they are valid, only less certain
             else:
-                ok = ~again["fallback"]  # a row the guard cannot route keeps its int8 decision
-                rows, guarded[rows[~ok]] = rows[ok], False
+                # A row the guard cannot route (no probabilities) keeps its int8 decision; a guard
+                # decision that is a threshold fallback (e.g. off_distribution) is a decision.
+                ok = np.isfinite(again["probabilities"]).all(axis=1)
+                guarded[rows[~ok]] = False
+                rows = rows[ok]
                 for key, column in raw.items():
                     if isinstance(column, np.ndarray):
                         column[rows] = again[key][ok]
@@ -461,6 +511,22 @@ class Router:
                         for i, value in zip(rows, picked, strict=True):
                             column[i] = value
         return {**raw, "guarded": guarded}
+
+    def _near_tail_threshold(self, raw: dict[str, Any]) -> npt.NDArray[np.bool_]:
+        """Rows whose off-distribution decision int8 error could flip: a tail score within the
+        guard's ``tail_margin`` of ``thresholds.max_tail_score`` (decided, or sent to the fallback
+        tier by that threshold). All False without a threshold or a measured margin."""
+        n = len(raw["reason"])
+        spec = self._guard_spec or {}
+        threshold = (self._config.get("thresholds") or {}).get("max_tail_score")
+        tail_margin = spec.get("tail_margin")
+        if threshold is None or not tail_margin:
+            return np.zeros(n, dtype=bool)
+        eligible = np.array([r is None or r == REASON_OFF_DISTRIBUTION for r in raw["reason"]], dtype=bool)
+        tail: npt.NDArray[np.float64] = np.asarray(raw["tail_score"], dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # NaN tail scores (unscored rows) compare False
+            near: npt.NDArray[np.bool_] = np.abs(tail - float(threshold)) < float(tail_margin)
+        return eligible & near
 
     # -- asyncio twins -------------------------------------------------------------------------
     def _pool(self) -> ThreadPoolExecutor:

@@ -67,13 +67,12 @@ from __future__ import annotations
 import atexit
 import functools
 import os
-import re
 import secrets
 import threading
 import time
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -622,7 +621,9 @@ def _read_part(path: Path, kind_dir: Path, schema: pa.Schema, columns: list[str]
         if not path.exists():
             raise _Vanished(str(path)) from err
         _warn_once(
-            "unreadable", str(path), f"tierscope: skipping unreadable segment {path}: {type(err).__name__}: {err}"
+            "unreadable",
+            str(path),
+            f"tierscope: skipping unreadable segment {path}: {type(err).__name__}: {err}",
         )
         return None
     meta = t.schema.metadata or {}
@@ -643,7 +644,9 @@ def _read_part(path: Path, kind_dir: Path, schema: pa.Schema, columns: list[str]
         table = _conform(t, schema if columns is None else _project(schema, columns))
     except Exception as err:  # noqa: BLE001
         _warn_once(
-            "unreadable", str(path), f"tierscope: skipping unreadable segment {path}: {type(err).__name__}: {err}"
+            "unreadable",
+            str(path),
+            f"tierscope: skipping unreadable segment {path}: {type(err).__name__}: {err}",
         )
         return None
     day = layout.parse_day_dir(path.parent.name) if path.parent != kind_dir else None
@@ -691,8 +694,14 @@ def _take(index: Any, mask: Any) -> Any:
 
 
 def _load_once(kind_dir: Path, kind: str, since: Any, until: Any, columns: list[str] | None) -> list[_Part]:
+    return _shadow(_read_listing(kind_dir, kind, layout.list_kind(kind_dir, kind, since, until), columns))
+
+
+def _read_listing(
+    kind_dir: Path, kind: str, listing: layout.Listing, columns: list[str] | None
+) -> list[_Part]:
+    """The readable tierscope files of ``listing`` (warning once about the others), unshadowed."""
     schema = _KINDS[kind]
-    listing = layout.list_kind(kind_dir, kind, since, until)
     for entry in listing.temps:
         if not _reclaim_temp(entry):
             _warn_once(
@@ -710,7 +719,7 @@ def _load_once(kind_dir: Path, kind: str, since: Any, until: Any, columns: list[
         )
     with ThreadPoolExecutor(max_workers=_READ_THREADS) as pool:
         read = list(pool.map(lambda p: _read_part(p, kind_dir, schema, columns), listing.segments))
-    return _shadow([p for p in read if p is not None])
+    return [p for p in read if p is not None]
 
 
 _READ_THREADS = max(2, min(8, 2 * (os.cpu_count() or 1)))
@@ -1113,9 +1122,23 @@ class DecisionLog:
         since: datetime | None = None,
         until: datetime | None = None,
         format: Format = "arrow",
+        columns: Sequence[str] | None = None,
     ) -> Any:
-        """Committed events of ``kind`` in ``[since, until)`` (UTC; naive datetimes are UTC)."""
-        return _to(_read_kind(Path(path), kind, since, until), format)
+        """Committed events of ``kind`` in ``[since, until)`` (UTC; naive datetimes are UTC).
+
+        Only the day partitions overlapping the window are opened (plus flat segments of a log
+        written before partitions, which are read whatever the window). ``columns``: read only
+        these columns (names of the kind's schema; ``timestamp`` is added when a window is given).
+        """
+        cols = None
+        if columns is not None:
+            if isinstance(columns, str):
+                raise _v.fail("columns", "a sequence of column names", columns)
+            names = _KINDS[_v.choice("kind", kind, tuple(_KINDS))].names
+            cols = [_v.choice("columns", c, tuple(names)) for c in columns]
+            if (since is not None or until is not None) and "timestamp" not in cols:
+                cols.append("timestamp")
+        return _to(_read_kind(Path(path), kind, since, until, cols), format)
 
     def decisions(
         self, *, since: datetime | None = None, until: datetime | None = None, format: Format = "arrow"

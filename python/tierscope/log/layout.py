@@ -144,6 +144,20 @@ def list_kind(kind_dir: Path, kind: str, since: datetime | None, until: datetime
     return out
 
 
+def list_partition(kind_dir: Path, kind: str, day: date) -> Listing:
+    """The files of one day partition only."""
+    out = Listing(days=[day])
+    _scan(kind_dir / day_dir(day), kind, out)
+    return out
+
+
+def list_flat(kind_dir: Path, kind: str) -> Listing:
+    """The flat (pre-partition) files of ``kind_dir`` only."""
+    out = Listing()
+    _scan(kind_dir, kind, out)
+    return out
+
+
 def partitions(kind_dir: Path) -> list[date]:
     """Every day partition of ``kind_dir``, oldest first."""
     try:

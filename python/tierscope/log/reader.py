@@ -12,7 +12,16 @@ from ..exceptions import InvalidInputError
 from .decision_log import OUTCOME_SCHEMA, DecisionLog
 from .quality import UNANSWERED
 
-__all__ = ["decisions_source", "load_decisions", "load_outcomes", "table_to_pandas", "tier_column", "window"]
+__all__ = [
+    "decisions_source",
+    "latest_day",
+    "request_ids",
+    "load_decisions",
+    "load_outcomes",
+    "table_to_pandas",
+    "tier_column",
+    "window",
+]
 
 
 def _utc(name: str, value: Any) -> datetime | None:
@@ -93,6 +102,47 @@ def load_decisions(log: Any, since: datetime | None = None, until: datetime | No
     if len(df):
         df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
     return df
+
+
+def latest_day(log: str | os.PathLike[str]) -> date | None:
+    """The UTC day of the newest decision of a log directory, reading the newest partition only
+    (and any flat segments); None when the log holds no decisions."""
+    from . import layout
+
+    root = Path(log)
+    kind_dir = root / "decisions"
+    days = layout.partitions(kind_dir)
+    since = None
+    for day in reversed(days):  # an emptied partition (all files unreadable) falls back a day
+        since = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        stamps = DecisionLog.read(root, kind="decisions", since=since, columns=["timestamp"]).column(
+            "timestamp"
+        )
+        if len(stamps):
+            return layout.day_of(pc_max(stamps))
+    stamps = DecisionLog.read(root, kind="decisions", columns=["timestamp"]).column("timestamp")
+    return layout.day_of(pc_max(stamps)) if len(stamps) else None
+
+
+def pc_max(column: Any) -> datetime:
+    import pyarrow.compute as pc
+
+    value: datetime = pc.max(column).as_py()
+    return value
+
+
+def request_ids(log: Any) -> Any:
+    """Every logged decision's ``request_id`` (a pandas frame with that one column).
+
+    For a log directory or :class:`~tierscope.log.DecisionLog` only that column is read, from
+    every partition: what judging orphan outcomes and repeated ids needs, at a fraction of a full read.
+    """
+    if isinstance(log, DecisionLog):
+        log.flush()
+        log = log.path
+    if isinstance(log, (str, os.PathLike)):
+        return DecisionLog.read(Path(log), kind="decisions", columns=["request_id"], format="pandas")
+    return load_decisions(log)[["request_id"]]
 
 
 def tier_column(df: Any) -> Any:

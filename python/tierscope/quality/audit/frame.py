@@ -17,8 +17,9 @@ from typing import Any
 from ... import _validate as v
 from ... import stats
 from ...exceptions import InvalidInputError
+from ...log.decision_log import DecisionLog
 from ...log.quality import UNANSWERED
-from ...log.reader import decisions_source, load_decisions, load_outcomes, tier_column
+from ...log.reader import decisions_source, load_decisions, load_outcomes, request_ids, tier_column
 
 __all__ = ["AuditFrame", "check_arguments", "check_settings", "load_frame"]
 
@@ -262,7 +263,13 @@ def load_frame(
     baseline_days: int,
 ) -> AuditFrame:
     """Load ``log``'s decisions in ``[since, until)`` and their outcomes; check the tier arguments."""
-    all_decisions = load_decisions(decisions_source(log))
+    source = decisions_source(log)
+    if since is None and until is None or not isinstance(source, (str, os.PathLike, DecisionLog)):
+        all_decisions = load_decisions(source)
+        window_decisions = all_decisions
+    else:  # full rows of the window's partitions only; the other days' request ids alone
+        all_decisions = request_ids(source)
+        window_decisions = load_decisions(source, since, until)
     if len(all_decisions) == 0:
         raise InvalidInputError("invalid `log`: the log has no decisions")
     repeated = all_decisions["request_id"][all_decisions["request_id"].duplicated()]
@@ -272,7 +279,7 @@ def load_frame(
             f"invalid `log`: one decision per request_id, but {repeated.nunique()} ids repeat "
             f"(e.g. {str(repeated.iloc[0])!r})"
         )
-    dec = _window_decisions(all_decisions, since, until)
+    dec = _window_decisions(window_decisions, since, until)
     present = sorted(set(dec["tier"].tolist()) - {UNANSWERED})
     tier_list = _expected_tiers(tiers, present)
     _check_baseline(baseline, present)

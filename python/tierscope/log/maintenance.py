@@ -184,7 +184,9 @@ def _compact_partition(
     assert day is not None
     for _ in range(_ATTEMPTS):
         try:
-            raw = _read_listing(kind_dir, kind, layout.list_partition(kind_dir, kind, day), None)
+            listing = layout.list_partition(kind_dir, kind, day)
+            listing.temps = []  # writers' segments in flight: not ours to judge (readers reclaim orphans)
+            raw = _read_listing(kind_dir, kind, listing, None)
             break
         except _Vanished:
             continue
@@ -509,10 +511,16 @@ def _redact_json(redactor: _fields.Redactor, mode: Any, value: str) -> str | Non
         parsed = json.loads(value)
     except ValueError:
         return _redact_text(redactor, mode, value)
-    if isinstance(parsed, dict):
-        out = {k: _redact_text(redactor, mode, v) if isinstance(v, str) else v for k, v in parsed.items()}
-        if mode != "truncate":
-            out = redactor._json(mode, out)
+    if isinstance(parsed, dict):  # as the writer does: each top-level string; nested values as JSON text
+        out: dict[str, Any] = {}
+        for k, v in parsed.items():
+            if isinstance(v, (list, dict)):
+                encoded = _fields._dumps(v)
+                if mode == "truncate" and len(encoded) <= redactor.max_chars:
+                    out[k] = v
+                    continue
+                v = encoded
+            out[k] = _redact_text(redactor, mode, v) if isinstance(v, str) else v
         return _fields._dumps(out)
     if isinstance(parsed, str):
         redacted = _redact_text(redactor, mode, parsed)

@@ -396,6 +396,9 @@ def _load_period(log: Any, s: datetime | None, u: datetime | None) -> Any:
     df = load_decisions(log, s, u)
     if len(df) == 0:
         raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
+    # In time order, whatever the files' order (compaction sorts by tier): a seeded plan is the
+    # same plan before and after compaction.
+    df = df.sort_values(["timestamp", "request_id"], kind="stable")
     return df.drop_duplicates("request_id", keep="first").reset_index(drop=True)
 
 

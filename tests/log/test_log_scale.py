@@ -444,3 +444,44 @@ def test_audit_over_a_window_reads_only_its_partitions_in_full(
     assert (
         audit(root, since=since, until=since + timedelta(days=2)).n_orphans == 8
     )  # outcomes of removed days
+
+
+# -- incremental reads ---------------------------------------------------------------------------
+def test_a_cursor_reads_each_event_once_across_compaction_and_restarts(tmp_path: Path) -> None:
+    from tierscope.log import LogCursor
+
+    root, state = tmp_path / "log", tmp_path / "state" / "cursor.json"
+    first = _write(root, 50, DAY, timedelta(minutes=30))
+    cursor = LogCursor(state)
+    got = cursor.read_new(root).column("request_id").to_pylist()
+    assert sorted(got) == first
+    assert sorted(cursor.read_new(root).column("request_id").to_pylist()) == first  # not committed yet
+    cursor.commit()
+    assert cursor.read_new(root).num_rows == 0
+    second = _write(root, 30, DAY + timedelta(hours=6, seconds=1), timedelta(minutes=20), prefix="s")
+    compact(root, fsync=False)  # merges consumed and new segments of the same days
+    restarted = LogCursor(state)  # a new process: the state file only
+    assert sorted(restarted.read_new(root, columns=["request_id"]).column("request_id").to_pylist()) == second
+    restarted.commit()
+    assert LogCursor(state).read_new(root).num_rows == 0
+    third = _write(root, 5, DAY + timedelta(days=3), timedelta(minutes=1), prefix="t")
+    assert sorted(LogCursor(state).read_new(root).column("request_id").to_pylist()) == third
+    state.write_text("not json")
+    with pytest.raises(InvalidInputError, match="cursor"):
+        LogCursor(state)
+
+
+def test_auto_compaction_merges_past_days_at_the_first_flush_of_a_day(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    ids = _old_log(root, 3)  # 2 files a day
+    with DecisionLog(root, flush_every=1, fsync=False, auto_compact=True) as log:
+        log.log_decision({"request_id": "now"})
+        log.log_decision({"request_id": "now-2"})
+    per_day = {p.name: len(_data_files(p)) for p in (root / "decisions").iterdir()}
+    today = layout.day_dir(datetime.now(UTC).date())
+    assert (
+        all(n == 1 for day, n in per_day.items() if day != today) and per_day[today] >= 3
+    )  # today untouched
+    assert sorted(_ids(root)) == sorted([*ids, "now", "now-2"])
+    with pytest.raises(InvalidInputError, match="auto_compact"):
+        DecisionLog(root, auto_compact="yes")  # type: ignore[arg-type]

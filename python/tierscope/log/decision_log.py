@@ -1,9 +1,15 @@
 """A crash-safe, multi-process log of routing decisions and their later outcomes (Parquet segments).
 
-Layout of a log directory::
+Layout of a log directory (hive-style day partitions; see :mod:`tierscope.log.layout`)::
 
-    <dir>/decisions/decisions-<utc time>-<pid>-<random>-<seq>.parquet   one row per routed call
-    <dir>/outcomes/outcomes-<utc time>-<pid>-<random>-<seq>.parquet     reviews, feedback, shadow, contacts
+    <dir>/decisions/date=YYYY-MM-DD/decisions-<utc time>-<pid>-<random>-<seq>.parquet   routed calls
+    <dir>/outcomes/date=YYYY-MM-DD/outcomes-<utc time>-<pid>-<random>-<seq>.parquet     reviews, feedback, ...
+
+The partition is the UTC day of each event's ``timestamp``: a flush whose events span midnight
+writes one segment per day. Logs written before partitions (segments directly in
+``<dir>/decisions/``) are still read, and ``tierscope log migrate`` moves them into partitions.
+Compacted files (``...-c<seq>.parquet``, :func:`tierscope.log.compact`) replace a day's
+segments; reads skip the inputs a visible compacted file lists, so they see each event once.
 
 Writing: each :class:`DecisionLog` buffers events in memory and writes a segment when the buffer
 holds ``flush_every`` events (default 1000), when ``flush_interval_s`` has passed (checked on each
@@ -46,14 +52,18 @@ older than :data:`ORPHAN_TEMP_AGE_S` (10 minutes) is removed, by a read or by a 
 log, with one warning. :func:`join_outcomes` joins outcomes to decisions by ``request_id`` and counts (never
 drops) orphan outcomes whose request id has no decision.
 
-DuckDB can query a log directly::
+DuckDB can query a log directly, pruning partitions by ``date``::
 
-    SELECT answered_by, avg(score) FROM 'logdir/outcomes/*.parquet' o
-    JOIN 'logdir/decisions/*.parquet' d USING (request_id) WHERE o.kind = 'review' GROUP BY 1
+    SELECT answered_by, avg(score)
+    FROM read_parquet('logdir/outcomes/*/*.parquet', hive_partitioning = true) o
+    JOIN read_parquet('logdir/decisions/*/*.parquet', hive_partitioning = true) d USING (request_id)
+    WHERE o.kind = 'review' AND d.date >= DATE '2026-12-01' GROUP BY 1
 
 (Temporary files never match ``*.parquet``; a corrupt segment would make DuckDB fail where
-:meth:`DecisionLog.read` skips it with a warning.) Every row has a ``schema_version`` column and
-every file records it in its Parquet metadata (``tierscope.schema_version``).
+:meth:`DecisionLog.read` skips it with a warning; for the milliseconds between a compacted
+file's rename and its inputs' deletion, or after a compactor crashed there until the next
+compaction, DuckDB counts that day twice where :meth:`DecisionLog.read` does not.) Every row
+has a ``schema_version`` column and every file records it in its Parquet metadata (``tierscope.schema_version``).
 
 Buffered events are flushed at interpreter exit, but not on ``os._exit`` (which
 ``multiprocessing`` workers use) nor on SIGKILL: in worker processes call
@@ -249,6 +259,8 @@ class _Writer:
         self.committed = {k: 0 for k in _KINDS}
         self.dropped = {k: 0 for k in _KINDS}
         self.segments = 0
+        self.auto_compact = False
+        self.compacted_day: Any = None
         _WRITERS.add(self)
 
     def _init_process_state(self) -> None:
@@ -312,6 +324,26 @@ class _Writer:
         self.segments += 1 if written else 0
         self.buffers[kind] = []
         self.last_flush = time.monotonic()
+        if self.auto_compact and written:
+            self._compact_past_days()
+
+    def _compact_past_days(self) -> None:
+        """Once per UTC day and process (at its first flush): compact the past days' partitions.
+
+        Runs on the flushing thread under the writer's lock (so a fork never lands inside it);
+        several processes share the work through the partitions' compaction locks. A failure is a
+        warning: the events just flushed are already committed.
+        """
+        today = datetime.now(timezone.utc).date()
+        if self.compacted_day == today:
+            return
+        self.compacted_day = today
+        from .maintenance import compact  # here: maintenance imports this module
+
+        try:
+            compact(self.root, older_than_days=0.0, fsync=self.fsync)
+        except Exception as err:  # noqa: BLE001 - compaction is an optimisation, never a lost event
+            warnings.warn(f"tierscope: DecisionLog({self.root}) auto-compaction failed: {err}", stacklevel=4)
 
     def _table(self, kind: str, rows: list[dict[str, Any]]) -> pa.Table:
         """The rows as a table; rows Arrow refuses are dropped with a warning, never the rest.
@@ -928,6 +960,12 @@ class DecisionLog:
 
     A :class:`~tierscope.routing.Cascade` logging here hashes its tier-exception messages with
     this log's key (:meth:`hash_text`).
+
+    ``auto_compact=True``: at this process's first flush of each UTC day, compact the past days'
+    partitions (:func:`tierscope.log.compact` with ``older_than_days=0``) on the flushing thread.
+    Off by default: that flush then takes as long as the compaction (about a second per 100,000
+    events of a day); a cron job running ``tierscope log compact LOG_DIR --older-than 0`` does
+    the same off the serving path.
     """
 
     def __init__(
@@ -940,12 +978,14 @@ class DecisionLog:
         redact: _fields.RedactMode | Mapping[str, _fields.RedactMode] | None = None,
         max_text_chars: int = 1000,
         redact_key: bytes | None = None,
+        auto_compact: bool = False,
     ) -> None:
         if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
             raise _v.fail("path", "a str or os.PathLike", path)
         flush_every = _v.integer("flush_every", flush_every, minimum=1)
         interval = _v.optional(_v.real, "flush_interval_s", flush_interval_s, minimum=0.0, min_open=True)
         fsync = _v.boolean("fsync", fsync)
+        auto_compact = _v.boolean("auto_compact", auto_compact)
         redactor = _fields.redact_options(redact, max_text_chars, redact_key)
         root = Path(path).absolute()  # a later chdir must not move the log
         self.path = root
@@ -963,6 +1003,7 @@ class DecisionLog:
             ) from err
         _reclaim_orphans(root)
         self._writer = _Writer(root, flush_every, interval, fsync, redactor)
+        self._writer.auto_compact = auto_compact
         self._finalizer = weakref.finalize(self, self._writer.close_quietly)
 
     def hash_text(self, value: str) -> str:

@@ -186,6 +186,8 @@ def _compact_partition(
         try:
             listing = layout.list_partition(kind_dir, kind, day)
             listing.temps = []  # writers' segments in flight: not ours to judge (readers reclaim orphans)
+            if len(listing.segments) < min_files:
+                return 0, 0, 0  # already compact: not even opened (a leftover needs two files)
             raw = _read_listing(kind_dir, kind, listing, None)
             break
         except _Vanished:

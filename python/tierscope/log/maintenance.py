@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from .. import _validate as _v
 from ..exceptions import InvalidInputError, TierscopeFileNotFoundError
-from . import _fields, layout
+from . import _fields, decision_log, layout
 from .decision_log import _KINDS, _META, _fsync_dir, _Part, _read_listing, _shadow, _Vanished, write_atomic
 
 __all__ = [
@@ -605,3 +605,6 @@ def _redact_dir(directory: Path, redactor: _fields.Redactor, fsync: bool) -> int
         write_atomic(new, path, fsync=fsync, **options)
         n += 1
     return n
+
+
+decision_log._AUTO_COMPACT = compact  # DecisionLog(auto_compact=True) calls it without importing us

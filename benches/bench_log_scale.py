@@ -25,6 +25,7 @@ import argparse
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -132,9 +133,15 @@ def build_log(root: Path, days: int, per_day: int, flush: int, seed: int = 0) ->
     return n_dec, n_rev
 
 
-def _timed(fn: Any) -> tuple[float, Any]:
-    t = time.perf_counter()
+CPU_SECONDS: dict[str, float] = {}
+
+
+def _timed(fn: Any, label: str | None = None) -> tuple[float, Any]:
+    """Wall seconds and the result; the process CPU seconds (all threads) go to CPU_SECONDS."""
+    t, c = time.perf_counter(), time.process_time()
     out = fn()
+    if label is not None:
+        CPU_SECONDS[label] = time.process_time() - c
     return time.perf_counter() - t, out
 
 
@@ -166,24 +173,33 @@ def _duckdb_week(root: Path, first: date, last: date) -> dict[str, float]:
     return {str(t): float(q) for t, q in rows}
 
 
+def _progress(message: str) -> None:
+    print(f"[bench_log_scale] {message}", file=sys.stderr, flush=True)
+
+
 def _files(root: Path) -> int:
     return sum(1 for _ in root.rglob("*.parquet"))
 
 
-def _measure(root: Path, plan_day: date, week: tuple[date, date]) -> dict[str, Any]:
+def _measure(root: Path, plan_day: date, week: tuple[date, date], stage: str) -> dict[str, Any]:
     from tierscope import audit, plan_reviews
 
     res: dict[str, Any] = {"files": _files(root)}
-    res["read"], table = _timed(lambda: DecisionLog.read(root))
+    res["read"], table = _timed(lambda: DecisionLog.read(root), f"read {stage}")
     res["rows"] = table.num_rows
+    del table
+    _progress(f"{stage}: read {res['read']:.1f} s")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res["plan"], plan = _timed(lambda: plan_reviews(root, budget=200, day=plan_day))
-        res["audit"], report = _timed(lambda: audit(root))
+        res["plan"], plan = _timed(lambda: plan_reviews(root, budget=200, day=plan_day), f"plan {stage}")
+        _progress(f"{stage}: plan {res['plan']:.1f} s")
+        res["audit"], report = _timed(lambda: audit(root), f"audit {stage}")
+        _progress(f"{stage}: audit {res['audit']:.1f} s")
     res["plan_n"], res["audit_n"] = len(plan), report.n_decisions
+    res["plan_ids"] = sorted(plan.request_ids)
     s = datetime(week[0].year, week[0].month, week[0].day, tzinfo=timezone.utc)
     u = datetime(week[1].year, week[1].month, week[1].day, tzinfo=timezone.utc) + timedelta(days=1)
-    res["duckdb"], res["duckdb_q"] = _timed(lambda: _duckdb_week(root, *week))
+    res["duckdb"], res["duckdb_q"] = _timed(lambda: _duckdb_week(root, *week), f"duckdb {stage}")
     res["hajek"] = _hajek_week(root, s, u)
     for tier, q in res["hajek"].items():
         assert abs(res["duckdb_q"][tier] - q) < 1e-9, (tier, q, res["duckdb_q"])
@@ -210,12 +226,14 @@ def main() -> int:
                 log.log_decision({"request_id": f"live-{i}", "timestamp": ts, "answered_by": "cheap"})
         n_dec += args.flush
         week = (last - timedelta(days=6), last)
-        before = _measure(root, last, week)
+        _progress(f"built {n_dec:,} decisions in {t_build:.1f} s")
+        before = _measure(root, last, week, "before")
         assert before["rows"] == n_dec, (before["rows"], n_dec)
-        t_compact, rep = _timed(lambda: compact(root))
-        after = _measure(root, last, week)
-        assert after["rows"] == n_dec and after["audit_n"] == before["audit_n"], (after, before)
-        assert after["plan_n"] == before["plan_n"]
+        t_compact, rep = _timed(lambda: compact(root), "compact")
+        _progress(f"compacted in {t_compact:.1f} s")
+        after = _measure(root, last, week, "after")
+        assert after["rows"] == n_dec and after["audit_n"] == before["audit_n"], (after["rows"], n_dec)
+        assert after["plan_ids"] == before["plan_ids"]  # the same seeded plan, whatever the layout
         _print(args, n_dec, n_rev, t_build, t_compact, before, after)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -231,7 +249,7 @@ def _print(args: Any, n_dec: int, n_rev: int, t_build: float, t_compact: float, 
         f"= {n_dec:,} decisions, {n_rev:,} reviews; built in {t_build:.1f} s; "
         f"`compact` took {t_compact:.1f} s ({b['files']:,} files -> {a['files']:,})\n"
     )
-    print("| measure | before compaction (s) | after (s) | after / before |")
+    print("| measure | before compaction: wall s (CPU s) | after: wall s (CPU s) | after / before (wall) |")
     print("|---|---:|---:|---:|")
     for key, label in (
         ("read", "full `DecisionLog.read` (every column)"),
@@ -239,7 +257,12 @@ def _print(args: Any, n_dec: int, n_rev: int, t_build: float, t_compact: float, 
         ("audit", f"full {args.days}-day `audit`"),
         ("duckdb", "DuckDB π-weighted per-tier quality, one week"),
     ):
-        print(f"| {label} | {b[key]:.2f} | {a[key]:.2f} | {a[key] / b[key]:.2f} |")
+        cb, ca = CPU_SECONDS[f"{key} before"], CPU_SECONDS[f"{key} after"]
+        print(f"| {label} | {b[key]:.2f} ({cb:.2f}) | {a[key]:.2f} ({ca:.2f}) | {a[key] / b[key]:.2f} |")
+    print(
+        "\nCPU s = process CPU time, all threads (DuckDB's own threads included; 2 threads). "
+        "With the load average above the core count, wall time overstates what a quiet machine takes."
+    )
     print("\n| ratio | before | after |")
     print("|---|---:|---:|")
     print(f"| one-day plan / full read | {b['plan'] / b['read']:.3f} | {a['plan'] / a['read']:.3f} |")

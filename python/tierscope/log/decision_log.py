@@ -794,8 +794,13 @@ def _read_kind(
         schema = _project(schema, columns)
     if not parts:
         return (schema or DECISION_SCHEMA).empty_table()
-    table = pa.concat_tables([p.table for p in parts])
-    return _window(table, since, until) if "timestamp" in table.column_names else table
+    since, until = _as_utc("since", since), _as_utc("until", until)
+    tables = []
+    for p in parts:  # a partition inside the window needs no row filter (its rows are its day's)
+        inside = p.day is not None and layout.day_within(p.day, since, until)
+        has_ts = "timestamp" in p.table.column_names
+        tables.append(p.table if inside or not has_ts else _window(p.table, since, until))
+    return pa.concat_tables(tables)
 
 
 def _window(table: pa.Table, since: datetime | None, until: datetime | None) -> pa.Table:

@@ -88,6 +88,12 @@ def days_in(day: date, since: datetime | None, until: datetime | None) -> bool:
     return until is None or start < until
 
 
+def day_within(day: date, since: datetime | None, until: datetime | None) -> bool:
+    """Whether the whole UTC day ``day`` lies inside ``[since, until)``."""
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return (since is None or since <= start) and (until is None or start + timedelta(days=1) <= until)
+
+
 def relative(path: Path, kind_dir: Path) -> str:
     """``path`` relative to its kind directory, with ``/`` separators (a manifest entry)."""
     return path.relative_to(kind_dir).as_posix()

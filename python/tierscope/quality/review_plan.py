@@ -396,10 +396,12 @@ def _load_period(log: Any, s: datetime | None, u: datetime | None) -> Any:
     df = load_decisions(log, s, u)
     if len(df) == 0:
         raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
+    import pandas as pd
+
     # In time order, whatever the files' order (compaction sorts by tier): a seeded plan is the
     # same plan before and after compaction.
-    stamps = df["timestamp"].to_numpy().astype("datetime64[us]").view("int64")
-    if not (np.diff(stamps) > 0).all():  # not strictly in time order: sort, ties by request id
+    steps = df["timestamp"].diff().iloc[1:]
+    if not (steps > pd.Timedelta(0)).all():  # not strictly in time order: sort, ties by request id
         import pyarrow as pa
         import pyarrow.compute as pc
 

@@ -23,6 +23,7 @@ BENCHES = [
     "bench_route_file.py",
     "bench_bad_inputs.py",
     "bench_sequential.py",
+    "bench_log_scale.py",  # heavy: 6M events (see its docstring for a smaller --days/--per-day)
 ]
 
 

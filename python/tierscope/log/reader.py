@@ -68,21 +68,27 @@ def table_to_pandas(obj: Any) -> Any:
     return None
 
 
-def load_decisions(log: Any, since: datetime | None = None, until: datetime | None = None) -> Any:
+def load_decisions(
+    log: Any, since: datetime | None = None, until: datetime | None = None, columns: Any = None
+) -> Any:
     """Decisions in ``[since, until)`` as a pandas DataFrame with a UTC ``timestamp`` column.
 
     ``log`` is a :class:`~tierscope.log.DecisionLog`, a log directory, or a pyarrow /
     pandas table of decision rows (``request_id``, ``timestamp``, ``answered_by``, ...).
+    ``columns``: for a log, read only these columns (plus ``request_id`` and ``timestamp``);
+    a table keeps all of its columns.
     """
     import pandas as pd
 
+    cols = None if columns is None else list(dict.fromkeys(["request_id", "timestamp", *columns]))
     if isinstance(log, DecisionLog):
-        df = log.decisions(since=since, until=until, format="pandas")
+        log.flush()
+        df = DecisionLog.read(log.path, since=since, until=until, format="pandas", columns=cols)
     elif isinstance(log, (str, os.PathLike)):
         path = Path(log)
         if not path.is_dir():
             raise InvalidInputError(f"invalid `log`: a decision-log directory, {path} does not exist")
-        df = DecisionLog.read(path, kind="decisions", since=since, until=until, format="pandas")
+        df = DecisionLog.read(path, kind="decisions", since=since, until=until, format="pandas", columns=cols)
     else:
         df = table_to_pandas(log)
         if df is None:

@@ -134,6 +134,19 @@ def check_arguments(
     return log
 
 
+AUDIT_COLUMNS = (
+    "answered_by",
+    "route_tier",
+    "capable_tier",
+    "cost",
+    "capable_cost",
+    "route_confidence",
+    "escalated",
+)
+"""The decision columns the audit's steps use (with ``request_id`` and ``timestamp``): all it reads
+of a log (a table given as ``log`` keeps its columns)."""
+
+
 def _window_decisions(all_decisions: Any, since: datetime | None, until: datetime | None) -> Any:
     """The decisions in ``[since, until)``, one per request id (the first logged), with ``tier``."""
     import pandas as pd
@@ -265,11 +278,11 @@ def load_frame(
     """Load ``log``'s decisions in ``[since, until)`` and their outcomes; check the tier arguments."""
     source = decisions_source(log)
     if since is None and until is None or not isinstance(source, (str, os.PathLike, DecisionLog)):
-        all_decisions = load_decisions(source)
+        all_decisions = load_decisions(source, columns=AUDIT_COLUMNS)
         window_decisions = all_decisions
-    else:  # full rows of the window's partitions only; the other days' request ids alone
+    else:  # the window's partitions only; the other days' request ids alone
         all_decisions = request_ids(source)
-        window_decisions = load_decisions(source, since, until)
+        window_decisions = load_decisions(source, since, until, columns=AUDIT_COLUMNS)
     if len(all_decisions) == 0:
         raise InvalidInputError("invalid `log`: the log has no decisions")
     repeated = all_decisions["request_id"][all_decisions["request_id"].duplicated()]

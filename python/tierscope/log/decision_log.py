@@ -326,7 +326,6 @@ class _Writer:
         written = self._write_segment(kind, rows)
         self.committed[kind] += written
         self.dropped[kind] += len(rows) - written
-        self.segments += 1 if written else 0
         self.buffers[kind] = []
         self.last_flush = time.monotonic()
         if self.auto_compact and written:
@@ -384,12 +383,12 @@ class _Writer:
                 if table.num_rows:
                     self._commit(kind, day, table)
                     written += int(table.num_rows)
+                    self.segments += 1
                 done += 1
         except BaseException:
             if done:  # the days already committed leave the buffer: a retry must not repeat them
                 self.buffers[kind] = [r for d in days[done:] for r in by_day[d]]
                 self.committed[kind] += written
-                self.segments += done
             raise
         return written
 
@@ -1209,11 +1208,12 @@ class DecisionLog:
     def joined(self, *, since: datetime | None = None, until: datetime | None = None) -> JoinedLog:
         """Decisions joined with their outcomes, plus the orphan outcomes (see :func:`join_outcomes`)."""
         self.flush()
-        everything = _read_kind(self.path, "decisions", None, None)
+        decisions = _read_kind(self.path, "decisions", since, until)  # the window's partitions
+        known = decisions.column("request_id")
+        if since is not None or until is not None:  # orphans are judged against every decision
+            known = _read_kind(self.path, "decisions", None, None, ["request_id"]).column("request_id")
         return join_outcomes(
-            _window(everything, since, until),
-            _read_kind(self.path, "outcomes", None, None),
-            known_request_ids=everything.column("request_id"),
+            decisions, _read_kind(self.path, "outcomes", None, None), known_request_ids=known
         )
 
     def __repr__(self) -> str:

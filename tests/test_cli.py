@@ -108,7 +108,7 @@ def test_parser_lists_every_command_in_order() -> None:
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    commands = ["demo", "route-demo", "route", "fit", "build-default-router", "plan", "audit"]
+    commands = ["demo", "route-demo", "route", "fit", "build-default-router", "plan", "audit", "log"]
     assert list(sub.choices) == commands
     args = parser.parse_args(["demo", "--routing-only", "--top", "3"])
     assert args.routing_only and args.top == 3 and args.latency_samples == 500

@@ -13,9 +13,17 @@ from tierscope.cli import _EXAMPLES, build_parser, main
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(sub.choices)
+    """Every sub-command, nested ones (``log compact``) included, by its name after ``tierscope``."""
+    out: dict[str, argparse.ArgumentParser] = {}
+    todo: list[tuple[str, argparse.ArgumentParser]] = [("", build_parser())]
+    while todo:
+        prefix, parser = todo.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, command in action.choices.items():
+                    out[f"{prefix}{name}"] = command
+                    todo.append((f"{prefix}{name} ", command))
+    return out
 
 
 def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -285,7 +285,7 @@ def _build_default(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .log.reader import load_decisions
+    from .log.reader import latest_day
     from .quality.review_plan import plan_reviews
 
     if args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -296,10 +296,10 @@ def _plan(args: argparse.Namespace) -> int:
         raise v.fail("--day", "either --day or --since/--until, not both")
     day = args.day
     if day is None and args.since is None and args.until is None:
-        stamps = load_decisions(args.log_dir)["timestamp"]
-        if len(stamps) == 0:
+        latest = latest_day(args.log_dir)  # reads the newest partition only
+        if latest is None:
             raise v.fail("LOG_DIR", f"a log with decisions, but {args.log_dir} holds none")
-        day = stamps.max().strftime("%Y-%m-%d")
+        day = latest.isoformat()
         print(f"planning the latest day in the log: {day}")
     plan = plan_reviews(
         args.log_dir,
@@ -384,6 +384,12 @@ _EXAMPLES: dict[str, str] = {
     "plan": "tierscope plan logs/prod --budget 200 --day 2026-05-04 --out plan.csv",
     "audit": "tierscope audit logs/prod --since 2026-05-01 --until 2026-06-01 --html audit.html\n"
     "(LOG_DIR is the directory a DecisionLog writes: it holds decisions/ and outcomes/)",
+    "log": "tierscope log compact logs/prod --older-than 1\ntierscope log retain logs/prod --days 90",
+    "log migrate": "tierscope log migrate logs/prod",
+    "log compact": "tierscope log compact logs/prod --day 2026-05-04\n"
+    "tierscope log compact logs/prod --older-than 1",
+    "log retain": "tierscope log retain logs/prod --days 90 --archive archive/prod\n"
+    "tierscope log retain logs/prod --redact hash --redact-key-file key.txt --redact-older-than 7",
 }
 
 
@@ -647,6 +653,129 @@ def _add_audit_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
 
 
+# ----------------------------------------------------------------------------- tierscope log
+def _log_migrate(args: argparse.Namespace) -> int:
+    from .log.maintenance import migrate
+
+    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    print(migrate(args.log_dir))
+    return 0
+
+
+def _log_compact(args: argparse.Namespace) -> int:
+    from .log.maintenance import compact
+
+    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    days = None if not args.day else [d.date() for d in args.day]
+    print(compact(args.log_dir, days=days, older_than_days=args.older_than))
+    return 0
+
+
+def _log_retain(args: argparse.Namespace) -> int:
+    from .log.maintenance import redact_partitions, retain
+
+    v.existing_dir("LOG_DIR", args.log_dir, what="decision-log directory")
+    if args.archive is not None and args.archive.exists() and not args.archive.is_dir():
+        raise v.fail("--archive", "a directory", str(args.archive))
+    if args.days is None and args.redact is None:
+        raise v.fail("--days", "--days N and/or --redact MODE", None)
+    if args.days is not None:
+        print(retain(args.log_dir, days=args.days, archive=args.archive))
+    if args.redact is not None:
+        key = None
+        if args.redact_key_file is not None:
+            key = v.existing_file("--redact-key-file", args.redact_key_file).read_bytes().strip()
+        n = redact_partitions(
+            args.log_dir,
+            redact=args.redact,
+            max_text_chars=args.max_text_chars,
+            redact_key=key,
+            older_than_days=args.redact_older_than,
+        )
+        print(f"redaction ({args.redact}): rewrote {n} file(s) of past partitions")
+    return 0
+
+
+def _add_log_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``log migrate|compact|retain``: maintenance of a decision-log directory."""
+    log = sub.add_parser("log", help="maintain a decision log: migrate, compact, retain/redact")
+    log_sub = log.add_subparsers(
+        dest="log_command", required=True, metavar="LOG_COMMAND", help="the maintenance job"
+    )
+    mig = log_sub.add_parser(
+        "migrate", help="move a flat (pre-partition) log into date=YYYY-MM-DD partitions"
+    )
+    mig.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
+    mig.set_defaults(func=_log_migrate, renames={"log": "LOG_DIR"})
+    comp = log_sub.add_parser(
+        "compact", help="merge each day's segments into one sorted Parquet file (safe while writers write)"
+    )
+    comp.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
+    comp.add_argument(
+        "--day",
+        type=_timestamp,
+        action="append",
+        default=None,
+        help="UTC day YYYY-MM-DD (repeatable; default: every past day, see --older-than)",
+    )
+    comp.add_argument(
+        "--older-than",
+        type=_float_type(0.0),
+        default=None,
+        help="only days that ended at least this many days ago (0: every past day, not today; "
+        "default: every past day)",
+    )
+    comp.set_defaults(
+        func=_log_compact, renames={"log": "LOG_DIR", "days": "--day", "older_than_days": "--older-than"}
+    )
+    ret = log_sub.add_parser(
+        "retain", help="delete or archive partitions older than N days; redact past ones"
+    )
+    ret.add_argument("log_dir", type=Path, metavar="LOG_DIR", help="a decision-log directory")
+    ret.add_argument(
+        "--days",
+        type=_int_type(1),
+        default=None,
+        help="keep the last N UTC days, today included (default: keep every day)",
+    )
+    ret.add_argument(
+        "--archive",
+        type=Path,
+        default=None,
+        help="move old partitions here instead of deleting (default: delete them)",
+    )
+    ret.add_argument(
+        "--redact",
+        choices=("truncate", "hash", "omit"),
+        default=None,
+        help="re-redact the free-text fields (default: no redaction pass)",
+    )
+    ret.add_argument(
+        "--max-text-chars", type=_int_type(1, 1_000_000), default=1000, help="with --redact truncate"
+    )
+    ret.add_argument(
+        "--redact-key-file",
+        type=Path,
+        default=None,
+        help="file holding the HMAC key (--redact hash; default: 32 random bytes for this pass)",
+    )
+    ret.add_argument(
+        "--redact-older-than", type=_float_type(0.0), default=0.0, help="redact days that ended this long ago"
+    )
+    ret.set_defaults(
+        func=_log_retain,
+        renames={
+            "log": "LOG_DIR",
+            "days": "--days",
+            "archive": "--archive",
+            "redact": "--redact",
+            "max_text_chars": "--max-text-chars",
+            "redact_key": "--redact-key-file",
+            "older_than_days": "--redact-older-than",
+        },
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``tierscope`` argument parser, one sub-command per job (in ``--help`` order)."""
     from ._core import __version__
@@ -662,9 +791,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_router_commands(sub)
     _add_plan_command(sub)
     _add_audit_command(sub)
+    _add_log_commands(sub)
     for name, command in sub.choices.items():  # an example in every sub-command's --help
         if command.epilog is None:
             command.epilog = _examples(name)
+    for action in sub.choices["log"]._actions:  # and in every `log` sub-command's
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                command.epilog = command.epilog or _examples(f"log {name}")
     return parser
 
 

@@ -97,7 +97,7 @@ def test_concurrent_writers_survive_sigkill(tmp_path: Path) -> None:
             p.wait(timeout=30)
     assert all(p.returncode == -signal.SIGKILL for _, p, _ in procs)
 
-    segments = sorted((root / "decisions").glob("*.parquet"))
+    segments = sorted((root / "decisions").rglob("*.parquet"))
     rows_in_files = sum(pq.read_table(s).num_rows for s in segments)  # every committed segment reads cleanly
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -137,7 +137,7 @@ def test_roundtrip_schema_filters_and_formats(tmp_path: Path) -> None:
         "my_field": 3
     }
     assert rows["r0"]["writer_pid"] == os.getpid()
-    seg = next((tmp_path / "log" / "decisions").glob("*.parquet"))
+    seg = next((tmp_path / "log" / "decisions").rglob("*.parquet"))
     assert pq.read_schema(seg).metadata[b"tierscope.schema_version"] == str(SCHEMA_VERSION).encode()
     assert f"-{os.getpid()}-" in seg.name
     window = DecisionLog.read(tmp_path / "log", since=t0 + timedelta(days=1), until=datetime(2026, 6, 4))
@@ -180,16 +180,16 @@ def test_duckdb_queries_the_directory_and_outcomes_join(tmp_path: Path) -> None:
     assert by_id["r2"]["outcome_capable_score"] == 1.0 and by_id["r3"]["outcome_days_after"] == 2.5
     assert by_id["r9"]["outcome_kind"] is None
     con = duckdb.connect()
-    n = con.execute(f"SELECT count(*) FROM '{root}/decisions/*.parquet'").fetchone()[0]
+    n = con.execute(f"SELECT count(*) FROM '{root}/decisions/*/*.parquet'").fetchone()[0]
     assert n == 10
     per_tier = con.execute(
-        f"""SELECT d.answered_by, count(*) FROM '{root}/outcomes/*.parquet' o
-            JOIN '{root}/decisions/*.parquet' d USING (request_id) GROUP BY 1 ORDER BY 1"""
+        f"""SELECT d.answered_by, count(*) FROM '{root}/outcomes/*/*.parquet' o
+            JOIN '{root}/decisions/*/*.parquet' d USING (request_id) GROUP BY 1 ORDER BY 1"""
     ).fetchall()
     assert per_tier == [("capable", 1), ("cheap", 4)]
     orphans = con.execute(
-        f"""SELECT count(*) FROM '{root}/outcomes/*.parquet' o
-            ANTI JOIN '{root}/decisions/*.parquet' d USING (request_id)"""
+        f"""SELECT count(*) FROM '{root}/outcomes/*/*.parquet' o
+            ANTI JOIN '{root}/decisions/*/*.parquet' d USING (request_id)"""
     ).fetchone()[0]
     assert orphans == joined.n_orphans
     assert join_outcomes(joined.table.select(["request_id"]).slice(0, 0), joined.orphans).n_orphans == 2
@@ -280,7 +280,7 @@ def test_corrupt_and_partial_segments_are_skipped_with_a_warning(tmp_path: Path)
         for i in range(4):
             log.log_decision(cascade_decision(f"r{i}"))
     d = root / "decisions"
-    good = sorted(d.glob("*.parquet"))[0]
+    good = sorted(d.rglob("*.parquet"))[0]
     (d / "decisions-garbage.parquet").write_bytes(b"\x00garbage, not parquet" * 20)
     (d / "decisions-truncated.parquet").write_bytes(good.read_bytes()[:-40])
     (d / f".{good.name}.abc123.tmp").write_bytes(good.read_bytes()[:100])

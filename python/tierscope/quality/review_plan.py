@@ -397,6 +397,18 @@ def _load_period(log: Any, s: datetime | None, u: datetime | None) -> Any:
     df = load_decisions(log, s, u)
     if len(df) == 0:
         raise InvalidInputError(f"invalid `log`: no decisions in [{s}, {u})")
+    import pandas as pd
+
+    # In time order, whatever the files' order (compaction sorts by tier): a seeded plan is the
+    # same plan before and after compaction.
+    steps = df["timestamp"].diff().iloc[1:]
+    if not (steps > pd.Timedelta(0)).all():  # not strictly in time order: sort, ties by request id
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keys = pa.table({"t": pa.array(df["timestamp"]), "r": pa.array(df["request_id"].astype(str))})
+        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("r", "ascending")]).to_numpy()
+        df = df.iloc[order]
     return df.drop_duplicates("request_id", keep="first").reset_index(drop=True)
 
 

@@ -45,7 +45,9 @@ def test_each_extra_named_in_an_error_installs_that_module() -> None:
 
 
 def test_require_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both entries: an earlier test may have imported matplotlib.pyplot, which import_module returns as is.
     monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(
         MissingDependencyError, match=r"the plot needs matplotlib.*pip install 'tierscope\[report\]'"
     ):

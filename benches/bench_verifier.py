@@ -68,7 +68,7 @@ def main() -> int:
     texts = banking77("test")[0]
     train_q = texts[N_BATCH : N_BATCH + 120]
     train_a, train_ok = _answers(train_q, seed=1)
-    verifier = Verifier.fit(train_q, train_a, train_ok, encoder=router, seed=0)
+    verifier = Verifier.fit(train_q, train_a, train_ok, encoder=router, l2=1.0, seed=0)
     queries = texts[:N_BATCH]
     answers, _ = _answers(queries, seed=2)
     route_s = _best(lambda: router.route_batch(queries))

@@ -164,7 +164,10 @@ def run(seed: int, resamples: int, replicates: int, encoder: str | None) -> dict
         f"{name} eps={eps}": threshold_check(
             sc, test.cheap_ok, epsilon=eps, delta=0.1, resamples=resamples, seed=seed
         )
-        for name, sc in ((f"verifier ({kept})", test_scores[kept]), ("answer heuristic", heur))
+        for name, sc in (
+            *((f"verifier ({d})", test_scores[d]) for d in verifiers),
+            ("answer heuristic", heur),
+        )
         for eps in (0.1, 0.2, 0.3)
     }
     out["cheap_accuracy"] = float(test.cheap_ok.mean())

@@ -74,7 +74,7 @@ def pairs() -> tuple[list[str], list[str], np.ndarray]:
 @pytest.fixture(scope="module")
 def fitted(default_dir: Path) -> Verifier:
     qs, ans, ok = pairs()
-    return Verifier.fit(qs, ans, ok, encoder=default_dir, calibration_fraction=0.4, seed=1)
+    return Verifier.fit(qs, ans, ok, encoder=default_dir, calibration_fraction=0.4, l2=1.0, seed=1)
 
 
 def test_fit_learns_and_records_held_out_metrics(fitted: Verifier) -> None:
@@ -174,6 +174,9 @@ def test_joint_design_and_explicit_class_weights(router: Router) -> None:
     qs, ans, ok = pairs()
     joint = Verifier.fit(qs, ans, ok, encoder=router, design="joint", class_weight={True: 1.0, False: 2.0})
     assert joint.config["design"] == "joint" and joint.config["class_weight"] == {"True": 1.0, "False": 2.0}
+    assert joint.config["l2_grid"] == [0.1, 1.0, 10.0]  # the default candidates, picked by CV
+    assert joint.config["l2"] in joint.config["l2_grid"]
+    assert 0.0 <= joint.metrics["cv_auroc"] <= 1.0
     assert joint.score(qs[:3], ans[:3]).shape == (3,)
 
 

@@ -14,8 +14,9 @@ signal is (on GSM8K, query-only routers are near chance; see the README's verifi
    The encoder reads at most its ``max_length`` (128) tokens of each text, from the start, so the
    answer is cut to its tail *before* encoding (on a word boundary) to keep the end in view.
 2. **Head**: an L2-penalised logistic regression on standardised features, fitted by Newton's
-   method with ``class_weight`` (``"balanced"`` by default: each class weighs half). ``l2`` may be
-   a list of candidates, then picked by 3-fold cross-validated log-loss on the fitting split.
+   method with ``class_weight`` (``"balanced"`` by default: each class weighs half). ``l2`` is a
+   number or a list of candidates (default ``(0.1, 1.0, 10.0)``), then picked by 3-fold
+   cross-validated log-loss on the fitting split (its out-of-fold AUROC is ``metrics["cv_auroc"]``).
 3. **Calibration** on a held-out split (``calibration_fraction`` of each class, seeded): Platt
    scaling of the head's logit (``"platt"``: a temperature and a bias) or ``"isotonic"``
    (:mod:`tierscope.routing.calibration`).
@@ -329,7 +330,7 @@ class Verifier:
         calibration: CalibrationMethod = "platt",
         calibration_fraction: float = 0.3,
         class_weight: Literal["balanced"] | Mapping[bool, float] | None = "balanced",
-        l2: float | Sequence[float] = 0.1,
+        l2: float | Sequence[float] = (0.1, 1.0, 10.0),
         seed: int = 0,
         **load_options: Any,
     ) -> Verifier:
@@ -436,10 +437,10 @@ class Verifier:
                 [_cut_head(q, qc) + SEP + t for q, t in zip(queries, tails, strict=True)]
             )
             return emb, truncated
-        n = len(queries)
-        emb, truncated = self._embed([_cut_head(q, qc) for q in queries] + tails)
-        q, a = emb[:n], emb[n:]
-        return np.hstack([q, a, q * a, np.abs(q - a)]), truncated[n:]
+        # Two encoder calls: a short query batched with a long answer would be padded to its length.
+        q, _ = self._embed([_cut_head(q, qc) for q in queries])
+        a, truncated = self._embed(tails)
+        return np.hstack([q, a, q * a, np.abs(q - a)]), truncated
 
     def raw_logit(self, queries: Sequence[str], answers: Sequence[Any]) -> FloatArray:
         """The head's uncalibrated log-odds for each pair (NaN where a text could not be encoded)."""

@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     res = run(args.seed, args.resamples, args.replicates, args.encoder)
     print(markdown(res))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=1, default=float), encoding="utf-8")
     return 0
 

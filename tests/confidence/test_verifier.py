@@ -197,6 +197,8 @@ def test_gsm8k_verifier_beats_random_on_200_held_out_problems(default_dir: Path)
     tr, te = routellm.split_prompts(o, seed=0)
     train, test = o.subset(tr), o.subset(te[:200])
     assert train.cheap_responses is not None and test.cheap_responses is not None
-    ver = Verifier.fit(train.prompts, train.cheap_responses, train.cheap_ok, encoder=default_dir, seed=0)
+    ver = Verifier.fit(
+        train.prompts, train.cheap_responses, train.cheap_ok, encoder=default_dir, l2=10.0, seed=0
+    )
     scores = ver.score(test.prompts, test.cheap_responses)
     assert auroc(scores, test.cheap_ok) > 0.56

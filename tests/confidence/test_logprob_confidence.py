@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
-from tierscope import IsotonicCalibrator, PlattCalibrator, TierAnswer
+from tierscope import Cascade, IsotonicCalibrator, PlattCalibrator, TierAnswer
 from tierscope.confidence import logprob_confidence, logprob_confidence_fn, token_logprobs
 from tierscope.confidence.verifier import auroc, ece
 from tierscope.exceptions import InvalidInputError, LogprobsMissingError
@@ -149,3 +149,20 @@ def test_logprob_confidence_calibrates_against_reviewed_outcomes(calibrator: typ
     assert auroc(raw_test, test_ok) > 0.8  # the signal exists in the generator
     assert ece(calibrated, test_ok) < 0.06
     assert ece(calibrated, test_ok) < ece(raw_test, test_ok)  # raw mean probability is overconfident
+
+
+def test_in_a_cascade_missing_logprobs_escalate() -> None:
+    """The cheap tier returns the raw response; one without logprobs escalates (confidence_error)."""
+    with_lp = ChatCompletion.model_validate(completion([("4", -0.01)]))
+    without = ChatCompletion.model_validate(completion([("4", -0.01)], with_logprobs=False))
+    responses = {"with": with_lp, "without": without}
+    cascade = Cascade(
+        lambda q: responses[q],
+        lambda q: TierAnswer("capable"),
+        confidence=logprob_confidence_fn("min"),
+        threshold=0.9,
+    )
+    assert cascade("with").decision.answered_by == "cheap"
+    d = cascade("without").decision
+    assert d.answered_by == "capable" and d.escalation_reason == "confidence_error" and d.fallback
+    assert "LogprobsMissingError" in (d.escalation_detail or "")

@@ -125,6 +125,10 @@ def test_load_refuses_another_encoder_and_missing_dirs(
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelLoadError, match="verifier.json"):
         Verifier.load(tmp_path / "empty")
+    for broken in ("[]", '{"format": "tierscope-verifier", "format_version": 1, "design": "pair"}', "{"):
+        (tmp_path / "v" / VERIFIER_FILE).write_text(broken)
+        with pytest.raises(ModelLoadError, match="cannot read the verifier"):
+            Verifier.load(tmp_path / "v")
 
 
 def test_plugs_into_a_two_tier_cascade(fitted: Verifier) -> None:
@@ -162,6 +166,8 @@ def test_bad_inputs_are_refused_before_encoding(default_dir: Path, fitted: Verif
         Verifier.fit(qs, [*ans[:2], "  ", *ans[3:]], ok, encoder=default_dir)
     with pytest.raises(InvalidInputError, match="encoder"):
         Verifier.fit(qs, ans, ok, encoder=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="calibration_fraction"):
+        Verifier.fit(qs, ans, ok, encoder=default_dir, calibration_fraction=0.01)
     with pytest.raises(InvalidInputError, match="answers"):
         fitted.score(["q"], "a")
     with pytest.raises(InvalidInputError, match="query"):

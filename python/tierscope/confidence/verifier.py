@@ -379,6 +379,14 @@ class Verifier:
         for i, t in enumerate(ans):
             if not t.strip():
                 raise InvalidInputError(f"answers[{i}]: expected a non-empty answer to learn from")
+        fit_idx, cal_idx = _split(y, frac, seed)
+        for name, idx, need in (("fitting", fit_idx, _MIN_PER_CLASS), ("calibration", cal_idx, 2)):
+            k = int(y[idx].sum())
+            if min(k, idx.size - k) < need:
+                raise InvalidInputError(
+                    f"calibration_fraction: {frac} leaves {k} acceptable and {idx.size - k} unacceptable "
+                    f"answers in the {name} split; expected at least {need} of each"
+                )
         router = _as_router(encoder, **load_options)
         spec: dict[str, Any] = {
             "format": FORMAT,
@@ -393,7 +401,6 @@ class Verifier:
         if not np.isfinite(x).all():
             bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
             raise InvalidInputError(f"queries[{bad}]/answers[{bad}]: the encoder could not embed this pair")
-        fit_idx, cal_idx = _split(y, frac, seed)
         oof: FloatArray | None = None
         chosen = grid[0]
         if len(grid) > 1:
@@ -526,15 +533,16 @@ class Verifier:
                     coef=np.asarray(z["coef"], np.float64),
                     intercept=float(z["intercept"][0]),
                 )
+            dim = int(ref["embedding_dim"]) * (4 if spec["design"] == "pair" else 1)
+            ref_path, ref_sha = str(ref["path"]), dict(ref["sha256"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise ModelLoadError(f"{directory}: cannot read the verifier: {err}") from err
-        dim = int(ref["embedding_dim"]) * (4 if spec["design"] == "pair" else 1)
         if not head.mean.shape == head.scale.shape == head.coef.shape == (dim,):
             raise ModelLoadError(f"{directory / HEAD_FILE}: expected {dim} weights per array")
         calibrator = _calibrator_from(spec.get("calibration"), str(spec_file))
-        router = _as_router(encoder if encoder is not None else ref["path"], **load_options)
+        router = _as_router(encoder if encoder is not None else ref_path, **load_options)
         actual = _encoder_ref(router)
-        if actual["sha256"] != ref["sha256"]:
+        if actual["sha256"] != ref_sha:
             raise ModelLoadError(
                 f"{spec_file}: the encoder at {actual['path']} is not the one this verifier was trained on "
                 f"(its model/tokenizer SHA-256 differ from those recorded)"

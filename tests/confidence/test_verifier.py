@@ -166,6 +166,9 @@ def test_bad_inputs_are_refused_before_encoding(default_dir: Path, fitted: Verif
         Verifier.fit(qs, [*ans[:2], "  ", *ans[3:]], ok, encoder=default_dir)
     with pytest.raises(InvalidInputError, match="encoder"):
         Verifier.fit(qs, ans, ok, encoder=3)  # type: ignore[arg-type]
+    for bad_l2 in (None, [], [-1.0], "0.1"):
+        with pytest.raises(InvalidInputError, match="l2"):
+            Verifier.fit(qs, ans, ok, encoder=default_dir, l2=bad_l2)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="calibration_fraction"):
         Verifier.fit(qs, ans, ok, encoder=default_dir, calibration_fraction=0.01)
     with pytest.raises(InvalidInputError, match="answers"):

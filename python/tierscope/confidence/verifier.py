@@ -357,9 +357,12 @@ class Verifier:
             min_open=True,
             max_open=True,
         )
-        grid = [l2] if isinstance(l2, (int, float)) and not isinstance(l2, bool) else list(l2)  # type: ignore[arg-type]
-        if not grid:
-            raise InvalidInputError("l2: expected a positive number or a non-empty list of them")
+        if isinstance(l2, (list, tuple)) and l2:
+            grid = list(l2)
+        elif isinstance(l2, (int, float)) and not isinstance(l2, bool):
+            grid = [l2]
+        else:
+            raise InvalidInputError(f"l2: expected a positive number or a non-empty list of them, got {l2!r}")
         grid = [v.real(f"l2[{i}]", x, minimum=0.0, min_open=True) for i, x in enumerate(grid)]
         seed = v.integer("seed", seed, minimum=0)
         qs = _texts("queries", queries)

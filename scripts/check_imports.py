@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": set(),
     "stats": set(),
     "routing": {"stats"},
+    "confidence": {"routing", "stats"},
     "log": {"routing", "stats"},
     "quality": {"log", "routing", "stats"},
     "models": {"routing", "stats", "data"},

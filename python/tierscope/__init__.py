@@ -63,10 +63,18 @@ _LAZY: dict[str, str] = {
     "audit": "tierscope.quality.audit",
     "ReviewPlan": "tierscope.quality.review_plan",
     "plan_reviews": "tierscope.quality.review_plan",
+    # issue 14: the cascade's confidence signals
+    "Verifier": "tierscope.confidence.verifier",
+    "logprob_confidence": "tierscope.confidence.logprobs",
+    "parse_confidence": "tierscope.confidence.self_eval",
+    "self_eval_confidence_fn": "tierscope.confidence.self_eval",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
     from . import stats
+    from .confidence.logprobs import logprob_confidence
+    from .confidence.self_eval import parse_confidence, self_eval_confidence_fn
+    from .confidence.verifier import Verifier
     from .log.decision_log import DecisionLog
     from .log.reader import load_decisions, load_outcomes
     from .quality.audit import audit
@@ -129,6 +137,7 @@ __all__ = [
     "TierAnswer",
     "TierscopeError",
     "TierscopeFileNotFoundError",
+    "Verifier",
     "__version__",
     "audit",
     "choose_threshold",
@@ -136,7 +145,10 @@ __all__ = [
     "fit_calibrator",
     "load_decisions",
     "load_outcomes",
+    "logprob_confidence",
+    "parse_confidence",
     "plan_reviews",
     "reliability_diagram",
+    "self_eval_confidence_fn",
     "stats",
 ]

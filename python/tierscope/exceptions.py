@@ -20,7 +20,9 @@ Component errors, all :class:`TierscopeError` subclasses: :class:`CascadeError` 
 failed, no answer), :class:`DecisionLogError` and its :class:`LogDirectoryError` (the log cannot be
 written). Warnings: :class:`SegmentWarning` (a log segment was skipped while reading),
 :class:`ReviewPlanWarning` (a review plan deserves attention) and :class:`LonelyStratumWarning`
-(a stratum with one sampled unit was given a variance by the default rule). Every tierscope
+(a stratum with one sampled unit was given a variance by the default rule). Model-side confidence
+(:mod:`tierscope.confidence`): :class:`LogprobsMissingError` and :class:`SelfEvalParseError`, both
+:class:`InvalidInputError` subclasses. Every tierscope
 error and warning is defined here, and the Rust extension raises these very classes.
 """
 
@@ -43,6 +45,8 @@ __all__ = [
     "ReviewPlanWarning",
     "LonelyStratumWarning",
     "MissingDependencyError",
+    "LogprobsMissingError",
+    "SelfEvalParseError",
 ]
 
 
@@ -86,6 +90,17 @@ class CascadeError(TierscopeError):
     def __init__(self, message: str, decision: Any) -> None:
         super().__init__(message)
         self.decision = decision
+
+
+class LogprobsMissingError(InvalidInputError):
+    """A response given to :func:`tierscope.confidence.logprob_confidence` has no token
+    log-probabilities (request them with ``logprobs=True``); the message says where it looked."""
+
+
+class SelfEvalParseError(InvalidInputError):
+    """A model's self-evaluation states no confidence that
+    :func:`tierscope.confidence.parse_confidence` can read. As a cascade's confidence function's
+    exception it escalates the query (``escalation_reason="confidence_error"``, logged)."""
 
 
 class DecisionLogError(TierscopeError):

@@ -49,7 +49,6 @@ import re
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -57,6 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
+from .._logging import logger as _logger
 from .._validate import text
 from ..exceptions import CascadeError, InvalidInputError, TierscopeError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
@@ -356,7 +356,7 @@ class Cascade(Generic[A]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log = self._config.decision_log
         self.log_errors = 0
-        """Events the decision log failed to write (each also raised a ``RuntimeWarning``)."""
+        """Events the decision log failed to write (each also logged to the ``tierscope`` logger)."""
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -649,11 +649,8 @@ class Cascade(Generic[A]):
             getattr(self._log, method)(*args, **kwargs)
         except Exception as err:  # noqa: BLE001
             self.log_errors += 1
-            warnings.warn(
-                f"tierscope: Cascade could not log an event: {_fmt_exc(err, 'truncate')}",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            # Operational (disk full, closed log): the tierscope logger, not a warning.
+            _logger.error("tierscope: Cascade could not log an event: %s", _fmt_exc(err, "truncate"))
 
     def _result(self, plan: _Plan, shadow: Future[Any] | asyncio.Task[Any] | None) -> CascadeResult[A]:
         self._log_event("log_decision", plan.decision)

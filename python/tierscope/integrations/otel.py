@@ -136,6 +136,15 @@ def span_ids(current: Any) -> tuple[str | None, str | None]:
     return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
+def current_ids() -> tuple[str | None, str | None]:
+    """``(trace_id, span_id)`` of the current span, or ``(None, None)``."""
+    if not enabled():
+        return None, None
+    from opentelemetry import trace
+
+    return span_ids(trace.get_current_span())
+
+
 def decision_attributes(decision: CascadeDecision) -> dict[str, Any]:
     """The ``tierscope.*`` and ``gen_ai.*`` attributes of a cascade decision."""
     tier = decision.answered_by

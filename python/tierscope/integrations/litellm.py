@@ -180,6 +180,8 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
         self.tiers = dict(tiers or {})
         self.cheap_tier, self.capable_tier = cheap_tier, capable_tier
         self.log_errors = 0
+        self.events = 0
+        """Calls seen (LiteLLM delivers them from a background pool or task, after the call returns)."""
 
     def install(self) -> TierscopeLogger:
         """Register as a LiteLLM success and failure callback (sync and async calls)."""
@@ -214,6 +216,7 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
         self._write(kwargs, None, start_time, end_time, kwargs.get("exception") or "call failed")
 
     def _write(self, kwargs: Any, response: Any, start: Any, end: Any, error: Any) -> None:
+        self.events += 1
         try:
             record = self.record(kwargs, response, start, end, error)
             self.decision_log.log_decision(record)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ BENCHES = [
     "bench_sequential.py",
     "bench_inputs.py",
     "bench_tail.py",
+    "bench_integrations.py",  # per-call overhead of RoutedOpenAI over the bare openai client (local server)
     "bench_log_scale.py",  # heavy: 6M events (see its docstring for a smaller --days/--per-day)
 ]
 

@@ -14,6 +14,7 @@ contains ``[hard]``, so a log-prob confidence escalates it), and SSE streaming w
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -63,6 +64,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 10  # socket timeout: a stalled client never holds a thread forever
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms a call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         """Quiet: tests read :attr:`FakeOpenAIServer.requests` instead."""

@@ -37,7 +37,9 @@ from tierscope.integrations.testing import FakeOpenAIServer  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=400, help="calls per variant (after 30 warm-up calls)")
     args = parser.parse_args()
     router_dir = os.environ.get("TIERSCOPE_DEFAULT_ROUTER")
@@ -51,9 +53,13 @@ def main() -> int:
         tiers = {"cheap": (client, "gpt-4o-mini"), "capable": (client, "gpt-4o")}
         with DecisionLog(Path(tmp) / "a") as log_a, DecisionLog(Path(tmp) / "b") as log_b:
             variants = {
-                "bare openai client": lambda m: client.chat.completions.create(model="gpt-4o-mini", messages=m),
+                "bare openai client": lambda m: client.chat.completions.create(
+                    model="gpt-4o-mini", messages=m
+                ),
                 "RoutedOpenAI, logging only": RoutedOpenAI(tiers, log=log_a).chat.completions.create,
-                "RoutedOpenAI, router + logging": RoutedOpenAI(tiers, router=router, log=log_b).chat.completions.create,
+                "RoutedOpenAI, router + logging": RoutedOpenAI(
+                    tiers, router=router, log=log_b
+                ).chat.completions.create,
                 "router.route alone (no HTTP)": lambda m: router.route(m[0]["content"]),
             }
             times: dict[str, list[float]] = {name: [] for name in variants}
@@ -65,7 +71,8 @@ def main() -> int:
                     if i >= 30:
                         times[name].append(time.perf_counter() - t0)
     bare = np.array(times["bare openai client"]) * 1e3
-    print(f"CPU: {cpu['model']} (ISA class {cpu['isa']}), {os.cpu_count()} cores; {args.n} calls per variant, interleaved")
+    cores = os.cpu_count()
+    print(f"CPU: {cpu['model']} (ISA class {cpu['isa']}), {cores} cores; {args.n} interleaved calls each")
     print()
     print("| per call | p50 ms | p99 ms | overhead p50 ms | overhead p99 ms | ratio p50 | ratio p99 |")
     print("|---|---|---|---|---|---|---|")
@@ -76,7 +83,8 @@ def main() -> int:
             continue
         p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
         b50, b99 = np.percentile(bare, 50), np.percentile(bare, 99)
-        print(f"| {name} | {p50:.2f} | {p99:.2f} | {p50 - b50:+.2f} | {p99 - b99:+.2f} | {p50 / b50:.2f}× | {p99 / b99:.2f}× |")
+        over = f"{p50 - b50:+.2f} | {p99 - b99:+.2f}"
+        print(f"| {name} | {p50:.2f} | {p99:.2f} | {over} | {p50 / b50:.2f}× | {p99 / b99:.2f}× |")
     return 0
 
 

@@ -56,7 +56,11 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     def allowed(address: Any) -> bool:
         host = address[0] if isinstance(address, tuple) else address
-        return isinstance(host, str) and host in ("127.0.0.1", "::1", "localhost") or not isinstance(address, tuple)
+        return (
+            isinstance(host, str)
+            and host in ("127.0.0.1", "::1", "localhost")
+            or not isinstance(address, tuple)
+        )
 
     def connect(self: socket.socket, address: Any) -> Any:
         if not allowed(address):
@@ -73,4 +77,3 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     return attempts
-

@@ -18,7 +18,10 @@ def test_last_user_turn_then_earlier_ones_within_the_budget() -> None:
         {"role": "user", "content": "one two three"},
         {"role": "assistant", "content": "answer words that never count"},
         {"role": "user", "content": "four five"},
-        {"role": "user", "content": [{"type": "text", "text": "six"}, {"type": "image_url", "image_url": {"url": "x"}}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "six"}, {"type": "image_url", "image_url": {"url": "x"}}],
+        },
     ]
     assert router_text(messages) == "one two three\nfour five\nsix"
     assert router_text(messages, max_words=3) == "four five\nsix"  # newest first, then stop
@@ -28,14 +31,22 @@ def test_last_user_turn_then_earlier_ones_within_the_budget() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [[], "text", [{"content": "no role"}], [{"role": "system", "content": "x"}], [{"role": "user", "content": 3}]],
+    [
+        [],
+        "text",
+        [{"content": "no role"}],
+        [{"role": "system", "content": "x"}],
+        [{"role": "user", "content": 3}],
+    ],
 )
 def test_bad_messages_name_the_argument(bad: object) -> None:
     with pytest.raises(InvalidInputError, match="messages"):
         router_text(bad)  # type: ignore[arg-type]
 
 
-words = st.lists(st.sampled_from(["card", "pin", "lost", "fee", "why"]), min_size=1, max_size=12).map(" ".join)
+words = st.lists(st.sampled_from(["card", "pin", "lost", "fee", "why"]), min_size=1, max_size=12).map(
+    " ".join
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -51,7 +62,11 @@ def test_the_last_turn_always_and_the_budget_otherwise(turns: list[str], budget:
 def test_a_system_prompt_moves_the_decision_and_is_left_out_by_default(router: Router) -> None:
     """Why system prompts are excluded: a long, constant system prompt drags every query's
     embedding the same way (here the router's confidence in its tier moves), for no information."""
-    system = {"role": "system", "content": "You are the helpful assistant of a bank. Follow the policy, be polite, never give legal advice."}
+    system = {
+        "role": "system",
+        "content": "You are the helpful assistant of a bank. Follow the policy, be polite, "
+        "never give legal advice.",
+    }
     user = {"role": "user", "content": "what is the PIN of my card"}
     alone = router.route(router_text([system, user]))
     with_system = router.route(router_text([system, user], include_system=True))

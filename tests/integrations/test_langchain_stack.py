@@ -23,7 +23,13 @@ CAPABLE_Q = "my card was stolen and someone used it, I want to dispute the charg
 
 def _chat(server: FakeOpenAIServer, model: str, **options: Any) -> ChatOpenAI:
     return ChatOpenAI(
-        model=model, base_url=server.base_url, api_key="test", max_retries=0, timeout=10, stream_usage=True, **options
+        model=model,
+        base_url=server.base_url,
+        api_key="test",
+        max_retries=0,
+        timeout=10,
+        stream_usage=True,
+        **options,
     )  # type: ignore[call-arg]
 
 
@@ -37,12 +43,21 @@ def test_lcel_chain_routes_and_logs_every_call(
     server: FakeOpenAIServer, router: Router, log: DecisionLog, spans: Any
 ) -> None:
     routed = RoutedChatModel(
-        tiers={"cheap": _chat(server, "gpt-4o-mini"), "capable": _chat(server, "gpt-4o")}, router=router, decision_log=log
+        tiers={"cheap": _chat(server, "gpt-4o-mini"), "capable": _chat(server, "gpt-4o")},
+        router=router,
+        decision_log=log,
     )
     assert isinstance(routed, Runnable)
-    chain = ChatPromptTemplate.from_messages([("system", "You are a bank assistant."), ("user", "{q}")]) | routed | StrOutputParser()
+    chain = (
+        ChatPromptTemplate.from_messages([("system", "You are a bank assistant."), ("user", "{q}")])
+        | routed
+        | StrOutputParser()
+    )
     assert chain.invoke({"q": CHEAP_Q}) == f"[gpt-4o-mini] {CHEAP_Q}"
-    assert chain.batch([{"q": CAPABLE_Q}, {"q": CHEAP_Q}]) == [f"[gpt-4o] {CAPABLE_Q}", f"[gpt-4o-mini] {CHEAP_Q}"]
+    assert chain.batch([{"q": CAPABLE_Q}, {"q": CHEAP_Q}]) == [
+        f"[gpt-4o] {CAPABLE_Q}",
+        f"[gpt-4o-mini] {CHEAP_Q}",
+    ]
     assert "".join(chain.stream({"q": CAPABLE_Q})) == f"[gpt-4o] {CAPABLE_Q}"
 
     async def go() -> tuple[str, str]:
@@ -50,7 +65,10 @@ def test_lcel_chain_routes_and_logs_every_call(
         streamed = "".join([piece async for piece in chain.astream({"q": CAPABLE_Q})])
         return one, streamed
 
-    assert asyncio.run(asyncio.wait_for(go(), timeout=60)) == (f"[gpt-4o-mini] {CHEAP_Q}", f"[gpt-4o] {CAPABLE_Q}")
+    assert asyncio.run(asyncio.wait_for(go(), timeout=60)) == (
+        f"[gpt-4o-mini] {CHEAP_Q}",
+        f"[gpt-4o] {CAPABLE_Q}",
+    )
     rows = _rows(log)
     assert len(rows) == 6 and rows["cost"].gt(0).all() and rows["trace_id"].notna().all()
     assert sorted(rows["answered_by"]) == ["capable"] * 3 + ["cheap"] * 3
@@ -62,7 +80,9 @@ def test_lcel_chain_routes_and_logs_every_call(
 
 
 @pytest.mark.timeout(120)
-def test_cascade_mode_scores_the_cheap_answer_with_its_logprobs(server: FakeOpenAIServer, log: DecisionLog) -> None:
+def test_cascade_mode_scores_the_cheap_answer_with_its_logprobs(
+    server: FakeOpenAIServer, log: DecisionLog
+) -> None:
     def confidence(query: str, answer: Any) -> float:
         assert isinstance(answer.response, AIMessage)
         values = [t["logprob"] for t in answer.logprobs["content"]]
@@ -70,8 +90,10 @@ def test_cascade_mode_scores_the_cheap_answer_with_its_logprobs(server: FakeOpen
 
     routed = RoutedChatModel(
         tiers={"cheap": _chat(server, "gpt-4o-mini", logprobs=True), "capable": _chat(server, "gpt-4o")},
-        decision_log=log, confidence=confidence, threshold=0.5,
-    )  # fmt: skip
+        decision_log=log,
+        confidence=confidence,
+        threshold=0.5,
+    )
     assert routed.invoke("easy").content == "[gpt-4o-mini] easy"
     assert routed.invoke("a [hard] one").content == "[gpt-4o] a [hard] one"
     rows = _rows(log)

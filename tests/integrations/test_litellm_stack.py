@@ -64,12 +64,16 @@ def test_tierscope_routes_a_litellm_router_and_every_call_is_logged(
     TierscopeRoutingStrategy(router, sessions=1).install(lrouter)
     models = []
     for q in (CHEAP_Q, CAPABLE_Q, CHEAP_Q):
-        reply = lrouter.completion(model="tierscope", messages=[{"role": "user", "content": q}], metadata={"session_id": "c1"})
+        reply = lrouter.completion(
+            model="tierscope", messages=[{"role": "user", "content": q}], metadata={"session_id": "c1"}
+        )
         models.append(reply.model)
     assert models == ["gpt-4o-mini", "gpt-4o", "gpt-4o"]  # the third stays: sticky session
 
     async def go() -> Any:
-        reply = await lrouter.acompletion(model="tierscope", messages=[{"role": "user", "content": CAPABLE_Q}])
+        reply = await lrouter.acompletion(
+            model="tierscope", messages=[{"role": "user", "content": CAPABLE_Q}]
+        )
         # The async callback runs as a task of this loop after the call returns: let it (bounded).
         for _ in range(400):
             if tl.events >= 4:
@@ -96,14 +100,19 @@ def test_the_logger_alone_records_plain_litellm_calls(
     server: FakeOpenAIServer, log: DecisionLog, tl: TierscopeLogger
 ) -> None:
     litellm.completion(
-        model="openai/gpt-4o-mini", api_base=server.base_url, api_key="test",
-        messages=[{"role": "user", "content": "hi"}], metadata={"model_group": "cheap"},
-    )  # fmt: skip
+        model="openai/gpt-4o-mini",
+        api_base=server.base_url,
+        api_key="test",
+        messages=[{"role": "user", "content": "hi"}],
+        metadata={"model_group": "cheap"},
+    )
     rows = _wait_rows(log, 1)
     assert rows is not None and list(rows["answered_by"]) == ["cheap"] and rows.iloc[0]["cost"] > 0
 
 
-def test_strategy_refuses_tiers_the_litellm_router_does_not_serve(server: FakeOpenAIServer, router: Router) -> None:
+def test_strategy_refuses_tiers_the_litellm_router_does_not_serve(
+    server: FakeOpenAIServer, router: Router
+) -> None:
     lrouter = litellm.Router(model_list=_model_list(server)[:1])
     with pytest.raises(InvalidInputError, match="`tiers`"):
         TierscopeRoutingStrategy(router).install(lrouter)

@@ -49,7 +49,10 @@ def test_routed_calls_land_in_the_log_with_cost_and_trace(
     routed = RoutedOpenAI(_tiers(_client(server)), router=router, log=log)
     expected = {CHEAP_Q: router.route(CHEAP_Q).tier, CAPABLE_Q: router.route(CAPABLE_Q).tier}
     assert expected == {CHEAP_Q: "cheap", CAPABLE_Q: "capable"}  # the router really decides
-    replies = {q: routed.chat.completions.create(model="auto", messages=[{"role": "user", "content": q}]) for q in expected}
+    replies = {
+        q: routed.chat.completions.create(model="auto", messages=[{"role": "user", "content": q}])
+        for q in expected
+    }
     for q, reply in replies.items():
         assert isinstance(reply, ChatCompletion)  # the provider's own type
         assert reply.model == ("gpt-4o-mini" if expected[q] == "cheap" else "gpt-4o")
@@ -61,16 +64,31 @@ def test_routed_calls_land_in_the_log_with_cost_and_trace(
     usage = replies[CHEAP_Q].usage
     assert usage is not None
     assert cheap["cheap_model_id"] == "gpt-4o-mini" and cheap["cheap_input_tokens"] == usage.prompt_tokens
-    assert cheap["cost"] == pytest.approx(PRICES.cost("gpt-4o-mini", usage.prompt_tokens, usage.completion_tokens))
+    assert cheap["cost"] == pytest.approx(
+        PRICES.cost("gpt-4o-mini", usage.prompt_tokens, usage.completion_tokens)
+    )
     assert capable["capable_model_id"] == "gpt-4o" and capable["cost"] > cheap["cost"] > 0
     assert capable["hard_rule"] == "router_tier:capable" and capable["route_confidence"] > 0.5
 
-    finished = {s.attributes["tierscope.request_id"]: s for s in spans.get_finished_spans() if s.name == "chat tierscope"}
+    finished = {
+        s.attributes["tierscope.request_id"]: s
+        for s in spans.get_finished_spans()
+        if s.name == "chat tierscope"
+    }
     for _, row in rows.iterrows():
         span = finished[row["request_id"]]
-        assert row["trace_id"] == f"{span.context.trace_id:032x}" and row["span_id"] == f"{span.context.span_id:016x}"
-        assert span.attributes["gen_ai.request.model"] == row[f"{'cheap' if row['answered_by'] == 'cheap' else 'capable'}_model_id"]
-        assert span.attributes["gen_ai.usage.input_tokens"] > 0 and span.attributes["tierscope.tier"] == row["answered_by"]
+        assert (
+            row["trace_id"] == f"{span.context.trace_id:032x}"
+            and row["span_id"] == f"{span.context.span_id:016x}"
+        )
+        assert (
+            span.attributes["gen_ai.request.model"]
+            == row[f"{'cheap' if row['answered_by'] == 'cheap' else 'capable'}_model_id"]
+        )
+        assert (
+            span.attributes["gen_ai.usage.input_tokens"] > 0
+            and span.attributes["tierscope.tier"] == row["answered_by"]
+        )
     route_spans = [s for s in spans.get_finished_spans() if s.name == "tierscope.route"]
     assert len(route_spans) == 2 and all("tierscope.confidence" in s.attributes for s in route_spans)
 
@@ -84,7 +102,9 @@ def test_routed_calls_land_in_the_log_with_cost_and_trace(
 def test_stream_is_routed_before_it_starts_and_logged_at_its_end(
     server: FakeOpenAIServer, router: Router, log: DecisionLog
 ) -> None:
-    routed = RoutedOpenAI(_tiers(_client(server)), router=router, log=log, confidence=logprob_confidence, threshold=0.5)
+    routed = RoutedOpenAI(
+        _tiers(_client(server)), router=router, log=log, confidence=logprob_confidence, threshold=0.5
+    )
     stream = routed.chat.completions.create(messages=[{"role": "user", "content": CAPABLE_Q}], stream=True)
     chunks = list(stream)
     assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
@@ -100,7 +120,9 @@ def test_stream_is_routed_before_it_starts_and_logged_at_its_end(
 def test_cascade_escalates_on_low_logprob_confidence(server: FakeOpenAIServer, log: DecisionLog) -> None:
     routed = RoutedOpenAI(_tiers(_client(server)), log=log, confidence=logprob_confidence, threshold=0.5)
     easy = routed.chat.completions.create(messages=[{"role": "user", "content": "easy"}], logprobs=True)
-    hard = routed.chat.completions.create(messages=[{"role": "user", "content": "a [hard] one"}], logprobs=True)
+    hard = routed.chat.completions.create(
+        messages=[{"role": "user", "content": "a [hard] one"}], logprobs=True
+    )
     assert easy.model == "gpt-4o-mini" and hard.model == "gpt-4o"
     rows = _rows(log)
     assert list(rows["escalation_reason"].fillna("")) == ["", "low_confidence"]
@@ -121,7 +143,12 @@ def test_session_stays_on_the_capable_tier_after_an_escalation(
         history.append({"role": "assistant", "content": reply.choices[0].message.content or ""})
     rows = _rows(log)
     assert list(rows["answered_by"]) == ["cheap", "capable", "capable", "cheap"]
-    assert list(rows["session_turn"]) == [1, 2, 3, 4] and list(rows["session_sticky"]) == [False, False, True, False]
+    assert list(rows["session_turn"]) == [1, 2, 3, 4] and list(rows["session_sticky"]) == [
+        False,
+        False,
+        True,
+        False,
+    ]
     assert rows.iloc[2]["hard_rule"] == "session:sticky"
 
 
@@ -132,7 +159,9 @@ def test_async_client_and_async_stream(server: FakeOpenAIServer, router: Router,
 
     async def go() -> tuple[Any, str]:
         reply = await routed.chat.completions.create(messages=[{"role": "user", "content": CHEAP_Q}])
-        stream = await routed.chat.completions.create(messages=[{"role": "user", "content": CAPABLE_Q}], stream=True)
+        stream = await routed.chat.completions.create(
+            messages=[{"role": "user", "content": CAPABLE_Q}], stream=True
+        )
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
         await client.close()
         return reply, text

@@ -49,7 +49,12 @@ def _rows(ns: dict[str, Any], n: int) -> Any:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("index", range(len(STACKS)), ids=STACKS)
 def test_readme_integration_block_runs(
-    index: int, tmp_path: Path, default_dir: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, spans: Any
+    index: int,
+    tmp_path: Path,
+    default_dir: Path,
+    server: FakeOpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    spans: Any,
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
@@ -69,4 +74,3 @@ def test_readme_integration_block_runs(
         assert rows["trace_id"].str.fullmatch("[0-9a-f]{32}").all()
     else:
         assert rows["cost"].gt(0).all() and rows["trace_id"].notna().all()
-

@@ -55,7 +55,9 @@ class Pick:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tierscope_context", default=None)
+_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "tierscope_context", default=None
+)
 
 
 class _ContextSink:
@@ -75,7 +77,9 @@ class _ContextSink:
 
 def _tiers(tiers: Any) -> tuple[Tier, ...]:
     if not isinstance(tiers, Mapping) or len(tiers) < 2:
-        raise fail("tiers", "a mapping of at least two tier names -> (client, model id), cheapest first", tiers)
+        raise fail(
+            "tiers", "a mapping of at least two tier names -> (client, model id), cheapest first", tiers
+        )
     out = []
     for name, spec in tiers.items():
         text("tiers key", name, allow_empty=False)
@@ -105,7 +109,9 @@ class Engine:
         if router is not None:
             unknown = [t for t in getattr(router, "tiers", ()) if t not in self.by_name]
             if unknown:
-                raise fail("router", f"a router whose tiers are all in `tiers` ({list(self.by_name)})", unknown)
+                raise fail(
+                    "router", f"a router whose tiers are all in `tiers` ({list(self.by_name)})", unknown
+                )
         self.router = router
         self.log = log
         self.prices = Prices.coerce(prices)
@@ -140,7 +146,9 @@ class Engine:
         query = self.query_text(messages)
         p = Pick(uuid.uuid4().hex, started, datetime.now(timezone.utc), query, self.cheap)
         p.session = None if self.sessions is None or session_id is None else self.sessions.begin(session_id)
-        p.span = otel.start_span("chat tierscope", {"gen_ai.operation.name": "chat", "gen_ai.system": self.system})
+        p.span = otel.start_span(
+            "chat tierscope", {"gen_ai.operation.name": "chat", "gen_ai.system": self.system}
+        )
         if route and self.router is not None:
             with otel.child_span(p.span, "tierscope.route") as route_span:
                 t0 = time.perf_counter()
@@ -170,7 +178,9 @@ class Engine:
         """The provider's response as a :class:`TierAnswer` (model, tokens, cost, logprobs)."""
         return TierAnswer.from_openai(response, prices=self.prices)
 
-    def finish(self, p: Pick, answer: TierAnswer | None, *, error: BaseException | None = None) -> dict[str, Any]:
+    def finish(
+        self, p: Pick, answer: TierAnswer | None, *, error: BaseException | None = None
+    ) -> dict[str, Any]:
         """Log ``p``'s decision (``answer`` None: the provider call failed) and end its span."""
         record = self.record(p, answer, error)
         escalated = p.tier is not self.cheap

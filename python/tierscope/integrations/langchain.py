@@ -104,18 +104,27 @@ class RoutedChatModel(BaseChatModel):
         if isinstance(sessions, int) and not isinstance(sessions, bool):
             sessions = SessionPolicy(sessions)
         self._engine = Engine(
-            specs, router=self.router, log=self.decision_log, prices=self.prices, sessions=sessions,
-            max_words=self.max_words, system="langchain",
-        )  # fmt: skip
+            specs,
+            router=self.router,
+            log=self.decision_log,
+            prices=self.prices,
+            sessions=sessions,
+            max_words=self.max_words,
+            system="langchain",
+        )
         if self.confidence is not None:
             self._cascade = Cascade(
                 self._tier_call(self._engine.cheap.client),
                 self._tier_call(self._engine.capable.client),
-                confidence=self.confidence, threshold=self.threshold, calibrator=self.calibrator,
-                router=self.router, cheap_name=self._engine.cheap.name, capable_name=self._engine.capable.name,
+                confidence=self.confidence,
+                threshold=self.threshold,
+                calibrator=self.calibrator,
+                router=self.router,
+                cheap_name=self._engine.cheap.name,
+                capable_name=self._engine.capable.name,
                 decision_log=None if self.decision_log is None else context_sink(self.decision_log),
                 **dict(self.cascade_options or {}),
-            )  # fmt: skip
+            )
 
     @property
     def _llm_type(self) -> str:
@@ -131,7 +140,9 @@ class RoutedChatModel(BaseChatModel):
 
         # One sync callable: Cascade.arun runs it in a worker thread (the chat model's own sync path).
         def call(query: str, context: dict[str, Any]) -> TierAnswer:
-            return _answer(engine, model.invoke(context["messages"], stop=context["stop"], **context["kwargs"]))
+            return _answer(
+                engine, model.invoke(context["messages"], stop=context["stop"], **context["kwargs"])
+            )
 
         return call
 
@@ -146,7 +157,11 @@ class RoutedChatModel(BaseChatModel):
         return p
 
     def _cascade_on(self, p: Pick) -> bool:
-        return self._cascade is not None and not p.route_only and not (p.session is not None and p.session.sticky)
+        return (
+            self._cascade is not None
+            and not p.route_only
+            and not (p.session is not None and p.session.sticky)
+        )
 
     def _cascade_done(self, p: Pick, decision: Any) -> None:
         otel.set_attributes(p.span, otel.decision_attributes(decision))

@@ -59,7 +59,7 @@ def _metadata(request_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return meta
 
 
-class TierscopeRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
+class TierscopeRoutingStrategy(CustomRoutingStrategyBase):
     """Route LiteLLM requests for ``model`` (default ``"tierscope"``) with a tierscope router.
 
     ``tiers``: router tier -> LiteLLM ``model_name`` (default: the tier's own name); the cheapest
@@ -125,8 +125,15 @@ class TierscopeRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
             sticky = state is not None and state.sticky
             if sticky:
                 tier = tuple(self.tiers)[-1]
-            otel.set_attributes(current, {"tierscope.tier": tier, "tierscope.confidence": decision.confidence,
-                                          "tierscope.tail_score": decision.tail_score, "tierscope.reason": decision.reason})  # fmt: skip
+            otel.set_attributes(
+                current,
+                {
+                    "tierscope.tier": tier,
+                    "tierscope.confidence": decision.confidence,
+                    "tierscope.tail_score": decision.tail_score,
+                    "tierscope.reason": decision.reason,
+                },
+            )
             trace_id, span_id = otel.span_ids(current)
         if state is not None and not sticky and tier != tuple(self.tiers)[0] and self.sessions is not None:
             self.sessions.escalated(state.session_id)
@@ -159,7 +166,7 @@ class TierscopeRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
         )
 
 
-class TierscopeLogger(CustomLogger):  # type: ignore[misc]
+class TierscopeLogger(CustomLogger):
     """Write every LiteLLM call to ``log`` as a decision row (see the module docstring).
 
     ``tiers``: LiteLLM model group -> tier, for calls the strategy did not route (default: the
@@ -198,7 +205,12 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
         """Remove this logger from LiteLLM's callback lists."""
         import litellm
 
-        for name in ("success_callback", "_async_success_callback", "failure_callback", "_async_failure_callback"):
+        for name in (
+            "success_callback",
+            "_async_success_callback",
+            "failure_callback",
+            "_async_failure_callback",
+        ):
             callbacks = getattr(litellm, name, None)
             if isinstance(callbacks, list) and self in callbacks:
                 callbacks.remove(self)
@@ -206,13 +218,17 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
     def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         self._write(kwargs, response_obj, start_time, end_time, None)
 
-    async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+    async def async_log_success_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         self._write(kwargs, response_obj, start_time, end_time, None)
 
     def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
         self._write(kwargs, None, start_time, end_time, kwargs.get("exception") or "call failed")
 
-    async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+    async def async_log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         self._write(kwargs, None, start_time, end_time, kwargs.get("exception") or "call failed")
 
     def _write(self, kwargs: Any, response: Any, start: Any, end: Any, error: Any) -> None:
@@ -222,7 +238,9 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
             self.decision_log.log_decision(record)  # type: ignore[arg-type]
         except Exception as err:  # noqa: BLE001 - a logger callback must never break the call
             self.log_errors += 1
-            _logger.log(logging.ERROR, "tierscope: could not log a LiteLLM call: %s: %s", type(err).__name__, err)
+            _logger.log(
+                logging.ERROR, "tierscope: could not log a LiteLLM call: %s: %s", type(err).__name__, err
+            )
 
     def record(self, kwargs: Any, response: Any, start: Any, end: Any, error: Any) -> dict[str, Any]:
         """The decision row of one LiteLLM call."""
@@ -231,14 +249,21 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
         routed = meta.get("tierscope") or {}
         group = meta.get("model_group") or kwargs.get("model")
         tier = routed.get("tier") or self.tiers.get(group, group)
-        cheap, capable = routed.get("cheap_tier", self.cheap_tier), routed.get("capable_tier", self.capable_tier)
+        cheap, capable = (
+            routed.get("cheap_tier", self.cheap_tier),
+            routed.get("capable_tier", self.capable_tier),
+        )
         answer = None if response is None else TierAnswer.from_openai(response, prices=self.prices)
         cost = kwargs.get("response_cost")
         if answer is not None and not isinstance(cost, (int, float)):
             cost = answer.cost
         side = "cheap" if tier == cheap else "capable"
         started = start if isinstance(start, datetime) else datetime.now(timezone.utc)
-        total = (end - start).total_seconds() if isinstance(start, datetime) and isinstance(end, datetime) else 0.0
+        total = (
+            (end - start).total_seconds()
+            if isinstance(start, datetime) and isinstance(end, datetime)
+            else 0.0
+        )
         trace_id, span_id = routed.get("trace_id"), routed.get("span_id")
         if trace_id is None:
             trace_id, span_id = otel.current_ids()
@@ -251,11 +276,14 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
             "answered_by": None if answer is None else tier,
             "escalated": tier != cheap,
             "escalation_reason": None if tier == cheap else "hard_rule",
-            "hard_rule": None if tier == cheap else ("session:sticky" if routed.get("session_sticky") else f"router_tier:{tier}"),
+            "hard_rule": None
+            if tier == cheap
+            else ("session:sticky" if routed.get("session_sticky") else f"router_tier:{tier}"),
             "fallback": bool(d.get("fallback", False)),
             "fallback_reason": d.get("reason") if d.get("fallback") else None,
             "route_tier": d.get("tier"),
-            "route_probabilities": {k: v for k, v in (d.get("probabilities") or {}).items() if v is not None} or None,
+            "route_probabilities": {k: v for k, v in (d.get("probabilities") or {}).items() if v is not None}
+            or None,
             "route_confidence": d.get("confidence"),
             "route_tail_score": d.get("tail_score"),
             "route_fallback": d.get("fallback"),
@@ -263,14 +291,23 @@ class TierscopeLogger(CustomLogger):  # type: ignore[misc]
             "route_content_discarded": d.get("content_discarded"),
             "latency_router_s": routed.get("latency_router_s"),
             "latency_total_s": max(total, 0.0),
-            "error": None if error is None else (f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)),
+            "error": None
+            if error is None
+            else (f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)),
             "trace_id": trace_id,
             "span_id": span_id,
             "session_id": routed.get("session_id"),
             "session_turn": routed.get("session_turn"),
             "session_sticky": routed.get("session_sticky"),
-        }  # fmt: skip
+        }
         if answer is not None:
-            rec.update({f"{side}_model_id": answer.model_id, f"{side}_input_tokens": answer.input_tokens,
-                        f"{side}_output_tokens": answer.output_tokens, f"{side}_cost": cost, "cost": cost})  # fmt: skip
+            rec.update(
+                {
+                    f"{side}_model_id": answer.model_id,
+                    f"{side}_input_tokens": answer.input_tokens,
+                    f"{side}_output_tokens": answer.output_tokens,
+                    f"{side}_cost": cost,
+                    "cost": cost,
+                }
+            )
         return rec

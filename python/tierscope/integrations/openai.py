@@ -83,9 +83,14 @@ class _Base:
     ) -> None:
         require("openai", purpose="tierscope.integrations.openai")
         self.engine = Engine(
-            tiers, router=router, log=log, prices=prices, sessions=sessions,
-            max_words=max_words, include_system=include_system,
-        )  # fmt: skip
+            tiers,
+            router=router,
+            log=log,
+            prices=prices,
+            sessions=sessions,
+            max_words=max_words,
+            include_system=include_system,
+        )
         self.cascade: Cascade[Any] | None = None
         if confidence is not None:
             self.cascade = Cascade(
@@ -213,9 +218,12 @@ class _Collector:
         n_in = getattr(self.usage, "prompt_tokens", None)
         n_out = getattr(self.usage, "completion_tokens", None)
         answer = TierAnswer(
-            text="".join(self.parts), model_id=self.model, input_tokens=n_in, output_tokens=n_out,
+            text="".join(self.parts),
+            model_id=self.model,
+            input_tokens=n_in,
+            output_tokens=n_out,
             cost=self.engine.prices.cost(self.model, n_in, n_out),
-        )  # fmt: skip
+        )
         self.engine.finish(self.p, answer, error=error)
 
 

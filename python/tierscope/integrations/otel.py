@@ -27,7 +27,16 @@ from typing import Any
 
 from ..routing.records import CascadeDecision, DecisionSink
 
-__all__ = ["span", "start_span", "child_span", "end_span", "span_ids", "enabled", "TracingSink", "INSTRUMENTATION"]
+__all__ = [
+    "span",
+    "start_span",
+    "child_span",
+    "end_span",
+    "span_ids",
+    "enabled",
+    "TracingSink",
+    "INSTRUMENTATION",
+]
 
 INSTRUMENTATION = "tierscope"
 
@@ -198,7 +207,9 @@ class TracingSink:
         start = int(decision.timestamp.timestamp() * 1e9)
         end = start + int(decision.latency_total_s * 1e9)
         tracer = _tracer()
-        root = tracer.start_span("tierscope.cascade", start_time=start, attributes=_clean(decision_attributes(decision)))
+        root = tracer.start_span(
+            "tierscope.cascade", start_time=start, attributes=_clean(decision_attributes(decision))
+        )
         try:
             from opentelemetry import trace
 

@@ -67,7 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms a call.
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK
+        # add about 40 ms to every call.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
@@ -119,7 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
             "created": 1_700_000_000,
             "model": str(body.get("model", "unknown")),
             "choices": [choice],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": len(tokens), "total_tokens": prompt + len(tokens)},
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": len(tokens),
+                "total_tokens": prompt + len(tokens),
+            },
         }
 
     def _stream(self, body: dict[str, Any]) -> None:
@@ -133,8 +138,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
         def chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> None:
-            payload = {"id": cid, "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-                       "choices": choices, "usage": usage}  # fmt: skip
+            payload = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": 1_700_000_000,
+                "model": model,
+                "choices": choices,
+                "usage": usage,
+            }
             self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
 
         chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
@@ -143,7 +154,14 @@ class _Handler(BaseHTTPRequestHandler):
             chunk([{"index": 0, "delta": {"content": t}, "finish_reason": None, "logprobs": lp}])
         chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         if (body.get("stream_options") or {}).get("include_usage"):
-            chunk([], {"prompt_tokens": prompt, "completion_tokens": len(tokens), "total_tokens": prompt + len(tokens)})
+            chunk(
+                [],
+                {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": len(tokens),
+                    "total_tokens": prompt + len(tokens),
+                },
+            )
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
 

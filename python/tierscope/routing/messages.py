@@ -73,9 +73,7 @@ def router_text(
     if not is_messages(messages):
         raise fail("messages", "a non-empty list of {'role': ..., 'content': ...} mappings", messages)
     budget = integer("max_words", max_words, minimum=1)
-    users = [
-        _content(f"messages[{i}]", m) for i, m in enumerate(messages) if m.get("role") == "user"
-    ]
+    users = [_content(f"messages[{i}]", m) for i, m in enumerate(messages) if m.get("role") == "user"]
     if not users:
         raise fail("messages", "at least one message with role 'user'", [m.get("role") for m in messages])
     picked = [users[-1]]

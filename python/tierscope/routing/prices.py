@@ -53,7 +53,9 @@ class Prices:
     def __init__(self, table: Mapping[str, Any]) -> None:
         if not isinstance(table, Mapping):
             raise fail("prices", "a mapping model id -> (input, output) USD per million tokens", table)
-        self._table = {text("prices key", k, allow_empty=False): _entry(f"prices[{k!r}]", v) for k, v in table.items()}
+        self._table = {
+            text("prices key", k, allow_empty=False): _entry(f"prices[{k!r}]", v) for k, v in table.items()
+        }
 
     @classmethod
     def default(cls) -> Prices:
@@ -108,7 +110,12 @@ class Prices:
             return None
         entry = self.lookup(model)
         if entry is None:
-            log_once(("unknown_price", model), logging.WARNING, "tierscope: no price for model %r; its cost is None", model)
+            log_once(
+                ("unknown_price", model),
+                logging.WARNING,
+                "tierscope: no price for model %r; its cost is None",
+                model,
+            )
             return None
         n_in = integer("input_tokens", input_tokens, minimum=0)
         n_out = integer("output_tokens", output_tokens, minimum=0)

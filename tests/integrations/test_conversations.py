@@ -101,3 +101,27 @@ def test_session_policy_is_thread_safe() -> None:
     for t in threads:
         t.join(timeout=30)
     assert policy.begin("shared").turn == 801
+
+
+def test_router_and_cascade_accept_a_messages_list(router: Router) -> None:
+    from tierscope import Cascade, TierAnswer
+
+    chat = [
+        {"role": "system", "content": "You are a bank assistant."},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hi, how can I help?"},
+        {"role": "user", "content": "my card was stolen and someone used it"},
+    ]
+    text = router_text(chat)
+    assert router.route(chat) == router.route(text)
+    batch = router.route_batch([chat, chat[:2]])
+    assert [d.tier for d in batch] == [router.route(text).tier, router.route("hello").tier]
+    seen: list[object] = []
+
+    def tier(query: str, context: object) -> TierAnswer:
+        seen.append((query, context))
+        return TierAnswer("ok")
+
+    cascade = Cascade(tier, tier, confidence=lambda q, a: 0.9, threshold=0.5)
+    cascade(chat)
+    assert seen == [(text, chat)]  # the router text as the query, the conversation as context

@@ -63,6 +63,7 @@ from .calibration import Calibrator, CostAwareRule, ThresholdReport
 from .cascade_config import CascadeConfig, ExceptionText, build_cascade_config
 from .cascade_config import _clean as _clean_text
 from .cascade_config import format_exception as _fmt_exc
+from .messages import Messages, is_messages, router_text
 from .records import (
     FALLBACK_REASONS,
     A,
@@ -458,10 +459,12 @@ class Cascade(Generic[A]):
 
     # -- the flow: stages of one call, each a generator yielding the tier calls it needs ---------
     def _flow(
-        self, query: str, context: Any, category: str | None, request_id: str | None
+        self, query: str | Messages, context: Any, category: str | None, request_id: str | None
     ) -> Generator[_Call, _Done, _Plan]:
-        _check_call(query, category, request_id)
-        trace = self._start(query, context, category, request_id)
+        if not isinstance(query, str) and is_messages(query):  # a conversation: tiers get it as context
+            query, context = router_text(query), query if context is None else context
+        _check_call(query, category, request_id)  # type: ignore[arg-type]  # a str, or it raises
+        trace = self._start(query, context, category, request_id)  # type: ignore[arg-type]
         if self._config.hard_rules.router is not None:
             yield from self._route(trace)
         if trace.reason is None:

@@ -33,9 +33,12 @@ from typing import Any
 from .._logging import logger
 from .._validate import fail, integer, text
 
-__all__ = ["router_text", "is_messages", "SessionPolicy", "SessionState"]
+__all__ = ["Messages", "router_text", "is_messages", "SessionPolicy", "SessionState"]
 
 DEFAULT_MAX_WORDS = 96
+
+Messages = Sequence[Mapping[str, Any]]
+"""A chat conversation in OpenAI format: ``[{"role": "user", "content": "..."}, ...]``."""
 
 
 def is_messages(value: Any) -> bool:

@@ -117,7 +117,9 @@ def test_stream_is_routed_before_it_starts_and_logged_at_its_end(
 
 
 @pytest.mark.timeout(120)
-def test_cascade_escalates_on_low_logprob_confidence(server: FakeOpenAIServer, log: DecisionLog) -> None:
+def test_cascade_escalates_on_low_logprob_confidence(
+    server: FakeOpenAIServer, log: DecisionLog, spans: Any
+) -> None:
     routed = RoutedOpenAI(_tiers(_client(server)), log=log, confidence=logprob_confidence, threshold=0.5)
     easy = routed.chat.completions.create(messages=[{"role": "user", "content": "easy"}], logprobs=True)
     hard = routed.chat.completions.create(
@@ -129,6 +131,14 @@ def test_cascade_escalates_on_low_logprob_confidence(server: FakeOpenAIServer, l
     # Both calls of the escalated query are costed: cheap + capable on the user's path.
     assert rows.iloc[1]["cost"] == pytest.approx(rows.iloc[1]["cheap_cost"] + rows.iloc[1]["capable_cost"])
     assert rows.iloc[1]["confidence_calibrated"] == pytest.approx(math.exp(-3.0))
+    # Each decision is a tierscope.cascade span (with its steps) under the request's chat span.
+    finished = spans.get_finished_spans()
+    cascade_spans = {f"{s.context.span_id:016x}": s for s in finished if s.name == "tierscope.cascade"}
+    chat_ids = {s.context.span_id for s in finished if s.name == "chat tierscope"}
+    for _, row in rows.iterrows():
+        span = cascade_spans[row["span_id"]]
+        assert f"{span.context.trace_id:032x}" == row["trace_id"] and span.parent.span_id in chat_ids
+    assert cascade_spans[rows.iloc[1]["span_id"]].attributes["tierscope.reason"] == "low_confidence"
 
 
 @pytest.mark.timeout(120)

@@ -66,9 +66,10 @@ class _ContextSink:
     def __init__(self, sink: DecisionSink) -> None:
         self.sink = sink
 
-    def log_decision(self, decision: CascadeDecision) -> None:
-        record = asdict(decision)
-        record.update(_CONTEXT.get() or {})
+    def log_decision(self, decision: CascadeDecision | Mapping[str, Any]) -> None:
+        record = asdict(decision) if isinstance(decision, CascadeDecision) else dict(decision)
+        # The cascade's own span ids (TracingSink, inside) win over the request's.
+        record.update({k: v for k, v in (_CONTEXT.get() or {}).items() if record.get(k) is None})
         self.sink.log_decision(record)  # type: ignore[arg-type]
 
     def log_outcome(self, request_id: str, kind: str, **fields: Any) -> None:
@@ -282,9 +283,10 @@ def _route_attributes(d: Decision) -> dict[str, Any]:
     }
 
 
-def context_sink(log: DecisionSink) -> _ContextSink:
-    """``log`` behind a sink that adds the current request's context columns (cascade mode)."""
-    return _ContextSink(log)
+def context_sink(log: DecisionSink) -> DecisionSink:
+    """``log`` behind sinks that span each cascade decision (:class:`~.otel.TracingSink`, under
+    the request's span) and add the request's session columns (cascade mode)."""
+    return otel.TracingSink(_ContextSink(log))
 
 
 def with_context(columns: dict[str, Any], fn: Callable[[], Any]) -> Any:

@@ -26,6 +26,7 @@ from ..exceptions import TierscopeFileNotFoundError
 __all__ = ["Prices", "PricesLike"]
 
 _IN, _OUT = "input_token_price_per_million", "output_token_price_per_million"
+_DEFAULT: Prices | None = None
 
 
 def _entry(label: str, value: Any) -> tuple[float, float]:
@@ -59,9 +60,13 @@ class Prices:
 
     @classmethod
     def default(cls) -> Prices:
-        """The shipped RouterArena table (``tierscope/data/pricing/routerarena_model_cost.json``)."""
-        data = resources.files("tierscope.data").joinpath("pricing", "routerarena_model_cost.json")
-        return cls(json.loads(data.read_text(encoding="utf-8")))
+        """The shipped RouterArena table (``tierscope/data/pricing/routerarena_model_cost.json``),
+        read once per process."""
+        global _DEFAULT
+        if _DEFAULT is None:
+            data = resources.files("tierscope.data").joinpath("pricing", "routerarena_model_cost.json")
+            _DEFAULT = cls(json.loads(data.read_text(encoding="utf-8")))
+        return _DEFAULT
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Prices:

@@ -21,6 +21,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Item.*using the `ReadOnly` qualifier:UserWarning"),
     pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning"),
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    # litellm's stream wrapper reads a pydantic attribute pydantic 2.11 deprecates.
+    pytest.mark.filterwarnings("ignore:Accessing the 'model_.*' attribute on the instance is deprecated"),
 ]
 
 CHEAP_Q = "what is the PIN of my card"
@@ -118,3 +120,63 @@ def test_strategy_refuses_tiers_the_litellm_router_does_not_serve(
         TierscopeRoutingStrategy(router).install(lrouter)
     with pytest.raises(InvalidInputError, match="`tiers`"):
         TierscopeRoutingStrategy(router, tiers={"cheap": "cheap"})
+
+
+@pytest.mark.timeout(60)
+def test_a_streamed_litellm_call_is_routed_and_logged_when_it_ends(
+    server: FakeOpenAIServer, router: Router, log: DecisionLog, tl: TierscopeLogger
+) -> None:
+    lrouter = litellm.Router(model_list=_model_list(server))
+    TierscopeRoutingStrategy(router).install(lrouter)
+    stream = lrouter.completion(
+        model="tierscope",
+        messages=[{"role": "user", "content": CAPABLE_Q}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == f"[gpt-4o] {CAPABLE_Q}"
+    rows = _wait_rows(log, 1)
+    assert rows is not None and len(rows) == 1
+    row = rows.iloc[0]
+    assert row["answered_by"] == "capable" and row["capable_output_tokens"] > 0 and row["cost"] > 0
+
+
+NO_NETWORK = r"""
+import os, socket, sys
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+attempts = []
+real = socket.socket.connect
+def connect(self, address):
+    if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+        attempts.append(address)
+        raise OSError("blocked: " + repr(address))
+    return real(self, address)
+socket.socket.connect = connect
+real_gai = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    if host not in ("127.0.0.1", "::1", "localhost", None):
+        attempts.append(host)
+        raise OSError("blocked lookup: " + repr(host))
+    return real_gai(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+import litellm
+litellm.completion(model="openai/gpt-4o-mini", api_base=sys.argv[1], api_key="test",
+                   messages=[{"role": "user", "content": "hi"}])
+import time; time.sleep(1.0)  # let its background callbacks run
+print("ATTEMPTS", attempts)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_litellm_makes_no_call_outside_127_0_0_1_from_import_on(server: FakeOpenAIServer) -> None:
+    """The import (cost map) and a completion, in a fresh process with every other host blocked."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK, server.base_url], capture_output=True, text=True, timeout=150
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ATTEMPTS []" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]

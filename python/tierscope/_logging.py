@@ -7,7 +7,10 @@ unless the application configures logging. Which channel a message takes:
   the caller's code cannot fix at the call site: a decision-log write or flush that failed, a
   model with no known price, a conversation kept on the capable tier by the session policy.
 - **warnings**: API misuse and deprecations, which the developer must see and fix (a deprecated
-  alias, a review plan whose inputs make no sense, an unreadable log segment met on read).
+  alias, a review plan whose inputs make no sense). The log's :class:`SegmentWarning` (an
+  unreadable or foreign file met on read, an orphaned temporary segment reclaimed) and its
+  ``RuntimeWarning`` for events Arrow refused stay warnings for now: callers filter on those
+  categories.
 """
 
 from __future__ import annotations

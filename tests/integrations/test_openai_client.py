@@ -213,3 +213,25 @@ def test_bad_arguments_name_themselves(server: FakeOpenAIServer, router: Router)
         routed.chat.completions.create(messages=[{"role": "system", "content": "only a system prompt"}])
     with pytest.raises(InvalidInputError, match="`messages`"):
         routed.chat.completions.create()
+
+
+@pytest.mark.timeout(120)
+def test_async_cascade_mode(server: FakeOpenAIServer, log: DecisionLog) -> None:
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="test", max_retries=0, timeout=10)
+    routed = AsyncRoutedOpenAI(_tiers(client), log=log, confidence=logprob_confidence, threshold=0.5)
+
+    async def go() -> list[Any]:
+        replies = await asyncio.gather(
+            *(
+                routed.chat.completions.create(messages=[{"role": "user", "content": q}], logprobs=True)
+                for q in ("easy", "a [hard] one", "also easy")
+            )
+        )
+        await routed.aclose()
+        await client.close()
+        return list(replies)
+
+    replies = asyncio.run(asyncio.wait_for(go(), timeout=60))
+    assert [r.model for r in replies] == ["gpt-4o-mini", "gpt-4o", "gpt-4o-mini"]
+    rows = _rows(log).set_index("escalated")
+    assert rows.loc[True, "escalation_reason"] == "low_confidence" and rows["cost"].gt(0).all()

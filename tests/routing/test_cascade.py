@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
 import re
 import threading
@@ -551,7 +552,7 @@ def test_real_default_router_pre_routes(guarded_router: Any) -> None:
     assert d.route_content_discarded is True
 
 
-def test_logging_failure_never_breaks_the_answer() -> None:
+def test_logging_failure_never_breaks_the_answer(caplog: pytest.LogCaptureFixture) -> None:
     class BrokenLog:
         def log_decision(self, decision: CascadeDecision) -> None:
             raise OSError("No space left on device")
@@ -560,8 +561,10 @@ def test_logging_failure_never_breaks_the_answer() -> None:
             raise OSError("No space left on device")
 
     cascade, _, _ = make(decision_log=BrokenLog(), shadow_rate=1.0, shadow_mode="inline")  # type: ignore[arg-type]
-    with pytest.warns(RuntimeWarning, match="No space left"):
+    # An operational failure goes to the `tierscope` logger (not warnings).
+    with caplog.at_level(logging.ERROR, logger="tierscope"):
         result = cascade("q conf=0.9")
+    assert any("No space left" in r.getMessage() for r in caplog.records)
     assert result.answer.text == "cheap:q conf=0.9" and cascade.log_errors == 2
 
 

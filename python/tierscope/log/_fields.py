@@ -43,6 +43,18 @@ JSON of unknown extra fields (both kinds)."""
 
 HASH_PREFIX = "hmac-sha256:"
 
+CONTEXT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "string"),
+    ("span_id", "string"),
+    ("session_id", "string"),
+    ("session_turn", "int64"),
+    ("session_sticky", "bool"),
+)
+"""Optional decision columns (``(name, arrow type)``) that join a decision to its context: the
+OpenTelemetry trace and span ids (32 and 16 hex digits) of the call that made it, and the
+conversation (session id, 1-based turn, whether the session policy forced the tier). Null in logs
+written before they existed and in decisions made outside a traced or session-keyed call."""
+
 _UNIT = {"minimum": 0.0, "maximum": 1.0}
 _NONNEG = {"minimum": 0.0}
 _REAL_RANGES: dict[str, dict[str, Any]] = {

@@ -98,6 +98,7 @@ except ImportError as _err:  # pragma: no cover - depends on the environment
     raise ImportError("tierscope.log needs pyarrow, a core dependency: pip install pyarrow") from _err
 
 from .. import _validate as _v
+from .._logging import logger as _logger
 from .._optional import require
 from ..exceptions import (
     DecisionLogError,
@@ -152,7 +153,11 @@ _COMMON = [
     pa.field("extra", pa.string()),
 ]
 DECISION_SCHEMA = pa.schema(
-    [pa.field(f.name, _arrow_type(str(f.type))) for f in fields(CascadeDecision)] + _COMMON, metadata=_META
+    [pa.field(f.name, _arrow_type(str(f.type))) for f in fields(CascadeDecision)]
+    # Context columns (trace/span/session, see _fields.CONTEXT_COLUMNS): additive, null in old logs.
+    + [pa.field(name, pa.type_for_alias(typ)) for name, typ in _fields.CONTEXT_COLUMNS]
+    + _COMMON,
+    metadata=_META,
 )
 """One row per routed call: the :class:`~tierscope.routing.CascadeDecision` fields (router
 probabilities as a JSON string), plus ``schema_version``, ``writer_pid`` and ``extra`` (JSON of
@@ -349,7 +354,7 @@ class _Writer:
         try:
             compact(self.root, older_than_days=0.0, fsync=self.fsync)
         except Exception as err:  # noqa: BLE001 - compaction is an optimisation, never a lost event
-            warnings.warn(f"tierscope: DecisionLog({self.root}) auto-compaction failed: {err}", stacklevel=4)
+            _logger.warning("tierscope: DecisionLog(%s) auto-compaction failed: %s", self.root, err)
 
     def _table(self, kind: str, rows: list[dict[str, Any]]) -> pa.Table:
         """The rows as a table; rows Arrow refuses are dropped with a warning, never the rest.
@@ -422,7 +427,7 @@ class _Writer:
         try:
             self.close()
         except Exception as err:  # noqa: BLE001 - at exit there is nobody to raise to
-            warnings.warn(f"tierscope: DecisionLog({self.root}) lost its buffer at exit: {err}", stacklevel=1)
+            _logger.error("tierscope: DecisionLog(%s) lost its buffer at exit: %s", self.root, err)
 
 
 def write_atomic(table: pa.Table, final: Path, *, fsync: bool = True, **options: Any) -> None:
@@ -489,7 +494,7 @@ def _timer_loop(ref: weakref.ref[_Writer], stop: threading.Event, interval: floa
                 if time.monotonic() - w.last_flush >= interval and any(w.buffers.values()):
                     w._flush_all()
         except Exception as err:  # noqa: BLE001
-            warnings.warn(f"tierscope: DecisionLog({w.root}) background flush failed: {err}", stacklevel=1)
+            _logger.error("tierscope: DecisionLog(%s) background flush failed: %s", w.root, err)
         del w
 
 

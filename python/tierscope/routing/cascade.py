@@ -49,7 +49,6 @@ import re
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -57,12 +56,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
+from .._logging import logger as _logger
 from .._validate import text
 from ..exceptions import CascadeError, InvalidInputError, TierscopeError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
 from .cascade_config import CascadeConfig, ExceptionText, build_cascade_config
 from .cascade_config import _clean as _clean_text
 from .cascade_config import format_exception as _fmt_exc
+from .messages import Messages, is_messages, router_text
 from .records import (
     FALLBACK_REASONS,
     A,
@@ -356,7 +357,7 @@ class Cascade(Generic[A]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log = self._config.decision_log
         self.log_errors = 0
-        """Events the decision log failed to write (each also raised a ``RuntimeWarning``)."""
+        """Events the decision log failed to write (each also logged to the ``tierscope`` logger)."""
 
     # -- public API ------------------------------------------------------------------------
     @property
@@ -458,10 +459,12 @@ class Cascade(Generic[A]):
 
     # -- the flow: stages of one call, each a generator yielding the tier calls it needs ---------
     def _flow(
-        self, query: str, context: Any, category: str | None, request_id: str | None
+        self, query: str | Messages, context: Any, category: str | None, request_id: str | None
     ) -> Generator[_Call, _Done, _Plan]:
-        _check_call(query, category, request_id)
-        trace = self._start(query, context, category, request_id)
+        if not isinstance(query, str) and is_messages(query):  # a conversation: tiers get it as context
+            query, context = router_text(query), query if context is None else context
+        _check_call(query, category, request_id)  # type: ignore[arg-type]  # a str, or it raises
+        trace = self._start(query, context, category, request_id)  # type: ignore[arg-type]
         if self._config.hard_rules.router is not None:
             yield from self._route(trace)
         if trace.reason is None:
@@ -649,11 +652,8 @@ class Cascade(Generic[A]):
             getattr(self._log, method)(*args, **kwargs)
         except Exception as err:  # noqa: BLE001
             self.log_errors += 1
-            warnings.warn(
-                f"tierscope: Cascade could not log an event: {_fmt_exc(err, 'truncate')}",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            # Operational (disk full, closed log): the tierscope logger, not a warning.
+            _logger.error("tierscope: Cascade could not log an event: %s", _fmt_exc(err, "truncate"))
 
     def _result(self, plan: _Plan, shadow: Future[Any] | asyncio.Task[Any] | None) -> CascadeResult[A]:
         self._log_event("log_decision", plan.decision)

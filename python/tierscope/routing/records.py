@@ -292,6 +292,60 @@ class TierAnswer:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost: float | None = None
+    logprobs: Any = field(default=None, repr=False, compare=False)
+    """The provider's token log-probabilities (``choices[0].logprobs``), when it returned them."""
+    response: Any = field(default=None, repr=False, compare=False)
+    """The provider's own response object (an OpenAI ``ChatCompletion``, a LiteLLM
+    ``ModelResponse``, a LangChain ``AIMessage``), untouched: confidence functions such as
+    ``logprob_confidence(tier_answer)`` read it duck-typed."""
+
+    @classmethod
+    def from_openai(cls, response: Any, *, prices: Any = None) -> TierAnswer:
+        """A :class:`TierAnswer` from an OpenAI-format chat completion (an ``openai``
+        ``ChatCompletion``, a LiteLLM ``ModelResponse`` or the same as a dict): the first
+        choice's text and ``logprobs``, ``model``, ``usage.prompt_tokens`` /
+        ``completion_tokens``, and the cost from ``prices`` (a
+        :class:`~tierscope.routing.prices.Prices`, a mapping model -> (input, output) USD per
+        million tokens, a JSON path, or None for the shipped table; an unknown model costs None).
+        The response itself is kept in :attr:`response`."""
+        from .prices import Prices
+
+        table = Prices.coerce(prices)
+        choices = _get(response, "choices")
+        if not isinstance(choices, Sequence) or isinstance(choices, (str, bytes)):
+            raise InvalidInputError(
+                f"invalid `response`: expected an OpenAI-format chat completion with `choices`, "
+                f"got {type(response).__name__}"
+            )
+        first = choices[0] if choices else None
+        message = _get(first, "message")
+        content = _get(message, "content")
+        usage = _get(response, "usage")
+        n_in, n_out = _count(_get(usage, "prompt_tokens")), _count(_get(usage, "completion_tokens"))
+        model = _get(response, "model")
+        model = model if isinstance(model, str) and model else None
+        return cls(
+            text=content if isinstance(content, str) else "",
+            model_id=model,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            cost=table.cost(model, n_in, n_out),
+            logprobs=_get(first, "logprobs"),
+            response=response,
+        )
+
+
+def _get(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]`` (provider objects and their dict forms), else None."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import importlib
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from .. import _core
 from .. import _validate as v
 from .._runtime import ort_search_dirs
 from ..exceptions import InvalidInputError, ModelLoadError, TierscopeError
-from . import _inputs
+from . import _inputs, messages
 from .manifest import write_manifest
 from .records import Decision, RouteBatch
 
@@ -413,8 +413,12 @@ class Router:
         return router
 
     # -- routing ------------------------------------------------------------------------------
-    def route(self, text: str) -> Decision:
+    def route(self, text: str | Sequence[Mapping[str, Any]]) -> Decision:
         """Route one query. Bad arguments raise; routing failures return the fallback tier.
+
+        ``text`` may be a chat ``messages`` list (OpenAI format): the router then reads the
+        turns :func:`tierscope.routing.messages.router_text` picks (the user turns, within a
+        budget; system prompts excluded).
 
         Safe defaults: a text with no content (empty, whitespace or control characters only) goes
         to the fallback tier with ``reason="empty_text"`` (NaN probabilities, confidence and tail
@@ -426,8 +430,9 @@ class Router:
         ``text`` must be a ``str`` that encodes as UTF-8: a lone surrogate (``"\\ud800"``) raises
         :class:`~tierscope.exceptions.InvalidInputError` naming ``text``.
         """
-        v.text("text", text)
-        return self._route_checked([text], False)[0]
+        if not isinstance(text, str) and messages.is_messages(text):  # a conversation (issue 17)
+            text = messages.router_text(text)
+        return self._route_checked([v.text("text", text)], False)[0]
 
     def route_batch(self, texts: Sequence[str] | Any, *, with_embeddings: bool = False) -> RouteBatch:
         """Route many queries (GIL released, batched by length, results in input order).
@@ -443,6 +448,8 @@ class Router:
         or a pandas or polars ``Series``; their nulls route as ``""`` (the empty-text policy).
         See :mod:`tierscope.routing._inputs`.
         """
+        if isinstance(texts, list) and texts and messages.is_messages(texts[0]):  # conversations (issue 17)
+            texts = [messages.router_text(m) for m in texts]
         items = _inputs.route_input("texts", texts)
         return self._route_checked(items, v.boolean("with_embeddings", with_embeddings))
 

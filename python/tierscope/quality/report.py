@@ -258,6 +258,9 @@ class AuditReport:
     monitor_objects: dict[str, stats.Monitor] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    judge_assisted: Any = None
+    """Per tier, the judge-assisted (PPI++) estimate next to the human-only one; None when the
+    log has no judge events."""
 
     def tables(self) -> Tables:
         """Every table by name: a :class:`Tables` mapping of :class:`Table` (HTML in a notebook,
@@ -279,6 +282,7 @@ class AuditReport:
                     "costs",
                     "orphans",
                     "monitor_history",
+                    *(["judge_assisted"] if self.judge_assisted is not None else []),
                 )
             }
         )

@@ -44,7 +44,9 @@ def case(seed: int, n: int, big_n: int, agree: float | None) -> dict[str, object
     out: dict[str, object] = {"seed": seed, "y": y.tolist(), "f": f.tolist(), "f_unlabeled": fu.tolist()}
     results = {}
     for name, lam in (("tuned", None), ("ppi", 1.0)):
-        r: dict[str, float] = {"estimate": float(np.ravel(ppi_py.ppi_mean_pointestimate(y, f, fu, lam=lam))[0])}
+        r: dict[str, float] = {
+            "estimate": float(np.ravel(ppi_py.ppi_mean_pointestimate(y, f, fu, lam=lam))[0])
+        }
         r["lam"] = _tuned_lam(y, f, fu) if lam is None else 1.0
         for alpha in (0.05, 0.1):
             lo, hi = ppi_py.ppi_mean_ci(y, f, fu, alpha=alpha, lam=lam)

@@ -18,11 +18,25 @@ from tierscope.quality.review_plan import plan_reviews
 # Local, not tests.factories: an installed distribution ships a top-level `tests` package that
 # shadows this repository's (namespace) one.
 T0 = datetime(2026, 5, 4, tzinfo=timezone.utc)
-OUTCOME_COLS = ["request_id", "kind", "timestamp", "tier", "score", "label", "reviewer", "inclusion_prob",
-                "cheap_score", "capable_score", "days_after", "detail"]  # fmt: skip
+OUTCOME_COLS = [
+    "request_id",
+    "kind",
+    "timestamp",
+    "tier",
+    "score",
+    "label",
+    "reviewer",
+    "inclusion_prob",
+    "cheap_score",
+    "capable_score",
+    "days_after",
+    "detail",
+]
 
 
-def _log(days: int, drop_from: int | None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+def _log(
+    days: int, drop_from: int | None, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Decisions, reviews (plan_reviews, 150 a day) and judge events: 20% of answers judged
     (π = 0.2) by a judge that accepts 90% of good answers and 45% of bad ones, plus a judge score
     on every reviewed answer (``detail`` sample=review)."""
@@ -35,30 +49,63 @@ def _log(days: int, drop_from: int | None, seed: int = 0) -> tuple[pd.DataFrame,
         ok = rng.random(per_day) >= fail
         f = np.where(ok, rng.random(per_day) < 0.9, rng.random(per_day) < 0.45).astype(float)
         ids = np.array([f"d{d}-{i}" for i in range(per_day)])
-        df = pd.DataFrame({
-            "request_id": ids,
-            "timestamp": [T0 + timedelta(days=d, seconds=30.0 * i) for i in range(per_day)],
-            "answered_by": np.where(cheap, "cheap", "capable"),
-            "route_confidence": 0.5 + 0.5 * rng.beta(5.0, 1.5, per_day),
-            "route_tail_score": rng.beta(2, 5, per_day),
-            "cost": np.where(cheap, 0.002, 0.01),
-        })  # fmt: skip
+        df = pd.DataFrame(
+            {
+                "request_id": ids,
+                "timestamp": [T0 + timedelta(days=d, seconds=30.0 * i) for i in range(per_day)],
+                "answered_by": np.where(cheap, "cheap", "capable"),
+                "route_confidence": 0.5 + 0.5 * rng.beta(5.0, 1.5, per_day),
+                "route_tail_score": rng.beta(2, 5, per_day),
+                "cost": np.where(cheap, 0.002, 0.01),
+            }
+        )
         decs.append(df)
         oks.append(ok)
         tiers.append(np.where(cheap, "cheap", "capable"))
         t = plan_reviews(df, budget=150, seed=seed * 1000 + d).table
         pos = np.searchsorted(ids, t["request_id"].to_numpy(str), sorter=np.argsort(ids))
         pos = np.argsort(ids)[pos]
-        outs.append(pd.DataFrame({"request_id": ids[pos], "kind": "review", "score": ok[pos].astype(float),
-                                  "inclusion_prob": t["pi"].to_numpy(float)}))  # fmt: skip
-        outs.append(pd.DataFrame({"request_id": ids[pos], "kind": "judge", "score": f[pos], "reviewer": "j1",
-                                  "inclusion_prob": 1.0, "detail": json.dumps({"sample": "review"})}))  # fmt: skip
+        outs.append(
+            pd.DataFrame(
+                {
+                    "request_id": ids[pos],
+                    "kind": "review",
+                    "score": ok[pos].astype(float),
+                    "inclusion_prob": t["pi"].to_numpy(float),
+                }
+            )
+        )
+        outs.append(
+            pd.DataFrame(
+                {
+                    "request_id": ids[pos],
+                    "kind": "judge",
+                    "score": f[pos],
+                    "reviewer": "j1",
+                    "inclusion_prob": 1.0,
+                    "detail": json.dumps({"sample": "review"}),
+                }
+            )
+        )
         j = np.flatnonzero(rng.random(per_day) < 0.2)
-        outs.append(pd.DataFrame({"request_id": ids[j], "kind": "judge", "score": f[j], "reviewer": "j1",
-                                  "inclusion_prob": 0.2}))  # fmt: skip
+        outs.append(
+            pd.DataFrame(
+                {
+                    "request_id": ids[j],
+                    "kind": "judge",
+                    "score": f[j],
+                    "reviewer": "j1",
+                    "inclusion_prob": 0.2,
+                }
+            )
+        )
     ok_all, tier_all = np.concatenate(oks), np.concatenate(tiers)
     truth = {t: float(ok_all[tier_all == t].mean()) for t in ("cheap", "capable")}
-    return pd.concat(decs, ignore_index=True), pd.concat(outs, ignore_index=True).reindex(columns=OUTCOME_COLS), truth
+    return (
+        pd.concat(decs, ignore_index=True),
+        pd.concat(outs, ignore_index=True).reindex(columns=OUTCOME_COLS),
+        truth,
+    )
 
 
 def test_log_judgement_round_trip_and_bad_input(tmp_path: Path) -> None:

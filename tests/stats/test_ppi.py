@@ -10,7 +10,6 @@ import numpy as np
 import ppi_py
 import pytest
 from ppi_py.ppi import _calc_lam_glm
-
 from tierscope import stats
 from tierscope.exceptions import InvalidInputError
 
@@ -72,9 +71,10 @@ def _population(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
 @pytest.mark.timeout(120)
 def test_coverage_with_a_biased_judge_and_unequal_pi() -> None:
     """1,000 replications of Poisson samples with unequal π: the judged sample (π 0.05-0.2) and
-    reviews (π 0.01-0.08, low judge scores oversampled 3x; about 600/400/300 per tier,
-    a few days' reviews: the normal interval needs a few dozen failures per tier); each tier's 95% interval covers its
-    population mean 93-97% of the time, and is narrower than the human-only one."""
+    reviews (π 0.01-0.08, low judge scores oversampled 3x; about 600/400/300 per tier, a few
+    days' reviews: the normal interval needs a few dozen failures per tier); each tier's 95%
+    interval covers its population mean 93-97% of the time, and is narrower than the human-only
+    one."""
     rng = np.random.default_rng(2026)
     tier, y, f = _population(rng)
     truth = np.array([y[tier == t].mean() for t in range(3)])
@@ -123,8 +123,13 @@ def test_merged_partials_equal_one_pass() -> None:
 
 
 def test_labels_and_undefined_tiers() -> None:
-    out = stats.ppi_mean([1.0, 0.0], [1.0, 1.0], [1.0, 0.0, 1.0], tiers_reviewed=["cheap", "cheap"],
-                         tiers_judged=["cheap", "capable", "capable"])  # fmt: skip
+    out = stats.ppi_mean(
+        [1.0, 0.0],
+        [1.0, 1.0],
+        [1.0, 0.0, 1.0],
+        tiers_reviewed=["cheap", "cheap"],
+        tiers_judged=["cheap", "capable", "capable"],
+    )
     assert set(out) == {"cheap", "capable"}
     assert out["cheap"].defined and out["cheap"].domain == "cheap"
     assert not out["capable"].defined and np.isnan(out["capable"].estimate)

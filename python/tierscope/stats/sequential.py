@@ -11,7 +11,15 @@ import numpy.typing as npt
 from .. import _core, _validate
 from ._convert import U32_MAX, _count, _f64, _method, _opt_f64, _positive
 
-__all__ = ["MONITOR_BOUNDARIES", "MONITOR_METHODS", "Cusum", "DayStatus", "Monitor", "PpiMonitor", "ppi_stream"]
+__all__ = [
+    "MONITOR_BOUNDARIES",
+    "MONITOR_METHODS",
+    "Cusum",
+    "DayStatus",
+    "Monitor",
+    "PpiMonitor",
+    "ppi_stream",
+]
 
 
 @dataclass(frozen=True)
@@ -210,9 +218,7 @@ class Cusum:
 # ----------------------------------------------------------------------------- judge-assisted stream
 
 
-def ppi_stream(
-    y: npt.ArrayLike, f: npt.ArrayLike, judge_mean: float, lam: float
-) -> npt.NDArray[np.float64]:
+def ppi_stream(y: npt.ArrayLike, f: npt.ArrayLike, judge_mean: float, lam: float) -> npt.NDArray[np.float64]:
     """One day's PPI-corrected review stream for a :class:`Monitor` built with ``lo=-lam``,
     ``hi=1+lam``: z_i = λ·m_J + (y_i − λ f_i), labels ``y`` and judge scores ``f`` in [0, 1] on the
     day's reviews, ``judge_mean`` the day's (Hájek) mean judge score m_J on the judged sample.
@@ -255,12 +261,22 @@ class PpiMonitor:
     ) -> None:
         self.lam = _validate.real("lam", lam, minimum=0.0, maximum=1.0)
         self.monitor = Monitor(
-            baseline, tolerance, alpha=alpha, lo=-self.lam, hi=1.0 + self.lam,
-            restart_every=restart_every, method=method, arl=arl,
-        )  # fmt: skip
+            baseline,
+            tolerance,
+            alpha=alpha,
+            lo=-self.lam,
+            hi=1.0 + self.lam,
+            restart_every=restart_every,
+            method=method,
+            arl=arl,
+        )
 
     def update(
-        self, y: npt.ArrayLike, f: npt.ArrayLike, judged_f: npt.ArrayLike, judged_pi: npt.ArrayLike | None = None
+        self,
+        y: npt.ArrayLike,
+        f: npt.ArrayLike,
+        judged_f: npt.ArrayLike,
+        judged_pi: npt.ArrayLike | None = None,
     ) -> DayStatus:
         """Absorb one day: reviews (``y``, ``f``) and the judged sample (``judged_f``, π)."""
         jf = _f64("judged_f", judged_f, finite=True)

@@ -230,7 +230,9 @@ def quality_monitors(
     return notes
 
 
-def judge_monitors(book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any], settings: MonitorSettings) -> list[str]:
+def judge_monitors(
+    book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any], settings: MonitorSettings
+) -> list[str]:
     """One judge-assisted monitor per tier (``"<tier> (judge-assisted)"``, kind ``"judge_assisted"``):
     a :class:`~tierscope.stats.PpiMonitor` fed each day's reviews (label, judge score) and the
     day's judged answers. λ is the tuned λ of the baseline window (fixed before the monitored
@@ -243,7 +245,9 @@ def judge_monitors(book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any
         jt, rt = judged[judged["tier"] == t], rev[rev["tier"] == t]
         jb, rb = jt[jt["day"] < frame.baseline_days], rt[rt["day"] < frame.baseline_days]
         if not len(rb) or not len(jb):
-            notes.append(f"tier {t!r}: no judged answers or reviews in the baseline window, no judge-assisted monitor")
+            notes.append(
+                f"tier {t!r}: no judged answers or reviews in the baseline window, no judge-assisted monitor"
+            )
             continue
         agg = stats.PpiAggregate()
         agg.add_judged(jb["f"], jb["pi"], np.zeros(len(jb), np.int64))
@@ -258,12 +262,23 @@ def judge_monitors(book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any
             mj, mr = days_j == d, days_r == d
             m = float(np.sum(fj[mj] / pj[mj]) / np.sum(1.0 / pj[mj])) if mj.any() else math.nan
             streams.append((y[mr], f[mr], fj[mj], pj[mj], m))
-        base = [stats.ppi_stream(s[0], s[1], s[4], lam) for s in streams[: frame.baseline_days] if math.isfinite(s[4])]
+        base = [
+            stats.ppi_stream(s[0], s[1], s[4], lam)
+            for s in streams[: frame.baseline_days]
+            if math.isfinite(s[4])
+        ]
         b0 = float(np.mean(np.concatenate(base))) if base else math.nan
         if not math.isfinite(b0):
             continue
-        mon = stats.PpiMonitor(b0, float(settings.tolerance), lam, alpha=float(settings.alpha),
-                               restart_every=settings.restart_every, method=settings.method, arl=settings.arl)  # fmt: skip
+        mon = stats.PpiMonitor(
+            b0,
+            float(settings.tolerance),
+            lam,
+            alpha=float(settings.alpha),
+            restart_every=settings.restart_every,
+            method=settings.method,
+            arl=settings.arl,
+        )
         name = f"{t} (judge-assisted)"
         for d, (yd, fd, fjd, pjd, _m) in enumerate(streams):
             status = mon.update(yd, fd, fjd, pjd)

@@ -145,8 +145,21 @@ def quality_by_period(
 
 # ----------------------------------------------------------------------------- judge-assisted
 
-_JUDGE_COLUMNS = ["tier", "judged", "reviews", "lam", "estimate", "lower", "upper", "se",
-                  "human_mean", "human_lower", "human_upper", "human_se", "width_ratio"]  # fmt: skip
+_JUDGE_COLUMNS = [
+    "tier",
+    "judged",
+    "reviews",
+    "lam",
+    "estimate",
+    "lower",
+    "upper",
+    "se",
+    "human_mean",
+    "human_lower",
+    "human_upper",
+    "human_se",
+    "width_ratio",
+]
 
 
 def judge_samples(frame: AuditFrame, verdicts: Any) -> tuple[Any, Any] | None:
@@ -161,10 +174,14 @@ def judge_samples(frame: AuditFrame, verdicts: Any) -> tuple[Any, Any] | None:
     judge = out[out["kind"] == "judge"]
     if not len(judge):
         return None
-    for_review = np.array(["review" in str(_parse_detail(t).get("sample", "")) for t in judge["detail"]], bool)
+    for_review = np.array(
+        ["review" in str(_parse_detail(t).get("sample", "")) for t in judge["detail"]], bool
+    )
     sample = judge[~for_review]
     judged = sample.assign(
-        tier=sample["dtier"], f=sample["score"].astype(float), pi=sample["inclusion_prob"].fillna(1.0).astype(float)
+        tier=sample["dtier"],
+        f=sample["score"].astype(float),
+        pi=sample["inclusion_prob"].fillna(1.0).astype(float),
     )[["request_id", "tier", "day", "f", "pi"]]
     scores = judge.groupby("request_id")["score"].mean()
     rev = verdicts.assign(f=verdicts["request_id"].map(scores).astype(float))

@@ -77,3 +77,21 @@ def test_stream_is_unbiased_for_a_fixed_lambda_and_checks_inputs() -> None:
         stats.ppi_stream([1.0], [1.0, 0.0], 0.5, 0.5)
     with pytest.raises(InvalidInputError, match="`y`"):
         stats.ppi_stream([2.0], [1.0], 0.5, 0.5)
+
+
+@pytest.mark.timeout(120)
+def test_judge_sequential_plan_needs_fewer_reviews_with_a_good_judge() -> None:
+    kw = {"p0": 0.9, "delta": 0.08, "days": 10, "tolerance": 0.03, "sims": 40, "max_per_day": 400}
+    alone = stats.judge_sequential_plan(judge_calls=0, **kw)
+    judged = stats.judge_sequential_plan(judge_calls=3000, accept_good=0.97, accept_bad=0.1, **kw)
+    print(
+        "reviews/day to detect an 8-point drop within 10 days:",
+        alone.per_day,
+        "alone,",
+        judged.per_day,
+        "with a judge",
+    )
+    assert judged.method == "judge_assisted" and alone.method == "reviews_only"
+    assert judged.per_day < alone.per_day
+    with pytest.raises(InvalidInputError, match="judge_calls"):
+        stats.judge_sequential_plan(0.9, 0.05, 7, judge_calls=-1)

@@ -43,7 +43,7 @@ from .estimators import INTERVALS, Aggregate, DomainEstimate, Estimates, estimat
 from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, paired_comparison, paired_wald
 from .intervals import Interval, bootstrap_interval, proportion_interval, proportion_intervals, t_interval
 from .logistic import LogisticFit, fit_logistic
-from .planning import DetectionPlan, fixed_sample_plan, sequential_plan
+from .planning import DetectionPlan, fixed_sample_plan, judge_sequential_plan, sequential_plan
 from .ppi import PPI_VARIANCES, PpiAggregate, PpiEstimate, ppi_mean
 from .sequential import MONITOR_BOUNDARIES as MONITOR_BOUNDARIES
 from .sequential import MONITOR_METHODS as MONITOR_METHODS
@@ -105,4 +105,5 @@ __all__ = [
     "ppi_mean",
     "PpiMonitor",
     "ppi_stream",
+    "judge_sequential_plan",
 ]

@@ -142,6 +142,7 @@ def test_audit_reports_judge_assisted_estimates_and_monitors() -> None:
         assert row["se"] < row["human_se"], "the judge must tighten the interval"
         assert abs(row["estimate"] - truth[t]) < 4 * row["se"]
     assert "judge_assisted" in rep.tables()
+    assert "judge-assisted cheap:" in rep.summary()
     mons = rep.monitors.set_index("monitor")
     assert mons.loc["cheap (judge-assisted)", "kind"] == "judge_assisted"
     assert mons.loc["cheap (judge-assisted)", "alarm_day"] >= 14  # no alarm before the drop

@@ -334,6 +334,13 @@ class AuditReport:
             lines.append(
                 f"monitor {r.monitor}: baseline {r.baseline:.3f}, alarm below {r.threshold:.3f}: {state}"
             )
+        if self.judge_assisted is not None:
+            for r in self.judge_assisted.itertuples(index=False):
+                lines.append(
+                    f"judge-assisted {r.tier}: {r.estimate:.3f} [{r.lower:.3f}, {r.upper:.3f}] "
+                    f"(lambda {r.lam:.2f}, {int(r.judged)} judged, {int(r.reviews)} reviews; human only "
+                    f"{r.human_mean:.3f} [{r.human_lower:.3f}, {r.human_upper:.3f}])"
+                )
         if len(self.shadow):
             for r in self.shadow.itertuples(index=False):
                 lines.append(

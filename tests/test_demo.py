@@ -176,3 +176,19 @@ def test_package_parts_and_module_entry_point() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--no-shift" in done.stdout and "python -m tierscope.demo" in done.stdout
+
+
+def test_judge_assisted_monitoring(result: demo.DemoResult) -> None:
+    """Arms (b) and (c) log a simulated judge: judge events reach the audit, which reports PPI++
+    estimates beside the human-only ones and a judge-assisted monitor on the cheap tier; the
+    judge's calls are in the arms' inference cost."""
+    from tierscope.demo.config import JUDGE_PRICE
+
+    for arm in result.arms[1:]:
+        rep = arm.detail["audit"]
+        assert "cheap (judge-assisted)" in rep.alarms()
+        t = rep.judge_assisted.set_index("tier")
+        assert t.loc["cheap", "judged"] > 1000 and 0.0 <= t.loc["cheap", "lam"] <= 1.0
+        assert t.loc["cheap", "se"] < t.loc["cheap", "human_se"]
+        assert arm.detail["judge_calls"] > 0
+        assert arm.detail["judge_cost"] == pytest.approx(arm.detail["judge_calls"] * JUDGE_PRICE)

@@ -1,7 +1,7 @@
 //! Stratified sampling statistics for per-tier quality.
 //!
 //! Pure Rust (no Python types): intervals ([`intervals`]), sampling designs ([`design`]), budget
-//! allocation ([`allocation`]), mergeable sufficient statistics ([`aggregate`]) and the
+//! allocation ([`allocation`]), judge-assisted (prediction-powered) means ([`ppi`]), mergeable sufficient statistics ([`aggregate`]) and the
 //! design-based estimators on them ([`estimators`]), fixed-size πps designs ([`pps`]), tier gaps ([`gaps`]), anytime-valid monitoring
 //! ([`sequential`]), drift ([`drift`]), review planning ([`planning`]) and the special functions
 //! they rest on ([`special`]). Every bad input is a [`TierscopeError::InvalidInput`] naming the
@@ -15,6 +15,7 @@ pub mod estimators;
 pub mod gaps;
 pub mod intervals;
 pub mod planning;
+pub mod ppi;
 pub mod pps;
 pub mod rng;
 pub mod sequential;

@@ -22,6 +22,7 @@ from .config import (
     CONSERVATIVE_MIN_CONFIDENCE,
     DELTA,
     EPSILON,
+    JUDGE_PRICE,
     MIN_ACCEPTED,
     PRICE_CAPABLE,
     PRICE_CHEAP,
@@ -169,6 +170,8 @@ def _finish_tierscope(
     """Audit a tierscope arm's reviewed decisions and set its first counted alarm."""
     report = audit_monitoring(mon, cfg, corpus)
     arm.detail["audit"] = report
+    arm.detail["judge_calls"] = int(sum(mon.judge_calls))
+    arm.detail["judge_cost"] = float(sum(mon.judge_calls)) * JUDGE_PRICE
     arm.detail["contacts"] = contacts
     arm.alarm_day, arm.alarm_monitor = first_counted_alarm(report, min(cfg.onset, cfg.days), contacts)
 
@@ -207,6 +210,7 @@ def run_prerouter(
             blended_y.append((~bad[pick]).astype(float))
         else:
             record_tierscope_day(mon, cfg, d, corpus, traffic, cheap, no, bad, None)
+            arm.inference_cost[d] += mon.judge_calls[-1] * JUDGE_PRICE  # the judge's calls are spend too
             contacts.update(d, cheap, contact)
         if progress is not None:
             progress.update(1)
@@ -245,6 +249,7 @@ def run_cascade(
         cost = float(cheap_calls * PRICE_CHEAP + (escalated.sum() + shadow.sum()) * PRICE_CAPABLE)
         _tally(arm, d, accepted, bad, contact, thumbs, escalated, cost)
         record_tierscope_day(mon, cfg, d, corpus, traffic, accepted, escalated, bad, shadow, report.feasible)
+        arm.inference_cost[d] += mon.judge_calls[-1] * JUDGE_PRICE  # the judge's calls are spend too
         contacts.update(d, accepted, contact)
         if progress is not None:
             progress.update(1)

@@ -20,6 +20,18 @@ CONSERVATIVE_EPSILON = 0.05
 MIN_ACCEPTED = 500  # the fixed sequence starts at the highest threshold accepting >= 500 calibration answers
 DELTA = 0.1
 SHADOW_RATE = 0.02
+# The simulated LLM judge of arms (b) and (c) (issue 16): it scores a Poisson sample of JUDGE_SHARE of
+# the cheap tier's answers (π = JUDGE_SHARE, logged as judge events) and every reviewed answer (so each
+# review carries the judge's score). Error model: it accepts 92% of acceptable answers, 20% of
+# unacceptable ones, and 60% of the unacceptable answers to the flagged intents (the shifted hard
+# queries that look simple: fluent wrong answers); about 85-90% agreement with the reviewers. Each
+# judge call costs JUDGE_PRICE (in the arms' inference cost).
+JUDGE_SHARE = 0.10
+JUDGE_ACCEPT_GOOD = 0.92
+JUDGE_ACCEPT_BAD = 0.20
+JUDGE_ACCEPT_FLUENT_BAD = 0.60
+JUDGE_PRICE = PRICE_CHEAP / 2
+JUDGE_ID = "simulated-judge-v1"
 TOLERANCE = 0.03  # a 3-point drop in any monitored quality number is material (all arms)
 ALPHA = 0.05
 REVIEWS_PER_DAY = 200

@@ -19,6 +19,11 @@ from .config import (
     ARL,
     CONFIDENCE_BANDS,
     CONTACT_TOLERANCE,
+    JUDGE_ACCEPT_BAD,
+    JUDGE_ACCEPT_FLUENT_BAD,
+    JUDGE_ACCEPT_GOOD,
+    JUDGE_ID,
+    JUDGE_SHARE,
     MONITOR_METHOD,
     MONITOR_TARGET,
     OVERSAMPLE,
@@ -60,6 +65,8 @@ class DayMonitoring:
 
     decisions: list[Any] = field(default_factory=list)
     outcomes: list[Any] = field(default_factory=list)
+    judge_calls: list[int] = field(default_factory=list)
+    """Judge calls per day (the judged sample plus the reviewed answers it did not cover)."""
 
 
 def record_tierscope_day(
@@ -141,7 +148,55 @@ def record_tierscope_day(
                 }
             )
         )
+    keep |= _judge_day(mon, cfg, d, corpus, idx, ids, cheap, bad, pos)
     mon.decisions.append(frame.loc[keep])
+
+
+def judge_scores(corpus: Corpus, idx: npt.NDArray[np.int_], bad: BoolArray, u: FloatArray) -> FloatArray:
+    """The simulated judge's verdicts (1 = acceptable) on answers to texts ``idx`` (see
+    :mod:`.config`: it accepts most fluent wrong answers to the flagged intents)."""
+    accept = np.where(
+        ~bad, JUDGE_ACCEPT_GOOD, np.where(corpus.flagged[idx], JUDGE_ACCEPT_FLUENT_BAD, JUDGE_ACCEPT_BAD)
+    )
+    return (u < accept).astype(float)
+
+
+def _judge_day(
+    mon: DayMonitoring,
+    cfg: DemoConfig,
+    d: int,
+    corpus: Corpus,
+    idx: npt.NDArray[np.int_],
+    ids: npt.NDArray[np.object_],
+    cheap: BoolArray,
+    bad: BoolArray,
+    reviewed: npt.NDArray[np.int_],
+) -> BoolArray:
+    """Judge day ``d``: a Poisson JUDGE_SHARE sample of cheap answers (π logged) and every reviewed
+    answer (``sample: review``); the judge events go to ``mon``. Returns the judged-answer mask and
+    counts the judge calls in ``mon.judge_calls``."""
+    import pandas as pd
+
+    rng = np.random.default_rng([cfg.seed, 8, d])
+    u, pick = rng.random(len(idx)), rng.random(len(idx))
+    f = judge_scores(corpus, idx, bad, u)
+    judged = cheap & (pick < JUDGE_SHARE)
+    jd = np.flatnonzero(judged)
+    extra = np.setdiff1d(reviewed, jd)  # reviewed answers the sample did not already judge
+    mon.judge_calls.append(len(jd) + len(extra))
+    mon.outcomes.append(
+        pd.DataFrame(
+            {
+                "request_id": np.concatenate([ids[jd], ids[reviewed]]),
+                "kind": "judge",
+                "score": np.concatenate([f[jd], f[reviewed]]),
+                "reviewer": JUDGE_ID,
+                "inclusion_prob": np.concatenate([np.full(len(jd), JUDGE_SHARE), np.ones(len(reviewed))]),
+                "detail": [None] * len(jd) + [json.dumps({"sample": "review"})] * len(reviewed),
+            }
+        )
+    )
+    return judged
 
 
 def audit_monitoring(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:

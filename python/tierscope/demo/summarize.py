@@ -16,6 +16,11 @@ from .config import (
     COST_PER_CONTACT,
     DELTA,
     EPSILON,
+    JUDGE_ACCEPT_BAD,
+    JUDGE_ACCEPT_FLUENT_BAD,
+    JUDGE_ACCEPT_GOOD,
+    JUDGE_PRICE,
+    JUDGE_SHARE,
     PRICE_CAPABLE,
     PRICE_CHEAP,
     PSI_WARN,
@@ -44,6 +49,19 @@ def _share_good(good: IntArray, n: IntArray, s: slice) -> float:
     """Acceptable answers / answers over the days ``s``; NaN when the tier answered nothing."""
     den = float(n[s].sum())
     return float(good[s].sum()) / den if den else math.nan
+
+
+def _judge_line(res: DemoResult) -> str:
+    """The simulated judge of arms (b) and (c): its share, error model and cost."""
+    calls = [int(a.detail.get("judge_calls", 0)) for a in res.arms[1:]]
+    cost = [float(a.detail.get("judge_cost", 0.0)) for a in res.arms[1:]]
+    return (
+        f"judge (arms b, c; simulated): {JUDGE_SHARE:.0%} of cheap answers + every reviewed answer, "
+        f"accepts {JUDGE_ACCEPT_GOOD:.0%} of good, {JUDGE_ACCEPT_BAD:.0%} of bad, "
+        f"{JUDGE_ACCEPT_FLUENT_BAD:.0%} of fluent bad (flagged intents) answers; ${JUDGE_PRICE:.3f}/call, "
+        + ", ".join(f"{n:,} calls ${c:,.0f}" for n, c in zip(calls, cost, strict=True))
+        + " (in the arms' inference cost)"
+    )
 
 
 def arm_rows(res: DemoResult) -> list[dict[str, Any]]:
@@ -131,6 +149,7 @@ def _setup_lines(res: DemoResult) -> list[str]:
         f"contact rate; monitors: e-detectors, >= {ARL:,.0f} days with data between false alarms each "
         "on average; "
         f"{cfg.reviews} reviews/day",
+        _judge_line(res),
         f"cascade: isotonic calibration + choose_threshold(eps={EPSILON}, delta={DELTA}) -> threshold "
         f"{s.threshold:.3f} (calibration acceptance {s.acceptance_rate:.1%}, Clopper-Pearson bound "
         f"{s.upper_bound:.3f}); shadow {SHADOW_RATE:.0%}; Cascade-class check: {res.cascade_mismatches} "

@@ -123,9 +123,11 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-OUTCOME_KINDS = ("review", "feedback", "shadow", "support_contact")
+OUTCOME_KINDS = ("review", "feedback", "shadow", "support_contact", "judge")
 """Outcome kinds: a human review label, user feedback (thumbs), a shadow judgment (cheap vs
-capable), a contact with human support ``days_after`` the answer."""
+capable), a contact with human support ``days_after`` the answer, an LLM judge's score (its id in
+``reviewer``, its sampling probability in ``inclusion_prob``; added without a schema change, so
+older logs read as before and older readers skip the kind)."""
 
 _SCHEMA_KEY = b"tierscope.schema_version"
 _META = {_SCHEMA_KEY: str(SCHEMA_VERSION).encode()}
@@ -1069,7 +1071,7 @@ class DecisionLog:
         if score is not None:
             score = _v.unit("score", score)
         label = None if label is None else _fields.check_bool("label", label)
-        if score is not None and label is None and kind != "shadow":
+        if score is not None and label is None and kind not in ("shadow", "judge"):
             label = score >= 0.5
         self._writer.append(
             "outcomes",
@@ -1107,6 +1109,28 @@ class DecisionLog:
             reviewer=reviewer,
             inclusion_prob=inclusion_prob,
             tier=tier,
+        )
+
+    def log_judgement(
+        self,
+        request_id: str,
+        score: float,
+        judge_id: str,
+        pi: float,
+        *,
+        tier: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """An LLM judge's score in [0, 1] on this answer (kind ``"judge"``): ``judge_id`` names the
+        judge (model and prompt version), ``pi`` in (0, 1] is the probability that this answer
+        was sent to the judge (1 when every answer is judged). Judge scores are never labels:
+        :func:`tierscope.stats.ppi_mean` corrects them with the human reviews."""
+        _v.text("judge_id", judge_id, allow_empty=False)
+        pi = _v.real("pi", pi, minimum=0.0, maximum=1.0, min_open=True)
+        if _v.is_bool(score):
+            raise _v.fail("score", "a judge score in [0, 1] (a number, not a bool)", score)
+        self.log_outcome(
+            request_id, "judge", score=score, reviewer=judge_id, inclusion_prob=pi, tier=tier, detail=detail
         )
 
     def log_feedback(self, request_id: str, thumbs_up: bool, *, tier: str | None = None) -> None:

@@ -258,6 +258,9 @@ class AuditReport:
     monitor_objects: dict[str, stats.Monitor] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    judge_assisted: Any = None
+    """Per tier, the judge-assisted (PPI++) estimate next to the human-only one; None when the
+    log has no judge events."""
 
     def tables(self) -> Tables:
         """Every table by name: a :class:`Tables` mapping of :class:`Table` (HTML in a notebook,
@@ -279,6 +282,7 @@ class AuditReport:
                     "costs",
                     "orphans",
                     "monitor_history",
+                    *(["judge_assisted"] if self.judge_assisted is not None else []),
                 )
             }
         )
@@ -330,6 +334,13 @@ class AuditReport:
             lines.append(
                 f"monitor {r.monitor}: baseline {r.baseline:.3f}, alarm below {r.threshold:.3f}: {state}"
             )
+        if self.judge_assisted is not None:
+            for r in self.judge_assisted.itertuples(index=False):
+                lines.append(
+                    f"judge-assisted {r.tier}: {r.estimate:.3f} [{r.lower:.3f}, {r.upper:.3f}] "
+                    f"(lambda {r.lam:.2f}, {int(r.judged)} judged, {int(r.reviews)} reviews; human only "
+                    f"{r.human_mean:.3f} [{r.human_lower:.3f}, {r.human_upper:.3f}])"
+                )
         if len(self.shadow):
             for r in self.shadow.itertuples(index=False):
                 lines.append(

@@ -43,10 +43,11 @@ from .estimators import INTERVALS, Aggregate, DomainEstimate, Estimates, estimat
 from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, paired_comparison, paired_wald
 from .intervals import Interval, bootstrap_interval, proportion_interval, proportion_intervals, t_interval
 from .logistic import LogisticFit, fit_logistic
-from .planning import DetectionPlan, fixed_sample_plan, sequential_plan
+from .planning import DetectionPlan, fixed_sample_plan, judge_sequential_plan, sequential_plan
+from .ppi import PPI_VARIANCES, PpiAggregate, PpiEstimate, ppi_mean
 from .sequential import MONITOR_BOUNDARIES as MONITOR_BOUNDARIES
 from .sequential import MONITOR_METHODS as MONITOR_METHODS
-from .sequential import Cusum, DayStatus, Monitor
+from .sequential import Cusum, DayStatus, Monitor, PpiMonitor, ppi_stream
 from .simulate import CoverageReport, simulate_coverage, simulate_monitor
 from .summary import TierSummary, tier_summary
 
@@ -97,4 +98,12 @@ __all__ = [
     "simulate_monitor",
     "stratified_srswor",
     "t_interval",
+    # judge-assisted (PPI++) per-tier means
+    "PPI_VARIANCES",
+    "PpiAggregate",
+    "PpiEstimate",
+    "ppi_mean",
+    "PpiMonitor",
+    "ppi_stream",
+    "judge_sequential_plan",
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .. import _core, _validate
 from ._convert import U32_MAX, _count, _days, _seed, _threads
@@ -21,7 +22,7 @@ def _rates(p0: float, delta: float, alpha: float, power: float) -> tuple[float, 
     )
 
 
-__all__ = ["MAX_SIMS", "DetectionPlan", "fixed_sample_plan", "sequential_plan"]
+__all__ = ["MAX_SIMS", "DetectionPlan", "fixed_sample_plan", "judge_sequential_plan", "sequential_plan"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,76 @@ def sequential_plan(
             p0, delta, days, alpha, power, tolerance, restart_every, sims, seed, threads, max_per_day
         )
     )
+
+
+def judge_sequential_plan(
+    p0: float,
+    delta: float,
+    days: int,
+    judge_calls: int,
+    accept_good: float = 0.92,
+    accept_bad: float = 0.2,
+    power: float = 0.8,
+    tolerance: float = 0.0,
+    arl: float = 1000.0,
+    sims: int = 100,
+    seed: int = 0,
+    max_per_day: int = 2000,
+) -> DetectionPlan:
+    """Smallest daily review count for which the judge-assisted :class:`PpiMonitor` (e-detector,
+    ``arl``) alarms within ``days`` days with probability >= ``power`` when quality is p0 − delta,
+    with ``judge_calls`` judged answers a day from a judge that accepts ``accept_good`` of the good
+    and ``accept_bad`` of the bad answers (seeded simulation, bisection over the daily count).
+    λ is the variance-minimising one under the judge model at p0, fixed before the run.
+    Compare with the same call at ``judge_calls=0`` (reviews alone) to see what the judge buys."""
+    import numpy as np
+
+    from .sequential import Monitor, PpiMonitor
+
+    p0, delta, _, power = _rates(p0, delta, 0.5, power)
+    days = _days("days", days, minimum=1)
+    judge_calls = _count("judge_calls", judge_calls)
+    accept_good = _validate.unit("accept_good", accept_good)
+    accept_bad = _validate.unit("accept_bad", accept_bad)
+    tolerance = _validate.real("tolerance", tolerance, minimum=0.0, maximum=delta, max_open=True)
+    arl = _validate.real("arl", arl, minimum=1.0, min_open=True)
+    sims = _count("sims", sims, minimum=10, maximum=100_000)
+    seed = _seed(seed)
+    max_per_day = _count("max_per_day", max_per_day, minimum=1)
+    q = p0 * accept_good + (1 - p0) * accept_bad  # P(judge accepts) at p0
+    cov = p0 * accept_good - p0 * q
+
+    def detects(n: int) -> float:
+        rng = np.random.default_rng([seed, n])
+        lam = min(max(cov / (q * (1 - q) * (1 + n / judge_calls)), 0.0), 1.0) if judge_calls else 0.0
+        p1 = p0 - delta
+        hits = 0
+        for _ in range(sims):
+            mon: Any = PpiMonitor(p0, tolerance, lam, method="e_detector", arl=arl) if judge_calls else None
+            plain = Monitor(p0, tolerance, method="e_detector", arl=arl)
+            for _d in range(days):
+                y = rng.random(n) < p1
+                f = np.where(y, rng.random(n) < accept_good, rng.random(n) < accept_bad).astype(float)
+                if judge_calls:
+                    yj = rng.random(judge_calls) < p1
+                    fj = np.where(
+                        yj, rng.random(judge_calls) < accept_good, rng.random(judge_calls) < accept_bad
+                    )
+                    status = mon.update(y.astype(float), f, fj.astype(float))
+                else:
+                    status = plain.update(y.astype(float))
+                if status.alarm:
+                    hits += 1
+                    break
+        return hits / sims
+
+    lo, hi = 1, max_per_day
+    if detects(hi) < power:
+        return DetectionPlan(max_per_day, max_per_day * days, detects(hi), "judge_assisted_unreachable")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if detects(mid) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return DetectionPlan(lo, lo * days, detects(lo), "judge_assisted" if judge_calls else "reviews_only")

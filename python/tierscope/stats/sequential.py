@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import numpy.typing as npt
 
 from .. import _core, _validate
 from ._convert import U32_MAX, _count, _f64, _method, _opt_f64, _positive
 
-__all__ = ["MONITOR_BOUNDARIES", "MONITOR_METHODS", "Cusum", "DayStatus", "Monitor"]
+__all__ = [
+    "MONITOR_BOUNDARIES",
+    "MONITOR_METHODS",
+    "Cusum",
+    "DayStatus",
+    "Monitor",
+    "PpiMonitor",
+    "ppi_stream",
+]
 
 
 @dataclass(frozen=True)
@@ -204,3 +213,83 @@ class Cusum:
     def from_json(cls, text: str) -> Cusum:
         """Restore from JSON state."""
         return cls(_core.StatsCusum.from_json(_text("text", text)))
+
+
+# ----------------------------------------------------------------------------- judge-assisted stream
+
+
+def ppi_stream(y: npt.ArrayLike, f: npt.ArrayLike, judge_mean: float, lam: float) -> npt.NDArray[np.float64]:
+    """One day's PPI-corrected review stream for a :class:`Monitor` built with ``lo=-lam``,
+    ``hi=1+lam``: z_i = λ·m_J + (y_i − λ f_i), labels ``y`` and judge scores ``f`` in [0, 1] on the
+    day's reviews, ``judge_mean`` the day's (Hájek) mean judge score m_J on the judged sample.
+
+    For a fixed λ (set before the data, e.g. from the launch window) the stream's mean is the human
+    mean and its variance is var(y − λf) instead of var(y): a judge that agrees with the humans
+    makes the monitor's bounds tighter. m_J is plugged in as known; its sampling error (about
+    sd(f)/√(judged answers), small next to the reviews' with thousands of judged answers a day) is
+    not in the guarantee, which :class:`PpiMonitor`'s tests check by simulation under no change.
+    """
+    yv, fv = _f64("y", y, finite=True), _f64("f", f, finite=True)
+    if fv.shape[0] != yv.shape[0]:
+        raise _validate.fail("f", f"the same length as `y` ({yv.shape[0]})", f"length {fv.shape[0]}")
+    lam = _validate.real("lam", lam, minimum=0.0, maximum=1.0)
+    judge_mean = _validate.real("judge_mean", judge_mean, minimum=0.0, maximum=1.0)
+    for name, arr in (("y", yv), ("f", fv)):
+        if arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
+            raise _validate.fail(name, "scores in [0, 1]", f"range [{arr.min()}, {arr.max()}]")
+    return lam * judge_mean + (yv - lam * fv)
+
+
+class PpiMonitor:
+    """A per-tier :class:`Monitor` fed the judge-assisted (PPI) stream of :func:`ppi_stream`.
+
+    ``lam`` is fixed when the monitor is built (e.g. the tuned λ of the launch window's
+    :class:`~tierscope.stats.PpiAggregate`), so the stream is predictable; every other argument is
+    :class:`Monitor`'s. A day's :meth:`update` takes its reviews (labels and judge scores) and
+    the day's judged sample (judge scores and their inclusion probabilities).
+    """
+
+    def __init__(
+        self,
+        baseline: float,
+        tolerance: float,
+        lam: float,
+        alpha: float = 0.05,
+        restart_every: int = 7,
+        method: str = "e_detector",
+        arl: float = 1000.0,
+    ) -> None:
+        self.lam = _validate.real("lam", lam, minimum=0.0, maximum=1.0)
+        self.monitor = Monitor(
+            baseline,
+            tolerance,
+            alpha=alpha,
+            lo=-self.lam,
+            hi=1.0 + self.lam,
+            restart_every=restart_every,
+            method=method,
+            arl=arl,
+        )
+
+    def update(
+        self,
+        y: npt.ArrayLike,
+        f: npt.ArrayLike,
+        judged_f: npt.ArrayLike,
+        judged_pi: npt.ArrayLike | None = None,
+    ) -> DayStatus:
+        """Absorb one day: reviews (``y``, ``f``) and the judged sample (``judged_f``, π)."""
+        jf = _f64("judged_f", judged_f, finite=True)
+        w = np.ones(jf.shape[0]) if judged_pi is None else 1.0 / _f64("judged_pi", judged_pi, finite=True)
+        if w.shape[0] != jf.shape[0]:
+            raise _validate.fail("judged_pi", f"the same length as `judged_f` ({jf.shape[0]})")
+        if jf.size == 0:
+            # No judged answers today: the human stream alone (λ = 0 for the day, still unbiased).
+            return self.monitor.update(_f64("y", y, finite=True))
+        m_j = float(np.clip(np.sum(w * jf) / np.sum(w), 0.0, 1.0))
+        return self.monitor.update(ppi_stream(y, f, m_j, self.lam))
+
+    @property
+    def alarm_day(self) -> int | None:
+        """Day the alarm first fired (1-based), or None."""
+        return self.monitor.alarm_day

@@ -18,6 +18,7 @@ mod estimators;
 mod gaps;
 mod intervals;
 mod planning;
+mod ppi;
 mod sequential;
 mod simulate;
 mod special;
@@ -38,5 +39,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     drift::register(m)?;
     planning::register(m)?;
     summary::register(m)?;
+    ppi::register(m)?;
     Ok(())
 }

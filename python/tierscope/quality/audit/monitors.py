@@ -24,7 +24,7 @@ import numpy.typing as npt
 from ... import stats
 from .frame import AuditFrame
 
-__all__ = ["MonitorBook", "MonitorSettings", "quality_monitors"]
+__all__ = ["MonitorBook", "MonitorSettings", "judge_monitors", "quality_monitors"]
 
 FloatArray = npt.NDArray[np.float64]
 _MONITOR_COLUMNS = [
@@ -227,4 +227,61 @@ def quality_monitors(
             notes.append(f"tier {t!r}: no reviews in the baseline window, no monitor")
             continue
         _follow_tier(book, frame, t, sub, q, b0, target, settings)
+    return notes
+
+
+def judge_monitors(
+    book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any], settings: MonitorSettings
+) -> list[str]:
+    """One judge-assisted monitor per tier (``"<tier> (judge-assisted)"``, kind ``"judge_assisted"``):
+    a :class:`~tierscope.stats.PpiMonitor` fed each day's reviews (label, judge score) and the
+    day's judged answers. λ is the tuned λ of the baseline window (fixed before the monitored
+    days), and the baseline the mean of the PPI stream over that window: the monitored quantity is
+    the review plan's weighting of y − λf plus λ × the judged tier mean, constant under no change.
+    """
+    judged, rev = samples
+    notes = []
+    for t in frame.tiers:
+        jt, rt = judged[judged["tier"] == t], rev[rev["tier"] == t]
+        jb, rb = jt[jt["day"] < frame.baseline_days], rt[rt["day"] < frame.baseline_days]
+        if not len(rb) or not len(jb):
+            notes.append(
+                f"tier {t!r}: no judged answers or reviews in the baseline window, no judge-assisted monitor"
+            )
+            continue
+        agg = stats.PpiAggregate()
+        agg.add_judged(jb["f"], jb["pi"], np.zeros(len(jb), np.int64))
+        agg.add_reviews(rb["score"], rb["f"], rb["pi"], np.zeros(len(rb), np.int64))
+        lam = agg.estimates()[0].lam
+        lam = 0.0 if not math.isfinite(lam) else lam
+        days_j, days_r = jt["day"].to_numpy(int), rt["day"].to_numpy(int)
+        fj, pj = jt["f"].to_numpy(float), jt["pi"].to_numpy(float)
+        y, f = rt["score"].to_numpy(float), rt["f"].to_numpy(float)
+        streams = []
+        for d in range(frame.n_days):
+            mj, mr = days_j == d, days_r == d
+            m = float(np.sum(fj[mj] / pj[mj]) / np.sum(1.0 / pj[mj])) if mj.any() else math.nan
+            streams.append((y[mr], f[mr], fj[mj], pj[mj], m))
+        base = [
+            stats.ppi_stream(s[0], s[1], s[4], lam)
+            for s in streams[: frame.baseline_days]
+            if math.isfinite(s[4])
+        ]
+        b0 = float(np.mean(np.concatenate(base))) if base else math.nan
+        if not math.isfinite(b0):
+            continue
+        mon = stats.PpiMonitor(
+            b0,
+            float(settings.tolerance),
+            lam,
+            alpha=float(settings.alpha),
+            restart_every=settings.restart_every,
+            method=settings.method,
+            arl=settings.arl,
+        )
+        name = f"{t} (judge-assisted)"
+        for d, (yd, fd, fjd, pjd, _m) in enumerate(streams):
+            status = mon.update(yd, fd, fjd, pjd)
+            book.record_day(name, d, status, stream_reviews=len(yd))
+        book.add(name, "judge_assisted", mon.monitor, b0)
     return notes

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ... import stats
 from ...log.quality import quality_by, review_units
 from .frame import AuditFrame
 from .rates import wilson
@@ -140,3 +141,80 @@ def quality_by_period(
             }
         )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- judge-assisted
+
+_JUDGE_COLUMNS = [
+    "tier",
+    "judged",
+    "reviews",
+    "lam",
+    "estimate",
+    "lower",
+    "upper",
+    "se",
+    "human_mean",
+    "human_lower",
+    "human_upper",
+    "human_se",
+    "width_ratio",
+]
+
+
+def judge_samples(frame: AuditFrame, verdicts: Any) -> tuple[Any, Any] | None:
+    """(judged sample, reviews with their judge score), or None when the log has no judge events.
+
+    The judged sample is every ``"judge"`` event whose ``detail`` does not say ``"sample":
+    "review"`` (those judged an answer *because* it was reviewed: they give the review its judge
+    score, but their π is not a judging probability). Columns: judged ``tier``, ``day``, ``f``,
+    ``pi``; reviews: the verdicts with ``f`` (reviews without a judge score are left out).
+    """
+    out = frame.outcomes
+    judge = out[out["kind"] == "judge"]
+    if not len(judge):
+        return None
+    for_review = np.array(
+        ["review" in str(_parse_detail(t).get("sample", "")) for t in judge["detail"]], bool
+    )
+    sample = judge[~for_review]
+    judged = sample.assign(
+        tier=sample["dtier"],
+        f=sample["score"].astype(float),
+        pi=sample["inclusion_prob"].fillna(1.0).astype(float),
+    )[["request_id", "tier", "day", "f", "pi"]]
+    scores = judge.groupby("request_id")["score"].mean()
+    rev = verdicts.assign(f=verdicts["request_id"].map(scores).astype(float))
+    return judged[judged["f"].notna()], rev[rev["f"].notna()]
+
+
+def judge_assisted_table(frame: AuditFrame, samples: tuple[Any, Any], level: float) -> Any:
+    """Per tier: the PPI++ estimate (tuned λ, Poisson variance) next to the human-only Hájek
+    estimate from the same reviews, and the ratio of their interval widths."""
+    import pandas as pd
+
+    judged, rev = samples
+    codes = {t: i for i, t in enumerate(frame.tiers)}
+    agg = stats.PpiAggregate()
+    agg.add_judged(judged["f"], judged["pi"], judged["tier"].map(codes).to_numpy(np.int64))
+    agg.add_reviews(rev["score"], rev["f"], rev["pi"], rev["tier"].map(codes).to_numpy(np.int64))
+    rows = []
+    for e in agg.estimates(level):
+        rows.append(
+            {
+                "tier": frame.tiers[e.domain],
+                "judged": e.n_judged,
+                "reviews": e.n_human,
+                "lam": e.lam,
+                "estimate": e.estimate,
+                "lower": e.lower,
+                "upper": e.upper,
+                "se": e.se,
+                "human_mean": e.human_mean,
+                "human_lower": e.human_lower,
+                "human_upper": e.human_upper,
+                "human_se": e.human_se,
+                "width_ratio": e.se / e.human_se if e.defined and e.human_se > 0 else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=_JUDGE_COLUMNS)

@@ -59,8 +59,16 @@ from .costs import cost_table
 from .drift import confidence_drift, escalation_drift, reference_histogram
 from .feedback import feedback_table, support_contacts, support_table
 from .frame import check_arguments, check_settings, load_frame
-from .monitors import MonitorBook, MonitorSettings, quality_monitors
-from .quality import ALL_TRAFFIC, BLENDED, quality_by_period, quality_table, review_verdicts
+from .monitors import MonitorBook, MonitorSettings, judge_monitors, quality_monitors
+from .quality import (
+    ALL_TRAFFIC,
+    BLENDED,
+    judge_assisted_table,
+    judge_samples,
+    quality_by_period,
+    quality_table,
+    review_verdicts,
+)
 from .shadow import shadow_gap
 
 __all__ = ["ALL_TRAFFIC", "BLENDED", "AuditReport", "audit", "load_outcomes"]
@@ -148,6 +156,11 @@ def audit(
     monitors = MonitorBook(frame.day_labels, tolerance)
     monitor_notes = quality_monitors(monitors, frame, verdicts, baseline, monitor_target, settings)
     shadow, shadow_daily = shadow_gap(monitors, frame, level, settings)
+    # Judge events (kind "judge"), when logged: PPI++ estimates and judge-assisted monitors.
+    judge = judge_samples(frame, verdicts)
+    judge_table = None if judge is None else judge_assisted_table(frame, judge, level)
+    if judge is not None:
+        monitor_notes += judge_monitors(monitors, frame, judge, settings)
 
     contacts = support_contacts(frame, support_window_days)
     support = support_table(frame, contacts, level)
@@ -190,4 +203,5 @@ def audit(
             "reference": ref_hist is not None,
         },
         notes=[*frame.notes(), *review_notes, *monitor_notes],
+        judge_assisted=judge_table,
     )

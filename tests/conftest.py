@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
-import types
 from pathlib import Path
 
 import pytest
-
-# ppi-python (ppi_py) installs a top-level regular package named `tests`, which wins over this
-# directory (a namespace package) and breaks `from tests.factories import ...`: bind the name here.
-if str(Path(__file__).parent) not in list(getattr(sys.modules.get("tests"), "__path__", [])):
-    _tests = types.ModuleType("tests")
-    _tests.__path__ = [str(Path(__file__).parent)]
-    sys.modules["tests"] = _tests
 from tierscope import Router
 from tierscope.data import banking77
 from tierscope.models.default_router import ensure_default_router

@@ -167,6 +167,11 @@ impl Tokenized {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+
+    /// The token ids fed to the model (special tokens included).
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
+    }
 }
 
 /// What the model produced for one query: a pooled embedding (encoder) or logits.
@@ -730,6 +735,14 @@ mod tests {
         assert!((unit.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-6);
         assert_eq!(pool_row(&states, &[1, 0, 0], 2, Pooling::Cls, false).unwrap(), vec![1.0, 2.0]);
         assert!(pool_row(&[f32::NAN, 0.0], &[1], 2, Pooling::Mean, false).is_err());
+    }
+
+    #[test]
+    fn the_suffix_cut_keeps_whole_characters() {
+        assert_eq!(suffix_at_char_boundary("héllo", 4), "llo");
+        assert_eq!(suffix_at_char_boundary("hé", 2), "");
+        assert_eq!(suffix_at_char_boundary("hé", 3), "hé");
+        assert_eq!(suffix_at_char_boundary("abc", 10), "abc");
     }
 
     #[test]

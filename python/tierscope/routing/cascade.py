@@ -821,8 +821,7 @@ class Cascade(Generic[A]):
         if cal < threshold:
             escalate(
                 "low_confidence",
-                f"tier {step.tier.name!r}: calibrated confidence {cal:.4g} < "
-                f"threshold {threshold:.4g}",
+                f"tier {step.tier.name!r}: calibrated confidence {cal:.4g} < threshold {threshold:.4g}",
             )
             return False, None
         record["accepted"] = True

@@ -740,7 +740,8 @@ mod tests {
     #[test]
     fn the_suffix_cut_keeps_whole_characters() {
         assert_eq!(suffix_at_char_boundary("héllo", 4), "llo");
-        assert_eq!(suffix_at_char_boundary("hé", 2), "");
+        assert_eq!(suffix_at_char_boundary("hé", 1), "");
+        assert_eq!(suffix_at_char_boundary("hé", 2), "é");
         assert_eq!(suffix_at_char_boundary("hé", 3), "hé");
         assert_eq!(suffix_at_char_boundary("abc", 10), "abc");
     }

@@ -478,8 +478,9 @@ mod tests {
         let plain = predicted_minority(&LogisticOptions::default());
         let balanced =
             LogisticOptions { class_weights: Some(balanced_class_weights(&y, 2)), ..Default::default() };
-        assert_eq!(plain, 0, "unweighted, the minority class is never predicted");
-        assert!(predicted_minority(&balanced) > 20, "balanced weights predict the minority class");
+        let balanced = predicted_minority(&balanced);
+        assert!(plain < 10, "unweighted, the minority class (20 of 400) is almost never predicted: {plain}");
+        assert!(balanced > 3 * plain.max(7), "balanced weights predict it: {balanced} vs {plain}");
     }
 
     #[test]

@@ -10,9 +10,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-
 use super::config::Thresholds;
 use super::config::{
     self, Calibration, Head, ModelKind, ModelSpec, Pooling, Reference, RouterConfig, Truncation,
@@ -449,19 +446,12 @@ struct Split {
 }
 
 /// Stratified held-out split: `fraction` of each tier (rounded, at least one example on both
-/// sides), drawn with a ChaCha8 generator seeded with `seed`, tier by tier in tier order.
+/// sides), drawn with a ChaCha8 generator seeded with `seed`, tier by tier in tier order. One
+/// implementation with [`super::head::fit_head`]'s ([`super::head::split_holdout`]), so a head
+/// fitted on a router's embeddings sees the same split as `Router.fit` (every tier has at least
+/// two examples here, checked by [`label_indices`]).
 fn split_holdout(labels: &[usize], k: usize, fraction: f64, seed: u64) -> Split {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut train = Vec::new();
-    let mut holdout = Vec::new();
-    for members in &mut members_by_tier(labels, k) {
-        members.shuffle(&mut rng);
-        let n_hold = ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1);
-        holdout.extend_from_slice(&members[..n_hold]);
-        train.extend_from_slice(&members[n_hold..]);
-    }
-    train.sort_unstable();
-    holdout.sort_unstable();
+    let (train, holdout) = super::head::split_holdout(labels, k, fraction, seed);
     Split { train, holdout }
 }
 

@@ -54,6 +54,7 @@ _LAZY: dict[str, str] = {
     "PlattCalibrator": "tierscope.routing.calibration",
     "ThresholdReport": "tierscope.routing.calibration",
     "choose_threshold": "tierscope.routing.calibration",
+    "choose_thresholds": "tierscope.routing.calibration",
     "fit_calibrator": "tierscope.routing.calibration",
     "reliability_diagram": "tierscope.routing.calibration",
     "DecisionLog": "tierscope.log.decision_log",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see
         PlattCalibrator,
         ThresholdReport,
         choose_threshold,
+        choose_thresholds,
         fit_calibrator,
         reliability_diagram,
     )
@@ -141,6 +143,7 @@ __all__ = [
     "__version__",
     "audit",
     "choose_threshold",
+    "choose_thresholds",
     "default_router_dir",
     "fit_calibrator",
     "load_decisions",

@@ -19,6 +19,7 @@ __all__ = [
     "RouterCore",
     "RouteColumns",
     "fit_router",
+    "embed_texts",
     "HeadFit",
     "fit_head",
     "route_utf8",
@@ -154,7 +155,7 @@ def fit_router(
     seed: int = 0,
     shrinkage: float = 0.1,
     min_confidence: float | None = None,
-    max_length: int = 128,
+    max_length: int | None = None,
     provenance_json: str | None = None,
     sessions: int | None = None,
     intra_threads: int | None = None,
@@ -163,7 +164,24 @@ def fit_router(
     max_tail_score: float | None = ...,  # 0.99
     tail_neighbours: int = 3,
     tail_max_rows: int = 10240,
+    truncation: str | None = None,
+    head_tokens: int | None = None,
+    class_weight_balanced: bool = False,
+    class_weights: list[float] | None = None,
+    embeddings: npt.NDArray[np.float32] | None = None,
+    n_truncated: int = 0,
 ) -> RouterCore: ...
+def embed_texts(
+    encoder_dir: _Path,
+    texts: list[str] | tuple[str, ...],
+    *,
+    max_length: int | None = None,
+    truncation: str | None = None,
+    head_tokens: int | None = None,
+    sessions: int | None = None,
+    intra_threads: int | None = None,
+    ort_search_dirs: Sequence[_Path] = ...,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]: ...
 
 # --- head fitting (src/python/head.rs) and Arrow buffers (src/python/arrow.rs) ---
 

@@ -165,9 +165,10 @@ impl RouterCore {
 /// Train a router head on an encoder directory (see `tierscope.Router.fit`).
 #[pyfunction]
 #[pyo3(signature = (encoder_dir, texts, tiers, *, tier_order, holdout_fraction=0.2, l2=1e-4, seed=0, shrinkage=0.1,
-                    min_confidence=None, max_length=128, provenance_json=None, sessions=None, intra_threads=None,
+                    min_confidence=None, max_length=None, provenance_json=None, sessions=None, intra_threads=None,
                     ort_search_dirs=Vec::new(), intents=None, max_tail_score=Some(0.99), tail_neighbours=3,
-                    tail_max_rows=10240))]
+                    tail_max_rows=10240, truncation=None, head_tokens=None, class_weight_balanced=false,
+                    class_weights=None, embeddings=None, n_truncated=0))]
 #[allow(clippy::too_many_arguments)]
 fn fit_router(
     py: Python<'_>,
@@ -180,7 +181,7 @@ fn fit_router(
     seed: u64,
     shrinkage: f64,
     min_confidence: Option<f64>,
-    max_length: usize,
+    max_length: Option<usize>,
     provenance_json: Option<String>,
     sessions: Option<usize>,
     intra_threads: Option<usize>,
@@ -189,7 +190,26 @@ fn fit_router(
     max_tail_score: Option<f64>,
     tail_neighbours: usize,
     tail_max_rows: usize,
+    truncation: Option<String>,
+    head_tokens: Option<usize>,
+    class_weight_balanced: bool,
+    class_weights: Option<Vec<f64>>,
+    embeddings: Option<numpy::PyReadonlyArray2<'_, f32>>,
+    n_truncated: usize,
 ) -> PyResult<RouterCore> {
+    let truncation = truncation
+        .map(|name| router::config::Truncation::parse(&name).map_err(|e| errors::invalid("truncation", &e)))
+        .transpose()?;
+    let class_weight = match (class_weight_balanced, class_weights) {
+        (true, _) => router::fit::ClassWeight::Balanced,
+        (false, Some(w)) => router::fit::ClassWeight::Explicit(w),
+        (false, None) => router::fit::ClassWeight::None,
+    };
+    // Copied out of the array while the GIL is held; the fit itself runs detached.
+    let embeddings = embeddings.map(|e| {
+        let dim = e.shape()[1];
+        (e.as_array().iter().copied().collect::<Vec<f32>>(), dim)
+    });
     let texts = convert::texts(texts, "texts")?;
     let tiers = convert::texts(tiers, "tiers")?;
     let intents = intents.map(|i| convert::texts(i, "intents")).transpose()?;
@@ -201,6 +221,9 @@ fn fit_router(
         shrinkage,
         min_confidence,
         max_length,
+        truncation,
+        head_tokens,
+        class_weight,
         max_tail_score,
         tail_neighbours,
         tail_max_rows,
@@ -214,10 +237,50 @@ fn fit_router(
     }
     init_runtime(py, ort_search_dirs)?;
     let threads = threads(sessions, intra_threads)?;
-    let inner = detached(py, (encoder_dir, texts, tiers, intents), move |(dir, texts, tiers, intents)| {
-        router::fit(&dir, &texts, &tiers, intents.as_deref(), &options, threads)
+    let inputs = (encoder_dir, texts, tiers, intents, embeddings);
+    let inner = detached(py, inputs, move |(dir, texts, tiers, intents, embeddings)| {
+        let input = match &embeddings {
+            Some((values, dim)) => {
+                router::fit::FitInput::Embeddings { values, dim: *dim, truncated: n_truncated }
+            }
+            None => router::fit::FitInput::Texts(&texts),
+        };
+        router::fit::fit_with(&dir, input, &tiers, intents.as_deref(), &options, threads)
     })?;
     Ok(RouterCore { inner })
+}
+
+/// Embed texts as `fit_router` would (see `tierscope.routing.router.EmbeddingCache`):
+/// `(embeddings [n, dim] float32, truncated [n] bool)`.
+#[pyfunction]
+#[pyo3(signature = (encoder_dir, texts, *, max_length=None, truncation=None, head_tokens=None, sessions=None,
+                    intra_threads=None, ort_search_dirs=Vec::new()))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn embed_texts<'py>(
+    py: Python<'py>,
+    encoder_dir: PathBuf,
+    texts: &Bound<'py, PyAny>,
+    max_length: Option<usize>,
+    truncation: Option<String>,
+    head_tokens: Option<usize>,
+    sessions: Option<usize>,
+    intra_threads: Option<usize>,
+    ort_search_dirs: Vec<PathBuf>,
+) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<bool>>)> {
+    let truncation = truncation
+        .map(|name| router::config::Truncation::parse(&name).map_err(|e| errors::invalid("truncation", &e)))
+        .transpose()?;
+    let texts = convert::texts(texts, "texts")?;
+    let options = FitOptions { max_length, truncation, head_tokens, ..Default::default() };
+    init_runtime(py, ort_search_dirs)?;
+    let threads = threads(sessions, intra_threads)?;
+    let (values, dim, truncated) = detached(py, (encoder_dir, texts), move |(dir, texts)| {
+        router::fit::embed_texts(&dir, &texts, &options, threads)
+    })?;
+    let n = truncated.len();
+    let array = Array2::from_shape_vec((n, dim), values)
+        .map_err(|e| errors::invalid("texts", &format!("embeddings of a consistent width: {e}")))?;
+    Ok((PyArray2::from_owned_array(py, array), PyArray1::from_vec(py, truncated)))
 }
 
 // The literal defaults in `fit_router`'s signature are the core's.
@@ -304,6 +367,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouterCore>()?;
     m.add_class::<RouteColumns>()?;
     m.add_function(wrap_pyfunction!(fit_router, m)?)?;
+    m.add_function(wrap_pyfunction!(embed_texts, m)?)?;
     m.add_function(wrap_pyfunction!(tail_scores, m)?)?;
     Ok(())
 }

@@ -60,6 +60,65 @@ pub struct ModelSpec {
     /// Rows of the model's word-embedding table; the tokenizer's vocabulary must fit in it.
     #[serde(default)]
     pub vocab_size: Option<usize>,
+    /// Which tokens a text longer than `max_length` keeps (absent in older files: `head`).
+    /// Written only when not `head`, so a head router's `router.json` is unchanged.
+    #[serde(default, skip_serializing_if = "Truncation::is_head")]
+    pub truncation: Truncation,
+    /// `head+tail` only: content tokens kept from the start (`k`); the last
+    /// `max_length − specials − k` are kept from the end. Default: a quarter of the content
+    /// budget (see [`ModelSpec::head_tokens_kept`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_tokens: Option<usize>,
+}
+
+/// Which tokens of a text longer than `max_length` are fed to the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Truncation {
+    /// The first tokens (the format's original behaviour).
+    #[default]
+    #[serde(rename = "head")]
+    Head,
+    /// The last tokens: for prompts whose question comes last (few-shot prompts).
+    #[serde(rename = "tail")]
+    Tail,
+    /// The first `k` and the last `max_length − specials − k` tokens.
+    #[serde(rename = "head+tail")]
+    HeadTail,
+}
+
+impl Truncation {
+    /// Whether this is the default, `head`.
+    pub fn is_head(&self) -> bool {
+        *self == Truncation::Head
+    }
+
+    /// The strategy named `name` (`head`, `tail`, `head+tail`).
+    pub fn parse(name: &str) -> std::result::Result<Self, String> {
+        match name {
+            "head" => Ok(Self::Head),
+            "tail" => Ok(Self::Tail),
+            "head+tail" => Ok(Self::HeadTail),
+            other => Err(format!("one of \"head\", \"tail\", \"head+tail\", got {other:?}")),
+        }
+    }
+
+    /// The strategy's name as `router.json` writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Head => "head",
+            Self::Tail => "tail",
+            Self::HeadTail => "head+tail",
+        }
+    }
+}
+
+impl ModelSpec {
+    /// `head+tail`: content tokens kept from the start when `budget` content tokens fit (the
+    /// rest come from the end): `head_tokens` if set, else `budget / 4` (Sun et al. 2019 found
+    /// a short head and a long tail best for long documents; a few-shot prompt's question is last).
+    pub fn head_tokens_kept(&self, budget: usize) -> usize {
+        self.head_tokens.unwrap_or(budget / 4).min(budget)
+    }
 }
 
 /// The canonical model file name (`model.onnx`), the default of `model.file`.
@@ -272,6 +331,17 @@ impl RouterConfig {
         if spec.max_length < 2 {
             return Err(format!("field `model.max_length`: expected at least 2, got {}", spec.max_length));
         }
+        if let Some(k) = spec.head_tokens {
+            if spec.truncation != Truncation::HeadTail {
+                return Err("field `model.head_tokens`: only meaningful with truncation \"head+tail\"".into());
+            }
+            if k >= spec.max_length {
+                return Err(format!(
+                    "field `model.head_tokens`: expected fewer than model.max_length ({}), got {k}",
+                    spec.max_length
+                ));
+            }
+        }
         match spec.kind {
             ModelKind::Encoder => {
                 let head = self.head.as_ref().ok_or(
@@ -415,6 +485,8 @@ mod tests {
                 max_length: 128,
                 embedding_dim: Some(3),
                 vocab_size: None,
+                truncation: Truncation::Head,
+                head_tokens: None,
             },
             head: Some(Head {
                 weights: vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]],
@@ -479,5 +551,30 @@ mod tests {
             }
             assert!(config.validate().unwrap_err().contains(field), "{field} = {bad:?}");
         }
+    }
+
+    #[test]
+    fn truncation_defaults_to_head_and_is_written_only_when_not_head() {
+        let config = minimal();
+        let value = serde_json::to_value(&config).unwrap();
+        assert!(value["model"].get("truncation").is_none(), "a head router's file is unchanged");
+        let mut config = minimal();
+        config.model.truncation = Truncation::HeadTail;
+        config.model.head_tokens = Some(32);
+        let value = serde_json::to_value(&config).unwrap();
+        assert_eq!(value["model"]["truncation"], "head+tail");
+        let back: RouterConfig = serde_json::from_value(value).unwrap();
+        assert_eq!(back.model.truncation, Truncation::HeadTail);
+        assert!(back.validate().is_ok());
+        assert_eq!(back.model.head_tokens_kept(126), 32);
+        config.model.head_tokens = Some(128);
+        assert!(config.validate().unwrap_err().contains("model.head_tokens"));
+        config.model.truncation = Truncation::Tail;
+        config.model.head_tokens = Some(3);
+        assert!(config.validate().unwrap_err().contains("model.head_tokens"));
+        assert_eq!(Truncation::parse("tail"), Ok(Truncation::Tail));
+        assert!(Truncation::parse("middle").unwrap_err().contains("head+tail"));
+        let spec = minimal().model;
+        assert_eq!(spec.head_tokens_kept(126), 31);
     }
 }

@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-
 use super::config::Thresholds;
-use super::config::{self, Calibration, Head, ModelKind, ModelSpec, Pooling, Reference, RouterConfig};
+use super::config::{
+    self, Calibration, Head, ModelKind, ModelSpec, Pooling, Reference, RouterConfig, Truncation,
+};
 use super::encoder::{BatchConfig, Encoder, ThreadConfig};
 use super::novelty;
 use super::train::{self, LinearHead, LogisticOptions};
@@ -54,8 +53,14 @@ pub struct FitOptions {
     /// Most training embeddings kept in the novelty index (a seeded, intent-stratified subsample
     /// beyond it).
     pub tail_max_rows: usize,
-    /// Max sequence length (used when the encoder directory has no router.json).
-    pub max_length: usize,
+    /// Max sequence length: None uses the encoder directory's router.json (128 without one).
+    pub max_length: Option<usize>,
+    /// Truncation strategy of long texts: None uses the encoder directory's (`head` without one).
+    pub truncation: Option<Truncation>,
+    /// `head+tail` only: content tokens kept from the start (see [`ModelSpec::head_tokens_kept`]).
+    pub head_tokens: Option<usize>,
+    /// Class weights of the head's log-loss.
+    pub class_weight: ClassWeight,
     /// Free-form provenance stored in router.json.
     pub provenance: BTreeMap<String, serde_json::Value>,
 }
@@ -72,10 +77,25 @@ impl Default for FitOptions {
             max_tail_score: Some(DEFAULT_MAX_TAIL_SCORE),
             tail_neighbours: novelty::DEFAULT_NEIGHBOURS,
             tail_max_rows: novelty::DEFAULT_MAX_ROWS,
-            max_length: 128,
+            max_length: None,
+            truncation: None,
+            head_tokens: None,
+            class_weight: ClassWeight::None,
             provenance: BTreeMap::new(),
         }
     }
+}
+
+/// How the head weighs the tiers' examples.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassWeight {
+    /// Every example counts once.
+    None,
+    /// `n / (k · n_c)` from the training split's tier counts (sklearn's `"balanced"`): each
+    /// tier weighs as much in total, so a rare tier is still predicted.
+    Balanced,
+    /// One positive weight per tier, in `tier_order`.
+    Explicit(Vec<f64>),
 }
 
 impl FitOptions {
@@ -94,6 +114,14 @@ impl FitOptions {
         if let Some(t) = self.max_tail_score {
             if !(0.0..=1.0).contains(&t) {
                 return Err(TierscopeError::invalid("max_tail_score", format!("a value in [0, 1], got {t}")));
+            }
+        }
+        if let ClassWeight::Explicit(w) = &self.class_weight {
+            if w.len() != self.tier_order.len() || w.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(TierscopeError::invalid(
+                    "class_weight",
+                    format!("one positive weight per tier of {:?}, got {w:?}", self.tier_order),
+                ));
             }
         }
         if self.tail_neighbours == 0 {
@@ -123,15 +151,72 @@ pub fn fit(
     options: &FitOptions,
     threads: ThreadConfig,
 ) -> Result<Router> {
+    fit_with(encoder_dir, FitInput::Texts(texts), tiers, intents, options, threads)
+}
+
+/// What [`fit_with`] trains on: texts (embedded by the encoder) or their precomputed embeddings.
+pub enum FitInput<'a> {
+    /// Texts, embedded by the encoder.
+    Texts(&'a [String]),
+    /// Row-major embeddings (`dim` values per example) made by the same encoder with the same
+    /// truncation (e.g. `route_batch(..., with_embeddings=True)` of a router on it), and how
+    /// many of the texts were truncated (for the metrics); the encoder is loaded, never run.
+    Embeddings { values: &'a [f32], dim: usize, truncated: usize },
+}
+
+/// [`fit`] on texts or on precomputed embeddings ([`FitInput`]).
+pub fn fit_with(
+    encoder_dir: &Path,
+    input: FitInput<'_>,
+    tiers: &[String],
+    intents: Option<&[String]>,
+    options: &FitOptions,
+    threads: ThreadConfig,
+) -> Result<Router> {
     options.validate()?;
-    let labels = label_indices(texts, tiers, options)?;
-    let groups = intents.map(|names| intent_indices(names, texts.len())).transpose()?;
+    let n = match &input {
+        FitInput::Texts(texts) => texts.len(),
+        FitInput::Embeddings { values, dim, .. } => {
+            if *dim == 0 || values.len() % dim != 0 {
+                return Err(TierscopeError::invalid(
+                    "embeddings",
+                    format!(
+                        "a 2-d array of rows of positive width, got {} values of width {dim}",
+                        values.len()
+                    ),
+                ));
+            }
+            values.len() / dim
+        }
+    };
+    let labels = label_indices(n, tiers, options)?;
+    let groups = intents.map(|names| intent_indices(names, n)).transpose()?;
     let k = options.tier_order.len();
-    let (encoder, embeddings) = embed(encoder_dir, texts, options.max_length, threads)?;
+    let (encoder, embeddings, truncated) = match input {
+        FitInput::Texts(texts) => embed(encoder_dir, texts, options, threads)?,
+        FitInput::Embeddings { values, dim, truncated } => {
+            let encoder = load_encoder(encoder_dir, options, threads)?;
+            if encoder.output_width() != dim {
+                return Err(TierscopeError::invalid(
+                    "embeddings",
+                    format!("rows of the encoder's width {}, got {dim}", encoder.output_width()),
+                ));
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(TierscopeError::invalid("embeddings", "finite values (found NaN or infinity)"));
+            }
+            (encoder, Embeddings { values: values.to_vec(), dim }, truncated)
+        }
+    };
     let split = split_holdout(&labels, k, options.holdout_fraction, options.seed);
     let train_set = embeddings.gather(&split.train, &labels);
     let holdout_set = embeddings.gather(&split.holdout, &labels);
-    let head = train_head(&train_set, k, options.l2);
+    let weights = match &options.class_weight {
+        ClassWeight::None => None,
+        ClassWeight::Balanced => Some(train::balanced_class_weights(&train_set.y, k)),
+        ClassWeight::Explicit(w) => Some(w.clone()),
+    };
+    let head = train_head(&train_set, k, options.l2, weights);
     let calibrated = temperature_scale(&head, &holdout_set, k);
     let reference = reference_histogram(&head, &embeddings, &labels, k, calibrated.temperature);
     let index = novelty::NoveltyIndex::fit(
@@ -142,7 +227,11 @@ pub fn fit(
         groups.as_deref(),
         options.seed,
     )?;
-    write_router(encoder, options, head, calibrated, &split, index, reference)
+    let truncation = [
+        ("n_truncated".to_string(), truncated.into()),
+        ("truncated_share".to_string(), (truncated as f64 / n as f64).into()),
+    ];
+    write_router(encoder, options, head, calibrated, &split, index, reference, truncation)
 }
 
 /// Each intent's index among the distinct intents (sorted), after checking one per text.
@@ -160,14 +249,14 @@ fn intent_indices(intents: &[String], n: usize) -> Result<Vec<usize>> {
 
 /// Each label's index in `options.tier_order`, after checking there is one label per text, at
 /// least two tiers, a held-out fraction in (0, 1) and at least two examples of every tier.
-fn label_indices(texts: &[String], tiers: &[String], options: &FitOptions) -> Result<Vec<usize>> {
-    if texts.len() != tiers.len() {
+fn label_indices(n: usize, tiers: &[String], options: &FitOptions) -> Result<Vec<usize>> {
+    if n != tiers.len() {
         return Err(TierscopeError::invalid(
             "tiers",
-            format!("one tier label per text: got {} texts and {} labels", texts.len(), tiers.len()),
+            format!("one tier label per text: got {n} texts and {} labels", tiers.len()),
         ));
     }
-    if texts.is_empty() {
+    if n == 0 {
         return Err(TierscopeError::invalid("texts", "at least 2 labelled texts per tier, got none"));
     }
     let order = &options.tier_order;
@@ -234,8 +323,40 @@ struct Examples {
     dim: usize,
 }
 
-/// The model spec for an encoder directory: its router.json's, or the mean-pooling default.
-fn encoder_spec(encoder_dir: &Path, max_length: usize) -> Result<ModelSpec> {
+/// The model spec for an encoder directory (its router.json's, or the mean-pooling default),
+/// with the fit's `max_length` and truncation when given.
+fn encoder_spec(encoder_dir: &Path, options: &FitOptions) -> Result<ModelSpec> {
+    let mut spec = directory_spec(encoder_dir)?;
+    if let Some(max_length) = options.max_length {
+        spec.max_length = max_length;
+    }
+    if let Some(truncation) = options.truncation {
+        spec.truncation = truncation;
+        spec.head_tokens = None;
+    }
+    if options.head_tokens.is_some() {
+        spec.head_tokens = options.head_tokens;
+    }
+    if spec.max_length < 2 {
+        return Err(TierscopeError::invalid("max_length", format!("at least 2, got {}", spec.max_length)));
+    }
+    if let Some(k) = spec.head_tokens {
+        if spec.truncation != Truncation::HeadTail || k >= spec.max_length {
+            return Err(TierscopeError::invalid(
+                "head_tokens",
+                format!(
+                    "fewer than max_length ({}) with truncation \"head+tail\", got {k} with {:?}",
+                    spec.max_length,
+                    spec.truncation.name()
+                ),
+            ));
+        }
+    }
+    Ok(spec)
+}
+
+/// The model spec of an encoder directory: its router.json's, or the mean-pooling default.
+fn directory_spec(encoder_dir: &Path) -> Result<ModelSpec> {
     let config_path = encoder_dir.join("router.json");
     // Any router.json (a directory, a FIFO, a symlink out of the directory) is checked, not
     // silently skipped or followed: only a missing one means "use the defaults".
@@ -261,29 +382,61 @@ fn encoder_spec(encoder_dir: &Path, max_length: usize) -> Result<ModelSpec> {
         output: "last_hidden_state".into(),
         pooling: Pooling::Mean,
         normalize: true,
-        max_length,
+        max_length: 128,
         embedding_dim: None,
         vocab_size: None,
+        truncation: Truncation::Head,
+        head_tokens: None,
     })
 }
 
-/// Load the encoder in `encoder_dir` and embed every text; any failed text is an error.
+/// Load the encoder in `encoder_dir` with the fit's max length and truncation.
+fn load_encoder(encoder_dir: &Path, options: &FitOptions, threads: ThreadConfig) -> Result<Encoder> {
+    let spec = encoder_spec(encoder_dir, options)?;
+    Encoder::load(encoder_dir, &spec, threads, BatchConfig::default())
+}
+
+/// Load the encoder and embed every text (any failed text is an error); also how many texts
+/// were truncated.
 fn embed(
     encoder_dir: &Path,
     texts: &[String],
-    max_length: usize,
+    options: &FitOptions,
     threads: ThreadConfig,
-) -> Result<(Encoder, Embeddings)> {
-    let spec = encoder_spec(encoder_dir, max_length)?;
-    let encoder = Encoder::load(encoder_dir, &spec, threads, BatchConfig::default())?;
+) -> Result<(Encoder, Embeddings, usize)> {
+    let encoder = load_encoder(encoder_dir, options, threads)?;
     let dim = encoder.output_width();
     let rows = encoder.infer(texts)?;
     let mut values = Vec::with_capacity(texts.len() * dim);
-    for (i, (row, _)) in rows.into_iter().enumerate() {
+    let mut truncated = 0;
+    for (i, (row, tokenized)) in rows.into_iter().enumerate() {
         let embedding = row.map_err(|reason| TierscopeError::Inference(format!("texts[{i}]: {reason}")))?;
+        truncated += usize::from(tokenized.is_some_and(|t| t.truncated));
         values.extend_from_slice(&embedding);
     }
-    Ok((encoder, Embeddings { values, dim }))
+    Ok((encoder, Embeddings { values, dim }, truncated))
+}
+
+/// Embed `texts` as [`fit`] would (the encoder in `encoder_dir` with the options' max length and
+/// truncation): row-major embeddings, their width and each text's `truncated` flag. For caching
+/// embeddings across fits ([`FitInput::Embeddings`]).
+pub fn embed_texts(
+    encoder_dir: &Path,
+    texts: &[String],
+    options: &FitOptions,
+    threads: ThreadConfig,
+) -> Result<(Vec<f32>, usize, Vec<bool>)> {
+    let encoder = load_encoder(encoder_dir, options, threads)?;
+    let dim = encoder.output_width();
+    let rows = encoder.infer(texts)?;
+    let mut values = Vec::with_capacity(texts.len() * dim);
+    let mut truncated = Vec::with_capacity(texts.len());
+    for (i, (row, tokenized)) in rows.into_iter().enumerate() {
+        let embedding = row.map_err(|reason| TierscopeError::Inference(format!("texts[{i}]: {reason}")))?;
+        truncated.push(tokenized.is_some_and(|t| t.truncated));
+        values.extend_from_slice(&embedding);
+    }
+    Ok((values, dim, truncated))
 }
 
 /// Example indices on each side of the held-out split, ascending.
@@ -293,25 +446,18 @@ struct Split {
 }
 
 /// Stratified held-out split: `fraction` of each tier (rounded, at least one example on both
-/// sides), drawn with a ChaCha8 generator seeded with `seed`, tier by tier in tier order.
+/// sides), drawn with a ChaCha8 generator seeded with `seed`, tier by tier in tier order. One
+/// implementation with [`super::head::fit_head`]'s ([`super::head::split_holdout`]), so a head
+/// fitted on a router's embeddings sees the same split as `Router.fit` (every tier has at least
+/// two examples here, checked by [`label_indices`]).
 fn split_holdout(labels: &[usize], k: usize, fraction: f64, seed: u64) -> Split {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut train = Vec::new();
-    let mut holdout = Vec::new();
-    for members in &mut members_by_tier(labels, k) {
-        members.shuffle(&mut rng);
-        let n_hold = ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1);
-        holdout.extend_from_slice(&members[..n_hold]);
-        train.extend_from_slice(&members[n_hold..]);
-    }
-    train.sort_unstable();
-    holdout.sort_unstable();
+    let (train, holdout) = super::head::split_holdout(labels, k, fraction, seed);
     Split { train, holdout }
 }
 
 /// The L2 multinomial logistic regression head over `k` tiers.
-fn train_head(train_set: &Examples, k: usize, l2: f64) -> LinearHead {
-    let logistic = LogisticOptions { l2, ..Default::default() };
+fn train_head(train_set: &Examples, k: usize, l2: f64, class_weights: Option<Vec<f64>>) -> LinearHead {
+    let logistic = LogisticOptions { l2, class_weights, ..Default::default() };
     train::fit_logistic(&train_set.x, &train_set.y, k, train_set.dim, &logistic)
 }
 
@@ -435,6 +581,7 @@ fn metrics(calibrated: &Calibrated, split: &Split, head: &LinearHead) -> BTreeMa
 
 /// The router description (head, calibration, thresholds, tail, reference, metrics,
 /// provenance), validated, assembled with `encoder` into a [`Router`].
+#[allow(clippy::too_many_arguments)]
 fn write_router(
     encoder: Encoder,
     options: &FitOptions,
@@ -443,9 +590,11 @@ fn write_router(
     split: &Split,
     index: novelty::NoveltyIndex,
     reference: Reference,
+    truncation: [(String, serde_json::Value); 2],
 ) -> Result<Router> {
     let d = encoder.output_width();
     let mut metrics = metrics(&calibrated, split, &head);
+    metrics.extend(truncation);
     metrics.insert("tail_index_rows".into(), index.rows().into());
     metrics.insert("tail_index_bytes".into(), index.to_bytes().len().into());
     let mut provenance = options.provenance.clone();
@@ -519,15 +668,15 @@ mod tests {
 
     #[test]
     fn labels_map_to_tier_indices_and_every_tier_needs_two_examples() {
-        let texts = strings(&["a", "b", "c", "d"]);
+        let texts = 4;
         let order = options(&["cheap", "capable"]);
-        let labels = label_indices(&texts, &strings(&["capable", "cheap", "cheap", "capable"]), &order);
+        let labels = label_indices(texts, &strings(&["capable", "cheap", "cheap", "capable"]), &order);
         assert_eq!(labels.unwrap(), vec![1, 0, 0, 1]);
-        let err = label_indices(&texts, &strings(&["cheap", "cheap", "cheap", "capable"]), &order);
+        let err = label_indices(texts, &strings(&["cheap", "cheap", "cheap", "capable"]), &order);
         assert!(err.unwrap_err().to_string().contains("tier \"capable\" has 1"));
-        let err = label_indices(&texts, &strings(&["cheap", "capable", "cheap", "premium"]), &order);
+        let err = label_indices(texts, &strings(&["cheap", "capable", "cheap", "premium"]), &order);
         assert!(err.unwrap_err().to_string().contains("tiers[3]"));
-        let err = label_indices(&texts, &strings(&["cheap"]), &order);
+        let err = label_indices(texts, &strings(&["cheap"]), &order);
         assert!(err.unwrap_err().to_string().contains("one tier label per text"));
     }
 

@@ -13,12 +13,24 @@ pub struct LogisticOptions {
     pub max_iter: usize,
     /// Stop when the gradient's max-norm falls below this.
     pub tolerance: f64,
+    /// One weight per class multiplying its examples' log-loss (the sum is still divided by
+    /// the number of examples, so "balanced" weights `n / (k·n_c)` keep the loss's scale); None: 1.
+    pub class_weights: Option<Vec<f64>>,
 }
 
 impl Default for LogisticOptions {
     fn default() -> Self {
-        Self { l2: 1e-4, max_iter: 500, tolerance: 1e-6 }
+        Self { l2: 1e-4, max_iter: 500, tolerance: 1e-6, class_weights: None }
     }
+}
+
+/// "Balanced" class weights `n / (k · n_c)` of labels in `0..k` (a class without examples gets 0).
+pub fn balanced_class_weights(y: &[usize], k: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; k];
+    for &c in y {
+        counts[c] += 1;
+    }
+    counts.iter().map(|&c| if c == 0 { 0.0 } else { y.len() as f64 / (k as f64 * c as f64) }).collect()
 }
 
 /// A fitted linear head: `weights` is `k × d` row-major, `bias` has `k` values.
@@ -46,13 +58,15 @@ impl LinearHead {
     }
 }
 
-/// Mean cross-entropy + L2 and its gradient at `theta` = [weights (k·d), bias (k)].
+/// Mean (class-weighted) cross-entropy + L2 and its gradient at `theta` = [weights (k·d), bias (k)].
+#[allow(clippy::too_many_arguments)]
 fn loss_and_gradient(
     x: &[f32],
     y: &[usize],
     k: usize,
     d: usize,
     l2: f64,
+    class_weights: Option<&[f64]>,
     theta: &[f64],
     grad: &mut [f64],
 ) -> f64 {
@@ -68,9 +82,10 @@ fn loss_and_gradient(
             logits[c] = b[c] + w[c * d..(c + 1) * d].iter().zip(row).map(|(a, &v)| a * v as f64).sum::<f64>();
         }
         linalg::softmax_scaled(&logits, 1.0, &mut probs);
-        loss -= probs[label].max(1e-300).ln();
+        let weight = class_weights.map_or(1.0, |w| w[label]);
+        loss -= weight * probs[label].max(1e-300).ln();
         for c in 0..k {
-            let residual = probs[c] - if c == label { 1.0 } else { 0.0 };
+            let residual = weight * (probs[c] - if c == label { 1.0 } else { 0.0 });
             let gw = &mut grad[c * d..(c + 1) * d];
             for (g, &v) in gw.iter_mut().zip(row) {
                 *g += residual * v as f64;
@@ -94,7 +109,8 @@ pub fn fit_logistic(x: &[f32], y: &[usize], k: usize, d: usize, options: &Logist
     let dim = k * d + k;
     let mut theta = vec![0.0; dim];
     let mut grad = vec![0.0; dim];
-    let mut loss = loss_and_gradient(x, y, k, d, options.l2, &theta, &mut grad);
+    let weights = options.class_weights.as_deref();
+    let mut loss = loss_and_gradient(x, y, k, d, options.l2, weights, &theta, &mut grad);
     let memory = 10;
     let mut s_hist: Vec<Vec<f64>> = Vec::new();
     let mut y_hist: Vec<Vec<f64>> = Vec::new();
@@ -140,7 +156,7 @@ pub fn fit_logistic(x: &[f32], y: &[usize], k: usize, d: usize, options: &Logist
             for j in 0..dim {
                 candidate[j] = theta[j] + step * direction[j];
             }
-            new_loss = loss_and_gradient(x, y, k, d, options.l2, &candidate, &mut new_grad);
+            new_loss = loss_and_gradient(x, y, k, d, options.l2, weights, &candidate, &mut new_grad);
             if new_loss <= loss + 1e-4 * step * slope || step < 1e-12 {
                 break;
             }
@@ -420,19 +436,51 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let (x, y) = blobs(30, 4, 3);
         let theta: Vec<f64> = (0..15).map(|i| (i as f64 * 0.37).sin() * 0.3).collect();
-        let mut grad = vec![0.0; 15];
-        loss_and_gradient(&x, &y, 3, 4, 0.01, &theta, &mut grad);
-        for j in 0..15 {
-            let mut plus = theta.clone();
-            let mut minus = theta.clone();
-            plus[j] += 1e-6;
-            minus[j] -= 1e-6;
-            let mut scratch = vec![0.0; 15];
-            let numeric = (loss_and_gradient(&x, &y, 3, 4, 0.01, &plus, &mut scratch)
-                - loss_and_gradient(&x, &y, 3, 4, 0.01, &minus, &mut scratch))
-                / 2e-6;
-            assert!((numeric - grad[j]).abs() < 1e-6, "coordinate {j}: {numeric} vs {}", grad[j]);
+        let weights = [0.5, 1.0, 3.0];
+        for w in [None, Some(&weights[..])] {
+            let mut grad = vec![0.0; 15];
+            loss_and_gradient(&x, &y, 3, 4, 0.01, w, &theta, &mut grad);
+            for j in 0..15 {
+                let mut plus = theta.clone();
+                let mut minus = theta.clone();
+                plus[j] += 1e-6;
+                minus[j] -= 1e-6;
+                let mut scratch = vec![0.0; 15];
+                let numeric = (loss_and_gradient(&x, &y, 3, 4, 0.01, w, &plus, &mut scratch)
+                    - loss_and_gradient(&x, &y, 3, 4, 0.01, w, &minus, &mut scratch))
+                    / 2e-6;
+                assert!((numeric - grad[j]).abs() < 1e-6, "coordinate {j}: {numeric} vs {}", grad[j]);
+            }
         }
+    }
+
+    #[test]
+    fn balanced_weights_make_the_minority_class_count() {
+        assert_eq!(balanced_class_weights(&[0, 0, 0, 1], 2), vec![4.0 / 6.0, 2.0]);
+        // 95% class 0, with class 1 overlapping it: balanced weights move predictions to class 1.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for i in 0..400 {
+            let c = usize::from(i % 20 == 0);
+            y.push(c);
+            x.push(c as f32 * 0.8 + rng.random_range(-1.0f32..1.0));
+        }
+        let predicted_minority = |options: &LogisticOptions| {
+            let head = fit_logistic(&x, &y, 2, 1, options);
+            let mut logits = vec![0.0; 2];
+            (0..400)
+                .filter(|&i| {
+                    head.logits(&x[i..i + 1], &mut logits);
+                    logits[1] > logits[0]
+                })
+                .count()
+        };
+        let plain = predicted_minority(&LogisticOptions::default());
+        let balanced =
+            LogisticOptions { class_weights: Some(balanced_class_weights(&y, 2)), ..Default::default() };
+        let balanced = predicted_minority(&balanced);
+        assert!(plain < 10, "unweighted, the minority class (20 of 400) is almost never predicted: {plain}");
+        assert!(balanced > 3 * plain.max(7), "balanced weights predict it: {balanced} vs {plain}");
     }
 
     #[test]

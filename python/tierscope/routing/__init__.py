@@ -12,6 +12,7 @@ from .calibration import (
     ReliabilityDiagram,
     ThresholdReport,
     choose_threshold,
+    choose_thresholds,
     fit_calibrator,
     reliability_diagram,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "TierAnswer",
     "TierClassifier",
     "choose_threshold",
+    "choose_thresholds",
     "default_router_dir",
     "fit_calibrator",
     "reliability_diagram",

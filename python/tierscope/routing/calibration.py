@@ -21,7 +21,7 @@ Only numpy and the standard library are used at runtime (no scipy).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -46,6 +46,7 @@ __all__ = [
     "clopper_pearson_upper",
     "ThresholdReport",
     "choose_threshold",
+    "choose_thresholds",
     "CostAwareRule",
 ]
 
@@ -460,6 +461,68 @@ def choose_threshold(
         expected_cost_per_query=cost(1.0 - acc, acc),
         n_tested=n_tested,
     )
+
+
+def choose_thresholds(
+    steps: Sequence[
+        tuple[npt.ArrayLike, npt.ArrayLike]
+        | Callable[[tuple[ThresholdReport, ...]], tuple[npt.ArrayLike, npt.ArrayLike]]
+    ],
+    epsilon: float | Sequence[float],
+    delta: float,
+    *,
+    min_accepted: int | None = None,
+) -> tuple[ThresholdReport, ...]:
+    """One certified threshold per escalation step of an N-tier cascade, with a family-wise guarantee.
+
+    ``steps[i] = (confidence, acceptable)``: step ``i``'s calibrated confidence in tier ``i``'s
+    answer and whether that answer was acceptable, on held-out labelled queries like those
+    that reach step ``i`` (for the first step, all traffic; for later steps, queries the earlier
+    steps escalate: calibrate the steps in order, each on what the thresholds before it
+    escalate). ``epsilon``: the target failure rate among the answers each step accepts (one
+    float for every step, or one per step).
+
+    **Guarantee (Bonferroni over steps)**: with probability ``>= 1 - delta``, *every* step's
+    failure rate among the answers it accepts is ``<= epsilon`` (of that step). Each step runs
+    :func:`choose_threshold`'s fixed-sequence test at ``delta / S`` for ``S`` steps; the union
+    bound makes the probability that *any* step's certificate is wrong ``<= S · delta/S``.
+    Bonferroni rather than a fixed sequence over steps, because the steps are not nested
+    hypotheses of one ordering: a fixed sequence would stop certifying at the first infeasible
+    step and leave every later step uncertified (escalating all of it to the top tier), while
+    the union bound needs no independence between the steps' calibration sets (later steps'
+    sets depend on earlier thresholds) and costs only a ``log(S)``-sized increase of the
+    samples each step needs. Within a step the fixed-sequence scan over thresholds keeps its
+    full ``delta / S`` (no further penalty). An infeasible step's report escalates every query
+    that reaches it.
+    """
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise InvalidInputError(
+            "steps: expected a non-empty sequence of (confidence, acceptable) pairs, "
+            f"got {type(steps).__name__}"
+        )
+    n_steps = len(steps)
+    if isinstance(epsilon, Sequence) and not isinstance(epsilon, str):
+        if len(epsilon) != n_steps:
+            raise InvalidInputError(
+                f"epsilon: expected one float or one per step ({n_steps}), got {len(epsilon)} values"
+            )
+        epsilons = [float(_check_prob(f"epsilon[{i}]", e)) for i, e in enumerate(epsilon)]
+    else:
+        epsilons = [_check_prob("epsilon", epsilon)] * n_steps
+    delta = _check_prob("delta", delta)
+    reports: list[ThresholdReport] = []
+    for i, step in enumerate(steps):
+        if callable(step):
+            step = step(tuple(reports))
+        if not isinstance(step, (tuple, list)) or len(step) != 2:
+            raise InvalidInputError(f"steps[{i}]: expected a (confidence, acceptable) pair")
+        try:
+            reports.append(
+                choose_threshold(step[0], step[1], epsilons[i], delta / n_steps, min_accepted=min_accepted)
+            )
+        except InvalidInputError as err:
+            raise InvalidInputError(f"steps[{i}]: {err}") from err
+    return tuple(reports)
 
 
 # -- cost of error -----------------------------------------------------------------------------

@@ -49,7 +49,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Generator, Iterable, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -60,7 +60,15 @@ from .._logging import logger as _logger
 from .._validate import text
 from ..exceptions import CascadeError, InvalidInputError, TierscopeError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
-from .cascade_config import CascadeConfig, ExceptionText, build_cascade_config
+from .cascade_config import (
+    CascadeConfig,
+    ExceptionText,
+    Step,
+    Tier,
+    TieredDecision,
+    build_cascade_config,
+    build_tiered_config,
+)
 from .cascade_config import _clean as _clean_text
 from .cascade_config import format_exception as _fmt_exc
 from .messages import Messages, is_messages, router_text
@@ -345,6 +353,83 @@ class Cascade(Generic[A]):
             exception_text=exception_text,
             exception_max_chars=exception_max_chars,
         )
+        self._setup()
+
+    @classmethod
+    def tiered(
+        cls,
+        tiers: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]],
+        *,
+        confidence: Callable[..., Any] | Sequence[Callable[..., Any]],
+        thresholds: float | ThresholdReport | Sequence[float | ThresholdReport],
+        calibrators: Calibrator | Callable[[float], float] | Sequence[Any] | None = None,
+        names: Sequence[str] | None = None,
+        router: Any = None,
+        tier_categories: Mapping[str, str] | None = None,
+        never_cheap_categories: Iterable[str] = (),
+        never_cheap_patterns: Iterable[str | re.Pattern[str]] = (),
+        never_cheap_predicates: Mapping[str, Callable[..., bool]] | Iterable[Callable[..., bool]] = (),
+        shadow_rate: float = 0.0,
+        shadow_judge: Callable[..., Any] | None = None,
+        shadow_mode: Literal["thread", "inline"] = "thread",
+        shadow_workers: int = 2,
+        review_rate: float | Mapping[str, float] = 0.0,
+        seed: int | None = None,
+        decision_log: DecisionSink | None = None,
+        exception_text: ExceptionText = "hash",
+        exception_max_chars: int = 200,
+    ) -> Cascade[Any]:
+        """An N-tier cascade: tiers cheapest to most capable, one confidence and threshold per step.
+
+        A query starts at the first tier (or where a hard rule sends it) and climbs one step at
+        a time: tier ``i`` answers, ``confidence[i](query, answer)`` (then ``calibrators[i]``)
+        scores it, and the answer is accepted when the calibrated score is ``>= thresholds[i]``
+        (a float or a :class:`ThresholdReport`, e.g. from :func:`choose_thresholds
+        <tierscope.routing.choose_thresholds>`, which certifies every step with a family-wise
+        guarantee). A failure of a tier, its confidence or calibrator escalates to the next
+        tier; an infeasible step report skips its tier. The last tier answers whatever reaches it.
+
+        ``tiers``: callables (named by ``names``, default ``tier0``, ``tier1``, … or ``cheap`` /
+        ``capable`` for two) or a mapping name -> callable, in order. ``confidence``,
+        ``thresholds``, ``calibrators``: one per step (``len(tiers) - 1``) or one for all.
+        Hard rules may name any tier as the start: ``tier_categories`` maps a category to a
+        tier; a ``router`` whose decided tier is one of the cascade's tiers starts there (a
+        router failure or fallback starts at the last tier); ``never_cheap_*`` rules start at
+        the last tier. ``review_rate`` may be a mapping over all tier names; shadow calls go to
+        the last tier. Other options are as in :class:`Cascade`.
+
+        Decisions are :class:`~tierscope.routing.cascade_config.TieredDecision` (with ``path``,
+        the tiers called, and ``steps``, each step's scores and reason); the decision log keeps
+        both in the ``extra`` column.
+        """
+        config = build_tiered_config(
+            tiers,
+            confidence=confidence,
+            thresholds=thresholds,
+            calibrators=calibrators,
+            names=names,
+            router=router,
+            tier_categories=tier_categories,
+            never_cheap_categories=never_cheap_categories,
+            never_cheap_patterns=never_cheap_patterns,
+            never_cheap_predicates=never_cheap_predicates,
+            shadow_rate=shadow_rate,
+            shadow_judge=shadow_judge,
+            shadow_mode=shadow_mode,
+            shadow_workers=shadow_workers,
+            review_rate=review_rate,
+            seed=seed,
+            decision_log=decision_log,
+            exception_text=exception_text,
+            exception_max_chars=exception_max_chars,
+        )
+        self: Cascade[Any] = cls.__new__(cls)
+        self._config = config
+        self._setup()
+        return self
+
+    def _setup(self) -> None:
+        """The state every cascade keeps besides its (validated) config."""
         self._err = self._config.error_text
         # Public attributes, as before the settings moved into the config; the flow reads them.
         self.cheap_name, self.capable_name = self._config.cheap.name, self._config.capable.name
@@ -360,6 +445,20 @@ class Cascade(Generic[A]):
         """Events the decision log failed to write (each also logged to the ``tierscope`` logger)."""
 
     # -- public API ------------------------------------------------------------------------
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        """Every tier's name, cheapest first."""
+        if self._config.steps is None:
+            return (self.cheap_name, self.capable_name)
+        return tuple(t.name for t in self._config.tiers)
+
+    @property
+    def thresholds(self) -> tuple[float | None, ...]:
+        """Each step's acceptance threshold (None: cost rule only, or an infeasible report)."""
+        if self._config.steps is None:
+            return (self.threshold,)
+        return tuple(step.acceptance.threshold for step in self._config.steps)
+
     @property
     def threshold(self) -> float | None:
         """The acceptance threshold on calibrated confidence (None: cost rule only, or infeasible)."""
@@ -465,6 +564,8 @@ class Cascade(Generic[A]):
             query, context = router_text(query), query if context is None else context
         _check_call(query, category, request_id)  # type: ignore[arg-type]  # a str, or it raises
         trace = self._start(query, context, category, request_id)  # type: ignore[arg-type]
+        if self._config.steps is not None:
+            return (yield from self._tiered_flow(trace))
         if self._config.hard_rules.router is not None:
             yield from self._route(trace)
         if trace.reason is None:
@@ -642,6 +743,182 @@ class Cascade(Generic[A]):
             )
             return False
         return True
+
+    # -- the N-tier flow (Cascade.tiered): step by step, cheapest first ------------------------
+    def _tiered_start(self, trace: _Trace) -> Generator[_Call, _Done, int]:
+        """Where the query starts: a router tier or category may name any tier; a never-cheap
+        rule, or a router failure or fallback, starts at the last tier."""
+        config, last = self._config, len(self._config.tiers) - 1
+        index = {t.name: i for i, t in enumerate(config.tiers)}
+        start = 0
+        if config.hard_rules.router is not None:
+            yield from self._route(trace)
+            if trace.reason is not None:
+                return last
+            tier = trace.fields.get("route_tier")
+            if tier in index and index[tier] > 0:
+                start = index[tier]
+                trace.fields["hard_rule"] = f"router_tier:{tier}"
+        category = trace.category
+        if category is not None and category in config.tier_categories:
+            if config.tier_categories[category] > start:
+                start = config.tier_categories[category]
+                trace.fields["hard_rule"] = f"category:{category}"
+        started = time.perf_counter()
+        rule, err_text = config.hard_rules.match(trace.query, category, self._err)
+        trace.fields["latency_rules_s"] = time.perf_counter() - started
+        if err_text is not None:
+            trace.fields["hard_rule"] = rule
+            trace.escalate("hard_rule_error", err_text)
+            return last
+        if rule is not None:
+            trace.fields["hard_rule"] = rule
+            trace.escalate("hard_rule", f"{rule} starts at the last tier")
+            return last
+        if start > 0:
+            trace.escalate(
+                "hard_rule", f"{trace.fields['hard_rule']} starts at tier {config.tiers[start].name!r}"
+            )
+        return start
+
+    def _tiered_step(
+        self, trace: _Trace, step: Step, record: dict[str, Any], costs: list[float]
+    ) -> Generator[_Call, _Done, tuple[bool, Any]]:
+        """One step: its tier answers, its confidence scores; ``(accepted, answer)``."""
+
+        def escalate(code: str, why: str) -> None:
+            record["reason"] = code
+            trace.escalate(code, why)
+
+        acceptance = step.acceptance
+        if acceptance.report is not None and not acceptance.report.feasible:
+            escalate("threshold_infeasible", acceptance.report.message)
+            return False, None
+        done = yield _Call(f"tier:{step.tier.name}", step.tier.fn, step.tier.args(trace.query, trace.context))
+        record["called"] = True
+        self._tiered_meta(trace, step.tier, done, costs)
+        if not done.ok:
+            escalate("cheap_error", f"tier {step.tier.name!r} failed: {self._err(done.value)}")
+            return False, None
+        answer = done.value
+        scored = yield _Call("confidence", acceptance.confidence, (trace.query, answer))
+        raw = self._valid_unit(scored, "confidence", escalate)
+        if raw is None:
+            return False, None
+        record["confidence_raw"] = trace.fields["confidence_raw"] = raw
+        cal = raw
+        if acceptance.calibrator is not None:
+            try:
+                value = acceptance.calibrator(raw)
+            except Exception as err:  # noqa: BLE001
+                escalate("calibration_error", self._err(err))
+                return False, None
+            calibrated = self._valid_unit(_Done(True, value, 0.0), "calibration", escalate)
+            if calibrated is None:
+                return False, None
+            cal = calibrated
+        record["confidence_calibrated"] = trace.fields["confidence_calibrated"] = cal
+        # A feasible report's or a float's threshold (infeasible steps returned above).
+        threshold = acceptance.threshold if acceptance.threshold is not None else math.inf
+        trace.fields["threshold"] = acceptance.threshold
+        if cal < threshold:
+            escalate(
+                "low_confidence",
+                f"tier {step.tier.name!r}: calibrated confidence {cal:.4g} < threshold {threshold:.4g}",
+            )
+            return False, None
+        record["accepted"] = True
+        return True, answer
+
+    def _tiered_meta(self, trace: _Trace, tier: Tier, done: _Done, costs: list[float]) -> None:
+        """The first tier called fills the ``cheap_*`` fields, the last tier the ``capable_*`` ones."""
+        fields = trace.fields
+        first = "latency_cheap_s" not in fields
+        is_last = tier.name == self.capable_name
+        prefix = "cheap" if first and not is_last else "capable" if is_last else None
+        if prefix is not None:
+            fields[f"latency_{prefix}_s"] = done.elapsed
+        if not done.ok:
+            return
+        mid, tin, tout, cost = _meta(done.value)
+        if cost is not None:
+            costs.append(cost)
+        if prefix is not None:
+            fields.update(
+                {
+                    f"{prefix}_model_id": mid,
+                    f"{prefix}_input_tokens": tin,
+                    f"{prefix}_output_tokens": tout,
+                    f"{prefix}_cost": cost,
+                }
+            )
+
+    def _tiered_flow(self, trace: _Trace) -> Generator[_Call, _Done, _Plan]:
+        config = self._config
+        assert config.steps is not None
+        start = yield from self._tiered_start(trace)
+        trace.fields["threshold"] = None
+        path: list[str] = []
+        records: list[dict[str, Any]] = []
+        costs: list[float] = []
+        answer: Any = None
+        answered_by: str | None = None
+        for step in config.steps[start:]:
+            record: dict[str, Any] = {
+                "tier": step.tier.name,
+                "called": False,
+                "confidence_raw": None,
+                "confidence_calibrated": None,
+                "threshold": step.acceptance.threshold,
+                "accepted": False,
+                "reason": None,
+            }
+            records.append(record)
+            accepted, value = yield from self._tiered_step(trace, step, record, costs)
+            if record["called"]:
+                path.append(step.tier.name)
+            if accepted:
+                answer, answered_by = value, step.tier.name
+                break
+        if answered_by is None:
+            last = config.capable
+            done = yield _Call("capable", last.fn, last.args(trace.query, trace.context))
+            path.append(last.name)
+            self._tiered_meta(trace, last, done, costs)
+            if done.ok:
+                answer, answered_by = done.value, last.name
+            else:
+                trace.fields["error"] = f"capable tier failed: {self._err(done.value)}"
+                trace.capable_exception = done.value
+        return self._tiered_finish(trace, answer, answered_by, path, records, costs)
+
+    def _tiered_finish(
+        self,
+        trace: _Trace,
+        answer: Any,
+        answered_by: str | None,
+        path: list[str],
+        records: list[dict[str, Any]],
+        costs: list[float],
+    ) -> _Plan:
+        fields = trace.fields
+        accepted = answered_by is not None and answered_by != self.capable_name
+        fields["answered_by"] = answered_by
+        fields["escalated"] = answered_by != self._config.tiers[0].name
+        fields["escalation_reason"], fields["escalation_detail"] = trace.reason, trace.detail
+        fields["fallback"] = trace.reason in FALLBACK_REASONS
+        fields["fallback_reason"] = trace.detail if fields["fallback"] else None
+        shadow = accepted and trace.u_shadow < self.shadow_rate
+        fields["shadowed"] = shadow
+        fields["shadow_inclusion_prob"] = self.shadow_rate if accepted else None
+        if answered_by is not None:
+            pi = self._config.sampling.review.get(answered_by, 0.0)
+            fields["review_inclusion_prob"] = pi
+            fields["review_sampled"] = trace.u_review < pi
+        fields["cost"] = float(sum(costs)) if costs else None
+        fields["latency_total_s"] = time.perf_counter() - trace.started
+        decision = TieredDecision(**fields, path=tuple(path), steps=tuple(records))
+        return _Plan(answer, decision, shadow, answer, trace.query, trace.context, trace.capable_exception)
 
     # -- finishing: log, raise, shadow -------------------------------------------------------
     def _log_event(self, method: str, *args: Any, **kwargs: Any) -> None:

@@ -13,15 +13,15 @@ import hmac
 import inspect
 import re
 import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypedDict
 
 from .._validate import choice, fail, integer, optional, text, unit
 from ..exceptions import InvalidInputError
 from .calibration import Calibrator, CostAwareRule, ThresholdReport
-from .records import DecisionSink
+from .records import CascadeDecision, DecisionSink
 
 __all__ = [
     "AcceptanceRule",
@@ -31,8 +31,11 @@ __all__ = [
     "HardRules",
     "Sampling",
     "ShadowExecution",
+    "Step",
     "Tier",
+    "TieredDecision",
     "build_cascade_config",
+    "build_tiered_config",
     "format_exception",
 ]
 
@@ -248,6 +251,39 @@ class CascadeConfig:
     decision_log: DecisionSink | None
     error_text: ErrorText = ErrorText("hash", 200, None)
     """How exception text is recorded (see :func:`format_exception`)."""
+    steps: tuple[Step, ...] | None = None
+    """N-tier cascades (:meth:`Cascade.tiered <tierscope.routing.Cascade.tiered>`): one step per
+    tier but the last, cheapest first; None for the two-tier form."""
+    tiers: tuple[Tier, ...] = ()
+    """N-tier cascades: every tier, cheapest first (``cheap`` is the first, ``capable`` the last)."""
+    tier_categories: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """N-tier cascades: category -> index of the tier its queries start at."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One escalation step of an N-tier cascade: the tier that answers and when its answer is accepted."""
+
+    tier: Tier
+    acceptance: AcceptanceRule
+
+
+@dataclass(frozen=True)
+class TieredDecision(CascadeDecision):
+    """A :class:`~tierscope.routing.CascadeDecision` of an N-tier cascade, with the path taken.
+
+    ``cheap_tier``/``capable_tier`` are the first and last tiers; ``cheap_*`` fields describe the
+    first tier called, ``capable_*`` the last tier when it was called, ``confidence_*`` and
+    ``threshold`` the last step scored, ``cost`` the sum over every tier called. The decision
+    log stores ``path`` and ``steps`` in the decisions' ``extra`` JSON column (no schema change:
+    older readers and logs stay compatible).
+    """
+
+    path: tuple[str, ...] = ()
+    """The tiers called, in order (the last one answered, unless it failed)."""
+    steps: tuple[dict[str, Any], ...] = ()
+    """Per step reached: ``tier``, ``called``, ``confidence_raw``, ``confidence_calibrated``,
+    ``threshold``, ``accepted`` and ``reason`` (why it escalated; None when accepted)."""
 
 
 # -- one validator per concern -----------------------------------------------------------------
@@ -469,4 +505,141 @@ def build_cascade_config(
         shadow=_shadow_execution(shadow_mode, shadow_workers, shadow_judge),
         decision_log=_decision_log(decision_log),
         error_text=_error_text(exception_text, exception_max_chars, decision_log),
+    )
+
+
+def _tier_list(
+    tiers: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]],
+    names: Sequence[str] | None,
+) -> tuple[Tier, ...]:
+    if isinstance(tiers, Mapping):
+        if names is not None:
+            raise InvalidInputError("names: give tier names either as the tiers mapping's keys or as names")
+        names, fns = list(tiers.keys()), list(tiers.values())
+    elif isinstance(tiers, Sequence) and not isinstance(tiers, str):
+        fns = list(tiers)
+    else:
+        raise fail(
+            "tiers", "a sequence of tier callables (cheapest first) or a mapping name -> callable", tiers
+        )
+    if len(fns) < 2:
+        raise InvalidInputError(f"tiers: expected at least 2 tiers, cheapest first, got {len(fns)}")
+    if names is None:
+        names = ["cheap", "capable"] if len(fns) == 2 else [f"tier{i}" for i in range(len(fns))]
+    names = list(names)
+    if len(names) != len(fns):
+        raise InvalidInputError(f"names: expected one name per tier ({len(fns)}), got {len(names)}")
+    for i, (name, fn) in enumerate(zip(names, fns, strict=True)):
+        text(f"names[{i}]", name, allow_empty=False)
+        if not callable(fn):
+            raise InvalidInputError(f"tiers[{i}]: expected a callable, got {type(fn).__name__}")
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"names: expected distinct tier names, got {names}")
+    return tuple(Tier(n, f, accepts_context(f)) for n, f in zip(names, fns, strict=True))
+
+
+def _per_step(name: str, values: Any, n_steps: int) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        return [values] * n_steps
+    out: list[Any] = list(values)
+    if len(out) != n_steps:
+        raise InvalidInputError(f"{name}: expected one per step ({n_steps} = tiers - 1), got {len(out)}")
+    return out
+
+
+def _tier_categories(tier_categories: Mapping[str, str] | None, index: Mapping[str, int]) -> dict[str, int]:
+    if tier_categories is None:
+        return {}
+    if not isinstance(tier_categories, Mapping):
+        raise fail("tier_categories", "a mapping category -> tier name", tier_categories)
+    out: dict[str, int] = {}
+    for category, tier in tier_categories.items():
+        text("tier_categories key", category)
+        if tier not in index:
+            raise InvalidInputError(
+                f"tier_categories[{category!r}]: expected one of the tiers {list(index)}, got {tier!r}"
+            )
+        out[category] = index[tier]
+    return out
+
+
+def build_tiered_config(
+    tiers: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]],
+    *,
+    confidence: Callable[..., Any] | Sequence[Callable[..., Any]],
+    thresholds: float | ThresholdReport | Sequence[float | ThresholdReport],
+    calibrators: Calibrator | Callable[[float], float] | Sequence[Any] | None = None,
+    names: Sequence[str] | None = None,
+    router: Any = None,
+    tier_categories: Mapping[str, str] | None = None,
+    never_cheap_categories: Iterable[str] = (),
+    never_cheap_patterns: Iterable[str | re.Pattern[str]] = (),
+    never_cheap_predicates: Mapping[str, Predicate] | Iterable[Predicate] = (),
+    shadow_rate: float = 0.0,
+    shadow_judge: Callable[..., Any] | None = None,
+    shadow_mode: Literal["thread", "inline"] = "thread",
+    shadow_workers: int = 2,
+    review_rate: float | Mapping[str, float] = 0.0,
+    seed: int | None = None,
+    decision_log: DecisionSink | None = None,
+    exception_text: ExceptionText = "hash",
+    exception_max_chars: int = 200,
+) -> CascadeConfig:
+    """Validate an N-tier cascade's arguments (those of :meth:`Cascade.tiered
+    <tierscope.routing.Cascade.tiered>`); raises :class:`InvalidInputError` naming the first bad one."""
+    tier_list = _tier_list(tiers, names)
+    n_steps = len(tier_list) - 1
+    confidences = _per_step("confidence", confidence, n_steps)
+    threshold_list = _per_step("thresholds", thresholds, n_steps)
+    calibrator_list = _per_step("calibrators", calibrators, n_steps)
+    steps = []
+    for i in range(n_steps):
+        if not callable(confidences[i]):
+            raise InvalidInputError(
+                f"confidence[{i}]: expected a callable (query, answer) -> float in [0, 1]"
+            )
+        if threshold_list[i] is None:
+            raise InvalidInputError(f"thresholds[{i}]: expected a float in [0, 1] or a ThresholdReport")
+        try:
+            value, report = _threshold(threshold_list[i], None)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"thresholds[{i}]: {err}") from err
+        acceptance = AcceptanceRule(confidences[i], value, report, None, _calibrator(calibrator_list[i]))
+        steps.append(Step(tier_list[i], acceptance))
+    index = {t.name: i for i, t in enumerate(tier_list)}
+    if router is not None and (not hasattr(router, "route") or not hasattr(router, "tiers")):
+        raise InvalidInputError(f"router: expected a tierscope.Router, got {type(router).__name__}")
+    hard_rules = HardRules(
+        router=router,
+        router_escalate=frozenset(),
+        categories=_categories(never_cheap_categories),
+        patterns=_patterns(never_cheap_patterns),
+        predicates=_predicates(never_cheap_predicates),
+    )
+    all_names = [t.name for t in tier_list]
+    if isinstance(review_rate, Mapping):
+        unknown = sorted(set(review_rate) - set(all_names))
+        if unknown:
+            raise InvalidInputError(f"review_rate: unknown tier(s) {unknown}; tiers: {all_names}")
+        review = {t: check_unit(f"review_rate[{t!r}]", v) for t, v in review_rate.items()}
+    else:
+        rate = check_unit("review_rate", review_rate)
+        review = dict.fromkeys(all_names, rate)
+    sampling = Sampling(
+        shadow_rate=check_unit("shadow_rate", shadow_rate),
+        review=MappingProxyType(review),
+        seed=optional(integer, "seed", seed, minimum=None, maximum=None),
+    )
+    return CascadeConfig(
+        cheap=tier_list[0],
+        capable=tier_list[-1],
+        acceptance=steps[0].acceptance,
+        hard_rules=hard_rules,
+        sampling=sampling,
+        shadow=_shadow_execution(shadow_mode, shadow_workers, shadow_judge),
+        decision_log=_decision_log(decision_log),
+        error_text=_error_text(exception_text, exception_max_chars, decision_log),
+        steps=tuple(steps),
+        tiers=tier_list,
+        tier_categories=MappingProxyType(_tier_categories(tier_categories, index)),
     )

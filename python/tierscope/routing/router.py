@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import importlib
 import json
 import os
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +42,16 @@ from . import _inputs, messages
 from .manifest import write_manifest
 from .records import Decision, RouteBatch
 
-__all__ = ["DEFAULT_MAX_TEXT_BYTES", "Decision", "RouteBatch", "Router", "default_router_dir"]
+__all__ = [
+    "DEFAULT_MAX_TEXT_BYTES",
+    "Decision",
+    "EmbeddingCache",
+    "RouteBatch",
+    "Router",
+    "TRUNCATIONS",
+    "Truncation",
+    "default_router_dir",
+]
 
 DEFAULT_ROUTER_ENV = "TIERSCOPE_DEFAULT_ROUTER"
 #: File (beside ``router.json``) describing a router's precision guard.
@@ -180,6 +191,163 @@ def _columns(core: _core.RouteColumns) -> dict[str, Any]:
     }
 
 
+Truncation = Literal["head", "tail", "head+tail"]
+"""How a text longer than ``max_length`` tokens is cut (see :meth:`Router.fit`)."""
+TRUNCATIONS: tuple[Truncation, ...] = ("head", "tail", "head+tail")
+#: Share of truncated training texts above which :meth:`Router.fit` warns.
+TRUNCATED_WARN_SHARE = 0.05
+
+
+def _encoder_dir(encoder: str | os.PathLike[str] | Router) -> Path:
+    if isinstance(encoder, Router):
+        source = encoder._core.source
+        if source is None:
+            raise v.fail("encoder", "a Router loaded from a directory (save it first)")
+        return v.existing_dir("encoder", source, what="encoder directory")
+    return v.existing_dir("encoder", encoder, what="encoder directory")
+
+
+def _truncation_options(truncation: Any, max_length: Any, head_tokens: Any) -> dict[str, Any]:
+    """The fit's truncation overrides (absent: the encoder directory's)."""
+    out: dict[str, Any] = {}
+    if truncation is not None:
+        out["truncation"] = v.choice("truncation", truncation, TRUNCATIONS)
+    if max_length is not None:
+        # The model's own position limit (512 for BERT-family encoders) is checked when it loads.
+        out["max_length"] = v.integer("max_length", max_length, minimum=2, maximum=_SIZE_MAX)
+    if head_tokens is not None:
+        if out.get("truncation") != "head+tail":
+            raise v.fail("head_tokens", 'only with truncation="head+tail"', head_tokens)
+        out["head_tokens"] = v.integer("head_tokens", head_tokens, minimum=0, maximum=_SIZE_MAX)
+    return out
+
+
+def _class_weight_options(class_weight: Any, order: list[str]) -> dict[str, Any]:
+    if class_weight is None:
+        return {}
+    if isinstance(class_weight, str):
+        v.choice("class_weight", class_weight, ("balanced",))
+        return {"class_weight_balanced": True}
+    if not isinstance(class_weight, Mapping):
+        raise v.fail("class_weight", '"balanced" or a mapping tier -> positive weight', class_weight)
+    unknown = sorted(str(t) for t in set(class_weight) - set(order))
+    if unknown:
+        raise v.fail("class_weight", f"weights for tiers of {order}; unknown tier(s) {unknown}")
+    weights = [
+        v.real(f"class_weight[{t!r}]", class_weight.get(t, 1.0), minimum=0.0, min_open=True) for t in order
+    ]
+    return {"class_weights": weights}
+
+
+def _warn_truncated(metrics: Mapping[str, Any], model: Mapping[str, Any], share_limit: float) -> None:
+    """Warn when more than ``share_limit`` of the training texts were cut to ``max_length``."""
+    share = float(metrics.get("truncated_share", 0.0))
+    if share > share_limit:
+        warnings.warn(
+            f"tierscope: Router.fit truncated {share:.1%} of the training texts "
+            f"({metrics.get('n_truncated')}) to max_length={model.get('max_length')} tokens (truncation "
+            f"{model.get('truncation', 'head')!r}); if what decides the tier comes late in long prompts, "
+            'use truncation="tail" or "head+tail", or a larger max_length (up to the model\'s positions)',
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class EmbeddingCache:
+    """Encoder embeddings kept across :meth:`Router.fit` calls, keyed by the SHA-256 of each text,
+    of the encoder's files (model, tokenizer, model spec) and of the truncation settings, so a
+    repeated fit on the same texts encodes nothing (:attr:`encoded` counts texts actually encoded).
+
+    In memory; :meth:`save` / :meth:`load` keep it in one ``.npz`` file."""
+
+    def __init__(self) -> None:
+        self._rows: dict[bytes, tuple[npt.NDArray[np.float32], bool]] = {}
+        self._encoder_keys: dict[tuple[str, int, int], bytes] = {}
+        self.encoded = 0
+        """Texts encoded by this cache (misses), over its lifetime."""
+        self.hits = 0
+        """Texts served from the cache."""
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _encoder_key(self, encoder_dir: Path) -> bytes:
+        config_path = encoder_dir / "router.json"
+        spec: dict[str, Any] = {}
+        if config_path.is_file():
+            spec = dict(json.loads(config_path.read_text(encoding="utf-8")).get("model", {}))
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+        for name in (spec.get("file", "model.onnx"), spec.get("tokenizer", "tokenizer.json")):
+            path = _inside(encoder_dir, name, "encoder file")
+            stat = path.stat()
+            memo = (os.fspath(path), stat.st_size, stat.st_mtime_ns)
+            if memo not in self._encoder_keys:
+                self._encoder_keys[memo] = hashlib.sha256(path.read_bytes()).digest()
+            digest.update(self._encoder_keys[memo])
+        return digest.digest()
+
+    def embed(
+        self,
+        encoder_dir: str | os.PathLike[str],
+        texts: Sequence[str],
+        *,
+        max_length: int | None = None,
+        truncation: Truncation | None = None,
+        head_tokens: int | None = None,
+        sessions: int | None = None,
+        intra_threads: int | None = None,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """``(embeddings [n, dim], truncated [n])`` of ``texts``, encoding only the texts not cached."""
+        directory = v.existing_dir("encoder_dir", encoder_dir, what="encoder directory")
+        items = v.string_list("texts", texts)
+        settings = json.dumps([max_length, truncation, head_tokens]).encode()
+        base = hashlib.sha256(self._encoder_key(directory) + settings).digest()
+        keys = [hashlib.sha256(base + t.encode("utf-8", "surrogatepass")).digest() for t in items]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._rows))
+        if missing:
+            first = {k: i for i, k in reversed(list(enumerate(keys)))}
+            values, flags = _core.embed_texts(
+                os.fspath(directory),
+                [items[first[k]] for k in missing],
+                max_length=max_length,
+                truncation=truncation,
+                head_tokens=head_tokens,
+                sessions=sessions,
+                intra_threads=intra_threads,
+                ort_search_dirs=ort_search_dirs(),
+            )
+            for k, row, flag in zip(missing, values, flags, strict=True):
+                self._rows[k] = (row, bool(flag))
+            self.encoded += len(missing)
+        self.hits += len(items) - len(missing)
+        if not items:
+            return np.zeros((0, 0), np.float32), np.zeros(0, bool)
+        rows = [self._rows[k] for k in keys]
+        return np.stack([r[0] for r in rows]).astype(np.float32), np.array([r[1] for r in rows])
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the cached rows to one ``.npz`` file."""
+        target = v.output_file("path", path)
+        keys = list(self._rows)
+        dim = len(next(iter(self._rows.values()))[0]) if keys else 0
+        np.savez(
+            target,
+            keys=np.array(keys, dtype="S32"),
+            values=np.stack([self._rows[k][0] for k in keys]) if keys else np.zeros((0, dim), np.float32),
+            truncated=np.array([self._rows[k][1] for k in keys], bool),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> EmbeddingCache:
+        """A cache with the rows :meth:`save` wrote."""
+        source = v.existing_file("path", path)
+        cache = cls()
+        with np.load(source, allow_pickle=False) as data:
+            for k, row, flag in zip(data["keys"], data["values"], data["truncated"], strict=True):
+                cache._rows[bytes(k)] = (np.asarray(row, np.float32), bool(flag))
+        return cache
+
+
 class Router:
     """A loaded router. Thread-safe: share one instance across threads.
 
@@ -311,7 +479,7 @@ class Router:
         seed: int = 0,
         shrinkage: float = 0.1,
         min_confidence: float | None = None,
-        max_length: int = 128,
+        max_length: int | None = None,
         provenance: dict[str, Any] | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         sessions: int | None = None,
@@ -320,6 +488,11 @@ class Router:
         max_tail_score: float | None = DEFAULT_MAX_TAIL_SCORE,
         tail_neighbours: int = 3,
         tail_max_rows: int = 10_240,
+        truncation: Truncation | None = None,
+        head_tokens: int | None = None,
+        class_weight: Literal["balanced"] | Mapping[str, float] | None = None,
+        embedding_cache: EmbeddingCache | None = None,
+        warn_truncated_share: float = TRUNCATED_WARN_SHARE,
     ) -> Router:
         """Train a router head on labelled texts, without torch.
 
@@ -341,16 +514,25 @@ class Router:
         one per text) stratify the index's subsample when there are more than ``tail_max_rows``
         texts, so that no intent drops out of it.
 
+        **Long texts**: ``max_length`` (default: the encoder directory's ``router.json``, else 128;
+        at most the model's positions, 512 for MiniLM/BERT) tokens are kept, chosen by
+        ``truncation`` (default the encoder's, else ``"head"``): ``"head"`` the first tokens,
+        ``"tail"`` the last (for prompts whose question comes last, e.g. few-shot prompts),
+        ``"head+tail"`` the first ``k`` and the last ``max_length − 2 − k`` (``k = head_tokens``,
+        default a quarter of the ``max_length − 2`` content tokens). Both are stored in
+        ``router.json`` (files without them load as ``head``). :attr:`metrics` reports
+        ``truncated_share`` / ``n_truncated``; above ``warn_truncated_share`` (5%) a
+        ``UserWarning`` says so.
+
+        ``class_weight``: ``"balanced"`` weighs each tier's examples by ``n / (k · n_tier)`` (on
+        the training split) so a rare tier is still predicted, or a mapping tier -> positive
+        weight (missing tiers weigh 1). ``embedding_cache``: an :class:`EmbeddingCache`; texts it
+        holds (same encoder files, truncation and max length) are not encoded again.
+
         Every argument is checked before any text is embedded. Files are written only inside
         ``out_dir``, under the canonical names (see :meth:`save`).
         """
-        if isinstance(encoder, Router):
-            source = encoder._core.source
-            if source is None:
-                raise v.fail("encoder", "a Router loaded from a directory (save it first)")
-            encoder_dir = v.existing_dir("encoder", source, what="encoder directory")
-        else:
-            encoder_dir = v.existing_dir("encoder", encoder, what="encoder directory")
+        encoder_dir = _encoder_dir(encoder)
         texts = v.string_list("texts", texts)
         tiers = v.string_list("tiers", tiers)
         if len(texts) != len(tiers):
@@ -360,6 +542,9 @@ class Router:
             raise v.fail(
                 "intents", f"one intent per text: got {len(texts)} texts and {len(intent_list)} intents"
             )
+        if embedding_cache is not None and not isinstance(embedding_cache, EmbeddingCache):
+            raise v.fail("embedding_cache", "an EmbeddingCache", embedding_cache)
+        warn_share = v.unit("warn_truncated_share", warn_truncated_share)
         if tier_order is None:
             labels = set(tiers)
             if labels == {"cheap", "capable"}:
@@ -378,7 +563,8 @@ class Router:
             seed=v.integer("seed", seed, minimum=0, maximum=v.USIZE_MAX),
             shrinkage=v.real("shrinkage", shrinkage, minimum=0.0, maximum=1.0, min_open=True),
             min_confidence=v.optional(v.unit, "min_confidence", min_confidence),
-            max_length=v.integer("max_length", max_length, minimum=2, maximum=_SIZE_MAX),
+            **_truncation_options(truncation, max_length, head_tokens),
+            **_class_weight_options(class_weight, order),
             sessions=v.optional(v.integer, "sessions", sessions, minimum=1, maximum=_SIZE_MAX),
             intra_threads=v.optional(v.integer, "intra_threads", intra_threads, minimum=1, maximum=_SIZE_MAX),
             intents=intent_list,
@@ -397,6 +583,13 @@ class Router:
             except (TypeError, ValueError) as err:
                 raise v.fail("provenance", f"a JSON-serialisable dict ({err})", cause=err) from None
         target = None if out_dir is None else v.output_dir("out_dir", out_dir)
+        if embedding_cache is not None:
+            keys = ("max_length", "truncation", "head_tokens", "sessions", "intra_threads")
+            embeddings, truncated = embedding_cache.embed(
+                encoder_dir, texts, **{k: options[k] for k in keys if k in options}
+            )
+            options.update(embeddings=embeddings, n_truncated=int(truncated.sum()))
+            texts = []
         core = _core.fit_router(
             os.fspath(encoder_dir),
             texts,
@@ -407,6 +600,7 @@ class Router:
             ort_search_dirs=ort_search_dirs(),
         )
         router = cls(core)
+        _warn_truncated(router.metrics, router.config.get("model", {}), warn_share)
         if target is not None:
             router.save(target)
             return cls.load(target, sessions=options["sessions"], intra_threads=options["intra_threads"])

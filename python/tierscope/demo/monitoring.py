@@ -324,3 +324,33 @@ def drift(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
         "weekly_launch": weekly_launch,
         "warn_day": warn,
     }
+
+
+# ----------------------------------------------------------------------------- traffic-mix drift
+
+
+def mix_drift_alarm(corpus: Any, traffic: Any, cfg: DemoConfig) -> dict[str, Any] | None:
+    """The pre-router's cheap tier's traffic-mix drift (:func:`tierscope.stats.mix_drift`): its
+    region counts over the launch weeks (days before the onset, as the other monitors' baseline)
+    against each later day. None when the router has no regions. Counted over the run without a
+    response (the response changes which queries the cheap tier gets)."""
+    from ..stats.drift import mix_drift, region_counts
+
+    if corpus.region is None or corpus.regions < 2:
+        return None
+    base = min(cfg.onset, cfg.days)
+    counts = [region_counts(corpus.region[i], corpus.regions, corpus.routed_cheap[i]) for i in traffic.idx]
+    if base < 1 or base >= cfg.days:
+        return None
+    res = mix_drift(np.sum(counts[:base], axis=0), np.array(counts[base:]), horizon=cfg.days)
+    day = None if res.alarm_day is None else base + res.alarm_day
+    top = res.moved(res.alarm_day if res.alarm_day is not None else len(counts) - base - 1, top=3)
+    return {
+        "alarm_day": day,
+        "tolerance": res.tolerance,
+        "alpha": res.alpha + res.reference_alpha,
+        "psi_max": float(np.max(res.psi)),
+        "chi_square_rejections": int((res.chi_square_p < 0.05).sum()),
+        "monitored_days": int(len(res.psi)),
+        "moved": top,
+    }

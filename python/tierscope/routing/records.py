@@ -361,6 +361,9 @@ class CascadeDecision:
     latency_total_s: float = 0.0
     error: str | None = None
     """The capable tier's failure (then ``answered_by`` is None and :class:`CascadeError` is raised)."""
+    route_region: int | None = None
+    """The router's region of the training distribution for the query (:attr:`Decision.region`);
+    None when the router has no regions or did not embed the query. Absent from older logs."""
 
     def to_record(self) -> dict[str, Any]:
         """A flat dict: router probabilities as a JSON string, everything else scalar."""

@@ -280,7 +280,10 @@ def mix_drift(
     router (its regions) does not change. Monitoring several tiers: split ``alpha`` between them.
     """
     ref = _f64("reference_counts", reference_counts)
-    daily = np.asarray(daily_counts, dtype=np.float64) if not isinstance(daily_counts, str) else None
+    try:
+        daily = None if isinstance(daily_counts, (str, bytes)) else np.asarray(daily_counts, dtype=np.float64)
+    except (TypeError, ValueError):
+        daily = None
     if daily is None or daily.ndim != 2 or daily.shape[1] != ref.shape[0]:
         raise _validate.fail(
             "daily_counts", f"a (days, {ref.shape[0]}) array of region counts", daily_counts

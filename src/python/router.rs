@@ -330,14 +330,19 @@ fn fit_regions<'py>(
     seed: u64,
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let (iterations, similarity, assignment, rows) = detached(py, path, move |path| {
-        let loaded = Router::load(&path, ThreadConfig::resolve(Some(1), Some(1))?, BatchConfig::default())?;
-        let Some(index) = loaded.novelty() else {
+        if !path.is_dir() {
+            return Err(crate::error::TierscopeError::FileNotFound {
+                what: "router directory".into(),
+                path: path.clone(),
+            });
+        }
+        let Some(index) = Router::load_novelty(&path)? else {
             return Err(crate::error::TierscopeError::invalid(
                 "path",
                 "a router with a tail index (tail_index.bin): its training embeddings are what the regions cluster",
             ));
         };
-        let fit = router::regions::Regions::fit_index(index, regions, seed)?;
+        let fit = router::regions::Regions::fit_index(&index, regions, seed)?;
         router::files::write_atomic(&path, router::regions::FILE, &fit.regions.to_bytes())?;
         Ok((fit.iterations, fit.mean_similarity, fit.assignment, index.rows()))
     })?;

@@ -161,6 +161,17 @@ impl Router {
         self.regions.as_ref()
     }
 
+    /// The novelty index of the router in `dir` (None when it has none), without loading the
+    /// model: what [`regions::Regions::fit_index`] clusters.
+    pub fn load_novelty(dir: &Path) -> Result<Option<NoveltyIndex>> {
+        let config_path = files::resolve_inside(dir, "router.json", "router.json", "router.json")?;
+        let config = RouterConfig::from_file(&config_path)?;
+        match &config.novelty {
+            Some(stats) => Ok(Some(Self::load_index(dir, stats, config.model.embedding_dim.unwrap_or(0))?)),
+            None => Ok(None),
+        }
+    }
+
     /// The novelty index named by `router.json` (inside `dir`, checked against its header).
     fn load_index(dir: &Path, stats: &config::NoveltyStats, dim: usize) -> Result<NoveltyIndex> {
         let path = files::resolve_inside(dir, "novelty.index_file", &stats.index_file, "novelty index")?;

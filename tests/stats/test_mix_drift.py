@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
-
 from tierscope import stats
 from tierscope.exceptions import InvalidInputError
 from tierscope.stats.drift import mix_drift, region_counts
@@ -60,14 +59,20 @@ def test_false_alarm_rate_within_the_guarantee_at_the_edge_of_the_null() -> None
     assert chi_reject / runs > 0.5
 
 
+def res_tolerance(ref: np.ndarray) -> float:
+    return mix_drift(ref, np.zeros((1, ref.size)), horizon=84).effective_tolerance
+
+
 def test_a_shift_beyond_the_tolerance_alarms_within_days() -> None:
     rng = np.random.default_rng(2)
     ref = rng.multinomial(300_000, P0).astype(float)
-    p1 = 0.95 * P0
-    p1[3] += 0.05
+    # The effective tolerance is ε plus the reference's estimation slack (about 5% here).
+    assert 0.02 < res_tolerance(ref) < 0.07
+    p1 = 0.9 * P0
+    p1[3] += 0.1
     daily = np.vstack([_days(rng, P0, 10, 20_000), _days(rng, p1, 10, 20_000)])
     res = mix_drift(ref, daily, horizon=84)
-    assert res.alarm_day is not None and 10 <= res.alarm_day <= 12, res.alarm_day
+    assert res.alarm_day is not None and 10 <= res.alarm_day <= 13, res.alarm_day
     region, before, after = res.moved(res.alarm_day, top=1)[0]
     assert region == 3 and after > before + 0.03
 

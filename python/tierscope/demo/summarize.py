@@ -254,10 +254,11 @@ def _mix_drift_lines(res: DemoResult) -> list[str]:
     mix = mix_drift_alarm(res.corpus, res.traffic, res.config)
     if mix is None:
         return ["traffic-mix drift: the router has no regions (regions.bin)"]
-    moved = ", ".join(f"region {j} {a:.1%} -> {b:.1%}" for j, a, b in mix["moved"])
+    moved = ", ".join(f"region {j} ({intent}) {a:.1%} -> {b:.1%}" for j, a, b, intent in mix["moved"])
     return [
         f"traffic-mix drift (cheap tier's region shares vs launch weeks; null: <= {mix['tolerance']:.0%} of "
-        f"its traffic moved; P(false alarm in {res.config.days} days) <= {mix['alpha']:.2f}): alarm "
+        f"its traffic moved, {mix['effective_tolerance']:.1%} with the launch weeks' estimation error; "
+        f"P(false alarm in {res.config.days} days) <= {mix['alpha']:.2f}): alarm "
         f"{_fmt_day(mix['alarm_day'], res.config.onset)}; moved most: {moved}; exact-equality chi-square "
         f"p < 0.05 on {mix['chi_square_rejections']}/{mix['monitored_days']} days, max daily PSI "
         f"{mix['psi_max']:.3f}"

@@ -370,7 +370,9 @@ class AuditReport:
             rows = self.mix[self.mix["tier"] == tier]
             row = rows[rows["day"] == day].iloc[0] if day is not None else rows.iloc[-1]
             state = f"ALARM on {row['date']} (day {day})" if day is not None else "no alarm"
-            lines.append(f"traffic mix {tier} (regions vs baseline window): {state}; moved most: {row['moved']}")
+            lines.append(
+                f"traffic mix {tier} (regions vs baseline window): {state}; moved most: {row['moved']}"
+            )
         return lines
 
     def _repr_html_(self) -> str:

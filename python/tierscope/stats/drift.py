@@ -217,6 +217,13 @@ class MixDriftResult:
     daily: FloatArray = field(repr=False, compare=False)
     """The day counts tested, ``(days, K)``."""
 
+    @property
+    def effective_tolerance(self) -> float:
+        """``1 − Σ floor``: the share of a day's traffic the widened null lets move, i.e. the
+        tolerance plus what the reference's estimation error costs (it shrinks as the launch
+        window grows, about as sqrt(K log K / launch queries))."""
+        return float(1.0 - self.floor.sum())
+
     def moved(self, day: int, top: int = 5) -> list[tuple[int, float, float]]:
         """The ``top`` regions whose share moved most on monitored day ``day``, as ``(region,
         reference share, day share)``, largest absolute change first (ties: lower region)."""
@@ -285,9 +292,7 @@ def mix_drift(
     except (TypeError, ValueError):
         daily = None
     if daily is None or daily.ndim != 2 or daily.shape[1] != ref.shape[0]:
-        raise _validate.fail(
-            "daily_counts", f"a (days, {ref.shape[0]}) array of region counts", daily_counts
-        )
+        raise _validate.fail("daily_counts", f"a (days, {ref.shape[0]}) array of region counts", daily_counts)
     tol = _validate.real("tolerance", tolerance, minimum=0.0, maximum=1.0, max_open=True)
     a = _validate.unit("alpha", alpha, open_interval=True)
     ra = _validate.unit("reference_alpha", reference_alpha, open_interval=True)

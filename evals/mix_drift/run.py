@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from tierscope.demo.config import DemoConfig

@@ -25,6 +25,7 @@ BENCHES = [
     "bench_sequential.py",
     "bench_inputs.py",
     "bench_tail.py",
+    "bench_regions.py",
     "bench_log_scale.py",  # heavy: 6M events (see its docstring for a smaller --days/--per-day)
 ]
 

@@ -245,6 +245,7 @@ fn means(rows: &[f32], dim: usize, k: usize, assignment: &[i32], previous: &[f32
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rand::{Rng, SeedableRng};
 
     /// Points near `c` directions in 16 dimensions, with the true cluster of each.
     fn clusters(n: usize, c: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {

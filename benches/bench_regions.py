@@ -48,8 +48,12 @@ def main() -> int:
         plain = Path(tmp) / "plain"
         shutil.copytree(src, plain)
         (plain / "regions.bin").unlink()
-        with_regions = _best_seconds(Router.load(src, sessions=1, intra_threads=1), texts)
-        without = _best_seconds(Router.load(plain, sessions=1, intra_threads=1), texts)
+        routers = [Router.load(d, sessions=1, intra_threads=1) for d in (src, plain)]
+        # Interleaved rounds, best of each: load on a shared machine hits both alike.
+        best = [float("inf")] * len(routers)
+        for _ in range(7):
+            best = [min(b, _best_seconds(r, texts, repeats=1)) for b, r in zip(best, routers, strict=True)]
+        with_regions, without = best
     rng = np.random.default_rng(0)
     ref = rng.multinomial(400_000, np.full(32, 1 / 32)).astype(float)
     daily = rng.multinomial(30_000, np.full(32, 1 / 32), size=365).astype(float)

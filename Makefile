@@ -82,6 +82,10 @@ $(MODEL_STAMP): $(BUILD_STAMP) $(CPU_STAMP) requirements-lock.txt python/tiersco
 model-seeds: build ## Build the default router with 5 seeds on this CPU; print the agreement table
 	$(PY) scripts/check_default_router_seeds.py --seeds 0 1 2 3 4
 
+.PHONY: mix-drift-seeds
+mix-drift-seeds: model ## The demo's cheap-tier traffic-mix alarm vs the ground-truth quality day, six seeds, with and without the shift
+	TIERSCOPE_DEFAULT_ROUTER=$(DEFAULT_DIR) $(PY) -m evals.mix_drift.run --json bench-results/mix_drift_seeds.json
+
 readme-figures: model ## Rewrite the README's router and demo figures from this machine's build and demo run
 	$(VENV)/bin/tierscope demo --out demo-output --no-progress
 	$(PY) scripts/readme_figures.py --router $(DEFAULT_DIR) --demo demo-output --readme README.md

@@ -27,6 +27,7 @@ BENCHES = [
     "bench_tail.py",
     "bench_verifier.py",  # issue 14: verifier pairs/s vs router queries/s, p50 latency
     "bench_integrations.py",  # per-call overhead of RoutedOpenAI over the bare openai client (local server)
+    "bench_regions.py",
     "bench_log_scale.py",  # heavy: 6M events (see its docstring for a smaller --days/--per-day)
 ]
 

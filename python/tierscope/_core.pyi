@@ -24,6 +24,7 @@ __all__ = [
     "fit_head",
     "route_utf8",
     "tail_scores",
+    "fit_regions",
     "BuildInfo",
     "onnxruntime_info",
     "cpu_features",
@@ -74,6 +75,7 @@ __all__ = [
     "stats_ks_by_group",
     "stats_drift_by_group",
     "stats_jensen_shannon",
+    "stats_mix_drift",
     "StatsReviewPlan",
     "stats_fixed_sample_plan",
     "stats_sequential_plan",
@@ -120,6 +122,9 @@ class RouterCore:
     def threads(self) -> tuple[int, int]: ...
     @property
     def source(self) -> Path | None: ...
+    @property
+    def regions(self) -> int: ...
+    def region_centroids(self) -> _F32 | None: ...
 
 @final
 class RouteColumns:
@@ -143,6 +148,8 @@ class RouteColumns:
     def reason(self) -> list[str | None]: ...
     @property
     def embeddings(self) -> _F32 | None: ...
+    @property
+    def region(self) -> npt.NDArray[np.int32]: ...
 
 def fit_router(
     encoder_dir: _Path,
@@ -228,6 +235,7 @@ def route_utf8(
 ) -> RouteColumns: ...
 
 # Tail scores of embeddings against training embeddings (evals/tail).
+def fit_regions(path: _Path, *, regions: int = 32, seed: int = 0) -> dict[str, Any]: ...
 def tail_scores(
     train: _F32,
     train_tiers: _U32,
@@ -678,6 +686,17 @@ def stats_drift_by_group(
     method: str = "auto",
 ) -> list[tuple[int, StatsDriftReport | None]]: ...
 def stats_jensen_shannon(p: _F64, q: _F64, base: float | None = None) -> float: ...
+def stats_mix_drift(
+    reference_counts: _F64,
+    daily_counts: _F64,
+    *,
+    tolerance: float = 0.02,
+    alpha: float = 0.05,
+    reference_alpha: float = 0.01,
+    horizon: int = 365,
+    window: int = 3,
+    shrink: float = 0.1,
+) -> dict[str, Any]: ...
 
 # --- stats: planning ---
 

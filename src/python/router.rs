@@ -52,6 +52,7 @@ pub(crate) struct RouteColumns {
     tokens: Py<PyArray1<u32>>,
     reason: Py<PyList>,
     embeddings: Option<Py<PyArray2<f32>>>,
+    region: Py<PyArray1<i32>>,
 }
 
 impl RouteColumns {
@@ -69,6 +70,7 @@ impl RouteColumns {
             tokens,
             embeddings,
             embedding_dim,
+            region,
         } = out;
         let n = tier_index.len();
         let matrix = |values: Vec<f32>, width: usize| -> PyResult<Py<PyArray2<f32>>> {
@@ -87,6 +89,7 @@ impl RouteColumns {
             tokens: PyArray1::from_vec(py, tokens).unbind(),
             reason: PyList::new(py, reason)?.unbind(),
             embeddings: embeddings.map(|e| matrix(e, embedding_dim)).transpose()?,
+            region: PyArray1::from_vec(py, region).unbind(),
         })
     }
 }
@@ -152,6 +155,20 @@ impl RouterCore {
     fn threads(&self) -> (usize, usize) {
         let t = self.inner.encoder().threads();
         (t.sessions, t.intra_threads)
+    }
+
+    /// Number of regions of the training distribution (0: the router has none).
+    #[getter]
+    fn regions(&self) -> usize {
+        self.inner.regions().map_or(0, |r| r.len())
+    }
+
+    /// The region centroids (`regions × dim`, unit norm), or None without regions.
+    fn region_centroids<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray2<f32>>>> {
+        let Some(r) = self.inner.regions() else { return Ok(None) };
+        let array = Array2::from_shape_vec((r.len(), r.dim()), r.centroids().to_vec())
+            .map_err(|e| errors::internal(e.to_string()))?;
+        Ok(Some(PyArray2::from_owned_array(py, array)))
     }
 
     /// The directory the router was loaded from (a `pathlib.Path`), or None for a freshly
@@ -363,11 +380,50 @@ fn tail_scores<'py>(
     Ok(out)
 }
 
+/// Fit `regions` regions (spherical k-means, k-means++ seeded by `seed`) on the training
+/// embeddings stored in the tail index of the router in `path` and write them to
+/// `path/regions.bin` (atomically). Returns what the fit did, with the region of every index row
+/// (in the index's row order: the training rows, when the index kept them all).
+#[pyfunction]
+#[pyo3(signature = (path, *, regions=32, seed=0))]
+fn fit_regions<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    regions: usize,
+    seed: u64,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let (iterations, similarity, assignment, rows) = detached(py, path, move |path| {
+        if !path.is_dir() {
+            return Err(crate::error::TierscopeError::FileNotFound {
+                what: "router directory".into(),
+                path: path.clone(),
+            });
+        }
+        let Some(index) = Router::load_novelty(&path)? else {
+            return Err(crate::error::TierscopeError::invalid(
+                "path",
+                "a router with a tail index (tail_index.bin): its training embeddings are what the regions cluster",
+            ));
+        };
+        let fit = router::regions::Regions::fit_index(&index, regions, seed)?;
+        router::files::write_atomic(&path, router::regions::FILE, &fit.regions.to_bytes())?;
+        Ok((fit.iterations, fit.mean_similarity, fit.assignment, index.rows()))
+    })?;
+    let out = pyo3::types::PyDict::new(py);
+    out.set_item("regions", regions)?;
+    out.set_item("rows", rows)?;
+    out.set_item("iterations", iterations)?;
+    out.set_item("mean_similarity", similarity)?;
+    out.set_item("assignment", PyArray1::from_vec(py, assignment))?;
+    Ok(out)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RouterCore>()?;
     m.add_class::<RouteColumns>()?;
     m.add_function(wrap_pyfunction!(fit_router, m)?)?;
     m.add_function(wrap_pyfunction!(embed_texts, m)?)?;
     m.add_function(wrap_pyfunction!(tail_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_regions, m)?)?;
     Ok(())
 }

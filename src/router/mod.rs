@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod linalg;
 pub mod novelty;
 pub mod onnx_graph;
+pub mod regions;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use fit::{fit, FitOptions};
 
 use crate::error::{Result, TierscopeError};
 use novelty::NoveltyIndex;
+use regions::Regions;
 use train::TailScorer;
 
 /// `reason` of a decision sent to the fallback tier because its tail score is at or above
@@ -33,6 +35,8 @@ pub const REASON_OFF_DISTRIBUTION: &str = "off_distribution";
 pub const REASON_EMPTY_TEXT: &str = "empty_text";
 /// Largest novelty index file read.
 const INDEX_CAP: u64 = 1 << 30;
+/// Largest regions file read (4096 regions of 4096 dimensions).
+const REGIONS_CAP: u64 = 1 << 26;
 
 /// Whether `text` has nothing to route: empty, or only whitespace and control characters.
 pub fn is_empty_text(text: &str) -> bool {
@@ -68,6 +72,9 @@ pub struct RouteOutput {
     pub embeddings: Option<Vec<f32>>,
     /// Embedding width (0 when not requested).
     pub embedding_dim: usize,
+    /// Region of the training distribution per text ([`regions`]): its nearest centroid, or -1
+    /// when the router has no regions or the text was not embedded.
+    pub region: Vec<i32>,
 }
 
 impl RouteOutput {
@@ -87,6 +94,7 @@ impl RouteOutput {
         self.probabilities.extend(std::iter::repeat_n(f32::NAN, self.k));
         self.confidence.push(f32::NAN);
         self.tail_score.push(f32::NAN);
+        self.region.push(-1);
         if let Some(e) = self.embeddings.as_mut() {
             e.extend(std::iter::repeat_n(f32::NAN, dim));
         }
@@ -100,6 +108,7 @@ pub struct Router {
     head: Option<(Vec<f32>, Vec<f32>)>,
     tail: Option<TailScorer>,
     novelty: Option<NoveltyIndex>,
+    regions: Option<Regions>,
     source: Option<PathBuf>,
 }
 
@@ -120,9 +129,47 @@ impl Router {
             Some(stats) => Some(Self::load_index(dir, stats, config.model.embedding_dim.unwrap_or(0))?),
             None => None,
         };
-        let router = Self::assemble(config, encoder, novelty, Some(dir.to_path_buf()))
+        let mut router = Self::assemble(config, encoder, novelty, Some(dir.to_path_buf()))
             .map_err(|reason| TierscopeError::model_load(dir.join("router.json"), reason))?;
+        // Optional and found by name (no router.json field): older directories simply have none.
+        if dir.join(regions::FILE).symlink_metadata().is_ok() {
+            let path = files::resolve_inside(dir, regions::FILE, regions::FILE, "regions file")?;
+            let bytes = files::read_bounded(&path, regions::FILE, REGIONS_CAP)?;
+            let parsed =
+                Regions::parse(&bytes).map_err(|reason| TierscopeError::model_load(&path, reason))?;
+            router =
+                router.with_regions(parsed).map_err(|reason| TierscopeError::model_load(&path, reason))?;
+        }
         Ok(router)
+    }
+
+    /// This router with `regions` (their width must be the encoder's embedding width).
+    pub fn with_regions(mut self, regions: Regions) -> std::result::Result<Self, String> {
+        if self.config.model.kind != ModelKind::Encoder || regions.dim() != self.encoder.output_width() {
+            return Err(format!(
+                "the regions have {} dimensions, the encoder outputs {} embedding values",
+                regions.dim(),
+                self.encoder.output_width()
+            ));
+        }
+        self.regions = Some(regions);
+        Ok(self)
+    }
+
+    /// The regions of the training distribution, if the router has them.
+    pub fn regions(&self) -> Option<&Regions> {
+        self.regions.as_ref()
+    }
+
+    /// The novelty index of the router in `dir` (None when it has none), without loading the
+    /// model: what [`regions::Regions::fit_index`] clusters.
+    pub fn load_novelty(dir: &Path) -> Result<Option<NoveltyIndex>> {
+        let config_path = files::resolve_inside(dir, "router.json", "router.json", "router.json")?;
+        let config = RouterConfig::from_file(&config_path)?;
+        match &config.novelty {
+            Some(stats) => Ok(Some(Self::load_index(dir, stats, config.model.embedding_dim.unwrap_or(0))?)),
+            None => Ok(None),
+        }
     }
 
     /// The novelty index named by `router.json` (inside `dir`, checked against its header).
@@ -163,7 +210,7 @@ impl Router {
             }
         }
         let tail = config.tail.as_ref().map(TailScorer::new);
-        Ok(Self { config, encoder, head, tail, novelty, source })
+        Ok(Self { config, encoder, head, tail, novelty, regions: None, source })
     }
 
     /// The router's description (`router.json`).
@@ -215,6 +262,7 @@ impl Router {
             tokens: Vec::with_capacity(n),
             embeddings: if dim > 0 { Some(Vec::with_capacity(n * dim)) } else { None },
             embedding_dim: dim,
+            region: Vec::with_capacity(n),
         };
         let mut logits = vec![0.0f64; k];
         let mut probs = vec![0.0f64; k];
@@ -257,6 +305,7 @@ impl Router {
                     out.probabilities.extend(probs.iter().map(|&p| p as f32));
                     out.confidence.push(if decided == best { confidence } else { probs[decided] } as f32);
                     out.tail_score.push(tail as f32);
+                    out.region.push(self.regions.as_ref().map_or(-1, |r| r.assign(&values)));
                     if let Some(e) = out.embeddings.as_mut() {
                         e.extend_from_slice(&values);
                     }
@@ -310,6 +359,9 @@ impl Router {
         if let (Some(stats), Some(index)) = (config.novelty.as_mut(), &self.novelty) {
             stats.index_file = config::default_index_file();
             files::write_atomic(dir, &stats.index_file, &index.to_bytes())?;
+        }
+        if let Some(r) = &self.regions {
+            files::write_atomic(dir, regions::FILE, &r.to_bytes())?;
         }
         config.to_file(&dir.join("router.json"))
     }

@@ -223,6 +223,15 @@ impl NoveltyIndex {
     pub fn quantiles(&self) -> &[f64] {
         &self.quantiles
     }
+    /// The stored training embeddings, dequantised (`rows × dim`, unit norm up to int8 error):
+    /// what the regions ([`crate::router::regions`]) are fitted on.
+    pub fn dequantised(&self) -> Vec<f32> {
+        self.codes
+            .chunks_exact(self.dim)
+            .zip(&self.scales)
+            .flat_map(|(row, &s)| row.iter().map(move |&c| c as f32 * s))
+            .collect()
+    }
 
     /// Mean cosine distance to the `k` nearest rows (skipping row `skip`), from a quantised query.
     fn distance_codes(&self, code: &[i8], scale: f32, skip: Option<usize>) -> f64 {

@@ -14,6 +14,7 @@ pub mod drift;
 pub mod estimators;
 pub mod gaps;
 pub mod intervals;
+pub mod mix;
 pub mod planning;
 pub mod ppi;
 pub mod pps;

@@ -63,7 +63,8 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_save_writes_a_manifest_of_every_other_file(saved: Path) -> None:
     config = json.loads((saved / "router.json").read_text())
     files = config["provenance"]["files"]
-    assert sorted(files) == ["model.onnx", "tail_index.bin", "tokenizer.json"]
+    # Recipe v4 adds the regions of the training distribution (issue 16).
+    assert sorted(files) == ["model.onnx", "regions.bin", "tail_index.bin", "tokenizer.json"]
     for name, entry in files.items():
         assert entry["sha256"] == hashlib.sha256((saved / name).read_bytes()).hexdigest()
         assert entry["size"] == (saved / name).stat().st_size

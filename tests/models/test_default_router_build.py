@@ -23,11 +23,17 @@ def test_rebuild_with_the_same_seed_is_byte_identical(default_dir: Path, tmp_pat
     again = json.loads((tmp_path / "int8" / "router.json").read_text())
     assert json.dumps(again["metrics"], sort_keys=True) == json.dumps(made["metrics"], sort_keys=True)
     assert (tmp_path / "int8" / "router.json").read_bytes() == (default_dir / "router.json").read_bytes()
-    for name in ("model.onnx", "tokenizer.json", "tail_index.bin"):
+    for name in ("model.onnx", "tokenizer.json", "tail_index.bin", "regions.bin"):
         assert _sha256(tmp_path / "int8" / name) == _sha256(default_dir / name), name
     # Recipe v3: no fp32 guard inside the shipped router (it would not fit the <= 30 MB package).
     assert not (tmp_path / "int8" / "guard.json").exists() and not (tmp_path / "int8" / "guard").exists()
-    assert sorted(made["provenance"]["files"]) == ["model.onnx", "tail_index.bin", "tokenizer.json"]
+    # Recipe v4 adds regions.bin (issue 16).
+    assert sorted(made["provenance"]["files"]) == [
+        "model.onnx",
+        "regions.bin",
+        "tail_index.bin",
+        "tokenizer.json",
+    ]
 
 
 def test_the_shipped_router_is_small_and_int8_alone_passes_the_bar(default_dir: Path) -> None:

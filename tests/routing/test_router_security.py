@@ -115,8 +115,11 @@ def test_save_writes_nothing_outside_its_target(guarded_router: Router, tmp_path
     router.save(dest)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert sorted(p.name for p in (tmp_path / "box").iterdir()) == ["dest"]
-    assert sorted(p.name for p in dest.iterdir()) == sorted(["guard", "guard.json", *SAVED])
-    assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted(SAVED)
+    # A router with regions of its training distribution saves them too (issue 16, recipe v4).
+    regions = ["regions.bin"] if router.regions else []
+    guard_regions = ["regions.bin"] if router._guard is not None and router._guard.regions else []
+    assert sorted(p.name for p in dest.iterdir()) == sorted(["guard", "guard.json", *SAVED, *regions])
+    assert sorted(p.name for p in (dest / "guard").iterdir()) == sorted([*SAVED, *guard_regions])
 
 
 def test_save_replaces_symlinks_instead_of_writing_through_them(

@@ -379,3 +379,46 @@ def drift(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
         "weekly_launch": weekly_launch,
         "warn_day": warn,
     }
+
+
+# ----------------------------------------------------------------------------- traffic-mix drift
+
+
+#: The demo's mix-drift tolerance: up to 1% of the cheap tier's traffic may move between regions
+#: without counting as drift (the guarantee holds for any tolerance; a larger one alarms later:
+#: 2% alarms on the ground-truth quality day with the default seed, see evals/mix_drift).
+MIX_TOLERANCE = 0.01
+
+
+def mix_drift_alarm(corpus: Any, traffic: Any, cfg: DemoConfig) -> dict[str, Any] | None:
+    """The pre-router's cheap tier's traffic-mix drift (:func:`tierscope.stats.mix_drift`): its
+    region counts over the launch weeks (days before the onset, as the other monitors' baseline)
+    against each later day. None when the router has no regions. Counted over the run without a
+    response (the response changes which queries the cheap tier gets)."""
+    from ..stats.drift import mix_drift, region_counts
+
+    if corpus.region is None or corpus.regions < 2:
+        return None
+    base = min(cfg.onset, cfg.days)
+    counts = [region_counts(corpus.region[i], corpus.regions, corpus.routed_cheap[i]) for i in traffic.idx]
+    if base < 1 or base >= cfg.days:
+        return None
+    res = mix_drift(np.sum(counts[:base], axis=0), np.array(counts[base:]), tolerance=MIX_TOLERANCE,
+                    horizon=cfg.days)  # fmt: skip
+    day = None if res.alarm_day is None else base + res.alarm_day
+    moved = res.moved(res.alarm_day if res.alarm_day is not None else len(counts) - base - 1, top=3)
+    # Each moved region's dominant intent among the corpus texts the router puts there (cheap tier).
+    top = []
+    for j, before, after in moved:
+        names, n = np.unique(corpus.intent[(corpus.region == j) & corpus.routed_cheap], return_counts=True)
+        top.append((j, before, after, str(names[np.argmax(n)]) if len(n) else ""))
+    return {
+        "alarm_day": day,
+        "tolerance": res.tolerance,
+        "effective_tolerance": res.effective_tolerance,
+        "alpha": res.alpha + res.reference_alpha,
+        "psi_max": float(np.max(res.psi)),
+        "chi_square_rejections": int((res.chi_square_p < 0.05).sum()),
+        "monitored_days": int(len(res.psi)),
+        "moved": top,
+    }

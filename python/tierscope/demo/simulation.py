@@ -76,6 +76,10 @@ class Corpus:
     route_seconds: float
     #: Sent to the fallback (capable) tier by the tail threshold (``reason="off_distribution"``).
     off_distribution: BoolArray | None = None
+    #: Region of the training distribution per text (the router's ``regions.bin``; -1: none).
+    region: IntArray | None = None
+    #: Number of the router's regions (0: the router has none).
+    regions: int = 0
 
 
 def load_intents() -> dict[str, dict[str, Any]]:
@@ -155,6 +159,8 @@ def build_corpus(router: Any, quick: bool, log: Callable[[str], None] = print) -
         reference_counts=counts,
         route_seconds=seconds,
         off_distribution=col([r == "off_distribution" for r in batch.reason], dtype=bool),
+        region=None if batch.region is None else np.asarray(batch.region, dtype=np.int64),
+        regions=int(getattr(router, "regions", 0) or 0),
     )
 
 

@@ -28,7 +28,7 @@ from .config import (
     TOLERANCE,
     IntArray,
 )
-from .monitoring import daily_interval_alarms
+from .monitoring import daily_interval_alarms, mix_drift_alarm
 from .run import DemoResult
 
 __all__ = ["DISCLAIMER", "arm_rows", "numpy_to_json", "summary", "summary_record"]
@@ -263,8 +263,25 @@ def summary(res: DemoResult) -> str:
         *_outcome_lines(res, rows),
         *_instrument_lines(res),
         *_truth_and_drift_lines(res),
+        *_mix_drift_lines(res),
     ]
     return "\n".join(lines)
+
+
+def _mix_drift_lines(res: DemoResult) -> list[str]:
+    """The cheap tier's traffic-mix drift alarm (regions of the training distribution)."""
+    mix = mix_drift_alarm(res.corpus, res.traffic, res.config)
+    if mix is None:
+        return ["traffic-mix drift: the router has no regions (regions.bin)"]
+    moved = ", ".join(f"region {j} ({intent}) {a:.1%} -> {b:.1%}" for j, a, b, intent in mix["moved"])
+    return [
+        f"traffic-mix drift (cheap tier's region shares vs launch weeks; null: <= {mix['tolerance']:.0%} of "
+        f"its traffic moved, {mix['effective_tolerance']:.1%} with the launch weeks' estimation error; "
+        f"P(false alarm in {res.config.days} days) <= {mix['alpha']:.2f}): alarm "
+        f"{_fmt_day(mix['alarm_day'], res.config.onset)}; moved most: {moved}; exact-equality chi-square "
+        f"p < 0.05 on {mix['chi_square_rejections']}/{mix['monitored_days']} days, max daily PSI "
+        f"{mix['psi_max']:.3f}"
+    ]
 
 
 # ----------------------------------------------------------------------------- summary.json
@@ -290,4 +307,5 @@ def summary_record(res: DemoResult) -> dict[str, Any]:
         "onset": cfg.onset,
         "cpu": cpu_info(),
         "arms": arm_rows(res),
+        "mix_drift": mix_drift_alarm(res.corpus, res.traffic, cfg),
     }

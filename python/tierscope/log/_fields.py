@@ -225,7 +225,8 @@ def checkers(columns: tuple[tuple[str, str], ...], prefix: str) -> tuple[tuple[s
         elif typ == "bool":
             check = check_bool
         elif typ.startswith("int"):
-            check = _int_checker(0 if name.endswith("tokens") else None)
+            # Token counts and region ids are never negative.
+            check = _int_checker(0 if name.endswith("tokens") or name == "route_region" else None)
         elif typ in ("double", "float"):
             check = _real_checker(_real_range(name))
         else:

@@ -47,7 +47,10 @@ from ..exceptions import ModelLoadError
 if TYPE_CHECKING:
     from ..routing.router import Router
 
-RECIPE_VERSION = 3
+# v4: the router directory gains regions.bin (k-means regions of the training embeddings).
+RECIPE_VERSION = 4
+#: Regions of the training distribution (spherical k-means on the tail index's training rows).
+REGIONS = 32
 TIER_ORDER = ["cheap", "capable"]
 #: The int8 router must pick the fp32 router's tier on at least this share of BANKING77 test.
 MIN_TIER_AGREEMENT = 0.995
@@ -315,6 +318,26 @@ def _train_routers(
     return routers
 
 
+def add_regions(directory: Path, *, regions: int = REGIONS, seed: int = 0) -> dict[str, Any]:
+    """Fit ``regions`` k-means regions on the training embeddings stored in ``directory``'s tail
+    index, write ``regions.bin`` and refresh the file manifest. Returns the fit's record (rows,
+    iterations, mean cosine similarity to the centroid, and each training row's region)."""
+    from .. import _core
+    from .._validate import existing_dir, integer
+    from ..routing.manifest import write_manifest
+
+    target = existing_dir("directory", directory, what="router directory")
+    fit = _core.fit_regions(str(target), regions=integer("regions", regions, minimum=2), seed=seed)
+    write_manifest(target)
+    return fit
+
+
+def _core_fit_regions(directory: Path, seed: int) -> dict[str, Any]:
+    from .. import _core
+
+    return dict(_core.fit_regions(str(directory), regions=REGIONS, seed=seed))
+
+
 def _guard_and_evaluate(
     routers: dict[str, Router], data: _TrainingData, log: Any, attach: bool
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
@@ -514,6 +537,10 @@ def build(
         batch_diff = quantization["batch_independence_max_diff"]
         report["quantization"] = quantization
         routers = _train_routers(work, encoders, data, seed, log)
+        for name in routers:
+            # The regions file joins each directory before its manifest is written (below).
+            fit = _core_fit_regions(work / f"router-{name}", seed)
+            report.setdefault("regions", {})[name] = {k: v for k, v in fit.items() if k != "assignment"}
         spec, unguarded, evaluations = _guard_and_evaluate(routers, data, log, guard)
         agreement = _agreement_record(evaluations, unguarded)
         report |= agreement

@@ -261,6 +261,9 @@ class AuditReport:
     judge_assisted: Any = None
     """Per tier, the judge-assisted (PPI++) estimate next to the human-only one; None when the
     log has no judge events."""
+    mix: Any = None
+    """Per tier and day: the traffic-mix drift over the router's regions against the baseline
+    window (:func:`tierscope.quality.audit.drift.mix_drift_table`); None in reports built by hand."""
 
     def tables(self) -> Tables:
         """Every table by name: a :class:`Tables` mapping of :class:`Table` (HTML in a notebook,
@@ -283,6 +286,7 @@ class AuditReport:
                     "orphans",
                     "monitor_history",
                     *(["judge_assisted"] if self.judge_assisted is not None else []),
+                    *(("mix",) if self.mix is not None else ()),
                 )
             }
         )
@@ -355,8 +359,32 @@ class AuditReport:
                     f"[{c.loc['total (routed)', 'lower']:,.2f}, {c.loc['total (routed)', 'upper']:,.2f}] "
                     f"vs all-capable {c.loc['total (all capable)', 'estimate']:,.2f}"
                 )
+        lines.extend(self._mix_lines())
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+    def mix_alarms(self) -> dict[str, int | None]:
+        """Per tier: the day (0 = first day of the window) its traffic-mix drift alarm fired, None
+        when it never did (empty without region data)."""
+        if self.mix is None or not len(self.mix):
+            return {}
+        out: dict[str, int | None] = {}
+        for tier, rows in self.mix.groupby("tier", sort=False):
+            fired = rows[rows["alarm"].astype(bool)]
+            out[str(tier)] = int(fired["day"].iloc[0]) if len(fired) else None
+        return out
+
+    def _mix_lines(self) -> list[str]:
+        """One line per tier: the mix alarm and the regions that moved most on its day (or the last)."""
+        lines = []
+        for tier, day in self.mix_alarms().items():
+            rows = self.mix[self.mix["tier"] == tier]
+            row = rows[rows["day"] == day].iloc[0] if day is not None else rows.iloc[-1]
+            state = f"ALARM on {row['date']} (day {day})" if day is not None else "no alarm"
+            lines.append(
+                f"traffic mix {tier} (regions vs baseline window): {state}; moved most: {row['moved']}"
+            )
+        return lines
 
     def _repr_html_(self) -> str:
         return render_tables_html(self)

@@ -204,6 +204,8 @@ def _read_route(fields: dict[str, Any], rd: Any) -> None:
     fields["route_fallback"] = bool(rd.fallback)
     fields["route_guarded"] = bool(getattr(rd, "guarded", False))
     fields["route_content_discarded"] = bool(getattr(rd, "content_discarded", False))
+    region = int(getattr(rd, "region", -1))
+    fields["route_region"] = region if region >= 0 else None
 
 
 class Cascade(Generic[A]):

@@ -30,7 +30,15 @@ __all__ = ["snapshot", "verified_dir"]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 #: What a router repository may hold; anything else (README, .gitattributes) is not downloaded.
-_PATTERNS = ["router.json", "model.onnx", "tokenizer.json", "tail_index.bin", "guard.json", "guard/*"]
+_PATTERNS = [
+    "router.json",
+    "model.onnx",
+    "tokenizer.json",
+    "tail_index.bin",
+    "regions.bin",
+    "guard.json",
+    "guard/*",
+]
 
 
 def _check_repo_id(repo_id: Any) -> str:

@@ -20,6 +20,8 @@ __all__ = ["MANIFEST_KEY", "file_manifest", "verify_manifest", "write_manifest"]
 
 #: Key of the manifest inside ``router.json``'s ``provenance``.
 MANIFEST_KEY = "files"
+#: The regions of the training distribution (``src/router/regions.rs``), optional.
+REGIONS_FILE = "regions.bin"
 _CHUNK = 1 << 20
 
 
@@ -46,6 +48,9 @@ def _named_files(directory: Path) -> list[str]:
     novelty = config.get("novelty")
     if isinstance(novelty, dict):
         names.append(str(novelty.get("index_file") or "tail_index.bin"))
+    # The regions file is found by name (router.json does not list it); listed when present.
+    if (directory / REGIONS_FILE).is_file():
+        names.append(REGIONS_FILE)
     return names
 
 

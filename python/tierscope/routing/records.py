@@ -72,6 +72,10 @@ class Decision:
     (``max_length × 32`` bytes, or ``max_text_bytes``) and cut before tokenization, or none of its
     tokens is a real word (an empty text, or words the tokenizer only knows as ``[UNK]``). The
     decision then says little about the text; routing policy is unchanged."""
+    region: int = -1
+    """The region of the training distribution the query falls in (the nearest of the router's
+    k-means centroids, ``regions.bin``), or -1 when the router has no regions or the text was not
+    embedded (empty text, a failed row)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``json.dumps`` needs no ``default=``), valid against
@@ -150,6 +154,8 @@ class RouteBatch:
     """Per query: decided by the precision guard (``None``: the router has no guard)."""
     content_discarded: npt.NDArray[np.bool_] | None = None
     """Per query: see :attr:`Decision.content_discarded` (``None`` only in batches built by hand)."""
+    region: npt.NDArray[np.int32] | None = None
+    """Per query: see :attr:`Decision.region` (``None`` only in batches built by hand)."""
 
     def __len__(self) -> int:
         return int(self.tier_index.shape[0])
@@ -179,6 +185,7 @@ class RouteBatch:
             embedding=None if self.embeddings is None else self.embeddings[i],
             guarded=False if self.guarded is None else bool(self.guarded[i]),
             content_discarded=False if self.content_discarded is None else bool(self.content_discarded[i]),
+            region=-1 if self.region is None else int(self.region[i]),
         )
 
     def __iter__(self) -> Iterator[Decision]:
@@ -201,6 +208,7 @@ class RouteBatch:
                 np.zeros(len(self), dtype=bool) if self.content_discarded is None else self.content_discarded
             ),
         )
+        cols["region"] = np.full(len(self), -1, dtype=np.int32) if self.region is None else self.region
         return cols
 
     def to_pandas(self) -> Any:
@@ -269,6 +277,7 @@ class RouteBatch:
             tokens=np.zeros(n, dtype=np.uint32),
             reason=[reason] * n,
             content_discarded=np.zeros(n, dtype=bool),
+            region=np.full(n, -1, dtype=np.int32),
         )
 
 
@@ -406,6 +415,9 @@ class CascadeDecision:
     latency_total_s: float = 0.0
     error: str | None = None
     """The capable tier's failure (then ``answered_by`` is None and :class:`CascadeError` is raised)."""
+    route_region: int | None = None
+    """The router's region of the training distribution for the query (:attr:`Decision.region`);
+    None when the router has no regions or did not embed the query. Absent from older logs."""
 
     def to_record(self) -> dict[str, Any]:
         """A flat dict: router probabilities as a JSON string, everything else scalar."""

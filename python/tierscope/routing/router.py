@@ -188,6 +188,7 @@ def _columns(core: _core.RouteColumns) -> dict[str, Any]:
         "tokens": core.tokens,
         "reason": core.reason,
         "embeddings": core.embeddings,
+        "region": core.region,
     }
 
 
@@ -705,6 +706,8 @@ class Router:
                 guarded[rows[~ok]] = False
                 rows = rows[ok]
                 for key, column in raw.items():
+                    if key == "region":
+                        continue  # the router's own regions (a guard directory carries none)
                     if isinstance(column, np.ndarray):
                         column[rows] = again[key][ok]
                     elif isinstance(column, list):
@@ -764,6 +767,12 @@ class Router:
         return self
 
     # -- persistence and introspection ------------------------------------------------------
+    @property
+    def regions(self) -> int:
+        """Number of regions of the training distribution (``regions.bin``; 0: none), the
+        values :attr:`Decision.region` takes besides -1."""
+        return int(self._core.regions)
+
     @property
     def guard(self) -> dict[str, Any] | None:
         """The precision guard's description (``margin`` and how it was measured), or ``None``."""

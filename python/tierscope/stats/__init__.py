@@ -31,13 +31,16 @@ from .design import Sample, poisson_inclusion_probabilities, poisson_sample, str
 from .drift import (
     DriftReport,
     KsResult,
+    MixDriftResult,
     drift_by_group,
     jensen_shannon,
     kolmogorov_sf,
     ks_2samp,
     ks_by_group,
+    mix_drift,
     psi,
     psi_samples,
+    region_counts,
 )
 from .estimators import INTERVALS, Aggregate, DomainEstimate, Estimates, estimate
 from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, paired_comparison, paired_wald
@@ -80,6 +83,9 @@ __all__ = [
     "INTERVALS",
     "fixed_sample_plan",
     "jensen_shannon",
+    "MixDriftResult",
+    "mix_drift",
+    "region_counts",
     "kolmogorov_sf",
     "ks_2samp",
     "ks_by_group",

@@ -4,7 +4,7 @@ per group (mirrors ``src/stats/drift.rs``)."""
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,9 @@ __all__ = [
     "ks_by_group",
     "psi",
     "psi_samples",
+    "MixDriftResult",
+    "mix_drift",
+    "region_counts",
 ]
 
 
@@ -181,3 +184,127 @@ def jensen_shannon(p: npt.ArrayLike, q: npt.ArrayLike, base: float | None = None
     qa = _f64("q", q)
     _same_len("q", qa, "p", pa.shape[0])
     return _core.stats_jensen_shannon(pa, qa, _base(base))
+
+
+# -- traffic-mix drift ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MixDriftResult:
+    """Per-day traffic-mix drift of one tier against its reference mix (see :func:`mix_drift`).
+
+    Per monitored day: ``n`` queries counted, ``chi_square`` and ``chi_square_p`` (Pearson's
+    test of *exact* equality to the reference shares, K − 1 df: descriptive, it rejects on harmless
+    differences at tens of thousands of queries a day), ``psi`` and ``tv`` (total variation) of the
+    day's shares against the reference's, ``log_e`` (ln of the day's e-value against the
+    tolerance null) and ``log_detector`` (ln of the e-CUSUM after the day). ``alarm_day`` is the
+    first monitored day (0-based) with ``log_detector >= threshold``; ``reference`` holds the
+    reference shares and ``floor`` the widened null's per-region floor."""
+
+    n: FloatArray
+    chi_square: FloatArray
+    chi_square_p: FloatArray
+    psi: FloatArray
+    tv: FloatArray
+    log_e: FloatArray
+    log_detector: FloatArray
+    alarm_day: int | None
+    threshold: float
+    reference: FloatArray
+    floor: FloatArray
+    tolerance: float
+    alpha: float
+    reference_alpha: float
+    horizon: int
+    daily: FloatArray = field(repr=False, compare=False)
+    """The day counts tested, ``(days, K)``."""
+
+    @property
+    def effective_tolerance(self) -> float:
+        """``1 − Σ floor``: the share of a day's traffic the widened null lets move, i.e. the
+        tolerance plus what the reference's estimation error costs (it shrinks as the launch
+        window grows, about as sqrt(K log K / launch queries))."""
+        return float(1.0 - self.floor.sum())
+
+    def moved(self, day: int, top: int = 5) -> list[tuple[int, float, float]]:
+        """The ``top`` regions whose share moved most on monitored day ``day``, as ``(region,
+        reference share, day share)``, largest absolute change first (ties: lower region)."""
+        d = _count("day", day, minimum=0, maximum=max(self.daily.shape[0] - 1, 0))
+        t = _count("top", top, minimum=1)
+        row = self.daily[d]
+        share = row / row.sum() if row.sum() > 0 else row
+        change = np.abs(share - self.reference)
+        order = np.lexsort((np.arange(change.size), -change))[:t]
+        return [(int(j), float(self.reference[j]), float(share[j])) for j in order]
+
+
+def region_counts(region: npt.ArrayLike, regions: int, mask: npt.ArrayLike | None = None) -> FloatArray:
+    """Counts of each region ``0 .. regions-1`` among ``region`` (e.g. :attr:`RouteBatch.region`),
+    only where ``mask`` is true when given; ``-1`` (no region) is not counted."""
+    k = _count("regions", regions, minimum=2)
+    r = np.asarray(region)
+    if r.ndim != 1 or not np.issubdtype(r.dtype, np.integer):
+        raise _validate.fail("region", "a one-dimensional array of integer region ids", region)
+    if r.size and (r.max() >= k or r.min() < -1):
+        raise _validate.fail("region", f"region ids in -1 .. {k - 1}", f"ids from {r.min()} to {r.max()}")
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.dtype != np.bool_ or m.shape != r.shape:
+            raise _validate.fail("mask", f"a boolean array of length {r.shape[0]}", mask)
+        r = r[m]
+    r = r[r >= 0]
+    return np.bincount(r, minlength=k).astype(np.float64)
+
+
+def mix_drift(
+    reference_counts: npt.ArrayLike,
+    daily_counts: npt.ArrayLike,
+    *,
+    tolerance: float = 0.02,
+    alpha: float = 0.05,
+    reference_alpha: float = 0.01,
+    horizon: int = 365,
+    window: int = 3,
+    shrink: float = 0.1,
+) -> MixDriftResult:
+    """Sequential traffic-mix drift test of one tier's daily region counts against a reference.
+
+    ``reference_counts``: the tier's region counts over the launch window (length K);
+    ``daily_counts``: one row of K counts per monitored day, in order (:func:`region_counts`).
+
+    **Null (a tolerance, not exact equality).** H0(ε), ε = ``tolerance``: each day's region mix
+    ``p`` is the launch mix ``p0`` up to a share ε of the traffic, ``p = (1 − ε)·p0 + ε·s`` for
+    some distribution ``s`` (so TV(p, p0) ≤ ε). Each day's e-value is the likelihood ratio of a
+    predictable alternative (the previous ``window`` days' mix, shrunk by ``shrink`` toward the
+    reference) against its reverse information projection onto the null set, which has mean ≤ 1
+    under every mix of the null. The launch mix is estimated: the null is widened with
+    simultaneous Chernoff lower bounds on ``p0`` (level ``reference_alpha``, Bonferroni over K).
+
+    **Alarm and guarantee.** e-CUSUM: ``log M_t = max(log M_{t-1}, 0) + log E_t``, alarm at
+    ``log M_t >= ln(horizon / alpha)``. If H0(ε) holds on every day,
+    **P(any alarm within ``horizon`` days) ≤ alpha + reference_alpha** (Ville's inequality on
+    each run of days, a union over the ≤ ``horizon`` start days, and the reference bounds' failure
+    probability). Assumptions: given the past, a day's queries are independent draws from that
+    day's mix; the launch window is independent of the monitored days and shares one mix; the
+    router (its regions) does not change. Monitoring several tiers: split ``alpha`` between them.
+    """
+    ref = _f64("reference_counts", reference_counts)
+    try:
+        daily = None if isinstance(daily_counts, (str, bytes)) else np.asarray(daily_counts, dtype=np.float64)
+    except (TypeError, ValueError):
+        daily = None
+    if daily is None or daily.ndim != 2 or daily.shape[1] != ref.shape[0]:
+        raise _validate.fail("daily_counts", f"a (days, {ref.shape[0]}) array of region counts", daily_counts)
+    tol = _validate.real("tolerance", tolerance, minimum=0.0, maximum=1.0, max_open=True)
+    a = _validate.unit("alpha", alpha, open_interval=True)
+    ra = _validate.unit("reference_alpha", reference_alpha, open_interval=True)
+    h = _count("horizon", horizon, minimum=1)
+    w = _count("window", window, minimum=1)
+    sh = _validate.real("shrink", shrink, minimum=0.0, maximum=1.0, min_open=True)
+    raw = _core.stats_mix_drift(
+        ref, np.ascontiguousarray(daily), tolerance=tol, alpha=a, reference_alpha=ra, horizon=h,
+        window=w, shrink=sh,
+    )  # fmt: skip
+    return MixDriftResult(
+        **{k: raw[k] for k in ("n", "chi_square", "chi_square_p", "psi", "tv", "log_e", "log_detector")},
+        alarm_day=raw["alarm_day"], threshold=float(raw["threshold"]), reference=raw["reference"],
+        floor=raw["floor"], tolerance=tol, alpha=a, reference_alpha=ra, horizon=h, daily=daily,
+    )  # fmt: skip

@@ -9,6 +9,7 @@ use crate::stats::drift::{
     drift_by_group, jensen_shannon, kolmogorov_sf_checked, ks_2samp, ks_by_group, psi, psi_samples,
     DriftReport, KsMethod, KsResult,
 };
+use crate::stats::mix::{mix_drift, MixDay, MixOptions};
 
 result_class! {
     /// A two-sided two-sample Kolmogorov–Smirnov result ([`KsResult`]).
@@ -145,6 +146,45 @@ fn stats_jensen_shannon(
     detached(py, (f64_slice(&p), f64_slice(&q)), move |(p, q)| jensen_shannon(&p, &q, base))
 }
 
+/// Traffic-mix drift of daily region counts against reference counts
+/// ([`crate::stats::mix::mix_drift`]): per-day columns, the alarm day and the null's floor.
+#[pyfunction]
+#[pyo3(signature = (reference_counts, daily_counts, *, tolerance=0.02, alpha=0.05, reference_alpha=0.01,
+                    horizon=365, window=3, shrink=0.1))]
+#[allow(clippy::too_many_arguments)]
+fn stats_mix_drift<'py>(
+    py: Python<'py>,
+    reference_counts: numpy::PyReadonlyArray1<'py, f64>,
+    daily_counts: numpy::PyReadonlyArray2<'py, f64>,
+    tolerance: f64,
+    alpha: f64,
+    reference_alpha: f64,
+    horizon: usize,
+    window: usize,
+    shrink: f64,
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    use numpy::PyArray1;
+    let reference: Vec<f64> = reference_counts.as_array().iter().cloned().collect();
+    let daily: Vec<Vec<f64>> =
+        daily_counts.as_array().outer_iter().map(|r| r.iter().cloned().collect()).collect();
+    let opts = MixOptions { tolerance, alpha, reference_alpha, horizon, window, shrink };
+    let res = detached(py, (reference, daily), move |(r, d)| mix_drift(&r, &d, &opts))?;
+    let out = pyo3::types::PyDict::new(py);
+    let column = |f: fn(&MixDay) -> f64| res.days.iter().map(f).collect::<Vec<f64>>();
+    out.set_item("n", PyArray1::from_vec(py, column(|d| d.n)))?;
+    out.set_item("chi_square", PyArray1::from_vec(py, column(|d| d.chi_square)))?;
+    out.set_item("chi_square_p", PyArray1::from_vec(py, column(|d| d.chi_square_p)))?;
+    out.set_item("psi", PyArray1::from_vec(py, column(|d| d.psi)))?;
+    out.set_item("tv", PyArray1::from_vec(py, column(|d| d.tv)))?;
+    out.set_item("log_e", PyArray1::from_vec(py, column(|d| d.log_e)))?;
+    out.set_item("log_detector", PyArray1::from_vec(py, column(|d| d.log_detector)))?;
+    out.set_item("alarm_day", res.alarm_day)?;
+    out.set_item("threshold", res.threshold)?;
+    out.set_item("reference", PyArray1::from_vec(py, res.reference))?;
+    out.set_item("floor", PyArray1::from_vec(py, res.floor))?;
+    Ok(out)
+}
+
 /// The KS functions' default `method`.
 fn auto() -> Arg<String> {
     Arg::new("auto".to_owned())
@@ -160,5 +200,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stats_ks_by_group, m)?)?;
     m.add_function(wrap_pyfunction!(stats_drift_by_group, m)?)?;
     m.add_function(wrap_pyfunction!(stats_jensen_shannon, m)?)?;
+    m.add_function(wrap_pyfunction!(stats_mix_drift, m)?)?;
     Ok(())
 }

@@ -4,7 +4,9 @@ Confidence: production against the training reference (PSI and JS on the referen
 bins, a binned KS with the asymptotic Kolmogorov p-value), over all traffic and per tier, per
 day and per week; per tier also against the tier's own baseline window (KS on raw samples).
 Escalation rate: each day's rate against the baseline window (Newcombe interval of the
-difference).
+difference). Traffic mix: per tier, each day's shares over the router's regions
+(``route_region``) against the baseline window's, with the sequential alarm of
+:func:`tierscope.stats.mix_drift` (tolerance null, e-CUSUM, ``alpha`` split over the tiers).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ...exceptions import InvalidInputError
 from .frame import AuditFrame
 from .rates import wilson
 
-__all__ = ["confidence_drift", "escalation_drift", "reference_histogram"]
+__all__ = ["confidence_drift", "escalation_drift", "mix_drift_table", "reference_histogram"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -192,3 +194,54 @@ def escalation_drift(frame: AuditFrame, level: float) -> Any:
             }
         )
     return pd.DataFrame(rows)
+
+
+_MIX_COLUMNS = [
+    "tier", "day", "date", "n", "chi_square", "chi_square_p", "psi", "tv", "log_e", "log_detector",
+    "threshold", "alarm", "moved",
+]  # fmt: skip
+
+
+def mix_drift_table(frame: AuditFrame, alpha: float, tolerance: float = 0.02, top: int = 3) -> Any:
+    """The ``mix`` table: per tier and day after the baseline window, the region-share drift
+    against the baseline window (chi-square, PSI, TV, the day's e-value and the e-CUSUM), the
+    first alarm day marked in ``alarm``, and the ``top`` regions that moved most as
+    ``"region: reference share -> day share"``. Empty when the log has no ``route_region``
+    (a router without regions, or a log older than the column)."""
+    import pandas as pd
+
+    from ...stats.drift import mix_drift, region_counts
+
+    dec = frame.decisions
+    if "route_region" not in dec:
+        return pd.DataFrame(columns=_MIX_COLUMNS)
+    region = pd.to_numeric(dec["route_region"], errors="coerce").fillna(-1).to_numpy(np.int64)
+    if region.size == 0 or region.max() < 1:
+        return pd.DataFrame(columns=_MIX_COLUMNS)
+    k = int(region.max()) + 1
+    days = dec["day"].to_numpy(int)
+    tiers = dec["tier"].to_numpy(str)
+    base, n_days = frame.baseline_days, len(frame.day_labels)
+    rows: list[dict[str, Any]] = []
+    if n_days <= base:
+        return pd.DataFrame(columns=_MIX_COLUMNS)
+    for tier in frame.tiers:
+        mask = tiers == tier
+        counts = np.array([region_counts(region, k, mask & (days == d)) for d in range(n_days)])
+        ref = counts[:base].sum(axis=0)
+        if ref.sum() <= 0:
+            continue
+        res = mix_drift(ref, counts[base:], alpha=alpha / max(len(frame.tiers), 1), tolerance=tolerance,
+                        horizon=n_days - base)  # fmt: skip
+        for i in range(len(res.n)):
+            moved = "; ".join(f"{j}: {a:.1%} -> {b:.1%}" for j, a, b in res.moved(i, top)) if res.n[i] else ""
+            rows.append(
+                {
+                    "tier": tier, "day": base + i, "date": frame.day_labels[base + i], "n": int(res.n[i]),
+                    "chi_square": float(res.chi_square[i]), "chi_square_p": float(res.chi_square_p[i]),
+                    "psi": float(res.psi[i]), "tv": float(res.tv[i]), "log_e": float(res.log_e[i]),
+                    "log_detector": float(res.log_detector[i]), "threshold": res.threshold,
+                    "alarm": res.alarm_day == i, "moved": moved,
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=_MIX_COLUMNS)

@@ -56,7 +56,7 @@ from ..._optional import require
 from ...log.reader import load_outcomes, window
 from ..report import AuditReport
 from .costs import cost_table
-from .drift import confidence_drift, escalation_drift, reference_histogram
+from .drift import confidence_drift, escalation_drift, mix_drift_table, reference_histogram
 from .feedback import feedback_table, support_contacts, support_table
 from .frame import check_arguments, check_settings, load_frame
 from .monitors import MonitorBook, MonitorSettings, judge_monitors, quality_monitors
@@ -186,6 +186,7 @@ def audit(
         monitor_history=monitors.history_table(),
         costs=cost_table(frame, contacts, support, prices, float(cost_per_contact), level),
         orphans=frame.orphan_table(),
+        mix=mix_drift_table(frame, alpha),
         monitor_objects=monitors.objects,
         settings={
             "tolerance": tolerance,

@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "batch": {"routing", "log", "stats"},
     "demo": {"routing", "log", "quality", "stats", "models", "data"},
     "cli": {"routing", "log", "quality", "stats", "models", "data", "batch", "demo"},
+    "ray": {"batch"},  # tierscope.ray: the public name of tierscope.batch.ray (issue 18)
     "__main__": {"cli"},
 }
 #: The curated top-level namespace re-exports everything (lazily); it is nobody's dependency.

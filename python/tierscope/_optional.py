@@ -26,6 +26,7 @@ EXTRAS: dict[str, tuple[str, str | None]] = {
     "onnx": ("onnx", "default-model"),
     "safetensors": ("safetensors", "default-model"),
     "tokenizers": ("tokenizers", "default-model"),
+    "ray": ("ray", "ray"),
     "pyarrow": ("pyarrow", None),
     "numpy": ("numpy", None),
     "onnxruntime": ("onnxruntime", None),

@@ -298,12 +298,16 @@ def _expand(source: str) -> tuple[list[str], bool]:
         return files, False
     path = Path(source)
     if path.is_dir():
-        import pyarrow.dataset as ds
-
-        found = ds.dataset(path, format="parquet", exclude_invalid_files=False).files
+        # Walked as pyarrow.dataset discovers files: hidden and `_`-prefixed entries skipped.
+        found = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+            found += [os.path.join(root, n) for n in names if not n.startswith((".", "_"))]
         files = sorted(f for f in found if infer_format(f) is not None)
         if not files:
-            raise InvalidInputError(f"{path}: the directory holds no .csv/.tsv/.jsonl/.parquet files")
+            raise InvalidInputError(
+                f"invalid `input_path`: the directory {path} holds no .csv/.tsv/.jsonl/.parquet files"
+            )
         return files, True
     return [os.fspath(v.existing_file("input_path", source, what="input file"))], False
 
@@ -427,6 +431,33 @@ def _csv_options(src: Source, block_size: int, skip: int = 0, columns: bool = Tr
     )
 
 
+def _parse_error_line(file: str, err: BaseException) -> int | None:
+    """The line of the row pyarrow quotes in a parse error (``Expected 2 columns, got 3: a,b,c``)."""
+    import re
+
+    match = re.search(r"got \d+: (.*)$", _first_line(err))
+    if match is None:
+        return None
+    row = match.group(1).encode("utf-8", "surrogateescape")
+    try:
+        with io.BufferedReader(_open_stream(file)) as f:  # type: ignore[arg-type]
+            for number, line in enumerate(f, start=1):
+                if line.rstrip(b"\r\n") == row:
+                    return number
+    except OSError:
+        return None
+    return None
+
+
+def _parse_error(src: Source, file: str, err: BaseException, after: int) -> InvalidInputError:
+    line = _parse_error_line(file, err)
+    where = f"line {line}" if line is not None else f"line {after} or after"
+    kind = "TSV" if src.delimiter == "\t" else "CSV"
+    return InvalidInputError(
+        f"{file}, {where}: cannot parse as {kind} with delimiter {src.delimiter!r} ({_first_line(err)})"
+    )
+
+
 def _csv_header(src: Source, file: str) -> list[str]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -434,7 +465,7 @@ def _csv_header(src: Source, file: str) -> list[str]:
     try:
         reader = pacsv.open_csv(_open_stream(file), **_csv_options(src, _MIN_BLOCK, columns=False))
     except (pa.ArrowInvalid, OSError) as err:
-        raise InvalidInputError(f"{file}, line 1: cannot parse as CSV ({_first_line(err)})") from err
+        raise _parse_error(src, file, err, 1) from err
     except StopIteration as err:
         raise InvalidInputError(f"{file}: the file has no rows") from err
     return list(reader.schema.names)
@@ -445,6 +476,7 @@ def _csv_batches(src: Source, file: str) -> Iterator[Batch]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    _check_header(src, file)  # each file of a directory or glob has its own header
     block = _MIN_BLOCK
     if infer_format(file) and _strip_compression(file)[1] is None:
         bad, longest = _scan_lines(Path(file))
@@ -468,11 +500,7 @@ def _csv_batches(src: Source, file: str) -> Iterator[Batch]:
             if _straddles(err) and block < _MAX_BLOCK:
                 block = min(_MAX_BLOCK, 4 * block)
                 continue
-            raise InvalidInputError(
-                f"{file}, line {done + 2} or after: cannot parse as "
-                f"{'TSV' if src.delimiter == chr(9) else 'CSV'} with delimiter {src.delimiter!r} "
-                f"({_first_line(err)})"
-            ) from err
+            raise _parse_error(src, file, err, done + 2) from err
 
 
 def _standard(src: Source, table: Any) -> Any:

@@ -41,11 +41,11 @@ def router_hash(router_dir: str | os.PathLike[str]) -> str:
 
 def provenance(router: Any, router_dir: str | os.PathLike[str], fingerprint: str | None) -> dict[str, Any]:
     """What produced a job's output: version, router hash, CPU, thresholds, input fingerprint."""
-    from .. import __version__
+    from .. import _core
     from .._runtime import cpu_info
 
     return {
-        "tierscope_version": __version__,
+        "tierscope_version": _core.__version__,
         "router_sha256": router_hash(router_dir),
         "router_dir": os.fspath(Path(router_dir).resolve()),
         "cpu": cpu_info(),
@@ -82,11 +82,11 @@ class PartSink:
     def prepare(self, resume: bool) -> None:
         """Create the directory; without ``resume`` it must hold no parts yet."""
         if self.directory.exists() and not self.directory.is_dir():
-            raise InvalidInputError(f"invalid `OUTPUT`: {self.directory} exists and is not a directory")
+            raise InvalidInputError(f"invalid `output_path`: {self.directory} exists and is not a directory")
         self.directory.mkdir(parents=True, exist_ok=True)
         if not resume and any(self.directory.glob("part-*.parquet")):
             raise InvalidInputError(
-                f"invalid `OUTPUT`: {self.directory} already holds parts; pass --resume to continue "
+                f"invalid `output_path`: {self.directory} already holds parts; pass --resume to continue "
                 "that job, or choose an empty directory"
             )
 

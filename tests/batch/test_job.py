@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 import signal
 import subprocess
 import sys
@@ -234,3 +235,15 @@ def test_old_flat_route_file_contract(default_dir: Path, tmp_path: Path) -> None
     assert pq.read_table(out).column("row").to_pylist() == [0, 1]
     assert "tierscope" in {k.decode() for k in pq.read_schema(out).metadata}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_router_pickles_by_path(default_dir: Path, router: Router, queries: list[str], tmp_path: Path) -> None:
+    back = pickle.loads(pickle.dumps(router))
+    assert back.path == router.path and back.threads == router.threads
+    assert back.route_batch(queries[:20]).probabilities.tobytes() == router.route_batch(queries[:20]).probabilities.tobytes()
+    two = Router.load(default_dir, sessions=1, intra_threads=1)
+    assert pickle.loads(pickle.dumps(two)).threads == (1, 1)
+    fitted = Router.fit(queries[:60] * 2, ["cheap", "capable"] * 60, encoder=router, tier_order=["cheap", "capable"])
+    assert fitted.path is None
+    with pytest.raises(InvalidInputError, match="without a directory"):
+        pickle.dumps(fitted)

@@ -124,20 +124,24 @@ def read_input(
     keep_cols: Sequence[str] = (),
     fmt: str | None = None,
     delimiter: str | None = None,
+    rows_per_block: int = 1024,
 ) -> Any:
     """A Ray dataset of ``source`` read with the CLI's reader (same formats, errors and ``row``
-    numbers as ``tierscope route``). Reading happens on the driver, which is not the bottleneck:
-    routing is about 1,000 rows/s per 2 cores, reading millions."""
+    numbers as ``tierscope route``), in blocks of ``rows_per_block`` rows (the unit the actors
+    share out). Reading happens on the driver, which is not the bottleneck: routing is about
+    1,000 rows/s per 2 cores, reading millions."""
     import pyarrow as pa
 
     from .inputs import open_source
 
     ray = _ray()
+    block = v.integer("rows_per_block", rows_per_block, minimum=1)
     src = open_source(source, text_col=text_col, id_col=id_col, keep_cols=keep_cols, fmt=fmt, delimiter=delimiter)
     tables, start = [], 0
     for batch in src.batches():
         n = batch.table.num_rows
-        tables.append(batch.table.append_column("row", pa.array(range(start, start + n), type=pa.int64())))
+        table = batch.table.append_column("row", pa.array(range(start, start + n), type=pa.int64()))
+        tables += [table.slice(i, block) for i in range(0, n, block)]
         start += n
     if not tables:
         raise InvalidInputError(f"{source}: no rows to route")
@@ -186,6 +190,7 @@ def aggregate_dataset(
         _partial,
         fn_kwargs={"y_col": y_col, "pi_col": pi_col, "stratum_col": stratum_col, "domain_col": domain_col},
         batch_format="pyarrow",
+        num_cpus=0.25,  # bookkeeping: must not wait for a CPU held by a routing actor
     )
     merged = Aggregate()
     for row in partials.iter_rows():

@@ -1,6 +1,6 @@
 """Batch scoring at scale: single process vs Ray local (2 workers), peak RSS, and dedup's speed-up.
 
-    python benches/bench_batch_scale.py [--rows N]      (default N = 1,000,000; env TIERSCOPE_BENCH_BATCH_ROWS)
+    python benches/bench_batch_scale.py [--rows N]   (default 1,000,000; env TIERSCOPE_BENCH_BATCH_ROWS)
 
 The input is a CSV of N rows (id, text) drawn with replacement, uniformly, from the demo's unique
 real texts (BANKING77 train+test and DSTC11 banking turns, about 13.5k distinct: the pool the demo
@@ -44,7 +44,8 @@ ray.data.DataContext.get_current().enable_progress_bars = False
 t1 = time.perf_counter()
 from tierscope.ray import read_input, route_dataset
 ds = read_input(sys.argv[2], id_col="id", rows_per_block=4096)
-route_dataset(ds, sys.argv[1], id_col="id", num_actors=2, cpus_per_actor=1, batch_size=1024).write_parquet(sys.argv[3])
+routed = route_dataset(ds, sys.argv[1], id_col="id", num_actors=2, cpus_per_actor=1, batch_size=1024)
+routed.write_parquet(sys.argv[3])
 t2 = time.perf_counter()
 print(f"STARTUP {t1 - t0:.3f} ROUTE {t2 - t1:.3f}")
 ray.shutdown()
@@ -90,8 +91,12 @@ def run(cmd: list[str]) -> tuple[float, float, float, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=int(os.environ.get("TIERSCOPE_BENCH_BATCH_ROWS", "1000000")))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=int(os.environ.get("TIERSCOPE_BENCH_BATCH_ROWS", "1000000"))
+    )
     args = parser.parse_args()
     model = os.environ.get("TIERSCOPE_DEFAULT_ROUTER", "models/default-minilm-int8-v1")
     from tierscope._runtime import cpu_info
@@ -111,7 +116,9 @@ def main() -> int:
         got = pq.read_table(Path(tmp) / "ray").sort_by("row")
         identical = got.column("p_cheap").to_numpy().tobytes() == same.column("p_cheap").to_numpy().tobytes()
         deduped = pq.read_table(Path(tmp) / "dedup").sort_by("row")
-        identical_dedup = deduped.column("p_cheap").to_numpy().tobytes() == same.column("p_cheap").to_numpy().tobytes()
+        identical_dedup = (
+            deduped.column("p_cheap").to_numpy().tobytes() == same.column("p_cheap").to_numpy().tobytes()
+        )
     n = args.rows
     rate = n / base[0]
     print(
@@ -119,9 +126,15 @@ def main() -> int:
         f"{cpu['model']} ({cpu['isa']}), {os.cpu_count()} cores"
     )
     print()
-    print("| arm | seconds | rows/s | vs single --no-dedup | peak RSS, largest process | peak RSS, all processes |")
+    print(
+        "| arm | seconds | rows/s | vs single --no-dedup | peak RSS, largest process "
+        "| peak RSS, all processes |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| single process, --no-dedup | {base[0]:.1f} | {rate:,.0f} | 1.00× | {base[1]:.0f} MiB | {base[2]:.0f} MiB |")
+    print(
+        f"| single process, --no-dedup | {base[0]:.1f} | {rate:,.0f} | 1.00× | {base[1]:.0f} MiB "
+        f"| {base[2]:.0f} MiB |"
+    )
     print(
         f"| single process, --dedup | {dedup[0]:.1f} | {n / dedup[0]:,.0f} | {base[0] / dedup[0]:.2f}× "
         f"| {dedup[1]:.0f} MiB | {dedup[2]:.0f} MiB |"
@@ -133,7 +146,8 @@ def main() -> int:
     print()
     print(
         f"Probabilities identical to the single-process run: Ray {identical}, dedup {identical_dedup}. "
-        f"Extrapolation at {rate:,.0f} rows/s (single process, no dedup): 1M rows ≈ {1e6 / rate / 60:.0f} min, "
+        f"Extrapolation at {rate:,.0f} rows/s (single process, no dedup): "
+        f"1M rows ≈ {1e6 / rate / 60:.0f} min, "
         f"100M ≈ {1e8 / rate / 3600:.1f} h; routing is embarrassingly parallel, so W such machines "
         f"(Ray actors, 1 per core) take ≈ 1/W of that plus start-up, if input reading and Parquet "
         "writing (far faster than routing here) keep up. Dedup's gain is set by the log's distinct "

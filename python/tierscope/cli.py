@@ -526,7 +526,10 @@ def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     route.add_argument("--text-col", type=_nonempty, default="text", help="the column holding the query text")
     route.add_argument(
-        "--id-col", type=_nonempty, default=None, help="a unique id column copied to the output (default: none)"
+        "--id-col",
+        type=_nonempty,
+        default=None,
+        help="a unique id column copied to the output (default: none)",
     )
     route.add_argument(
         "--keep-cols",
@@ -568,7 +571,9 @@ def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="route each distinct text once per job (a bounded cache; same results)",
     )
     route.add_argument(
-        "--quiet", action="store_true", help="no progress (default: a bar on a terminal, else a line per part)"
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a bar on a terminal, else a line per part)",
     )
     route.set_defaults(
         func=_route,

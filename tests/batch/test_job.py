@@ -55,7 +55,9 @@ def same(a: pa.Table, b: pa.Table) -> bool:
 
 
 def _table(texts: list[str]) -> pa.Table:
-    return pa.table({"qid": [f"q{i:04d}" for i in range(len(texts))], "text": texts, "user": ["u"] * len(texts)})
+    return pa.table(
+        {"qid": [f"q{i:04d}" for i in range(len(texts))], "text": texts, "user": ["u"] * len(texts)}
+    )
 
 
 def _write_inputs(tmp: Path, table: pa.Table) -> dict[str, str]:
@@ -96,7 +98,14 @@ def test_every_input_kind_gives_the_in_process_decisions(
         out = tmp_path / f"out-{kind.replace('.', '-')}"
         keep = ["user", "day"] if kind == "hive" else ["user"]
         summary = route_job(
-            default_dir, source, out, id_col="qid", keep_cols=keep, rows_per_part=100, progress=False, router=router
+            default_dir,
+            source,
+            out,
+            id_col="qid",
+            keep_cols=keep,
+            rows_per_part=100,
+            progress=False,
+            router=router,
         )
         assert summary["rows"] == N and summary["parts"] == 3, kind
         got = pq.read_table(out).sort_by("row")
@@ -108,12 +117,17 @@ def test_every_input_kind_gives_the_in_process_decisions(
             assert set(got.column("day").to_pylist()) == {"2026-05-01", "2026-05-02"}
 
 
-def test_stdin_jsonl_through_the_cli(default_dir: Path, texts: list[str], reference: pa.Table, tmp_path: Path) -> None:
+def test_stdin_jsonl_through_the_cli(
+    default_dir: Path, texts: list[str], reference: pa.Table, tmp_path: Path
+) -> None:
     lines = "".join(json.dumps({"text": t, "qid": i}) + "\n" for i, t in enumerate(texts))
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "tierscope.cli", "route", str(default_dir), "-", str(out), "--id-col", "qid"],
-        input=lines, capture_output=True, text=True, timeout=300,
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "part 0 written" in proc.stderr  # not a TTY: one log line per part
@@ -156,8 +170,19 @@ def test_dedup_equals_no_dedup_and_the_router_is_batch_invariant(router: Router,
 
 def _route_cmd(default_dir: Path, src: Path, out: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "tierscope.cli", "route", str(default_dir), str(src), str(out),
-        "--id-col", "qid", "--rows-per-part", "40", "--no-dedup", *extra,
+        sys.executable,
+        "-m",
+        "tierscope.cli",
+        "route",
+        str(default_dir),
+        str(src),
+        str(out),
+        "--id-col",
+        "qid",
+        "--rows-per-part",
+        "40",
+        "--no-dedup",
+        *extra,
     ]
 
 
@@ -169,7 +194,9 @@ def test_resume_after_a_kill_gives_the_uninterrupted_dataset(
     src = tmp_path / "in.csv"
     pacsv.write_csv(_table(texts * 4), src)  # 960 rows, 24 parts
     whole = tmp_path / "whole"
-    route_job(default_dir, src, whole, id_col="qid", rows_per_part=40, dedup=False, progress=False, router=router)
+    route_job(
+        default_dir, src, whole, id_col="qid", rows_per_part=40, dedup=False, progress=False, router=router
+    )
     out = tmp_path / "killed"
     proc = subprocess.Popen(_route_cmd(default_dir, src, out), stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
@@ -180,7 +207,9 @@ def test_resume_after_a_kill_gives_the_uninterrupted_dataset(
     done = len(list(out.glob("part-*.parquet")))
     assert 3 <= done < 24, "the job must be killed mid-way"
     (out / "part-00001.parquet").write_bytes(b"not parquet")  # a damaged part is routed again
-    res = subprocess.run(_route_cmd(default_dir, src, out, "--resume"), capture_output=True, text=True, timeout=240)
+    res = subprocess.run(
+        _route_cmd(default_dir, src, out, "--resume"), capture_output=True, text=True, timeout=240
+    )
     assert res.returncode == 0, res.stderr
     assert f"{done - 1} kept by --resume" in res.stderr
     a, b = pq.read_table(out), pq.read_table(whole)
@@ -205,7 +234,10 @@ def test_bad_inputs_name_file_part_and_line(
     pacsv.write_csv(pa.table({"qid": ["a", "b", "c", "b"], "text": ["x", "y", "z", "w"]}), src)
     err = _error(["route", d, str(src), str(tmp_path / "o1"), "--id-col", "id", "--quiet"], capsys)
     assert f"{src}, line 1: no column 'id' (the id column)" in err and "(part 0)" in err
-    err = _error(["route", d, str(src), str(tmp_path / "o2"), "--id-col", "qid", "--rows-per-part", "2", "--quiet"], capsys)
+    err = _error(
+        ["route", d, str(src), str(tmp_path / "o2"), "--id-col", "qid", "--rows-per-part", "2", "--quiet"],
+        capsys,
+    )
     assert f"{src}, part 1, line 5: duplicate id 'b'" in err
     tsv = tmp_path / "in.tsv"
     tsv.write_text("qid\ttext\na\thello\n")
@@ -237,13 +269,48 @@ def test_old_flat_route_file_contract(default_dir: Path, tmp_path: Path) -> None
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_router_pickles_by_path(default_dir: Path, router: Router, queries: list[str], tmp_path: Path) -> None:
+def test_router_pickles_by_path(
+    default_dir: Path, router: Router, queries: list[str], tmp_path: Path
+) -> None:
     back = pickle.loads(pickle.dumps(router))
     assert back.path == router.path and back.threads == router.threads
-    assert back.route_batch(queries[:20]).probabilities.tobytes() == router.route_batch(queries[:20]).probabilities.tobytes()
+    assert (
+        back.route_batch(queries[:20]).probabilities.tobytes()
+        == router.route_batch(queries[:20]).probabilities.tobytes()
+    )
     two = Router.load(default_dir, sessions=1, intra_threads=1)
     assert pickle.loads(pickle.dumps(two)).threads == (1, 1)
-    fitted = Router.fit(queries[:60] * 2, ["cheap", "capable"] * 60, encoder=router, tier_order=["cheap", "capable"])
+    fitted = Router.fit(
+        queries[:60] * 2, ["cheap", "capable"] * 60, encoder=router, tier_order=["cheap", "capable"]
+    )
     assert fitted.path is None
     with pytest.raises(InvalidInputError, match="without a directory"):
         pickle.dumps(fitted)
+
+
+def test_the_readme_cli_examples_run(default_dir: Path, texts: list[str], tmp_path: Path) -> None:
+    """The `bash` block of README's "Batch scoring at scale", line by line (tierscope = this CLI)."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("#### Batch scoring at scale") :]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    table = _table(texts[:50]).rename_columns(["id", "text", "user"])
+    pacsv.write_csv(table, tmp_path / "queries.csv")
+    (tmp_path / "logs").mkdir()
+    lines = "".join(json.dumps(r) + "\n" for r in table.to_pylist())
+    (tmp_path / "logs" / "day1.jsonl.gz").write_bytes(gzip.compress(lines.encode("utf-8")))
+    cli = f"{shlex.quote(sys.executable)} -m tierscope.cli"
+    for line in block.group(1).strip().splitlines():
+        cmd = line.replace("models/default-minilm-int8-v1", shlex.quote(str(default_dir)))
+        cmd = re.sub(r"(^|\| )tierscope ", lambda m: f"{m.group(1)}{cli} ", cmd)
+        proc = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (line, proc.stderr)
+    assert (
+        pq.read_table(tmp_path / "decisions").num_rows
+        == pq.read_table(tmp_path / "log-decisions").num_rows
+        == 50
+    )
+    assert pacsv.read_csv(tmp_path / "stdin-decisions.csv").num_rows == 50

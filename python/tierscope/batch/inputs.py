@@ -11,11 +11,11 @@ from __future__ import annotations
 import glob as _glob
 import hashlib
 import io
-import sys
-from dataclasses import dataclass, field
 import json
 import os
+import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -440,7 +440,7 @@ def _parse_error_line(file: str, err: BaseException) -> int | None:
         return None
     row = match.group(1).encode("utf-8", "surrogateescape")
     try:
-        with io.BufferedReader(_open_stream(file)) as f:  # type: ignore[arg-type]
+        with io.BufferedReader(_open_stream(file)) as f:
             for number, line in enumerate(f, start=1):
                 if line.rstrip(b"\r\n") == row:
                     return number
@@ -509,7 +509,9 @@ def _standard(src: Source, table: Any) -> Any:
     import pyarrow.compute as pc
 
     text = table.column(src.text_col)
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type) or pa.types.is_null(text.type)):
+    if not (
+        pa.types.is_string(text.type) or pa.types.is_large_string(text.type) or pa.types.is_null(text.type)
+    ):
         raise InvalidInputError(f"column {src.text_col!r} has type {text.type}, expected text")
     text = pc.fill_null(text.cast(pa.string()), "")
     cols = {src.text_col: text}
@@ -561,7 +563,7 @@ def _jsonl_batches(src: Source, file: str, size: int = 8192) -> Iterator[Batch]:
     if file == STDIN:
         stream = sys.stdin.buffer
     else:
-        stream = io.BufferedReader(_open_stream(file))  # type: ignore[arg-type]
+        stream = io.BufferedReader(_open_stream(file))
     rows: dict[str, list[Any]] = {c: [] for c in src.columns}
     lines: list[int] = []
     shown = "<stdin>" if file == STDIN else file

@@ -175,6 +175,19 @@ def _total(src: Source) -> int | None:
     return total
 
 
+def _summary(
+    counts: dict[str, int], out: Path, cache: DecisionCache | None, job: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        **counts,
+        "output": os.fspath(out),
+        "dedup": cache is not None,
+        "dedup_hit_rate": None if cache is None else cache.hit_rate,
+        "input_fingerprint": job["input_fingerprint"],
+        "router_sha256": job["router_sha256"],
+    }
+
+
 def _read_error(err: InvalidInputError, index: int) -> InvalidInputError:
     text = str(err)
     return err if ", part " in text else InvalidInputError(f"{text} (part {index})")
@@ -209,9 +222,12 @@ def route_job(
     from ..routing.router import Router
 
     rows_per_part = v.integer("rows_per_part", rows_per_part, minimum=1, maximum=100_000_000)
-    resume, dedup = v.boolean("resume", resume), v.boolean("dedup", dedup)
+    resume, dedup, show = (
+        v.boolean("resume", resume),
+        v.boolean("dedup", dedup),
+        v.boolean("progress", progress),
+    )
     dedup_capacity = v.integer("dedup_capacity", dedup_capacity, minimum=0)
-    show = v.boolean("progress", progress)
     model = v.existing_dir("model_dir", model_dir, what="router directory")
     out = Path(os.fspath(output_path))
     sink = _sink(out, output_format)
@@ -251,14 +267,7 @@ def route_job(
                 chunk = next(chunks, None)
             except InvalidInputError as err:
                 raise _read_error(err, counts["parts"]) from None
-        summary = {
-            **counts,
-            "output": os.fspath(out),
-            "dedup": dedup,
-            "dedup_hit_rate": None if cache is None else cache.hit_rate,
-            "input_fingerprint": src.fingerprint,
-            "router_sha256": job["router_sha256"],
-        }
+        summary = _summary(counts, out, cache, job)
         sink.finish(summary)
         return summary
     except BaseException:

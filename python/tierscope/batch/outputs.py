@@ -104,8 +104,8 @@ class PartSink:
             got = read_provenance(path)
         except (pa.ArrowInvalid, OSError, InvalidInputError, ValueError):
             return False
-        keys = ("router_sha256", "thresholds", "input_fingerprint", "part", "row_start", "row_end")
-        keys += ("input_sha256", "dedup_key")
+        keys = ["router_sha256", "thresholds", "input_fingerprint", "part", "row_start", "row_end"]
+        keys += ["input_sha256", "dedup_key"]
         same = all(got.get(k) == expected.get(k) for k in keys)
         return same and meta.num_rows == expected["row_end"] - expected["row_start"]
 

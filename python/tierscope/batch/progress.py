@@ -41,7 +41,10 @@ class Progress:
             eta = f", ETA {max(0.0, (self.total - self.done) / rate):.0f} s"
         hits = "" if hit_rate is None else f", dedup hit rate {hit_rate:.1%}"
         what = "kept (verified)" if skipped else "written"
-        return f"tierscope route: part {part} {what} ({rows} rows); {self.done}/{total} rows, {rate:.0f} rows/s{eta}{hits}"
+        return (
+            f"tierscope route: part {part} {what} ({rows} rows); {self.done}/{total} rows, "
+            f"{rate:.0f} rows/s{eta}{hits}"
+        )
 
     def update(self, part: int, rows: int, *, skipped: bool = False, hit_rate: float | None = None) -> None:
         """Count ``rows`` more and report."""

@@ -136,7 +136,9 @@ def read_input(
 
     ray = _ray()
     block = v.integer("rows_per_block", rows_per_block, minimum=1)
-    src = open_source(source, text_col=text_col, id_col=id_col, keep_cols=keep_cols, fmt=fmt, delimiter=delimiter)
+    src = open_source(
+        source, text_col=text_col, id_col=id_col, keep_cols=keep_cols, fmt=fmt, delimiter=delimiter
+    )
     tables, start = [], 0
     for batch in src.batches():
         n = batch.table.num_rows
@@ -184,7 +186,12 @@ def aggregate_dataset(
     from ..stats import Aggregate
 
     _ray()
-    for name, col in (("y_col", y_col), ("pi_col", pi_col), ("stratum_col", stratum_col), ("domain_col", domain_col)):
+    for name, col in (
+        ("y_col", y_col),
+        ("pi_col", pi_col),
+        ("stratum_col", stratum_col),
+        ("domain_col", domain_col),
+    ):
         v.text(name, col, allow_empty=False)
     partials = ds.map_batches(
         _partial,

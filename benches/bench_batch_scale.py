@@ -21,6 +21,7 @@ Rates are reported as ratios against the single-process, no-dedup baseline of th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def main() -> int:
         same = pq.read_table(Path(tmp) / "plain").sort_by("row")
         got = pq.read_table(Path(tmp) / "ray").sort_by("row")
         identical = got.column("p_cheap").to_numpy().tobytes() == same.column("p_cheap").to_numpy().tobytes()
+        hit_rate = json.loads((Path(tmp) / "dedup" / "_tierscope_job.json").read_text())["dedup_hit_rate"]
         deduped = pq.read_table(Path(tmp) / "dedup").sort_by("row")
         identical_dedup = (
             deduped.column("p_cheap").to_numpy().tobytes() == same.column("p_cheap").to_numpy().tobytes()
@@ -145,7 +147,8 @@ def main() -> int:
     )
     print()
     print(
-        f"Probabilities identical to the single-process run: Ray {identical}, dedup {identical_dedup}. "
+        f"Probabilities identical to the single-process run: Ray {identical}, dedup {identical_dedup}; "
+        f"dedup hit rate {hit_rate:.1%}. "
         f"Extrapolation at {rate:,.0f} rows/s (single process, no dedup): "
         f"1M rows ≈ {1e6 / rate / 60:.0f} min, "
         f"100M ≈ {1e8 / rate / 3600:.1f} h; routing is embarrassingly parallel, so W such machines "

@@ -124,30 +124,32 @@ def read_input(
     keep_cols: Sequence[str] = (),
     fmt: str | None = None,
     delimiter: str | None = None,
-    rows_per_block: int = 1024,
+    rows_per_block: int | None = None,
 ) -> Any:
     """A Ray dataset of ``source`` read with the CLI's reader (same formats, errors and ``row``
     numbers as ``tierscope route``), in blocks of ``rows_per_block`` rows (the unit the actors
-    share out). Reading happens on the driver, which is not the bottleneck: routing is about
+    share out; default: an eighth of the rows, at most 4,096, so a small input still feeds every
+    actor). Reading happens on the driver, which is not the bottleneck: routing is about
     1,000 rows/s per 2 cores, reading millions."""
     import pyarrow as pa
 
     from .inputs import open_source
 
     ray = _ray()
-    block = v.integer("rows_per_block", rows_per_block, minimum=1)
+    block = v.optional(v.integer, "rows_per_block", rows_per_block, minimum=1)
     src = open_source(
         source, text_col=text_col, id_col=id_col, keep_cols=keep_cols, fmt=fmt, delimiter=delimiter
     )
     tables, start = [], 0
     for batch in src.batches():
         n = batch.table.num_rows
-        table = batch.table.append_column("row", pa.array(range(start, start + n), type=pa.int64()))
-        tables += [table.slice(i, block) for i in range(0, n, block)]
+        tables.append(batch.table.append_column("row", pa.array(range(start, start + n), type=pa.int64())))
         start += n
     if not tables:
         raise InvalidInputError(f"{source}: no rows to route")
-    return ray.data.from_arrow(tables)
+    whole = pa.concat_tables(tables, promote_options="permissive")
+    size = block if block is not None else max(1, min(4096, -(-start // 8)))
+    return ray.data.from_arrow([whole.slice(i, size) for i in range(0, start, size)])
 
 
 def _partial(batch: Any, y_col: str, pi_col: str, stratum_col: str, domain_col: str) -> Any:

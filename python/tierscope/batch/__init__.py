@@ -1,6 +1,7 @@
 """Batch scoring: files, directories, globs and stdin in; partitioned, resumable Parquet out.
 
-- :mod:`~tierscope.batch.inputs`: what is read (pyarrow.dataset; CSV/TSV/JSONL/Parquet, gzip/zstd).
+- :mod:`~tierscope.batch.inputs`: what is read (files, directories, globs, stdin; CSV/TSV/JSONL/Parquet,
+  gzip/zstd).
 - :mod:`~tierscope.batch.outputs`: what is written (atomic parts with provenance metadata).
 - :mod:`~tierscope.batch.job`: chunking, ``resume``, ids and pass-through columns
   (:func:`route_job`, what ``tierscope route`` runs; :func:`route_file`, the single-file form).

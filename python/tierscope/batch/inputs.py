@@ -1,8 +1,11 @@
 """Batch inputs: single files (:func:`iter_text_chunks`) and datasets (:func:`open_source`).
 
-:func:`open_source` reads through :mod:`pyarrow.dataset`: one file, a directory (hive-partitioned
-Parquet included), a glob, or ``-`` for JSONL on stdin; CSV, TSV, JSONL and Parquet, each text
-format optionally gzip (``.gz``) or zstd (``.zst``/``.zstd``) compressed. It yields
+:func:`open_source` reads one file, a directory (hive-partitioned Parquet included: ``key=value``
+folders become columns), a glob, or ``-`` for JSONL on stdin; CSV, TSV, JSONL and Parquet, each
+text format optionally gzip (``.gz``) or zstd (``.zst``/``.zstd``) compressed. Directories are
+discovered as :mod:`pyarrow.dataset` does (hidden and ``_``-prefixed entries skipped); files are
+streamed with pyarrow's CSV and Parquet readers over its codec streams, file by file, so every
+row keeps its file and line. It yields
 :class:`Batch` objects that know the file and line of every row, so an error names them.
 """
 
@@ -15,7 +18,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +259,6 @@ class Source:
     delimiter: str
     fingerprint: str | None
     partitioning: Any = None
-    _schema_names: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:

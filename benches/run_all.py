@@ -29,6 +29,7 @@ BENCHES = [
     "bench_integrations.py",  # per-call overhead of RoutedOpenAI over the bare openai client (local server)
     "bench_regions.py",
     "bench_log_scale.py",  # heavy: 6M events (see its docstring for a smaller --days/--per-day)
+    "bench_batch_scale.py",  # heavy: 1M rows × 3 arms (TIERSCOPE_BENCH_BATCH_ROWS for a smaller N)
 ]
 
 

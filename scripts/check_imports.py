@@ -41,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "demo": {"routing", "log", "quality", "stats", "models", "data"},
     "integrations": {"routing", "log", "stats"},
     "cli": {"routing", "log", "quality", "stats", "models", "data", "batch", "demo"},
+    "ray": {"batch"},  # tierscope.ray: the public name of tierscope.batch.ray (issue 18)
     "__main__": {"cli"},
 }
 #: The curated top-level namespace re-exports everything (lazily); it is nobody's dependency.

@@ -143,7 +143,7 @@ def test_csv_cells_over_twice_the_default_block_are_read(tmp_path: Path, mib: in
 def test_csv_reader_retries_with_a_larger_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Should a row outgrow the block anyway, the reader reopens with a larger one after the rows
     already read: no row is lost or repeated."""
-    import tierscope.batch as batch
+    import tierscope.batch.inputs as batch
 
     rows = [f"row {i}" for i in range(2000)] + ["x" * 300_000] + [f"tail {i}" for i in range(50)]
     src = tmp_path / "in.csv"

@@ -30,6 +30,7 @@ EXTRAS: dict[str, tuple[str, str | None]] = {
     "litellm": ("litellm", "litellm"),
     "langchain_core": ("langchain-core", "langchain"),
     "opentelemetry": ("opentelemetry-api", "otel"),
+    "ray": ("ray", "ray"),
     "pyarrow": ("pyarrow", None),
     "numpy": ("numpy", None),
     "onnxruntime": ("onnxruntime", None),

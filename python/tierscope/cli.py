@@ -243,9 +243,31 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _route(args: argparse.Namespace) -> int:
-    from .batch import route_file
+    from .batch import route_job
 
-    route_file(args.model_dir, args.input, args.output, text_col=args.text_col, chunk_size=args.chunk_size)
+    keep = [c for c in (args.keep_cols or "").split(",") if c]
+    summary = route_job(
+        args.model_dir,
+        args.input,
+        args.output,
+        text_col=args.text_col,
+        id_col=args.id_col,
+        keep_cols=keep,
+        fmt=args.format,
+        delimiter=args.delimiter,
+        rows_per_part=args.rows_per_part or args.chunk_size,
+        resume=args.resume,
+        dedup=args.dedup,
+        progress=not args.quiet,
+    )
+    hits = summary["dedup_hit_rate"]
+    print(
+        f"routed {summary['rows']} rows into {summary['output']} ({summary['written']} parts written, "
+        f"{summary['kept']} kept by --resume"
+        + ("" if hits is None else f", dedup hit rate {hits:.1%}")
+        + ")",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -378,6 +400,8 @@ _EXAMPLES: dict[str, str] = {
     "demo": "tierscope demo --quick --out demo-output\ntierscope demo --routing-only --top 10",
     "route-demo": "tierscope route-demo --top 10 --latency-samples 200",
     "route": "tierscope route models/default-minilm-int8-v1 queries.csv decisions.parquet --text-col text\n"
+    "tierscope route models/default-minilm-int8-v1 'logs/*.jsonl.gz' decisions/ --id-col id --resume\n"
+    "zcat q.jsonl.gz | tierscope route models/default-minilm-int8-v1 - decisions/ --keep-cols user\n"
     "(the router directory comes first: models/default-minilm-int8-v1 after `make model`)",
     "fit": "tierscope fit labelled.csv my-router/ --text-col text --tier-col tier --tier-order cheap,capable",
     "build-default-router": "tierscope build-default-router --out models/default-minilm-int8-v1",
@@ -479,21 +503,77 @@ def _add_demo_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``route`` (batch scoring), ``fit`` (train a head) and ``build-default-router``."""
-    route = sub.add_parser("route", help="batch-score a CSV / JSONL / Parquet file to Parquet")
+    route = sub.add_parser(
+        "route", help="batch-score files, a directory, a glob or stdin to partitioned Parquet (or one file)"
+    )
     route.add_argument(
         "model_dir",
         type=Path,
         metavar="MODEL_DIR",
         help="router directory (model.onnx, tokenizer.json, router.json)",
     )
-    route.add_argument("input", type=Path, metavar="INPUT", help="queries: a .csv, .jsonl or .parquet file")
-    route.add_argument("output", type=Path, metavar="OUTPUT", help="decisions: the .parquet file to write")
+    route.add_argument(
+        "input",
+        metavar="INPUT",
+        help="queries: a .csv/.tsv/.jsonl/.parquet file (optionally .gz/.zst), a directory "
+        "(hive-partitioned Parquet too), a quoted glob, or - for JSONL on stdin",
+    )
+    route.add_argument(
+        "output",
+        type=Path,
+        metavar="OUTPUT",
+        help="decisions: a directory (one Parquet part per chunk, resumable), or one .parquet or .csv file",
+    )
     route.add_argument("--text-col", type=_nonempty, default="text", help="the column holding the query text")
+    route.add_argument(
+        "--id-col",
+        type=_nonempty,
+        default=None,
+        help="a unique id column copied to the output (default: none)",
+    )
+    route.add_argument(
+        "--keep-cols",
+        default=None,
+        help="comma-separated input columns copied to the output (default: none)",
+    )
+    route.add_argument(
+        "--format",
+        choices=["csv", "tsv", "jsonl", "parquet"],
+        default=None,
+        help="input format (default: from the file names; .tsv is tab-separated)",
+    )
+    route.add_argument(
+        "--delimiter",
+        default=None,
+        help="CSV field delimiter (default: a tab for .tsv / --format tsv, else a comma)",
+    )
+    route.add_argument(
+        "--rows-per-part",
+        type=_int_type(1, 100_000_000),
+        default=None,
+        help="input rows per chunk and output part (default: --chunk-size)",
+    )
     route.add_argument(
         "--chunk-size",
         type=_int_type(1, 10_000_000),
         default=20_000,
         help="rows read, routed and written at a time (bounds the memory)",
+    )
+    route.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the parts of an earlier run of this job that verify, route the rest (default: off)",
+    )
+    route.add_argument(
+        "--dedup",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="route each distinct text once per job (a bounded cache; same results)",
+    )
+    route.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a bar on a terminal, else a line per part)",
     )
     route.set_defaults(
         func=_route,
@@ -502,7 +582,13 @@ def _add_router_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
             "input_path": "INPUT",
             "output_path": "OUTPUT",
             "text_col": "--text-col",
+            "id_col": "--id-col",
+            "keep_cols": "--keep-cols",
+            "fmt": "--format",
+            "delimiter": "--delimiter",
+            "rows_per_part": "--rows-per-part",
             "chunk_size": "--chunk-size",
+            "resume": "--resume",
         },
     )
 

@@ -296,7 +296,8 @@ ROUTE: list[Case] = [
     ),
     fails(
         "route.output_is_dir",
-        lambda c: ["route", c.default_dir, _csv(c), _dir(c, "out")],
+        # A plain directory is a partitioned output; one named like a file is refused.
+        lambda c: ["route", c.default_dir, _csv(c), _dir(c, "out.parquet")],
         "OUTPUT",
         "directory",
     ),

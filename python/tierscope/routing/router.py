@@ -766,6 +766,19 @@ class Router:
         estimator holding it) shares it."""
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle by path: unpickling reloads the router from its directory with the same
+        ``(sessions, intra_threads)`` and guard setting (so it ships to any engine's workers
+        without its ONNX sessions). The other load options come back at their defaults. A router
+        without a directory (fitted in memory, never saved) cannot be pickled: save it first."""
+        if self.path is None:
+            raise InvalidInputError(
+                "cannot pickle a Router without a directory (fitted in memory and never saved): "
+                "router.save(path) and pickle Router.load(path) instead"
+            )
+        sessions, intra = self.threads
+        return (_load_by_path, (os.fspath(self.path), sessions, intra, self._guard is not None))
+
     # -- persistence and introspection ------------------------------------------------------
     @property
     def regions(self) -> int:
@@ -848,3 +861,8 @@ class Router:
     def __repr__(self) -> str:
         guard = "" if self._guard_spec is None else f", guard_margin={self._guard_spec['margin']:.3g}"
         return f"Router(tiers={self._tiers!r}, path={str(self.path)!r}, threads={self.threads}{guard})"
+
+
+def _load_by_path(path: str, sessions: int, intra_threads: int, guard: bool) -> Router:
+    """Unpickle a :class:`Router` (see :meth:`Router.__reduce__`): reload it from ``path``."""
+    return Router.load(path, sessions=sessions, intra_threads=intra_threads, guard=guard)

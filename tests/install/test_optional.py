@@ -34,7 +34,18 @@ def test_each_extra_named_in_an_error_installs_that_module() -> None:
             assert want in _names(OPTIONAL[extra]), (module, extra)
     assert set(OPTIONAL) >= {"audit", "report", "progress", "hub", "default-model", "all"}
     everything = set().union(*(_names(v) for k, v in OPTIONAL.items() if k not in ("all", "dev", "io")))
-    extras = ["audit", "report", "progress", "hub", "default-model", "openai", "litellm", "langchain", "otel", "ray"]
+    extras = [
+        "audit",
+        "report",
+        "progress",
+        "hub",
+        "default-model",
+        "openai",
+        "litellm",
+        "langchain",
+        "otel",
+        "ray",
+    ]
     assert OPTIONAL["all"] == [f"tierscope[{','.join(extras)}]"]
     assert (
         "torch" not in everything

@@ -21,10 +21,32 @@ Design
 
 Log each review with its π (:meth:`ReviewPlan.log_reviews` does it) so the audit's Hájek
 estimates are unbiased.
+
+Judge-assisted design (``method="ppi"``)
+    When an LLM judge scores answers, the audit's PPI++ estimate of tier t is
+    θ̂_t = λ_t·m_J(f) + m_H(y − λ_t f) (:func:`tierscope.stats.ppi_mean`); its human part is a
+    Hájek mean of the residual r = y − λ_t f over the reviews, whose Poisson-design variance is
+    V_H ≈ N_t⁻² Σ_{i∈t} (1/π_i − 1)(r_i − r̄_t)². Only judged answers (a judge score f in the log
+    or in ``judge_scores``) are eligible. Strata are *tier* × *judge-score band* (``judge_bands``,
+    default [0, 0.5) rejects / [0.5, 1] accepts); π is constant within a stratum, so
+    V_H ∝ Σ_h N_h S_h² / π_h − const, where S_h² is the stratum's mean of (r − r̄_t)² (its
+    residual variance plus its squared offset from the tier's mean residual). Minimising it at
+    Σ_h N_h π_h = budget with pi_floor ≤ π_h ≤ 1 gives the Neyman-style allocation
+    π_h = clip(c·S_h, pi_floor, 1) (c by bisection; :func:`neyman_floor_pi`). This minimises the
+    variance of the traffic-weighted mean of the tiers and, within each tier, that tier's PPI
+    variance at its expected number of reviews. λ_t = Cov(y, f) / Var(f) clipped to [0, 1] and
+    S_h come from past reviewed-and-judged answers: the log's review events joined to its judge
+    events (request ids outside the period), or ``previous`` (a table with ``tier``, ``score``, ``f``);
+    a stratum with fewer than 5 of them uses its tier's S, a tier with none S = 0.5. The floor
+    keeps π > 0 for every judged answer (positivity: PPI is unbiased only then). The recorded π
+    is unconditional: the judge's π_J (``log_judgement(..., pi=)``) times π_h, so the Hájek and
+    PPI estimates stay design-unbiased; unjudged answers get π = 0 (their tier mean is reached
+    through the judged sample's own π_J).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -40,14 +62,18 @@ from .. import _validate as v
 from .. import stats
 from .._optional import require
 from ..exceptions import InvalidInputError, ReviewPlanWarning
+from ..log.decision_log import DecisionLog
 from ..log.quality import UNANSWERED
-from ..log.reader import load_decisions, table_to_pandas, tier_column, window
+from ..log.reader import decisions_source, load_decisions, load_outcomes, table_to_pandas, tier_column, window
 
 __all__ = [
     "DEFAULT_CONFIDENCE_BANDS",
+    "DEFAULT_JUDGE_BANDS",
+    "DEFAULT_FLOOR_SHARE",
     "DEFAULT_TAIL_BANDS",
     "ReviewPlan",
     "band_labels",
+    "neyman_floor_pi",
     "plan_reviews",
 ]
 
@@ -364,7 +390,7 @@ def _check_options(
 ) -> _Options:
     """Check the arguments that need no data (types, ranges, NaN, bools), before the log is read."""
     budget = v.integer("budget", budget, minimum=1)
-    method = v.choice("method", method, ("neyman", "proportional", "precision"))
+    method = v.choice("method", method, ("neyman", "proportional", "precision", "ppi"))
     floor = v.integer("min_per_stratum", min_per_stratum, minimum=0)
     seed = v.integer("seed", seed, minimum=0, maximum=v.USIZE_MAX)
     level = v.unit("level", level, open_interval=True)
@@ -652,6 +678,301 @@ def _allocation_table(strata: _Strata, design: _Design, selected: npt.NDArray[np
     )
 
 
+# ----------------------------------------------------------------------------- method="ppi"
+
+DEFAULT_JUDGE_BANDS: tuple[float, ...] = (0.5,)
+"""Cut points of the judge-score bands: [0, 0.5) (the judge rejects), [0.5, 1] (it accepts)."""
+DEFAULT_FLOOR_SHARE = 0.2
+"""``method="ppi"`` with ``pi_floor=None``: every judged answer's review probability is at least
+this share of the uniform rate budget / judged answers (positivity)."""
+_MIN_PAST = 5
+"""Past reviewed-and-judged answers a stratum needs for its own residual SD (else its tier's)."""
+
+
+@dataclass(frozen=True)
+class _PpiOptions:
+    """``method="ppi"``'s own arguments once checked."""
+
+    judge_cuts: tuple[float, ...]
+    pi_floor: float | None
+    judge_scores: dict[str, float] | None
+
+
+def _check_ppi_options(method: str, judge_scores: Any, judge_bands: Any, pi_floor: Any) -> _PpiOptions:
+    """Check ``judge_scores``/``judge_bands``/``pi_floor`` (they only apply to ``method="ppi"``)."""
+    cuts = _check_bands("judge_bands", judge_bands)
+    floor = v.optional(
+        lambda n, x: v.real(n, x, minimum=0.0, maximum=1.0, min_open=True), "pi_floor", pi_floor
+    )
+    scores = None
+    if judge_scores is not None:
+        if method != "ppi":
+            raise v.fail("judge_scores", "None unless method='ppi'", type(judge_scores).__name__)
+        if not isinstance(judge_scores, Mapping) or not judge_scores:
+            raise v.fail(
+                "judge_scores", "a non-empty mapping {request_id: judge score in [0, 1]}", judge_scores
+            )
+        scores = {}
+        for rid, s in judge_scores.items():
+            if not isinstance(rid, str):
+                raise v.fail("judge_scores", "request ids (strings) as keys", rid)
+            if v.is_bool(s):
+                raise v.fail("judge_scores", "judge scores in [0, 1] (numbers, not bools)", s)
+            scores[rid] = _entry("judge_scores", rid, v.unit, s)
+    return _PpiOptions(cuts, floor, scores)
+
+
+def _parse_detail(text: Any) -> dict[str, Any]:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        out = json.loads(text)
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def _log_outcomes(log: Any) -> Any:
+    """The log's outcome events, or None when ``log`` is a table of decisions (no outcomes)."""
+    if isinstance(log, DecisionLog | str | os.PathLike) or (isinstance(log, tuple) and len(log) == 2):
+        return load_outcomes(log)
+    return None
+
+
+def _judge_scores(outcomes: Any, ids: Any, given: dict[str, float] | None) -> tuple[Any, Any]:
+    """(judge score f, judging probability π_J) per answer of the period (NaN f: not judged)."""
+    import pandas as pd
+
+    if given is not None:
+        f = ids.map(given)
+        return np.asarray(f, dtype=np.float64), np.ones(len(ids))
+    if outcomes is None or not len(outcomes):
+        raise InvalidInputError(
+            "invalid `judge_scores`: method 'ppi' needs judge scores: log judge events "
+            "(DecisionLog.log_judgement) or pass judge_scores={request_id: score}"
+        )
+    judge = outcomes[outcomes["kind"] == "judge"]
+    for_review = np.array(
+        ["review" in str(_parse_detail(t).get("sample", "")) for t in judge["detail"]], bool
+    )
+    judge = judge[~for_review]
+    f = judge.groupby("request_id")["score"].mean()
+    pi_j = pd.to_numeric(judge.groupby("request_id")["inclusion_prob"].first(), errors="coerce")
+    return (
+        np.asarray(ids.map(f), dtype=np.float64),
+        np.asarray(ids.map(pi_j.fillna(1.0)).fillna(1.0), dtype=np.float64),
+    )
+
+
+def _past_from_log(log: Any, outcomes: Any, period_ids: set[str]) -> Any:
+    """Past reviewed-and-judged answers (``tier``, ``y``, ``f``) from the log's outcome events."""
+    import pandas as pd
+
+    empty = pd.DataFrame({"tier": [], "y": [], "f": []})
+    if outcomes is None or not len(outcomes):
+        return empty
+    rev = outcomes[(outcomes["kind"] == "review") & ~outcomes["request_id"].isin(period_ids)]
+    y = pd.to_numeric(rev["score"], errors="coerce")
+    y = y.where(y.notna(), pd.to_numeric(rev["label"], errors="coerce"))
+    rev = rev.assign(y=y)[y.notna()]
+    f = outcomes[outcomes["kind"] == "judge"].groupby("request_id")["score"].mean()
+    rev = rev.assign(f=rev["request_id"].map(f))
+    rev = (
+        rev[rev["f"].notna()]
+        .groupby("request_id")
+        .agg(tier=("tier", "first"), y=("y", "mean"), f=("f", "first"))
+    )
+    if not len(rev):
+        return empty
+    if rev["tier"].isna().any():
+        dec = load_decisions(decisions_source(log), columns=["answered_by", "route_tier"])
+        dec_tier = dict(zip(dec["request_id"].astype(str), tier_column(dec), strict=True))
+        rev["tier"] = rev["tier"].where(rev["tier"].notna(), rev.index.map(dec_tier))
+    return rev.reset_index()[["tier", "y", "f"]]
+
+
+def _past_table(previous: Any) -> Any:
+    """``previous`` for method 'ppi': a table of past reviews with ``tier``, ``score`` and ``f``."""
+    import pandas as pd
+
+    df = table_to_pandas(previous)
+    if df is None or not {"tier", "score", "f"} <= set(df.columns):
+        raise InvalidInputError(
+            "invalid `previous`: for method 'ppi', a table of past reviewed-and-judged answers with "
+            "`tier`, `score` (the human label) and `f` (the judge's score) columns"
+        )
+    y = np.asarray(pd.to_numeric(df["score"], errors="coerce"), dtype=np.float64)
+    f = np.asarray(pd.to_numeric(df["f"], errors="coerce"), dtype=np.float64)
+    if np.any(~np.isfinite(y) | ~np.isfinite(f) | (y < 0) | (y > 1) | (f < 0) | (f > 1)):
+        raise InvalidInputError("invalid `previous`: `score` and `f` in [0, 1] (no NaN)")
+    return pd.DataFrame({"tier": df["tier"].astype(str).to_numpy(), "y": y, "f": f})
+
+
+def _tier_lambda(y: npt.NDArray[np.float64], f: npt.NDArray[np.float64]) -> float:
+    """λ = Cov(y, f) / Var(f) clipped to [0, 1] (0 when undefined: the human-only estimate)."""
+    if len(y) < 2 or float(np.var(f)) <= 0:
+        return 0.0
+    return float(np.clip(np.cov(y, f, ddof=1)[0, 1] / np.var(f, ddof=1), 0.0, 1.0))
+
+
+def _residual_sd(
+    past: Any, keys: list[tuple[str, int]], cuts: tuple[float, ...]
+) -> tuple[Any, Any, list[str]]:
+    """(λ per stratum, S_h per stratum, notes): S_h is the RMS of r − r̄_t, r = y − λ_t f."""
+    lam_t: dict[str, float] = {}
+    by_stratum: dict[tuple[str, int], npt.NDArray[np.float64]] = {}
+    by_tier: dict[str, npt.NDArray[np.float64]] = {}
+    for tier, grp in past.groupby("tier"):
+        y, f = grp["y"].to_numpy(np.float64), grp["f"].to_numpy(np.float64)
+        lam = _tier_lambda(y, f)
+        dev = (y - lam * f) - float(np.mean(y - lam * f))
+        lam_t[str(tier)] = lam
+        by_tier[str(tier)] = dev
+        band = _band_index(f, cuts)
+        for b in np.unique(band):
+            by_stratum[(str(tier), int(b))] = dev[band == b]
+    lam_h, sd_h, fallback = [], [], []
+    for key in keys:
+        lam_h.append(lam_t.get(key[0], 0.0))
+        dev = by_stratum.get(key)
+        if dev is None or len(dev) < _MIN_PAST:
+            dev = by_tier.get(key[0])
+            fallback.append(key)
+        sd_h.append(0.5 if dev is None or len(dev) < _MIN_PAST else float(np.sqrt(np.mean(dev**2))))
+    notes = []
+    if fallback:
+        notes.append(
+            f"{len(fallback)} judge strata have fewer than {_MIN_PAST} past reviewed-and-judged answers: "
+            "their residual SD is their tier's (0.5 for a tier without them)"
+        )
+    return np.array(lam_h), np.array(sd_h), notes
+
+
+def neyman_floor_pi(
+    sizes: npt.ArrayLike, sd: npt.ArrayLike, budget: float, pi_floor: float
+) -> npt.NDArray[np.float64]:
+    """Per-stratum review probability π_h = clip(c·S_h, pi_floor, 1) with Σ N_h π_h = budget.
+
+    The minimiser of Σ_h N_h S_h² / π_h (the Poisson-design variance of a Hájek mean, up to
+    terms free of π) under the expected-size constraint and the bounds (its KKT conditions); c is
+    found by bisection. ``budget`` must lie in [pi_floor·ΣN_h, ΣN_h].
+    """
+    n = np.asarray(sizes, dtype=np.float64)
+    s = np.asarray(sd, dtype=np.float64)
+    lo_total, hi_total = pi_floor * n.sum(), n.sum()
+    if not lo_total - 1e-9 <= budget <= hi_total + 1e-9:
+        raise InvalidInputError(
+            f"invalid `pi_floor`: pi_floor {pi_floor} x {int(n.sum())} judged answers = {lo_total:.1f} "
+            f"expected reviews exceeds the budget {budget}: lower pi_floor or raise the budget"
+        )
+
+    def pis(c: float) -> npt.NDArray[np.float64]:
+        return np.clip(c * s, pi_floor, 1.0)
+
+    if not np.any(s > 0):
+        return np.full(n.shape, min(1.0, budget / n.sum()))
+    lo, hi = 0.0, 1.0 / max(float(s[s > 0].min()), 1e-12)
+    for _ in range(200):  # bounded: the bracket halves each step
+        mid = 0.5 * (lo + hi)
+        if float(n @ pis(mid)) < budget:
+            lo = mid
+        else:
+            hi = mid
+    out = pis(hi)
+    # Strata with S_h = 0 at the floor cannot absorb a leftover; spread it exactly over the free ones.
+    free = (out > pi_floor) & (out < 1.0)
+    gap = budget - float(n @ out)
+    if abs(gap) > 1e-9 and np.any(free):
+        out[free] = np.clip(out[free] * (1 + gap / float(n[free] @ out[free])), pi_floor, 1.0)
+    return out
+
+
+def _round_sizes(expected: npt.NDArray[np.float64], budget: int) -> npt.NDArray[np.int64]:
+    """Integer n_h near N_h π_h summing to ``budget`` (largest remainders)."""
+    base = np.floor(expected).astype(np.int64)
+    left = int(budget - base.sum())
+    if left > 0:
+        order = np.argsort(-(expected - base), kind="stable")
+        base[order[:left]] += 1
+    return base
+
+
+def _ppi_plan(
+    log: Any, frame: Any, opts: _Options, popts: _PpiOptions, previous: Any
+) -> tuple[_Strata, _Design, Any]:
+    """Strata tier × judge band among judged answers, Neyman π on the PPI residual, π floor."""
+    import pandas as pd
+
+    outcomes = _log_outcomes(log)
+    ids = frame["request_id"].astype(str)
+    f, pi_j = _judge_scores(outcomes, ids, popts.judge_scores)
+    judged = np.isfinite(f)
+    if not judged.any():
+        raise InvalidInputError(
+            "invalid `judge_scores`: no answer of the period has a judge score (method 'ppi' plans "
+            "reviews among judged answers)"
+        )
+    past = _past_from_log(log, outcomes, set(ids)) if previous is None else _past_table(previous)
+    band = _band_index(np.where(judged, f, np.nan), popts.judge_cuts)
+    names = band_labels(popts.judge_cuts, "judge")
+    judge_band = np.array([names[b] if b >= 0 else "judge[na]" for b in band], dtype=object)
+    tier = frame["tier"].to_numpy(dtype=object)
+    sub = pd.DataFrame({"tier": tier[judged].astype(str), "band": band[judged]})
+    grouped = sub.groupby(["tier", "band"], sort=True)
+    keys = [(str(t), int(b)) for t, b in grouped.size().index]
+    codes_j = grouped.ngroup().to_numpy()
+    pop = np.bincount(codes_j, minlength=len(keys)).astype(np.int64)
+    lam, sd, notes = _residual_sd(past, keys, popts.judge_cuts)
+    budget = min(opts.budget, int(pop.sum()))
+    floor = DEFAULT_FLOOR_SHARE * budget / pop.sum() if popts.pi_floor is None else popts.pi_floor
+    pi_h = neyman_floor_pi(pop, sd, float(budget), floor)
+    codes = np.full(len(frame), -1, dtype=np.intp)
+    codes[judged] = codes_j
+    pi = np.zeros(len(frame))
+    pi[judged] = pi_h[codes_j] * pi_j[judged]  # unconditional: judged with π_J, then reviewed
+    if opts.budget > pop.sum():
+        notes.append(
+            f"budget {opts.budget} >= {int(pop.sum())} judged answers: every judged answer is reviewed"
+        )
+    if (~judged).any():
+        notes.append(f"{int((~judged).sum())} answers have no judge score: not eligible (pi = 0)")
+    labels = [f"{t}|{names[b]}" for t, b in keys]
+    strata = _Strata(
+        codes=codes,
+        keys=[(t, names[b], "") for t, b in keys],
+        labels=labels,
+        population=pop,
+        mean_score=lam,
+        sd=sd,
+        tier={lab: k[0] for lab, k in zip(labels, keys, strict=True)},
+    )
+    design = _Design(_round_sizes(pop * pi_h, budget), pi, notes=notes)
+    extra = {"judge_score": f, "judge_pi": pi_j, "judge_band": judge_band}
+    return strata, design, extra
+
+
+def _ppi_allocation_table(strata: _Strata, design: _Design, selected: npt.NDArray[np.bool_]) -> Any:
+    import pandas as pd
+
+    n = len(strata.labels)
+    ok = strata.codes >= 0
+    codes = strata.codes[ok]
+    return pd.DataFrame(
+        {
+            "stratum": strata.labels,
+            "tier": strata.domains(),
+            "judge_band": [key[1] for key in strata.keys],
+            "population": strata.population,
+            "lam": strata.mean_score,
+            "sd": strata.sd,
+            "pi": np.bincount(codes, weights=design.pi[ok], minlength=n) / strata.population,
+            "allocated": design.sizes,
+            "expected": np.bincount(codes, weights=design.pi[ok], minlength=n),
+            "selected": np.bincount(codes, weights=selected[ok].astype(float), minlength=n).astype(int),
+        }
+    )
+
+
 def plan_reviews(
     log: Any,
     budget: int = 200,
@@ -669,11 +990,15 @@ def plan_reviews(
     tiers: Sequence[str] | None = None,
     level: float = 0.95,
     seed: int = 0,
+    judge_scores: Mapping[str, float] | None = None,
+    judge_bands: Sequence[float] = DEFAULT_JUDGE_BANDS,
+    pi_floor: float | None = None,
 ) -> ReviewPlan:
     """Plan one period's human reviews (see the module docstring for the design).
 
-    ``log``: a :class:`~tierscope.log.DecisionLog`, a log directory or a table of
-    decisions. ``day`` (a date) or ``since``/``until`` select the decisions. ``previous``:
+    ``log``: a :class:`~tierscope.log.DecisionLog`, a log directory, a table of
+    decisions or a (decisions, outcomes) pair of tables. ``day`` (a date) or ``since``/``until``
+    select the decisions. ``previous``:
     the previous period's review-score SDs (mapping stratum or tier -> SD) or its reviews (a table
     with ``score`` and ``stratum``/``tier``) for Neyman allocation. ``targets``: tier -> interval
     half-width (``method="precision"``). ``oversample``: ``{"low_confidence": f, "tail": g}``
@@ -685,6 +1010,14 @@ def plan_reviews(
     there, from 28 to 250 reviews a tier; 4 and 4 tilt the audit's monitor harder), or a
     function of the decisions frame returning positive scores.
     ``tiers``: the expected tier names (checked against ``targets``/``previous``).
+    ``method="ppi"`` plans reviews among judged answers to minimise the PPI variance (module
+    docstring): ``judge_scores`` ({request_id: f}, π_J = 1) replaces the log's judge events,
+    ``judge_bands`` cuts the judge score into strata, ``pi_floor`` in (0, 1] is every judged
+    answer's smallest review probability (pi_floor × judged answers must not exceed the budget;
+    default a fifth of the uniform rate, 0.2 × budget / judged answers);
+    ``previous`` is then a table of past reviewed-and-judged answers (``tier``, ``score``, ``f``)
+    instead of the log's. ``oversample``, ``confidence_bands``, ``tail_bands``, ``targets`` and
+    ``min_per_stratum`` do not shape that design.
 
     A budget at least the period's traffic reviews everything (π = 1) with a
     :class:`ReviewPlanWarning`. Bad input raises :class:`InvalidInputError` naming the argument.
@@ -693,13 +1026,18 @@ def plan_reviews(
     opts = _check_options(
         budget, method, min_per_stratum, seed, level, confidence_bands, tail_bands, targets, tiers
     )
+    popts = _check_ppi_options(opts.method, judge_scores, judge_bands, pi_floor)
     _check_oversample(oversample)
-    _check_previous(previous)
+    if opts.method != "ppi":
+        _check_previous(previous)
     s, u = window(day, since, until)
-    df = _load_period(_check_log(log), s, u)
+    log = _check_log(log)
+    df = _load_period(decisions_source(log), s, u)
     tier = tier_column(df)
     known = _known_tiers(sorted(set(tier.tolist())), opts.tiers, opts.targets)
     frame = _decisions_frame(df, tier, opts.conf_cuts, opts.tail_cuts, oversample)
+    if opts.method == "ppi":
+        return _finish_ppi(log, frame, opts, popts, previous, (s, u))
     strata = _strata(frame, previous, known)
     if opts.budget >= len(frame):
         design = _census_design(strata, opts.budget, opts.targets, opts.level)
@@ -723,5 +1061,32 @@ def plan_reviews(
         since=s,
         until=u,
         targets=design.targets,
+        warnings=design.notes,
+    )
+
+
+def _finish_ppi(
+    log: Any, frame: Any, opts: _Options, popts: _PpiOptions, previous: Any, period: tuple[Any, Any]
+) -> ReviewPlan:
+    """plan_reviews' ``method="ppi"`` branch: PPI-variance design, seeded sample, the plan."""
+    strata, design, extra = _ppi_plan(log, frame, opts, popts, previous)
+    selected = _select(design.pi, opts.seed)
+    for col, values in extra.items():
+        frame[col] = values
+    frame["stratum"] = frame["tier"].to_numpy(dtype=object) + "|" + frame["judge_band"].to_numpy(dtype=object)
+    frame["oversample_score"] = 1.0  # π is not ∝ an oversampling score here
+    frame["pi"] = design.pi
+    frame["selected"] = selected
+    for msg in design.notes:
+        warnings.warn(f"tierscope.plan_reviews: {msg}", ReviewPlanWarning, stacklevel=3)
+    return ReviewPlan(
+        table=frame.loc[selected].drop(columns=["selected"]).reset_index(drop=True),
+        frame=frame,
+        allocation=_ppi_allocation_table(strata, design, selected),
+        budget=opts.budget,
+        method=opts.method,
+        seed=opts.seed,
+        since=period[0],
+        until=period[1],
         warnings=design.notes,
     )

@@ -133,7 +133,7 @@ def test_ppi_plan_beats_proportional_allocation() -> None:
         prop = np.full(len(y), pi.sum() / len(y))  # proportional: same expected reviews in the tier
         ratios[t] = _analytic_variance(pi, y, f, lam) / _analytic_variance(prop, y, f, lam)
         # the same ratio from 2,000 seeded simulations of the PPI++ estimator (judged census, fixed λ)
-        est = {"plan": [], "prop": []}
+        est: dict[str, list[float]] = {"plan": [], "prop": []}
         for _ in range(n_rep):
             for name, p in (("plan", pi), ("prop", prop)):
                 s = rng.random(len(y)) < p
@@ -226,7 +226,7 @@ def test_bad_input_gets_clear_errors() -> None:
     log, today = _scenario(seed=6, n=1500)
     decisions = log[0]
     day = (T0 + timedelta(days=1)).date()
-    cases = [
+    cases: list[tuple[dict[str, Any], str, Any]] = [
         (dict(method="ppi"), "judge_scores", decisions),  # a decisions table: no judge events
         (dict(method="ppi"), "judge_scores", (decisions, log[1][log[1]["kind"] == "review"])),
         (dict(method="ppi", pi_floor=0.0), "pi_floor", log),

@@ -649,8 +649,8 @@ def _add_plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     plan.add_argument(
         "--method",
         default="neyman",
-        choices=["neyman", "proportional"],
-        help="how the budget is split over the strata",
+        choices=["neyman", "proportional", "ppi"],
+        help="how the budget is split over the strata (ppi: among judged answers, by judge score)",
     )
     plan.add_argument("--min-per-stratum", type=_COUNT, default=2, help="reviews at least, in every stratum")
     plan.set_defaults(

@@ -220,6 +220,24 @@ def test_real_decision_log(tmp_path: Path) -> None:
     assert acc["pi"].min() > rej["pi"].max()
     with DecisionLog(tmp_path / "log") as log:
         assert plan.log_reviews(log, {r: True for r in plan.request_ids[:3]}) == 3
+    # the CLI: `tierscope plan LOG --method ppi`
+    from tierscope.cli import main
+
+    out = tmp_path / "plan.csv"
+    args = [
+        str(tmp_path / "log"),
+        "--method",
+        "ppi",
+        "--budget",
+        "40",
+        "--day",
+        "2026-05-05",
+        "--out",
+        str(out),
+    ]
+    assert main(["plan", *args]) == 0
+    written = pd.read_csv(out)
+    assert len(written) > 0 and (written["pi"] > 0).all() and written["stratum"].str.contains("judge").all()
 
 
 def test_bad_input_gets_clear_errors() -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tierscope import stats
 from tierscope.exceptions import InvalidInputError, ReviewPlanWarning
 from tierscope.log.decision_log import DecisionLog
@@ -50,7 +52,7 @@ def _scenario(seed: int = 0, n: int = 8000, pi_judge: float = 1.0) -> tuple[tupl
     judged (every answer, or a π_J sample) and not yet reviewed; and day 1's answers."""
     rng = np.random.default_rng(seed)
     past, today = _answers(n, 0, rng), _answers(n, 1, rng)
-    rev = past.iloc[rng.choice(n, 600, replace=False)]
+    rev = past.iloc[rng.choice(n, min(n, 600), replace=False)]
     judged = today if pi_judge >= 1 else today[rng.random(n) < pi_judge]
     outs = pd.concat(
         [
@@ -259,6 +261,13 @@ def test_bad_input_gets_clear_errors() -> None:
         (dict(judge_scores={"d1-0": 0.5}), "judge_scores", decisions),  # only with method 'ppi'
         (dict(method="ppi", judge_bands=(0.5, 0.2)), "judge_bands", log),
         (dict(method="ppi", previous=pd.DataFrame({"score": [1.0]})), "previous", log),
+        (dict(method="ppi", previous={"cheap": 0.3}), "previous", log),
+        (
+            dict(method="ppi", previous=pd.DataFrame({"tier": ["cheap"], "score": [2.0], "f": [0.5]})),
+            "previous",
+            log,
+        ),
+        (dict(method="ppi"), "log", (decisions, pd.DataFrame({"request_id": ["d1-0"]}))),
     ]
     for kw, name, src in cases:
         with pytest.raises(InvalidInputError, match=name):
@@ -278,3 +287,27 @@ def test_neyman_floor_pi_solves_the_constrained_allocation() -> None:
         q *= 400.0 / float(n @ q)
         if np.all((q >= 0.03) & (q <= 1.0)):
             assert float(np.sum(n * s**2 / q)) >= best - 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 5000), st.floats(0.0, 0.5)), min_size=1, max_size=8),
+    st.floats(0.001, 0.2),
+    st.floats(0.0, 1.0),
+)
+def test_neyman_floor_pi_meets_the_budget_and_the_bounds(
+    strata: list[tuple[int, float]], floor: float, share: float
+) -> None:
+    n = np.array([k for k, _ in strata], dtype=float)
+    s = np.array([sd for _, sd in strata])
+    budget = floor * n.sum() + share * (1 - floor) * n.sum()
+    pi = neyman_floor_pi(n, s, budget, floor)
+    assert np.all(pi >= floor - 1e-12) and np.all(pi <= 1.0)
+    assert float(n @ pi) == pytest.approx(budget, rel=1e-6, abs=1e-6)
+
+
+def test_budget_above_the_judged_answers_reviews_them_all() -> None:
+    log, today = _scenario(seed=8, n=250)
+    with pytest.warns(ReviewPlanWarning, match="every judged answer"):
+        plan = plan_reviews(log, BUDGET, day=(T0 + timedelta(days=1)).date(), method="ppi")
+    assert (plan.frame["pi"] == 1.0).all() and plan.frame["selected"].all()

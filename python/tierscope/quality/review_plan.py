@@ -62,7 +62,7 @@ from .. import _validate as v
 from .. import stats
 from .._optional import require
 from ..exceptions import InvalidInputError, ReviewPlanWarning
-from ..log.decision_log import DecisionLog
+from ..log.decision_log import OUTCOME_SCHEMA, DecisionLog
 from ..log.quality import UNANSWERED
 from ..log.reader import decisions_source, load_decisions, load_outcomes, table_to_pandas, tier_column, window
 
@@ -734,9 +734,15 @@ def _parse_detail(text: Any) -> dict[str, Any]:
 
 def _log_outcomes(log: Any) -> Any:
     """The log's outcome events, or None when ``log`` is a table of decisions (no outcomes)."""
-    if isinstance(log, DecisionLog | str | os.PathLike) or (isinstance(log, tuple) and len(log) == 2):
-        return load_outcomes(log)
-    return None
+    if not (isinstance(log, DecisionLog | str | os.PathLike) or (isinstance(log, tuple) and len(log) == 2)):
+        return None
+    out = load_outcomes(log)
+    if not {"request_id", "kind", "score"} <= set(out.columns):
+        raise InvalidInputError(
+            "invalid `log`: its outcomes need `request_id`, `kind` and `score` columns (the outcome schema)"
+        )
+    # A caller's outcomes table may omit optional columns: give them their empty values.
+    return out.reindex(columns=list(dict.fromkeys([*OUTCOME_SCHEMA.names, *out.columns])))
 
 
 def _judge_scores(outcomes: Any, ids: Any, given: dict[str, float] | None) -> tuple[Any, Any]:
@@ -859,6 +865,7 @@ def neyman_floor_pi(
     """
     n = np.asarray(sizes, dtype=np.float64)
     s = np.asarray(sd, dtype=np.float64)
+    s = np.where(s < 1e-12, 0.0, s)  # a negligible SD is none (and keeps the bracket finite)
     lo_total, hi_total = pi_floor * n.sum(), n.sum()
     if not lo_total - 1e-9 <= budget <= hi_total + 1e-9:
         raise InvalidInputError(
@@ -869,9 +876,11 @@ def neyman_floor_pi(
     def pis(c: float) -> npt.NDArray[np.float64]:
         return np.clip(c * s, pi_floor, 1.0)
 
+    if budget >= hi_total:
+        return np.ones(n.shape)
     if not np.any(s > 0):
         return np.full(n.shape, min(1.0, budget / n.sum()))
-    lo, hi = 0.0, 1.0 / max(float(s[s > 0].min()), 1e-12)
+    lo, hi = 0.0, 1.0 / float(s[s > 0].min())
     for _ in range(200):  # bounded: the bracket halves each step
         mid = 0.5 * (lo + hi)
         if float(n @ pis(mid)) < budget:
@@ -879,7 +888,11 @@ def neyman_floor_pi(
         else:
             hi = mid
     out = pis(hi)
-    # Strata with S_h = 0 at the floor cannot absorb a leftover; spread it exactly over the free ones.
+    zero = s <= 0
+    if budget - float(n @ out) > 1e-9 and np.any(zero):
+        # Every S_h > 0 stratum is at π = 1: the S_h = 0 ones (free in the objective) take the rest.
+        out[zero] = min(1.0, pi_floor + (budget - float(n @ out)) / float(n[zero].sum()))
+    # Bisection's last rounding: spread it exactly over the strata strictly inside the bounds.
     free = (out > pi_floor) & (out < 1.0)
     gap = budget - float(n @ out)
     if abs(gap) > 1e-9 and np.any(free):

@@ -259,6 +259,8 @@ def test_bad_input_gets_clear_errors() -> None:
         (dict(method="ppi", judge_scores={"d1-0": True}), "judge_scores", decisions),
         (dict(method="ppi", judge_scores={"nope": 0.5}), "judge_scores", decisions),
         (dict(judge_scores={"d1-0": 0.5}), "judge_scores", decisions),  # only with method 'ppi'
+        (dict(pi_floor=0.1), "pi_floor", decisions),
+        (dict(judge_bands=(0.3,)), "judge_bands", decisions),
         (dict(method="ppi", judge_bands=(0.5, 0.2)), "judge_bands", log),
         (dict(method="ppi", previous=pd.DataFrame({"score": [1.0]})), "previous", log),
         (dict(method="ppi", previous={"cheap": 0.3}), "previous", log),

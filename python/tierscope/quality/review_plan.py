@@ -136,7 +136,10 @@ class ReviewPlan:
     ``frame`` the same columns for every answer of the period (``selected`` marks the sample);
     ``allocation`` one row per stratum (``population``, ``sd``, ``oversample``, ``allocated``
     (integer n_h, summing to the budget), ``expected`` (Σπ)). ``targets`` is the per-tier
-    precision report of ``method="precision"`` (empty otherwise).
+    precision report of ``method="precision"`` (empty otherwise). With ``method="ppi"`` the strata
+    are tier × judge band: ``allocation`` has ``judge_band``, ``lam`` (λ_t), ``sd`` (S_h) and ``pi``
+    (the stratum's mean π) instead of ``oversample``, and ``frame`` adds ``judge_score``,
+    ``judge_pi`` (π_J) and ``judge_band``.
     """
 
     table: Any
@@ -701,6 +704,10 @@ class _PpiOptions:
 def _check_ppi_options(method: str, judge_scores: Any, judge_bands: Any, pi_floor: Any) -> _PpiOptions:
     """Check ``judge_scores``/``judge_bands``/``pi_floor`` (they only apply to ``method="ppi"``)."""
     cuts = _check_bands("judge_bands", judge_bands)
+    if method != "ppi" and pi_floor is not None:
+        raise v.fail("pi_floor", "None unless method='ppi'", pi_floor)
+    if method != "ppi" and cuts != DEFAULT_JUDGE_BANDS:
+        raise v.fail("judge_bands", "the default unless method='ppi'", cuts)
     floor = v.optional(
         lambda n, x: v.real(n, x, minimum=0.0, maximum=1.0, min_open=True), "pi_floor", pi_floor
     )

@@ -270,6 +270,8 @@ def test_bad_input_gets_clear_errors() -> None:
             log,
         ),
         (dict(method="ppi"), "log", (decisions, pd.DataFrame({"request_id": ["d1-0"]}))),
+        (dict(method="ppi"), "log", (decisions, log[1].assign(inclusion_prob=0.0))),
+        (dict(method="ppi"), "log", (decisions, log[1].assign(score=log[1]["score"] * 3))),
     ]
     for kw, name, src in cases:
         with pytest.raises(InvalidInputError, match=name):

@@ -932,6 +932,10 @@ def _ppi_plan(
             "invalid `judge_scores`: no answer of the period has a judge score (method 'ppi' plans "
             "reviews among judged answers)"
         )
+    if np.any((f[judged] < 0) | (f[judged] > 1) | ~((pi_j[judged] > 0) & (pi_j[judged] <= 1))):
+        raise InvalidInputError(
+            "invalid `log`: judge events need scores in [0, 1] and inclusion_prob in (0, 1]"
+        )
     past = _past_from_log(log, outcomes, set(ids)) if previous is None else _past_table(previous)
     band = _band_index(np.where(judged, f, np.nan), popts.judge_cuts)
     names = band_labels(popts.judge_cuts, "judge")

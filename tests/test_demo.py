@@ -275,3 +275,45 @@ def test_audit_census_checked() -> None:
     for census in bad:
         with pytest.raises(InvalidInputError, match="census"):
             check_census(census, ["cheap", "capable"])
+
+
+@pytest.mark.timeout(60)
+def test_census_gives_a_sampled_log_the_full_logs_rates() -> None:
+    """``audit(census=...)`` on the reviewed decisions only gives the support and thumbs-down tables
+    of the audit of the full log (a census counts what a sampled log drops)."""
+    from tierscope.quality.audit import audit
+
+    from tests.factories import synthetic_log
+
+    d, o, _ = synthetic_log(days=6, seed=3, cheap_fail=0.15)
+    full = audit((d, o), support_window_days=7)
+    tier = d.set_index("request_id")["answered_by"]
+    ev = o.assign(tier=o["request_id"].map(tier))
+    con = ev[(ev["kind"] == "support_contact") & (ev["days_after"].fillna(0.0) <= 7)]
+    down = ev[(ev["kind"] == "feedback") & (ev["score"] < 0.5)]
+    census = {
+        "tier": ["cheap", "capable"],
+        "answers": [int((d["answered_by"] == t).sum()) for t in ("cheap", "capable")],
+        "support_contacts": [
+            int(con[con["tier"] == t]["request_id"].nunique()) for t in ("cheap", "capable")
+        ],
+        "thumbs_down": [int((down["tier"] == t).sum()) for t in ("cheap", "capable")],
+    }
+    reviewed = o.loc[o["kind"] == "review", "request_id"]
+    sample = d[d["request_id"].isin(reviewed)]
+    assert len(sample) < len(d) // 2
+    without = audit((sample, o[o["request_id"].isin(sample["request_id"])]), support_window_days=7)
+    with_census = audit((sample, o[o["request_id"].isin(sample["request_id"])]), census=census)
+    cols = ["tier", "answers", "contacts", "contact_rate", "lower", "upper"]
+    import pandas.testing as pd_testing
+
+    pd_testing.assert_frame_equal(with_census.support[cols], full.support[cols])
+    fcols = ["tier", "answers", "thumbs_down", "thumbs_down_per_1000", "lower_per_1000", "upper_per_1000"]
+    pd_testing.assert_frame_equal(with_census.feedback[fcols], full.feedback[fcols])
+    # the sampled log alone counts only its own answers (the issue's 0.00% / 0-per-1k symptom at scale)
+    assert without.support.set_index("tier").loc["all", "answers"] == len(sample)
+    assert any("census" in n for n in with_census.notes)
+    from tierscope.exceptions import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="census"):
+        audit((sample, o), census={**census, "tier": ["cheap", "gold"]})

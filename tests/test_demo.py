@@ -192,3 +192,128 @@ def test_judge_assisted_monitoring(result: demo.DemoResult) -> None:
         assert t.loc["cheap", "se"] < t.loc["cheap", "human_se"]
         assert arm.detail["judge_calls"] > 0
         assert arm.detail["judge_cost"] == pytest.approx(arm.detail["judge_calls"] * JUDGE_PRICE)
+
+
+def _section_value(section: str, pattern: str) -> str:
+    m = re.search(pattern, section)
+    assert m is not None, (pattern, section)
+    return m.group(1)
+
+
+@pytest.mark.timeout(120)
+def test_arm_sections_agree_with_headline(result: demo.DemoResult) -> None:
+    """Issue 16: arms (b) and (c)'s audit sections show the headline's support-contact and
+    thumbs-down rates (every answer as denominator, from the census) and its counted alarm days."""
+    from tierscope.demo.monitoring import mix_drift_alarm
+    from tierscope.demo.plots import arm_section
+
+    rows = demo.arm_rows(result)
+    headline = demo.summary(result)
+    page = demo.render_html(result, headline)
+    total = int(result.allcap.n.sum())
+    mix = mix_drift_alarm(result.corpus, result.traffic, result.config)
+    for a, r in zip(result.arms[1:], rows[1:3], strict=True):
+        section = arm_section(result, a)
+        assert _html_escape(section) in page
+        rep = a.detail["audit"]
+        sp = rep.support.set_index("tier")
+        fb = rep.feedback.set_index("tier")
+        # the audit's own tables (computed from the census), not the section's text, equal the headline
+        assert int(sp.loc["all", "answers"]) == total
+        assert int(sp.loc["all", "contacts"]) == r["contacts"] > 0
+        assert fb.loc["all", "thumbs_down_per_1000"] == pytest.approx(r["thumbs_down_per_1000"])
+        assert r["thumbs_down_per_1000"] > 0
+        for tier, n in (("cheap", a.cheap_n), ("capable", a.capable_n)):
+            assert int(sp.loc[tier, "answers"]) == int(n.sum())
+        shown = _section_value(section, r"support contacts ([\d,]+) \(")
+        assert int(shown.replace(",", "")) == r["contacts"]
+        shown_rate = float(_section_value(section, r"support contacts [\d,]+ \(([\d.]+)%\)"))
+        assert shown_rate == pytest.approx(100 * r["contacts"] / total, abs=0.005)
+        td = _section_value(section, r"thumbs-down [\d,]+ \(([\d.]+)/1,000\)")
+        assert (
+            f"{a.label}: " in headline and f"thumbs-down {td}/1,000" in headline
+        )  # as the headline prints it
+        assert td == f"{r['thumbs_down_per_1000']:.1f}"
+        # the first counted alarm is the headline's; each counted monitor's day is the instrument line's
+        first = _section_value(section, r"first counted alarm: (never|day \d+)")
+        assert first == ("never" if r["alarm_day"] is None else f"day {r['alarm_day']}")
+        src = a.detail.get("no_response", a.detail)
+        kinds = [("review", src["audit"].alarms()), ("support-contact", src["contacts"].alarms)]
+        for kind, alarms in kinds:
+            for name, day in alarms.items():
+                want = "never" if day is None else f"day {day}"
+                line = f"counted monitor {name} {kind} monitor: first alarm {want} (run without a response)"
+                assert line in section.splitlines(), (line, section)
+        assert "support-contact monitor" in section
+        if mix is not None:
+            want = "never" if mix["alarm_day"] is None else f"day {mix['alarm_day']}"
+            assert "traffic-mix drift (router regions" in section and f"alarm {want}" in section
+
+
+def _html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def test_audit_census_checked() -> None:
+    """A census with a missing column, negative or fractional counts, or more contacts than answers is
+    rejected naming ``census`` before the log is read."""
+    from tierscope.exceptions import InvalidInputError
+    from tierscope.quality.audit.feedback import check_census
+
+    good = {"tier": ["cheap"], "answers": [10], "support_contacts": [2], "thumbs_down": [1]}
+    assert check_census(good, ["cheap", "capable"])["answers"].tolist() == [10]
+    bad = [
+        {k: v for k, v in good.items() if k != "thumbs_down"},
+        {**good, "answers": [-1]},
+        {**good, "answers": [1.5]},
+        {**good, "support_contacts": [11]},
+        {**good, "tier": ["other"]},
+        [1, 2],
+    ]
+    for census in bad:
+        with pytest.raises(InvalidInputError, match="census"):
+            check_census(census, ["cheap", "capable"])
+
+
+@pytest.mark.timeout(60)
+def test_census_gives_a_sampled_log_the_full_logs_rates() -> None:
+    """``audit(census=...)`` on the reviewed decisions only gives the support and thumbs-down tables
+    of the audit of the full log (a census counts what a sampled log drops)."""
+    from tierscope.quality.audit import audit
+
+    from tests.factories import synthetic_log
+
+    d, o, _ = synthetic_log(days=6, seed=3, cheap_fail=0.15)
+    full = audit((d, o), support_window_days=7)
+    tier = d.set_index("request_id")["answered_by"]
+    ev = o.assign(tier=o["request_id"].map(tier))
+    con = ev[(ev["kind"] == "support_contact") & (ev["days_after"].fillna(0.0) <= 7)]
+    down = ev[(ev["kind"] == "feedback") & (ev["score"] < 0.5)]
+    census = {
+        "tier": ["cheap", "capable"],
+        "answers": [int((d["answered_by"] == t).sum()) for t in ("cheap", "capable")],
+        "support_contacts": [
+            int(con[con["tier"] == t]["request_id"].nunique()) for t in ("cheap", "capable")
+        ],
+        "thumbs_down": [int((down["tier"] == t).sum()) for t in ("cheap", "capable")],
+    }
+    reviewed = o.loc[o["kind"] == "review", "request_id"]
+    sample = d[d["request_id"].isin(reviewed)]
+    assert len(sample) < len(d) // 2
+    without = audit((sample, o[o["request_id"].isin(sample["request_id"])]), support_window_days=7)
+    with_census = audit((sample, o[o["request_id"].isin(sample["request_id"])]), census=census)
+    cols = ["tier", "answers", "contacts", "contact_rate", "lower", "upper"]
+    import pandas.testing as pd_testing
+
+    pd_testing.assert_frame_equal(with_census.support[cols], full.support[cols])
+    fcols = ["tier", "answers", "thumbs_down", "thumbs_down_per_1000", "lower_per_1000", "upper_per_1000"]
+    pd_testing.assert_frame_equal(with_census.feedback[fcols], full.feedback[fcols])
+    # the sampled log alone counts only its own answers (the issue's 0.00% / 0-per-1k symptom at scale)
+    assert without.support.set_index("tier").loc["all", "answers"] == len(sample)
+    assert any("census" in n for n in with_census.notes)
+    from tierscope.exceptions import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="census"):
+        audit((sample, o), census={**census, "tier": ["cheap", "gold"]})

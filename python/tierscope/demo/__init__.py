@@ -75,7 +75,11 @@ Exact vs aggregated
     Routing, outcomes, costs, support contacts and thumbs-down are computed for every simulated
     query (vectorised numpy). Review plans are drawn by ``plan_reviews`` from each day's full
     decisions table; the audit (per-tier Hájek estimates, monitors, shadow gap) runs on the
-    reviewed and shadowed decisions only (the estimators need nothing else); drift is computed
+    reviewed and shadowed decisions only (the estimators need nothing else), with a per-tier
+    daily census (every answer, its support contact and thumbs-down: ``audit(census=...)``) as the
+    support and thumbs-down rates' denominator, so each arm's audit section in the HTML report
+    shows the headline's rates, its counted monitors' alarm days and the traffic-mix alarm
+    (:func:`~tierscope.demo.plots.arm_section`); drift is computed
     from every query's router confidence with :func:`tierscope.stats.psi`. The
     all-capable counterfactual uses the same draws, so its costs and contacts are exact too.
 

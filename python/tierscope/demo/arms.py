@@ -210,6 +210,7 @@ def run_prerouter(
             blended_y.append((~bad[pick]).astype(float))
         else:
             record_tierscope_day(mon, cfg, d, corpus, traffic, cheap, no, bad, None)
+            mon.count_day(d, cheap, contact, thumbs)
             arm.inference_cost[d] += mon.judge_calls[-1] * JUDGE_PRICE  # the judge's calls are spend too
             contacts.update(d, cheap, contact)
         if progress is not None:
@@ -249,6 +250,7 @@ def run_cascade(
         cost = float(cheap_calls * PRICE_CHEAP + (escalated.sum() + shadow.sum()) * PRICE_CAPABLE)
         _tally(arm, d, accepted, bad, contact, thumbs, escalated, cost)
         record_tierscope_day(mon, cfg, d, corpus, traffic, accepted, escalated, bad, shadow, report.feasible)
+        mon.count_day(d, accepted, contact, thumbs)
         arm.inference_cost[d] += mon.judge_calls[-1] * JUDGE_PRICE  # the judge's calls are spend too
         contacts.update(d, accepted, contact)
         if progress is not None:

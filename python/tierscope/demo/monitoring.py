@@ -46,6 +46,7 @@ __all__ = [
     "DayMonitoring",
     "audit_monitoring",
     "blended_monitoring",
+    "counted_alarms",
     "daily_interval_alarms",
     "drift",
     "first_counted_alarm",
@@ -67,6 +68,17 @@ class DayMonitoring:
     outcomes: list[Any] = field(default_factory=list)
     judge_calls: list[int] = field(default_factory=list)
     """Judge calls per day (the judged sample plus the reviewed answers it did not cover)."""
+    census: list[dict[str, Any]] = field(default_factory=list)
+    """Per tier and day, counts over every answer (the audit's ``census``: the denominators the
+    reviewed rows alone lack)."""
+
+    def count_day(self, d: int, cheap: BoolArray, contact: BoolArray, thumbs: BoolArray) -> None:
+        """Add day ``d``'s census rows: answers, answers followed by a contact, thumbs-down, per tier."""
+        for tier, mask in (("cheap", cheap), ("capable", ~cheap)):
+            self.census.append(
+                {"day": d, "tier": tier, "answers": int(mask.sum()),
+                 "support_contacts": int((contact & mask).sum()), "thumbs_down": int((thumbs & mask).sum())}
+            )  # fmt: skip
 
 
 def record_tierscope_day(
@@ -200,7 +212,8 @@ def _judge_day(
 
 
 def audit_monitoring(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any:
-    """Run :func:`~tierscope.quality.audit.run.audit` on the reviewed and shadowed decisions."""
+    """Run :func:`~tierscope.quality.audit.run.audit` on the reviewed and shadowed decisions, with
+    the day's census (every answer's contact and thumbs-down, per tier) as the rates' denominators."""
     import pandas as pd
 
     from ..quality.audit.run import audit
@@ -227,6 +240,7 @@ def audit_monitoring(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any
         monitor_method=MONITOR_METHOD,
         arl=ARL,
         tiers=sorted(set(dec["answered_by"])),
+        census=pd.DataFrame(mon.census) if mon.census else None,
     )
 
 
@@ -296,14 +310,20 @@ def daily_interval_alarms(report: Any, onset: int) -> dict[str, int | None]:
     return out
 
 
+def counted_alarms(report: Any, contacts: ContactMonitors) -> dict[str, int | None]:
+    """Every counted monitor's first alarm day (None: never): the audit's per-tier review monitors
+    (and shadow gap, judge-assisted monitors), then the per-tier support-contact monitors."""
+    out = {f"{name} review monitor": day for name, day in report.alarms().items()}
+    out.update({f"{name} support-contact monitor": day for name, day in contacts.alarms.items()})
+    return out
+
+
 def first_counted_alarm(report: Any, onset: int, contacts: ContactMonitors) -> tuple[int | None, str]:
-    """The earliest alarm of the monitors with a false-alarm guarantee (e-detectors): the
-    audit's per-tier review monitors (and shadow gap), then the support-contact monitors. The
-    per-tier daily-interval rule (:func:`daily_interval_alarms`) is reported, not counted."""
+    """The earliest alarm of the monitors with a false-alarm guarantee (e-detectors,
+    :func:`counted_alarms`). The per-tier daily-interval rule (:func:`daily_interval_alarms`) is
+    reported, not counted."""
     best: tuple[int | None, str] = (None, "")
-    cands = [(day, f"{name} review monitor") for name, day in report.alarms().items()]
-    cands += [(day, f"{name} support-contact monitor") for name, day in contacts.alarms.items()]
-    for day, name in cands:
+    for name, day in counted_alarms(report, contacts).items():
         if day is not None and (best[0] is None or day < best[0]):
             best = (day, name)
     return best

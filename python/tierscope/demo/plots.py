@@ -262,6 +262,28 @@ _CAPTIONS = {
 }
 
 
+def arm_section(res: DemoResult, arm: ArmRun) -> str:
+    """A tierscope arm's audit section: its audit (rates over every answer, from the census), its
+    counted monitors (the audit's and the support-contact monitors, in the run without a response,
+    whose first alarm is the arm's alarm) and the router's traffic-mix drift alarm."""
+    from ..quality.report import section_text
+    from .monitoring import counted_alarms, mix_drift_alarm
+
+    src = arm.detail.get("no_response", arm.detail)
+    counted = counted_alarms(src["audit"], src["contacts"])
+    mix = mix_drift_alarm(res.corpus, res.traffic, res.config)
+    if mix is None:
+        extra = ["traffic-mix drift: the router has no regions (regions.bin)"]
+    else:
+        day = "never" if mix["alarm_day"] is None else f"day {mix['alarm_day']}"
+        extra = [
+            "traffic-mix drift (router regions, the pre-router's cheap-tier traffic, run without a response; "
+            f"reported, not counted): alarm {day}"
+        ]
+    return section_text(arm.detail["audit"], counted_alarms=counted, counted_note="run without a response",
+                        extra_lines=extra)  # fmt: skip
+
+
 def render_html(res: DemoResult, text: str) -> str:
     """A self-contained HTML report (figures as base64 PNG)."""
     import html
@@ -271,7 +293,7 @@ def render_html(res: DemoResult, text: str) -> str:
         f"<h2>{k}</h2><p>{html.escape(_CAPTIONS[k])}</p><img alt='{k}' src='{v}'/>" for k, v in figs.items()
     )
     audits = "".join(
-        f"<h2>audit of arm {a.name}</h2><pre>{html.escape(a.detail['audit'].summary())}</pre>"
+        f"<h2>audit of arm {a.name}</h2><pre>{html.escape(arm_section(res, a))}</pre>"
         for a in res.arms
         if "audit" in a.detail
     )

@@ -27,6 +27,7 @@ __all__ = [
     "omitted_figures",
     "render_html",
     "render_tables_html",
+    "section_text",
 ]
 
 _CSS = """
@@ -400,3 +401,52 @@ class AuditReport:
         page = render_html(self, figures=v.boolean("figures", figures))
         p.write_text(page, encoding="utf-8")
         return p
+
+
+# ----------------------------------------------------------------------------- a report's section
+
+
+def _all_row(df: Any, column: str) -> Any:
+    """The ``all`` row's ``column`` of a feedback/support table (None when absent)."""
+    if df is None or not len(df) or "all" not in set(df["tier"]):
+        return None
+    return df.set_index("tier").loc["all", column]
+
+
+def _day(day: int | None) -> str:
+    return "never" if day is None else f"day {day}"
+
+
+def section_text(
+    report: AuditReport,
+    *,
+    counted_alarms: Mapping[str, int | None] | None = None,
+    counted_note: str = "",
+    extra_lines: Iterator[str] | list[str] | tuple[str, ...] = (),
+) -> str:
+    """The text of one audit's section in a larger report (e.g. the demo's per-arm sections):
+    :meth:`AuditReport.summary`, the support-contact and thumbs-down rates over every answer
+    (the ``all`` rows of ``support``/``feedback``; from the census when the audit had one), then
+    each counted monitor's first alarm and the first of them (``counted_alarms``: monitor ->
+    day index, None = never; default: :meth:`AuditReport.alarms`; ``counted_note`` says where they
+    come from), then ``extra_lines`` (e.g. monitors the audit did not run itself)."""
+    lines = [report.summary()]
+    n = _all_row(report.support, "answers")
+    if n is not None:
+        src = "census" if report.settings.get("census") else "log"
+        con, down = int(_all_row(report.support, "contacts")), int(_all_row(report.feedback, "thumbs_down"))
+        # Rates from the integer counts (not the Wilson estimate) so they round as count/answers does.
+        per = 1.0 / max(int(n), 1)
+        lines.append(
+            f"every answer ({int(n):,}, {src}): support contacts {con:,} ({100 * con * per:.2f}%); "
+            f"thumbs-down {down:,} ({1000 * down / max(int(n), 1):.1f}/1,000)"
+        )
+    counted = dict(report.alarms() if counted_alarms is None else counted_alarms)
+    note = f" ({counted_note})" if counted_note else ""
+    for name, day in counted.items():
+        lines.append(f"counted monitor {name}: first alarm {_day(day)}{note}")
+    fired = [(day, name) for name, day in counted.items() if day is not None]
+    first = min(fired) if fired else None
+    lines.append(f"first counted alarm: {_day(first[0]) + ' by ' + first[1] if first else 'never'}{note}")
+    lines.extend(extra_lines)
+    return "\n".join(lines)

@@ -57,7 +57,14 @@ from ...log.reader import load_outcomes, window
 from ..report import AuditReport
 from .costs import cost_table
 from .drift import confidence_drift, escalation_drift, mix_drift_table, reference_histogram
-from .feedback import feedback_table, support_contacts, support_table
+from .feedback import (
+    census_note,
+    census_tables,
+    check_census,
+    feedback_table,
+    support_contacts,
+    support_table,
+)
 from .frame import check_arguments, check_settings, load_frame
 from .monitors import MonitorBook, MonitorSettings, judge_monitors, quality_monitors
 from .quality import (
@@ -95,6 +102,7 @@ def audit(
     tiers: Sequence[str] | None = None,
     capable_tier: str | None = None,
     interval: str = "wilson",
+    census: Any = None,
 ) -> AuditReport:
     """Audit a decision log per tier (see the module docstring for the statistics).
 
@@ -113,6 +121,12 @@ def audit(
     monitor (a tier without reviews never alarms);
     ``"confidence_sequence"`` bounds the probability of any false alarm by ``alpha``.
     ``interval``: the per-tier quality interval method (see the module docstring).
+    ``census``: per-tier counts over every answer in the window (columns ``tier``, ``answers``,
+    ``support_contacts``, ``thumbs_down``; one row per tier or per tier and day, summed), for a log
+    that keeps only a sample of its decisions (e.g. the reviewed ones): the ``feedback`` and
+    ``support`` tables then take their rates from the census (every answer as denominator)
+    instead of from the logged events (:func:`~tierscope.quality.audit.feedback.check_census`).
+    The ``costs`` table still comes from the log.
 
     Every argument is checked before the log is read: a bad one raises
     :class:`~tierscope.exceptions.InvalidInputError` naming it (NaN, infinities, booleans,
@@ -134,6 +148,7 @@ def audit(
         interval=interval,
     )
     log = check_arguments(log=log, baseline=baseline, prices=prices, tiers=tiers, capable_tier=capable_tier)
+    census_df = check_census(census, tiers)
     since_utc, until_utc = window(None, since, until)
     ref_hist = reference_histogram(reference)
     frame = load_frame(
@@ -164,6 +179,9 @@ def audit(
 
     contacts = support_contacts(frame, support_window_days)
     support = support_table(frame, contacts, level)
+    feedback = feedback_table(frame, level)
+    # A census replaces the log's rates (not its costs): its denominators are every answer.
+    rates = (feedback, support) if census_df is None else census_tables(census_df, frame.tiers, level)
 
     return AuditReport(
         since=since_utc,
@@ -178,8 +196,8 @@ def audit(
         quality_weekly=quality_weekly,
         shadow=shadow,
         shadow_daily=shadow_daily,
-        feedback=feedback_table(frame, level),
-        support=support,
+        feedback=rates[0],
+        support=rates[1],
         drift=confidence_drift(frame, ref_hist),
         escalation=escalation_drift(frame, level),
         monitors=monitors.table(),
@@ -202,7 +220,8 @@ def audit(
             "interval": interval,
             "day0": frame.day_labels[0],
             "reference": ref_hist is not None,
+            "census": census_df is not None,
         },
-        notes=[*frame.notes(), *review_notes, *monitor_notes],
+        notes=[*frame.notes(), *review_notes, *monitor_notes, *census_note(census_df, len(frame.decisions))],
         judge_assisted=judge_table,
     )

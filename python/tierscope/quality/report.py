@@ -341,6 +341,13 @@ class AuditReport:
             )
         if self.judge_assisted is not None:
             for r in self.judge_assisted.itertuples(index=False):
+                if int(r.judged) == 0 or is_missing(r.estimate):
+                    # A tier the judge does not sample (the demo judges cheap answers only).
+                    lines.append(
+                        f"judge-assisted {r.tier}: no judged answers ({int(r.reviews)} reviews; human only "
+                        f"{r.human_mean:.3f} [{r.human_lower:.3f}, {r.human_upper:.3f}])"
+                    )
+                    continue
                 lines.append(
                     f"judge-assisted {r.tier}: {r.estimate:.3f} [{r.lower:.3f}, {r.upper:.3f}] "
                     f"(lambda {r.lam:.2f}, {int(r.judged)} judged, {int(r.reviews)} reviews; human only "

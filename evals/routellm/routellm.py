@@ -666,7 +666,16 @@ def router_scores(
             return p, metrics
     if len(set(labels)) < 2:
         raise InvalidInputError("the training half needs both 'cheap' and 'capable' labels")
-    router = Router.fit(train.prompts, labels, encoder=enc, tier_order=["cheap", "capable"], seed=seed)
+    # The pre-router as published (head truncation, 128 tokens): its truncated share is recorded in
+    # ``metrics["truncated_share"]`` rather than warned about on every evaluation.
+    router = Router.fit(
+        train.prompts,
+        labels,
+        encoder=enc,
+        tier_order=["cheap", "capable"],
+        seed=seed,
+        warn_truncated_share=1.0,
+    )
     batch = router.route_batch(test.prompts)
     p = np.asarray(batch.probabilities[:, router.tiers.index("capable")], dtype=np.float64)
     metrics = router.metrics

@@ -44,6 +44,7 @@ class DecisionCache:
             "guarded": np.zeros(capacity, bool),
             "content_discarded": np.zeros(capacity, bool),
             "reason": np.empty(capacity, object),
+            "region": np.full(capacity, -1, np.int32),
         }
         self.hits = 0
         self.rows = 0
@@ -84,6 +85,8 @@ class DecisionCache:
 
 def _column(batch: RouteBatch, name: str) -> Any:
     value = getattr(batch, name)
+    if value is None and name == "region":  # a router without regions: -1, as route_batch says
+        return np.full(len(batch), -1, np.int32)
     if value is None:
         return np.zeros(len(batch), bool)
     if name == "reason":
@@ -134,6 +137,7 @@ def route_deduplicated(router: Any, texts: Sequence[str], cache: DecisionCache) 
         reason=list(cols["reason"]),
         guarded=cols["guarded"],
         content_discarded=cols["content_discarded"],
+        region=cols["region"],
     )
 
 

@@ -225,7 +225,8 @@ class RouteBatch:
         ``tier`` string, ``tier_index`` uint32, one ``p_<tier>`` float32 per tier (cheapest
         first), ``confidence`` float32, ``tail_score`` float32, ``fallback`` bool, ``reason``
         string (null unless the fallback tier was chosen), ``truncated`` bool, ``tokens`` uint32,
-        ``guarded`` bool, ``content_discarded`` bool. NaN floats mark a failed routing."""
+        ``guarded`` bool, ``content_discarded`` bool, ``region`` int32 (-1: none). NaN floats mark a
+        failed routing."""
         import pyarrow as pa
 
         head = [("tier", pa.string()), ("tier_index", pa.uint32())]
@@ -239,6 +240,7 @@ class RouteBatch:
             ("tokens", pa.uint32()),
             ("guarded", pa.bool_()),
             ("content_discarded", pa.bool_()),
+            ("region", pa.int32()),
         ]
         return pa.schema(head + probs + rest)
 

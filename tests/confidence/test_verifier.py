@@ -135,11 +135,16 @@ def test_plugs_into_a_two_tier_cascade(fitted: Verifier) -> None:
     good = TOPICS["pin"][1][0]
     bad = TOPICS["exchange"][1][0]
     answers = {"I forgot my PIN": good, "how can I change the PIN of my card": bad}
+    # The threshold sits between the two answers' scores: a fixed 0.5 was too close to the off-topic answer's
+    # score on some runs of the small fit, and what this tests is the plumbing, not the fit's margin.
+    s_good = fitted("I forgot my PIN", good)
+    s_bad = fitted("how can I change the PIN of my card", bad)
+    assert s_good > s_bad
     cascade = Cascade(
         lambda q: TierAnswer(answers[q], cost=0.001),
         lambda q: TierAnswer("capable answer", cost=0.03),
         confidence=fitted,
-        threshold=0.5,
+        threshold=(s_good + s_bad) / 2,
     )
     ok = cascade("I forgot my PIN")
     wrong = cascade("how can I change the PIN of my card")

@@ -157,6 +157,9 @@ def test_no_shift_run_stays_quiet(result: demo.DemoResult) -> None:
     for arm in null.arms:
         assert arm.alarm_day is None, (arm.label, arm.alarm_monitor)
     assert "NO mix shift" in demo.summary(null)
+    # nothing to detect: no detection-limit line or record
+    assert "detection limit" not in demo.summary(null)
+    assert demo.summary_record(null)["detection_limit"] is None
 
 
 def test_package_parts_and_module_entry_point() -> None:
@@ -192,6 +195,21 @@ def test_judge_assisted_monitoring(result: demo.DemoResult) -> None:
         assert t.loc["cheap", "se"] < t.loc["cheap", "human_se"]
         assert arm.detail["judge_calls"] > 0
         assert arm.detail["judge_cost"] == pytest.approx(arm.detail["judge_calls"] * JUDGE_PRICE)
+
+
+def test_detection_limit(result: demo.DemoResult) -> None:
+    """The summary says what alarming within 2 days of the ground-truth day would take: daily
+    reviews an oracle would need for the quantity each cheap monitor follows, fewer with the
+    judge, more than the run has."""
+    lim = demo.summary_record(result)["detection_limit"]
+    assert lim["by_day"] == result.truth["quality_material_day"] + 2
+    assert 0.6 < lim["width_ratio"] < 1.0
+    for target in ("traffic", "tail_weighted"):
+        b = lim[target]
+        assert b["reviews_needed_judge_assisted"] < b["reviews_needed"]
+        assert b["reviews_needed"] > lim["reviews_per_day"]
+    line = next(ln for ln in demo.summary(result).splitlines() if ln.startswith("detection limit"))
+    assert f"to alarm by day {lim['by_day']}" in line and "judge-assisted" in line
 
 
 def _section_value(section: str, pattern: str) -> str:

@@ -646,6 +646,27 @@ for arg in ("p0", "delta", "alpha", "power", "tolerance"):
 _cases("sequential_plan", stats.sequential_plan, base, "tolerance", [("above-delta", 0.2)])
 _cases("sequential_plan", stats.sequential_plan, base, "sims", [("too-few", 5)])
 
+Q = [0.9] * 5 + [0.85] * 10
+base = {"quality": Q, "threshold": 0.87, "per_day": 100}
+bad_q = ARRAY + NONFINITE + [("above-one", [0.5, 1.5]), ("empty", [])]
+_cases("oracle_alarm_day", stats.oracle_alarm_day, base, "quality", bad_q)
+for arg in ("threshold", "variance", "arl"):
+    skip = ("none",) if arg == "variance" else ()
+    _cases("oracle_alarm_day", stats.oracle_alarm_day, base, arg, REAL, skip=skip)
+bad_n = REAL[:5] + [("negative", -1.0), ("wrong-length", [100, 100]), ("2d", [[100] * 15])]
+_cases("oracle_alarm_day", stats.oracle_alarm_day, base, "per_day", bad_n)
+_cases("oracle_alarm_day", stats.oracle_alarm_day, base, "start", INT + [("past-the-end", 15)])
+_cases("oracle_alarm_day", stats.oracle_alarm_day, base, "threshold", [("zero", 0.0), ("one", 1.0)])
+_cases("oracle_alarm_day", stats.oracle_alarm_day, base, "variance", [("zero", 0.0), ("negative", -0.1)])
+base = {"quality": Q, "threshold": 0.87, "by_day": 10, "start": 5}
+bad_by = INT + [("before-start", 4), ("past-the-end", 15)]
+_cases("oracle_daily_reviews", stats.oracle_daily_reviews, base, "by_day", bad_by)
+_ok(
+    "oracle_daily_reviews-no-drop-is-inf",
+    lambda ctx: stats.oracle_daily_reviews([0.9] * 10, 0.8, 9),
+    lambda r, ctx: r == math.inf,
+)
+
 # ----------------------------------------------------------------------------- summary
 
 T, OUT, PIS = np.array([0, 0, 1, 1]), np.array([1.0, NAN, 0.0, 1.0]), np.array([0.5, 1.0, 0.5, 0.5])

@@ -139,6 +139,7 @@ from .config import BoolArray as BoolArray
 from .config import DemoConfig
 from .config import FloatArray as FloatArray
 from .config import IntArray as IntArray
+from .config import JudgeModel as JudgeModel
 from .monitoring import ContactMonitors as ContactMonitors
 from .monitoring import DayMonitoring as DayMonitoring
 from .monitoring import daily_interval_alarms as daily_interval_alarms

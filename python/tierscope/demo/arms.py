@@ -173,6 +173,7 @@ def _finish_tierscope(
     arm.detail["judge_calls"] = int(sum(mon.judge_calls))
     arm.detail["judge_cost"] = float(sum(mon.judge_calls)) * JUDGE_PRICE
     arm.detail["contacts"] = contacts
+    arm.detail["monitoring"] = mon  # the reviewed/judged rows (evals.judge_monitor's daily widths)
     arm.alarm_day, arm.alarm_monitor = first_counted_alarm(report, min(cfg.onset, cfg.days), contacts)
 
 

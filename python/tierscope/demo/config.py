@@ -33,6 +33,9 @@ JUDGE_ACCEPT_FLUENT_BAD = 0.60
 JUDGE_PRICE = PRICE_CHEAP / 2
 JUDGE_ID = "simulated-judge-v1"
 TOLERANCE = 0.03  # a 3-point drop in any monitored quality number is material (all arms)
+# Issue 16's aim: the cheap tier's judge-assisted review monitor alarms within this many days of
+# the ground-truth quality day (the summary's detection-limit line says what that would take).
+DETECTION_TARGET_DAYS = 2
 ALPHA = 0.05
 REVIEWS_PER_DAY = 200
 OVERSAMPLE = {"low_confidence": 4.0, "tail": 4.0}
@@ -63,6 +66,18 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
+class JudgeModel:
+    """The simulated judge's error model (defaults: the constants above): the share of cheap answers
+    it samples, and the probability it accepts a good answer, a bad one, and a bad answer to a
+    flagged intent (fluent and wrong)."""
+
+    share: float = JUDGE_SHARE
+    accept_good: float = JUDGE_ACCEPT_GOOD
+    accept_bad: float = JUDGE_ACCEPT_BAD
+    accept_fluent_bad: float = JUDGE_ACCEPT_FLUENT_BAD
+
+
+@dataclass(frozen=True)
 class DemoConfig:
     """Sizes and knobs of a run (the defaults are the full-size demo)."""
 
@@ -76,3 +91,4 @@ class DemoConfig:
     calibration_size: int = 6_000
     quick: bool = False
     shift: bool = True  # False: the launch mix all run (a false-alarm check)
+    judge: JudgeModel = JudgeModel()  # arms (b) and (c)'s simulated judge

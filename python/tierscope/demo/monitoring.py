@@ -14,16 +14,14 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import stats
+from ..exceptions import InvalidInputError
 from .config import (
     ALPHA,
     ARL,
     CONFIDENCE_BANDS,
     CONTACT_TOLERANCE,
-    JUDGE_ACCEPT_BAD,
-    JUDGE_ACCEPT_FLUENT_BAD,
-    JUDGE_ACCEPT_GOOD,
+    DETECTION_TARGET_DAYS,
     JUDGE_ID,
-    JUDGE_SHARE,
     MONITOR_METHOD,
     MONITOR_TARGET,
     OVERSAMPLE,
@@ -38,6 +36,7 @@ from .config import (
     BoolArray,
     DemoConfig,
     FloatArray,
+    JudgeModel,
 )
 from .simulation import LAUNCH_FLAGGED_WEIGHT, Corpus, Traffic, sampling_mix
 
@@ -48,8 +47,10 @@ __all__ = [
     "blended_monitoring",
     "counted_alarms",
     "daily_interval_alarms",
+    "detection_limit",
     "drift",
     "first_counted_alarm",
+    "judge_daily_widths",
     "record_tierscope_day",
 ]
 
@@ -129,6 +130,10 @@ def record_tierscope_day(
         seed=cfg.seed % 100_000 * 100 + d,
     )
     pos = np.searchsorted(ids.astype(str), plan.table["request_id"].to_numpy(dtype=str))
+    g_all = np.ones(n)
+    g_all[np.searchsorted(ids.astype(str), plan.frame["request_id"].to_numpy(dtype=str))] = plan.frame[
+        "oversample_score"
+    ]
     keep = np.zeros(n, bool)
     keep[pos] = True
     rev = pd.DataFrame(
@@ -160,15 +165,17 @@ def record_tierscope_day(
                 }
             )
         )
-    keep |= _judge_day(mon, cfg, d, corpus, idx, ids, cheap, bad, pos)
+    keep |= _judge_day(mon, cfg, d, corpus, idx, ids, cheap, bad, pos, g_all)
     mon.decisions.append(frame.loc[keep])
 
 
-def judge_scores(corpus: Corpus, idx: npt.NDArray[np.int_], bad: BoolArray, u: FloatArray) -> FloatArray:
+def judge_scores(
+    corpus: Corpus, idx: npt.NDArray[np.int_], bad: BoolArray, u: FloatArray, judge: JudgeModel
+) -> FloatArray:
     """The simulated judge's verdicts (1 = acceptable) on answers to texts ``idx`` (see
-    :mod:`.config`: it accepts most fluent wrong answers to the flagged intents)."""
+    :mod:`.config`: by default it accepts most fluent wrong answers to the flagged intents)."""
     accept = np.where(
-        ~bad, JUDGE_ACCEPT_GOOD, np.where(corpus.flagged[idx], JUDGE_ACCEPT_FLUENT_BAD, JUDGE_ACCEPT_BAD)
+        ~bad, judge.accept_good, np.where(corpus.flagged[idx], judge.accept_fluent_bad, judge.accept_bad)
     )
     return (u < accept).astype(float)
 
@@ -183,16 +190,19 @@ def _judge_day(
     cheap: BoolArray,
     bad: BoolArray,
     reviewed: npt.NDArray[np.int_],
+    oversample: FloatArray,
 ) -> BoolArray:
-    """Judge day ``d``: a Poisson JUDGE_SHARE sample of cheap answers (π logged) and every reviewed
-    answer (``sample: review``); the judge events go to ``mon``. Returns the judged-answer mask and
-    counts the judge calls in ``mon.judge_calls``."""
+    """Judge day ``d``: a Poisson ``cfg.judge.share`` sample of cheap answers (π logged) and every reviewed
+    answer (``sample: review``); the judge events go to ``mon``, each judged answer's detail with the
+    review plan's oversampling score (``oversample``: what the tail-weighted judge-assisted monitor
+    weights the judged mean by). Returns the judged-answer mask and counts the judge calls in
+    ``mon.judge_calls``."""
     import pandas as pd
 
     rng = np.random.default_rng([cfg.seed, 8, d])
     u, pick = rng.random(len(idx)), rng.random(len(idx))
-    f = judge_scores(corpus, idx, bad, u)
-    judged = cheap & (pick < JUDGE_SHARE)
+    f = judge_scores(corpus, idx, bad, u, cfg.judge)
+    judged = cheap & (pick < cfg.judge.share)
     jd = np.flatnonzero(judged)
     extra = np.setdiff1d(reviewed, jd)  # reviewed answers the sample did not already judge
     mon.judge_calls.append(len(jd) + len(extra))
@@ -203,8 +213,9 @@ def _judge_day(
                 "kind": "judge",
                 "score": np.concatenate([f[jd], f[reviewed]]),
                 "reviewer": JUDGE_ID,
-                "inclusion_prob": np.concatenate([np.full(len(jd), JUDGE_SHARE), np.ones(len(reviewed))]),
-                "detail": [None] * len(jd) + [json.dumps({"sample": "review"})] * len(reviewed),
+                "inclusion_prob": np.concatenate([np.full(len(jd), cfg.judge.share), np.ones(len(reviewed))]),
+                "detail": [json.dumps({"oversample": float(g)}) for g in oversample[jd]]
+                + [json.dumps({"sample": "review"})] * len(reviewed),
             }
         )
     )
@@ -242,6 +253,89 @@ def audit_monitoring(mon: DayMonitoring, cfg: DemoConfig, corpus: Corpus) -> Any
         tiers=sorted(set(dec["answered_by"])),
         census=pd.DataFrame(mon.census) if mon.census else None,
     )
+
+
+def judge_daily_widths(mon: DayMonitoring, onset: int, tier: str = "cheap") -> dict[str, Any]:
+    """Per day, the tier's PPI++ and human-only standard errors from that day's reviews and judged
+    answers (:class:`tierscope.stats.PpiAggregate`, one domain per day); medians over the days and
+    the launch-window (days before ``onset``) ρ² of review label and judge score."""
+    import pandas as pd
+
+    dec = pd.concat(mon.decisions, ignore_index=True)
+    out = pd.concat(mon.outcomes, ignore_index=True)
+    day = dec["request_id"].str.slice(1, 4).astype(int)  # the day in :func:`_request_ids`' "dNNN-..."
+    tiers = dict(zip(dec["request_id"], dec["answered_by"], strict=True))
+    days = dict(zip(dec["request_id"], day, strict=True))
+    out = out[out["request_id"].map(tiers) == tier]
+    judge = out[out["kind"] == "judge"]
+    for_review = judge["detail"].fillna("").str.contains('"review"')
+    sample = judge[~for_review]
+    f_of = judge.groupby("request_id")["score"].mean()
+    rev = out[out["kind"] == "review"]
+    f_rev = rev["request_id"].map(f_of).to_numpy(float)
+    agg = stats.PpiAggregate()
+    agg.add_judged(sample["score"].to_numpy(float), sample["inclusion_prob"].to_numpy(float),
+                   sample["request_id"].map(days).to_numpy(np.int64))  # fmt: skip
+    agg.add_reviews(rev["score"].to_numpy(float), f_rev, rev["inclusion_prob"].to_numpy(float),
+                    rev["request_id"].map(days).to_numpy(np.int64))  # fmt: skip
+    est = [e for e in agg.estimates() if e.defined and e.human_se > 0]
+    if not est:
+        raise InvalidInputError(
+            f"invalid `mon`: no day with both judged answers and reviews on tier {tier!r}"
+        )
+    se = np.array([e.se for e in est])
+    hse = np.array([e.human_se for e in est])
+    rev_days = rev["request_id"].map(days).to_numpy(int)
+    launch = rev_days < onset
+    y, f = rev["score"].to_numpy(float)[launch], f_rev[launch]
+    rho2 = float(np.corrcoef(y, f)[0, 1] ** 2)
+    return {
+        "days": len(est),
+        "reviews_per_day": float(np.median([e.n_human for e in est])),
+        "judged_per_day": float(np.median([e.n_judged for e in est])),
+        "human_se": float(np.median(hse)),
+        "ppi_se": float(np.median(se)),
+        "width_ratio": float(np.median(se / hse)),
+        "lam": float(np.median([e.lam for e in est])),
+        "rho2_launch": rho2,
+    }
+
+
+def detection_limit(
+    truth: dict[str, Any], cfg: DemoConfig, mon: DayMonitoring, widths: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """What it would take to see the cheap tier's drop within DETECTION_TARGET_DAYS of the
+    ground-truth quality day, by :func:`tierscope.stats.oracle_alarm_day`: per target quality
+    (``"traffic"``: the ground truth's; ``"tail_weighted"``: what the review and judge-assisted
+    monitors follow), the
+    day it first falls below launch − TOLERANCE, the day an oracle expects to alarm with the run's
+    cheap reviews a day (alone, and with the judge's daily variance cut: ``widths``, by default
+    :func:`judge_daily_widths` of ``mon``), and the daily reviews it would need to expect an alarm
+    by the target day (alone and judge-assisted). None without a ground-truth quality day."""
+    q_day = truth["quality_material_day"]
+    if q_day is None:
+        return None
+    widths = judge_daily_widths(mon, cfg.onset) if widths is None else widths
+    base = min(cfg.onset, cfg.days)
+    by_day = min(q_day + DETECTION_TARGET_DAYS, cfg.days - 1)
+    n, ratio2 = widths["reviews_per_day"], widths["width_ratio"] ** 2
+    out: dict[str, Any] = {"by_day": by_day, "reviews_per_day": n, "width_ratio": widths["width_ratio"]}
+    for target, key in (
+        ("traffic", "cheap_quality_expected"),
+        ("tail_weighted", "cheap_quality_tail_weighted"),
+    ):
+        q = np.asarray(truth[key], dtype=np.float64)
+        thr = float(np.mean(q[:base])) - TOLERANCE
+        var = thr * (1.0 - thr)
+        need = stats.oracle_daily_reviews(q, thr, by_day, var, arl=ARL, start=base)
+        out[target] = {
+            "crossing_day": next((d for d in range(base, cfg.days) if q[d] < thr), None),
+            "oracle_day": stats.oracle_alarm_day(q, thr, n, var, arl=ARL, start=base),
+            "oracle_day_judge_assisted": stats.oracle_alarm_day(q, thr, n, var * ratio2, arl=ARL, start=base),
+            "reviews_needed": need,
+            "reviews_needed_judge_assisted": need * ratio2,
+        }
+    return out
 
 
 # ----------------------------------------------------------------------------- support contacts

@@ -18,9 +18,11 @@ import numpy.typing as npt
 from ..data import DATA_DIR, banking77
 from ..exceptions import InvalidInputError
 from .config import (
+    CONFIDENCE_BANDS,
     CONFIDENT_FAILURE,
     CONTACT_TOLERANCE,
     FLAGGED_CHEAP_SHARE_AFTER,
+    OVERSAMPLE,
     PRICE_CAPABLE,
     PRICE_CHEAP,
     SUPPORT_GIVEN_GOOD,
@@ -319,20 +321,31 @@ def counterfactual(corpus: Corpus, traffic: Traffic) -> Counterfactual:
 def ground_truth(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str, Any]:
     """Ground truth the monitors never see: per day, the pre-router's cheap share and the expected
     cheap-tier quality and support-contact rate under the day's sampling mix, and the first days
-    on which those expectations move past the monitors' tolerances (the drop becomes material)."""
+    on which those expectations move past the monitors' tolerances (the drop becomes material).
+    ``cheap_quality_tail_weighted`` is the same quality weighted by the review plan's oversampling
+    score (what the tail-weighted review monitors follow)."""
+    from ..quality.review_plan import DEFAULT_TAIL_BANDS
+
     pre = [corpus.routed_cheap[i] for i in traffic.idx]
     cheap_share = [float(p.mean()) for p in pre]
     flagged_share = [float(corpus.flagged[i][p].mean()) for i, p in zip(traffic.idx, pre, strict=True)]
     c = corpus.routed_cheap
     contact = corpus.cheap_fail * corpus.support_bad + (1.0 - corpus.cheap_fail) * SUPPORT_GIVEN_GOOD
-    quality, contact_rate = [], []
+    # The review plan's oversampling score g: the audit's tail-weighted review monitors follow Σg·y/Σg.
+    g = np.ones(len(c))
+    g[corpus.confidence < CONFIDENCE_BANDS[0]] *= OVERSAMPLE["low_confidence"]
+    g[corpus.tail >= DEFAULT_TAIL_BANDS[0]] *= OVERSAMPLE["tail"]
+    quality, contact_rate, weighted = [], [], []
     for d in range(len(traffic.idx)):
         p = traffic.mix(corpus, d)[c]
         quality.append(float(np.dot(p, 1.0 - corpus.cheap_fail[c]) / p.sum()))
         contact_rate.append(float(np.dot(p, contact[c]) / p.sum()))
+        weighted.append(float(np.dot(p * g[c], 1.0 - corpus.cheap_fail[c]) / np.dot(p, g[c])))
     base = min(cfg.onset, cfg.days)
     q0, c0 = float(np.mean(quality[:base])), float(np.mean(contact_rate[:base]))
     q_day = next((d for d in range(base, cfg.days) if quality[d] < q0 - TOLERANCE), None)
+    w0 = float(np.mean(weighted[:base]))
+    w_day = next((d for d in range(base, cfg.days) if weighted[d] < w0 - TOLERANCE), None)
     c_day = next((d for d in range(base, cfg.days) if contact_rate[d] > c0 + CONTACT_TOLERANCE), None)
     off = corpus.off_distribution if corpus.off_distribution is not None else np.zeros(len(c), bool)
     # Off-distribution escalations: their share of each day's traffic and what they cost over
@@ -345,6 +358,8 @@ def ground_truth(corpus: Corpus, traffic: Traffic, cfg: DemoConfig) -> dict[str,
         "cheap_share": cheap_share,
         "flagged_share_of_cheap": flagged_share,
         "cheap_quality_expected": quality,
+        "cheap_quality_tail_weighted": weighted,
+        "tail_weighted_material_day": w_day,
         "cheap_contact_expected": contact_rate,
         "quality_material_day": q_day,
         "contact_material_day": c_day,

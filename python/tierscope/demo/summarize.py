@@ -15,12 +15,9 @@ from .config import (
     CONTACT_TOLERANCE,
     COST_PER_CONTACT,
     DELTA,
+    DETECTION_TARGET_DAYS,
     EPSILON,
-    JUDGE_ACCEPT_BAD,
-    JUDGE_ACCEPT_FLUENT_BAD,
-    JUDGE_ACCEPT_GOOD,
     JUDGE_PRICE,
-    JUDGE_SHARE,
     PRICE_CAPABLE,
     PRICE_CHEAP,
     PSI_WARN,
@@ -28,7 +25,7 @@ from .config import (
     TOLERANCE,
     IntArray,
 )
-from .monitoring import daily_interval_alarms, mix_drift_alarm
+from .monitoring import daily_interval_alarms, detection_limit, mix_drift_alarm
 from .run import DemoResult
 
 __all__ = ["DISCLAIMER", "arm_rows", "numpy_to_json", "summary", "summary_record"]
@@ -55,10 +52,11 @@ def _judge_line(res: DemoResult) -> str:
     """The simulated judge of arms (b) and (c): its share, error model and cost."""
     calls = [int(a.detail.get("judge_calls", 0)) for a in res.arms[1:]]
     cost = [float(a.detail.get("judge_cost", 0.0)) for a in res.arms[1:]]
+    j = res.config.judge
     return (
-        f"judge (arms b, c; simulated): {JUDGE_SHARE:.0%} of cheap answers + every reviewed answer, "
-        f"accepts {JUDGE_ACCEPT_GOOD:.0%} of good, {JUDGE_ACCEPT_BAD:.0%} of bad, "
-        f"{JUDGE_ACCEPT_FLUENT_BAD:.0%} of fluent bad (flagged intents) answers; ${JUDGE_PRICE:.3f}/call, "
+        f"judge (arms b, c; simulated): {j.share:.0%} of cheap answers + every reviewed answer, "
+        f"accepts {j.accept_good:.0%} of good, {j.accept_bad:.0%} of bad, "
+        f"{j.accept_fluent_bad:.0%} of fluent bad (flagged intents) answers; ${JUDGE_PRICE:.3f}/call, "
         + ", ".join(f"{n:,} calls ${c:,.0f}" for n, c in zip(calls, cost, strict=True))
         + " (in the arms' inference cost)"
     )
@@ -254,6 +252,31 @@ def _truth_and_drift_lines(res: DemoResult) -> list[str]:
     ]
 
 
+def detection_limit_of(res: DemoResult) -> dict[str, Any] | None:
+    """:func:`~.monitoring.detection_limit` of arm (b)'s run without a response (None: no shift)."""
+    src = res.arms[1].detail.get("no_response", res.arms[1].detail) if len(res.arms) > 1 else {}
+    if "monitoring" not in src or res.truth["quality_material_day"] is None:
+        return None
+    return detection_limit(res.truth, res.config, src["monitoring"])
+
+
+def _limit_lines(res: DemoResult) -> list[str]:
+    """What alarming within DETECTION_TARGET_DAYS of the ground-truth day would take."""
+    lim = detection_limit_of(res)
+    if lim is None:
+        return []
+    tw = lim["tail_weighted"]
+    when = "never" if tw["crossing_day"] is None else f"from day {tw['crossing_day']}"
+    return [
+        "detection limit (simulation only: the evidence an oracle that knows each day's true quality "
+        f"expects, against the monitors' ARL of {ARL:,.0f} days): to alarm by day {lim['by_day']} "
+        f"(ground truth +{DETECTION_TARGET_DAYS}), (b)'s cheap review monitors (tail-weighted quality, "
+        f"below launch - {TOLERANCE} {when}) need ~{tw['reviews_needed']:,.0f} cheap reviews a day, "
+        f"~{tw['reviews_needed_judge_assisted']:,.0f} judge-assisted (this judge narrows the daily "
+        f"interval x{lim['width_ratio']:.2f}); the run has ~{lim['reviews_per_day']:.0f}"
+    ]
+
+
 def summary(res: DemoResult) -> str:
     """The terminal summary."""
     rows = arm_rows(res)
@@ -263,6 +286,7 @@ def summary(res: DemoResult) -> str:
         *_outcome_lines(res, rows),
         *_instrument_lines(res),
         *_truth_and_drift_lines(res),
+        *_limit_lines(res),
         *_mix_drift_lines(res),
     ]
     return "\n".join(lines)
@@ -308,4 +332,5 @@ def summary_record(res: DemoResult) -> dict[str, Any]:
         "cpu": cpu_info(),
         "arms": arm_rows(res),
         "mix_drift": mix_drift_alarm(res.corpus, res.traffic, cfg),
+        "detection_limit": detection_limit_of(res),
     }

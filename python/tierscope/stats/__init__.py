@@ -46,7 +46,14 @@ from .estimators import INTERVALS, Aggregate, DomainEstimate, Estimates, estimat
 from .gaps import DomainGap, PairedComparison, mcnemar, newcombe_difference, paired_comparison, paired_wald
 from .intervals import Interval, bootstrap_interval, proportion_interval, proportion_intervals, t_interval
 from .logistic import LogisticFit, fit_logistic
-from .planning import DetectionPlan, fixed_sample_plan, judge_sequential_plan, sequential_plan
+from .planning import (
+    DetectionPlan,
+    fixed_sample_plan,
+    judge_sequential_plan,
+    oracle_alarm_day,
+    oracle_daily_reviews,
+    sequential_plan,
+)
 from .ppi import PPI_VARIANCES, PpiAggregate, PpiEstimate, ppi_mean
 from .sequential import MONITOR_BOUNDARIES as MONITOR_BOUNDARIES
 from .sequential import MONITOR_METHODS as MONITOR_METHODS
@@ -112,4 +119,6 @@ __all__ = [
     "PpiMonitor",
     "ppi_stream",
     "judge_sequential_plan",
+    "oracle_alarm_day",
+    "oracle_daily_reviews",
 ]

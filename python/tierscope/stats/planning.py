@@ -22,7 +22,15 @@ def _rates(p0: float, delta: float, alpha: float, power: float) -> tuple[float, 
     )
 
 
-__all__ = ["MAX_SIMS", "DetectionPlan", "fixed_sample_plan", "judge_sequential_plan", "sequential_plan"]
+__all__ = [
+    "MAX_SIMS",
+    "DetectionPlan",
+    "fixed_sample_plan",
+    "judge_sequential_plan",
+    "oracle_alarm_day",
+    "oracle_daily_reviews",
+    "sequential_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -152,3 +160,91 @@ def judge_sequential_plan(
         else:
             lo = mid + 1
     return DetectionPlan(lo, lo * days, detects(lo), "judge_assisted" if judge_calls else "reviews_only")
+
+
+# ----------------------------------------------------------------------------- the oracle bound
+
+
+def _evidence_per_unit(
+    quality: Any, threshold: float, variance: float | None, arl: float, start: int
+) -> tuple[Any, float, int]:
+    """(per-day evidence of one observation, δ_d²/(2·variance), validated; ln ``arl``; ``start``)."""
+    import math
+
+    import numpy as np
+
+    from ._convert import _f64
+
+    q = _f64("quality", quality, finite=True)
+    if q.size == 0:
+        raise _validate.fail("quality", "at least one day's quality", "an empty array")
+    if q.min() < 0.0 or q.max() > 1.0:
+        raise _validate.fail("quality", "qualities in [0, 1]", f"range [{q.min()}, {q.max()}]")
+    threshold = _validate.unit("threshold", threshold, open_interval=True)
+    var = threshold * (1.0 - threshold) if variance is None else variance
+    var = _validate.real("variance", var, minimum=0.0, min_open=True)
+    arl = _validate.real("arl", arl, minimum=1.0, min_open=True)
+    start = _validate.integer("start", start, minimum=0, maximum=q.shape[0] - 1)
+    return np.maximum(threshold - q, 0.0) ** 2 / (2.0 * var), math.log(arl), start
+
+
+def oracle_alarm_day(
+    quality: Any,
+    threshold: float,
+    per_day: Any,
+    variance: float | None = None,
+    arl: float = 1000.0,
+    start: int = 0,
+) -> int | None:
+    """The day an oracle that knows each day's true quality expects to alarm: the first day
+    D >= ``start`` with Σ_{start<=d<=D} n_d·δ_d²/(2·variance) >= ln(``arl``), δ_d = max(0,
+    ``threshold`` − ``quality[d]``), n_d = ``per_day`` (a count, or one per day).
+
+    That sum is the expected log-likelihood ratio of the post-change data against the threshold
+    (Gaussian approximation; ``variance`` defaults to the Bernoulli θ(1 − θ) at the threshold),
+    and by Lorden's bound a detector whose mean time to a false alarm is at least ``arl`` needs
+    about ln(``arl``) of it: a design question (how many reviews see a drop this fast), not a claim
+    about one run, which can alarm a little earlier by chance or later because a real detector
+    must also learn the size of the drop. For a judge-assisted stream pass the reviews' variance
+    times the squared PPI/human width ratio. None: not within ``quality``'s days."""
+    import numpy as np
+
+    gain, needed, start = _evidence_per_unit(quality, threshold, variance, arl, start)
+    info = _f64_per_day(per_day, gain.shape[0]) * gain
+    info[:start] = 0.0
+    hit = np.flatnonzero(np.cumsum(info) >= needed)
+    return int(hit[0]) if len(hit) else None
+
+
+def oracle_daily_reviews(
+    quality: Any,
+    threshold: float,
+    by_day: int,
+    variance: float | None = None,
+    arl: float = 1000.0,
+    start: int = 0,
+) -> float:
+    """The daily count with which :func:`oracle_alarm_day` is ``by_day`` or earlier (the same
+    count every day from ``start``); ``inf`` when the quality is not below ``threshold`` by then."""
+    import math
+
+    gain, needed, start = _evidence_per_unit(quality, threshold, variance, arl, start)
+    by_day = _validate.integer("by_day", by_day, minimum=start, maximum=gain.shape[0] - 1)
+    info = float(gain[start : by_day + 1].sum())
+    return needed / info if info > 0.0 else math.inf
+
+
+def _f64_per_day(per_day: Any, days: int) -> Any:
+    import numpy as np
+
+    from ._convert import _f64
+
+    if isinstance(per_day, (int, float)) and not isinstance(per_day, bool):
+        n = np.full(days, _validate.real("per_day", per_day, minimum=0.0))
+    else:
+        n = _f64("per_day", per_day, finite=True)
+        if n.shape[0] != days:
+            raise _validate.fail("per_day", f"a count or one count per day ({days})", f"length {n.shape[0]}")
+        if n.size and n.min() < 0.0:
+            raise _validate.fail("per_day", "counts >= 0", float(n.min()))
+    return n

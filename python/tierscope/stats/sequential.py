@@ -247,6 +247,11 @@ class PpiMonitor:
     :class:`~tierscope.stats.PpiAggregate`), so the stream is predictable; every other argument is
     :class:`Monitor`'s. A day's :meth:`update` takes its reviews (labels and judge scores) and
     the day's judged sample (judge scores and their inclusion probabilities).
+
+    The stream's mean is the human mean only when the reviews are a simple random sample of what
+    the judged sample (Hájek-weighted by its π) represents: with oversampled reviews it mixes the
+    two weightings by λ. The audit's judge-assisted monitors weight both parts to the same target
+    (the review monitor's two-phase stream, :func:`tierscope.quality.audit.monitors.judge_monitors`).
     """
 
     def __init__(

@@ -230,58 +230,98 @@ def quality_monitors(
     return notes
 
 
+def _judge_target(target: str, jt: Any, rt: Any) -> tuple[str, FloatArray, FloatArray, str | None]:
+    """The judge-assisted monitor's weighting of the tier: (target, judged g, reviews' g, note).
+    ``"tail_weighted"`` needs every judged answer's oversampling score (detail ``"oversample"``);
+    without it the monitor follows the traffic quality (g = 1 on both samples) and says why."""
+    ones_j, ones_r = np.ones(len(jt)), np.ones(len(rt))
+    if target != "tail_weighted":
+        return "traffic", ones_j, ones_r, None
+    g_j = jt["g"].to_numpy(float)
+    if np.isnan(g_j).any():
+        return (
+            "traffic",
+            ones_j,
+            ones_r,
+            (
+                'judged answers without an oversampling score (judge detail "oversample"): its '
+                "judge-assisted monitor follows the traffic quality"
+            ),
+        )
+    return "tail_weighted", g_j, rt["g"].to_numpy(float), None
+
+
 def judge_monitors(
-    book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any], settings: MonitorSettings
+    book: MonitorBook, frame: AuditFrame, samples: tuple[Any, Any], target: str, settings: MonitorSettings
 ) -> list[str]:
-    """One judge-assisted monitor per tier (``"<tier> (judge-assisted)"``, kind ``"judge_assisted"``):
-    a :class:`~tierscope.stats.PpiMonitor` fed each day's reviews (label, judge score) and the
-    day's judged answers. λ is the tuned λ of the baseline window (fixed before the monitored
-    days), and the baseline the mean of the PPI stream over that window: the monitored quantity is
-    the review plan's weighting of y − λf plus λ × the judged tier mean, constant under no change.
+    """One judge-assisted monitor per tier (``"<tier> (judge-assisted)"``, kind ``"judge_assisted"``)
+    on the same quantity as the tier's review monitor (``target``; see :func:`_judge_target`).
+
+    With g the oversampling score (1 for ``"traffic"``), each day's stream is the review monitor's
+    two-phase Horvitz–Thompson stream (:func:`_two_phase_stream`, relative draw probability
+    q = π/g) of z = λ·m_J + (y − λf), where m_J = Σ(g/π_J)f / Σ(g/π_J) is the day's g-weighted
+    judged mean: its mean is E_g[y] + λ(m_J − E_g[f]), the g-weighted quality whatever λ, since m_J
+    estimates E_g[f] (a day without judged answers uses λ = 0). λ is the tuned PPI++ λ of the
+    baseline window under the same weighting, fixed before the monitored days; the baseline is the
+    stream's weighted mean over that window; z lies in [−λ, 1 + λ].
     """
     judged, rev = samples
     notes = []
     for t in frame.tiers:
         jt, rt = judged[judged["tier"] == t], rev[rev["tier"] == t]
-        jb, rb = jt[jt["day"] < frame.baseline_days], rt[rt["day"] < frame.baseline_days]
-        if not len(rb) or not len(jb):
+        in_base_j, in_base_r = jt["day"] < frame.baseline_days, rt["day"] < frame.baseline_days
+        if not in_base_r.any() or not in_base_j.any():
             notes.append(
                 f"tier {t!r}: no judged answers or reviews in the baseline window, no judge-assisted monitor"
             )
             continue
-        agg = stats.PpiAggregate()
-        agg.add_judged(jb["f"], jb["pi"], np.zeros(len(jb), np.int64))
-        agg.add_reviews(rb["score"], rb["f"], rb["pi"], np.zeros(len(rb), np.int64))
-        lam = agg.estimates()[0].lam
-        lam = 0.0 if not math.isfinite(lam) else lam
+        tgt, g_j, g_r, note = _judge_target(target, jt, rt)
+        if note:
+            notes.append(f"tier {t!r}: {note}")
+        q_j = jt["pi"].to_numpy(float) / g_j  # weight g/π_J
+        q_r = rt["pi"].to_numpy(float) / g_r  # the reviews' relative draw probability
         days_j, days_r = jt["day"].to_numpy(int), rt["day"].to_numpy(int)
-        fj, pj = jt["f"].to_numpy(float), jt["pi"].to_numpy(float)
+        fj = jt["f"].to_numpy(float)
         y, f = rt["score"].to_numpy(float), rt["f"].to_numpy(float)
-        streams = []
+        bj, br = in_base_j.to_numpy(), in_base_r.to_numpy()
+        agg = stats.PpiAggregate()
+        agg.add_judged(fj[bj], np.minimum(q_j[bj], 1.0), np.zeros(int(bj.sum()), np.int64))
+        agg.add_reviews(y[br], f[br], np.minimum(q_r[br], 1.0), np.zeros(int(br.sum()), np.int64))
+        lam = agg.estimates()[0].lam
+        lam = min(max(lam, 0.0), 1.0) if math.isfinite(lam) else 0.0
+        z = np.empty(len(rt))
         for d in range(frame.n_days):
             mj, mr = days_j == d, days_r == d
-            m = float(np.sum(fj[mj] / pj[mj]) / np.sum(1.0 / pj[mj])) if mj.any() else math.nan
-            streams.append((y[mr], f[mr], fj[mj], pj[mj], m))
-        base = [
-            stats.ppi_stream(s[0], s[1], s[4], lam)
-            for s in streams[: frame.baseline_days]
-            if math.isfinite(s[4])
+            if not mr.any():
+                continue
+            if mj.any():
+                m = float(np.clip(np.sum(fj[mj] / q_j[mj]) / np.sum(1.0 / q_j[mj]), 0.0, 1.0))
+                z[mr] = lam * m + (y[mr] - lam * f[mr])
+            else:
+                z[mr] = y[mr]
+        w = 1.0 / q_r[br]
+        b0 = float(np.sum(w * z[br]) / np.sum(w))
+        dec = frame.decisions
+        traffic = dec[dec["tier"] == t].groupby("day").size()
+        keys = _uniform_keys(rt["request_id"].astype(str).tolist())
+        streams = [
+            _two_phase_stream(
+                z[days_r == d],
+                q_r[days_r == d],
+                keys[days_r == d],
+                float(traffic.get(d, 0)),
+                tgt == "traffic",
+            )  # fmt: skip
+            for d in range(frame.n_days)
         ]
-        b0 = float(np.mean(np.concatenate(base))) if base else math.nan
-        if not math.isfinite(b0):
-            continue
-        mon = stats.PpiMonitor(
-            b0,
-            float(settings.tolerance),
-            lam,
-            alpha=float(settings.alpha),
-            restart_every=settings.restart_every,
-            method=settings.method,
-            arl=settings.arl,
+        bound = max([1.0, *(st[2] for st in streams)])
+        weighted = bound > 1.0
+        mon = settings.monitor(
+            min(b0, 1.0), lo=-lam, hi=1.0 + lam, max_weight=bound * (1 + 1e-9) if weighted else 1.0
         )
         name = f"{t} (judge-assisted)"
-        for d, (yd, fd, fjd, pjd, _m) in enumerate(streams):
-            status = mon.update(yd, fd, fjd, pjd)
-            book.record_day(name, d, status, stream_reviews=len(yd))
-        book.add(name, "judge_assisted", mon.monitor, b0)
+        for d, (z_d, r_d, _, k_d) in enumerate(streams):
+            status = mon.update(z_d, pi=r_d, population=k_d) if weighted else mon.update(z_d)
+            book.record_day(name, d, status, stream_reviews=len(z_d))
+        book.add(name, "judge_assisted", mon, b0)
     return notes

@@ -168,7 +168,8 @@ def judge_samples(frame: AuditFrame, verdicts: Any) -> tuple[Any, Any] | None:
     The judged sample is every ``"judge"`` event whose ``detail`` does not say ``"sample":
     "review"`` (those judged an answer *because* it was reviewed: they give the review its judge
     score, but their π is not a judging probability). Columns: judged ``tier``, ``day``, ``f``,
-    ``pi``; reviews: the verdicts with ``f`` (reviews without a judge score are left out).
+    ``pi``, ``g`` (detail ``"oversample"``, NaN when not logged); reviews: the verdicts with ``f``
+    (reviews without a judge score are left out).
     """
     out = frame.outcomes
     judge = out[out["kind"] == "judge"]
@@ -178,11 +179,15 @@ def judge_samples(frame: AuditFrame, verdicts: Any) -> tuple[Any, Any] | None:
         ["review" in str(_parse_detail(t).get("sample", "")) for t in judge["detail"]], bool
     )
     sample = judge[~for_review]
+    # The oversampling score the review plan gave the judged answer, when logged (NaN otherwise):
+    # what a tail-weighted judge-assisted monitor weights the judged mean by.
+    g = [float(_parse_detail(t).get("oversample", math.nan)) for t in sample["detail"]]
     judged = sample.assign(
         tier=sample["dtier"],
         f=sample["score"].astype(float),
         pi=sample["inclusion_prob"].fillna(1.0).astype(float),
-    )[["request_id", "tier", "day", "f", "pi"]]
+        g=np.clip(g, 1e-9, None),
+    )[["request_id", "tier", "day", "f", "pi", "g"]]
     scores = judge.groupby("request_id")["score"].mean()
     rev = verdicts.assign(f=verdicts["request_id"].map(scores).astype(float))
     return judged[judged["f"].notna()], rev[rev["f"].notna()]

@@ -175,7 +175,7 @@ def audit(
     judge = judge_samples(frame, verdicts)
     judge_table = None if judge is None else judge_assisted_table(frame, judge, level)
     if judge is not None:
-        monitor_notes += judge_monitors(monitors, frame, judge, settings)
+        monitor_notes += judge_monitors(monitors, frame, judge, monitor_target, settings)
 
     contacts = support_contacts(frame, support_window_days)
     support = support_table(frame, contacts, level)

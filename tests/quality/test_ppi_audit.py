@@ -194,6 +194,8 @@ def test_audit_reports_judge_assisted_estimates_and_monitors() -> None:
     assert mons.loc["cheap (judge-assisted)", "kind"] == "judge_assisted"
     assert mons.loc["cheap (judge-assisted)", "alarm_day"] >= 14  # no alarm before the drop
     assert pd.isna(mons.loc["capable (judge-assisted)", "alarm_day"])
+    # reviews logged without oversampling scores: tail-weighted is the traffic quality, no note
+    assert not any("oversampling score" in n for n in rep.notes)
     # without judge events the audit is as before
     plain = audit((d, o[o["kind"] != "judge"]), baseline_days=7, tolerance=0.03)
     assert plain.judge_assisted is None and "judge_assisted" not in plain.tables()

@@ -237,8 +237,10 @@ def _judge_target(target: str, jt: Any, rt: Any) -> tuple[str, FloatArray, Float
     ones_j, ones_r = np.ones(len(jt)), np.ones(len(rt))
     if target != "tail_weighted":
         return "traffic", ones_j, ones_r, None
-    g_j = jt["g"].to_numpy(float)
+    g_j, g_r = jt["g"].to_numpy(float), rt["g"].to_numpy(float)
     if np.isnan(g_j).any():
+        if np.all(g_r == 1.0):  # reviews not oversampled: traffic and tail-weighted are the same
+            return "traffic", ones_j, ones_r, None
         return (
             "traffic",
             ones_j,
@@ -248,7 +250,7 @@ def _judge_target(target: str, jt: Any, rt: Any) -> tuple[str, FloatArray, Float
                 "judge-assisted monitor follows the traffic quality"
             ),
         )
-    return "tail_weighted", g_j, rt["g"].to_numpy(float), None
+    return "tail_weighted", g_j, g_r, None
 
 
 def judge_monitors(
@@ -311,7 +313,7 @@ def judge_monitors(
                 keys[days_r == d],
                 float(traffic.get(d, 0)),
                 tgt == "traffic",
-            )  # fmt: skip
+            )
             for d in range(frame.n_days)
         ]
         bound = max([1.0, *(st[2] for st in streams)])

@@ -87,7 +87,7 @@ mix-drift-seeds: model ## The demo's cheap-tier traffic-mix alarm vs the ground-
 	TIERSCOPE_DEFAULT_ROUTER=$(DEFAULT_DIR) $(PY) -m evals.mix_drift.run --json bench-results/mix_drift_seeds.json
 
 .PHONY: judge-monitor-seeds
-judge-monitor-seeds: model ## The demo's counted alarms (judge-assisted monitor included), daily PPI widths and detection bound, six seeds, with and without the shift (~35 min)
+judge-monitor-seeds: model ## The demo's counted alarms (judge-assisted monitor included), daily PPI widths and detection bound, six seeds, with and without the shift (~20 min on 2 cores)
 	TIERSCOPE_DEFAULT_ROUTER=$(DEFAULT_DIR) $(PY) -m evals.judge_monitor.run --jobs 2 --json bench-results/judge_monitor_seeds.json
 
 readme-figures: model ## Rewrite the README's router and demo figures from this machine's build and demo run

@@ -41,7 +41,7 @@ def _first_run(arm: Any) -> dict[str, Any]:
 def run_one(corpus: Any, cfg: DemoConfig) -> dict[str, Any]:
     """One demo run (``cfg``): every counted alarm of every arm, the mix alarm, the widths, the bound."""
     from tierscope.demo import run_demo
-    from tierscope.demo.monitoring import counted_alarms, detection_limit, judge_daily_widths, mix_drift_alarm
+    from tierscope.demo.monitoring import counted_alarms, judge_daily_widths, mix_drift_alarm
 
     t0 = time.perf_counter()
     res = run_demo(cfg, corpus=corpus, log=lambda m: None, progress=False)
@@ -56,7 +56,12 @@ def run_one(corpus: Any, cfg: DemoConfig) -> dict[str, Any]:
             alarms[f"{arm.name}: {name}"] = _clean(day)
     mix = mix_drift_alarm(res.corpus, res.traffic, cfg)
     truth = res.truth
-    widths = judge_daily_widths(_first_run(res.arms[1])["monitoring"], cfg.onset)
+    lim = res.detection_limit  # computed by run_demo with the shift; the widths alone without it
+    widths = (
+        lim["widths"]
+        if lim is not None
+        else judge_daily_widths(_first_run(res.arms[1])["monitoring"], cfg.onset)
+    )
     b = _first_run(res.arms[1])["audit"].alarms()
     return {
         "seed": cfg.seed,
@@ -68,7 +73,7 @@ def run_one(corpus: Any, cfg: DemoConfig) -> dict[str, Any]:
         "counted_alarms": alarms,
         "any_counted_alarm": any(v is not None for v in alarms.values()),
         "widths": widths,
-        "limit": detection_limit(truth, cfg, _first_run(res.arms[1])["monitoring"], widths),
+        "limit": lim,
         "seconds": time.perf_counter() - t0,
     }
 

@@ -319,7 +319,12 @@ def detection_limit(
     base = min(cfg.onset, cfg.days)
     by_day = min(q_day + DETECTION_TARGET_DAYS, cfg.days - 1)
     n, ratio2 = widths["reviews_per_day"], widths["width_ratio"] ** 2
-    out: dict[str, Any] = {"by_day": by_day, "reviews_per_day": n, "width_ratio": widths["width_ratio"]}
+    out: dict[str, Any] = {
+        "by_day": by_day,
+        "reviews_per_day": n,
+        "width_ratio": widths["width_ratio"],
+        "widths": widths,
+    }
     for target, key in (
         ("traffic", "cheap_quality_expected"),
         ("tail_weighted", "cheap_quality_tail_weighted"),

@@ -21,7 +21,7 @@ from .arms import (
     run_prerouter,
 )
 from .config import RESPONSE_LAG, DemoConfig
-from .monitoring import drift
+from .monitoring import detection_limit, drift
 from .simulation import (
     Corpus,
     Counterfactual,
@@ -50,6 +50,8 @@ class DemoResult:
     cascade_mismatches: int
     seconds: float
     truth: dict[str, Any]
+    detection_limit: dict[str, Any] | None = None
+    """:func:`~.monitoring.detection_limit` of arm (b)'s run without a response (None: no shift)."""
 
 
 def _with_response(
@@ -113,6 +115,11 @@ def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = p
     mismatches = check_cascade_equivalence(corpus, setup, traffic, n=min(300, cfg.per_day))
     allcap = counterfactual(corpus, traffic)
     arms = _run_arms(corpus, traffic, cfg, setup, progress)
+    truth = ground_truth(corpus, traffic, cfg)
+    b = arms[1].detail.get("no_response", arms[1].detail)
+    limit = (
+        detection_limit(truth, cfg, b["monitoring"]) if truth["quality_material_day"] is not None else None
+    )
     return DemoResult(
         config=cfg,
         corpus=corpus,
@@ -124,5 +131,6 @@ def run_demo(cfg: DemoConfig, router: Any = None, log: Callable[[str], None] = p
         frontier=frontier(corpus, traffic, cfg, setup),
         cascade_mismatches=mismatches,
         seconds=time.perf_counter() - started,
-        truth=ground_truth(corpus, traffic, cfg),
+        truth=truth,
+        detection_limit=limit,
     )

@@ -25,7 +25,7 @@ from .config import (
     TOLERANCE,
     IntArray,
 )
-from .monitoring import daily_interval_alarms, detection_limit, mix_drift_alarm
+from .monitoring import daily_interval_alarms, mix_drift_alarm
 from .run import DemoResult
 
 __all__ = ["DISCLAIMER", "arm_rows", "numpy_to_json", "summary", "summary_record"]
@@ -252,17 +252,9 @@ def _truth_and_drift_lines(res: DemoResult) -> list[str]:
     ]
 
 
-def detection_limit_of(res: DemoResult) -> dict[str, Any] | None:
-    """:func:`~.monitoring.detection_limit` of arm (b)'s run without a response (None: no shift)."""
-    src = res.arms[1].detail.get("no_response", res.arms[1].detail) if len(res.arms) > 1 else {}
-    if "monitoring" not in src or res.truth["quality_material_day"] is None:
-        return None
-    return detection_limit(res.truth, res.config, src["monitoring"])
-
-
 def _limit_lines(res: DemoResult) -> list[str]:
     """What alarming within DETECTION_TARGET_DAYS of the ground-truth day would take."""
-    lim = detection_limit_of(res)
+    lim = res.detection_limit
     if lim is None:
         return []
     tw = lim["tail_weighted"]
@@ -332,5 +324,5 @@ def summary_record(res: DemoResult) -> dict[str, Any]:
         "cpu": cpu_info(),
         "arms": arm_rows(res),
         "mix_drift": mix_drift_alarm(res.corpus, res.traffic, cfg),
-        "detection_limit": detection_limit_of(res),
+        "detection_limit": res.detection_limit,
     }

@@ -186,11 +186,19 @@ def _follow_tier(
     b0: float,
     target: str,
     settings: MonitorSettings,
+    *,
+    values: FloatArray | None = None,
+    name: str | None = None,
+    kind: str = "quality",
+    lo: float = 0.0,
+    hi: float = 1.0,
 ) -> None:
-    """Feed tier ``tier``'s reviews ``sub`` (relative draw probabilities ``q``) day by day."""
+    """Feed tier ``tier``'s reviews ``sub`` (relative draw probabilities ``q``) day by day as a
+    two-phase stream of ``values`` in [``lo``, ``hi``] (default: the review scores), into the
+    monitor ``name`` (default: the tier) of ``kind``."""
     dec = frame.decisions
     traffic = dec[dec["tier"] == tier].groupby("day").size()
-    scores = sub["score"].to_numpy(float)
+    scores = sub["score"].to_numpy(float) if values is None else values
     days = sub["day"].to_numpy(int)
     keys = _uniform_keys(sub["request_id"].astype(str).tolist())
     streams = []
@@ -200,11 +208,12 @@ def _follow_tier(
             _two_phase_stream(scores[m], q[m], keys[m], float(traffic.get(d, 0)), target == "traffic")
         )
     bound = max([1.0, *(st[2] for st in streams)])
-    mon = settings.monitor(min(b0, 1.0), max_weight=bound * (1 + 1e-9) if bound > 1.0 else 1.0)
+    mon = settings.monitor(min(b0, 1.0), lo=lo, hi=hi, max_weight=bound * (1 + 1e-9) if bound > 1.0 else 1.0)
+    name = tier if name is None else name
     for d, (y_d, r_d, _, k_d) in enumerate(streams):
         status = mon.update(y_d, pi=r_d, population=k_d) if bound > 1.0 else mon.update(y_d)
-        book.record_day(tier, d, status, stream_reviews=len(y_d))
-    book.add(tier, "quality", mon, b0)
+        book.record_day(name, d, status, stream_reviews=len(y_d))
+    book.add(name, kind, mon, b0)
 
 
 def quality_monitors(
@@ -301,29 +310,7 @@ def judge_monitors(
                 z[mr] = lam * m + (y[mr] - lam * f[mr])
             else:
                 z[mr] = y[mr]
-        w = 1.0 / q_r[br]
-        b0 = float(np.sum(w * z[br]) / np.sum(w))
-        dec = frame.decisions
-        traffic = dec[dec["tier"] == t].groupby("day").size()
-        keys = _uniform_keys(rt["request_id"].astype(str).tolist())
-        streams = [
-            _two_phase_stream(
-                z[days_r == d],
-                q_r[days_r == d],
-                keys[days_r == d],
-                float(traffic.get(d, 0)),
-                tgt == "traffic",
-            )
-            for d in range(frame.n_days)
-        ]
-        bound = max([1.0, *(st[2] for st in streams)])
-        weighted = bound > 1.0
-        mon = settings.monitor(
-            min(b0, 1.0), lo=-lam, hi=1.0 + lam, max_weight=bound * (1 + 1e-9) if weighted else 1.0
-        )
-        name = f"{t} (judge-assisted)"
-        for d, (z_d, r_d, _, k_d) in enumerate(streams):
-            status = mon.update(z_d, pi=r_d, population=k_d) if weighted else mon.update(z_d)
-            book.record_day(name, d, status, stream_reviews=len(z_d))
-        book.add(name, "judge_assisted", mon, b0)
+        b0 = _tier_baseline(None, t, z, q_r, days_r, frame.baseline_days)
+        _follow_tier(book, frame, t, rt, q_r, b0, tgt, settings, values=z, name=f"{t} (judge-assisted)",
+                     kind="judge_assisted", lo=-lam, hi=1.0 + lam)  # fmt: skip
     return notes
